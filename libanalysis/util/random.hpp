@@ -1,0 +1,24 @@
+#pragma once
+// Seeded random numbers whose output the C++ standard fixes exactly.
+// std::mt19937_64 is specified bit for bit, but std::uniform_int_distribution
+// is not, so cells sampled through it could differ between standard
+// libraries. Everything that must be reproducible across machines and
+// compilers draws through this class.
+#include <cstdint>
+#include <random>
+
+namespace cellscape {
+
+class SeededRandom {
+public:
+    explicit SeededRandom(std::uint64_t seed) : engine_(seed) {}
+
+    // Uniform integer in [0, bound), by rejection so every value is equally
+    // likely. bound must be positive.
+    std::uint64_t below(std::uint64_t bound);
+
+private:
+    std::mt19937_64 engine_;
+};
+
+}  // namespace cellscape

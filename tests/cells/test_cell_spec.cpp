@@ -1,0 +1,124 @@
+// Resolving what a user types as CELL: zoo names, variant specs, text, JSON, files.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include <unistd.h>
+
+#include "cells/cell_spec.hpp"
+#include "cells/metrics.hpp"
+#include "cells/zoo.hpp"
+#include "util/error.hpp"
+
+using namespace cellscape;
+using Catch::Matchers::Contains;
+
+namespace {
+
+std::string error_of(const std::string& spec) {
+    try {
+        resolve_cells(spec);
+    } catch (const Error& error) {
+        return error.what();
+    }
+    return "no error";
+}
+
+// A file in a fresh temporary directory, removed with the fixture.
+struct TemporaryFile {
+    std::filesystem::path path;
+    TemporaryFile(const std::string& name, const std::string& contents) {
+        path = std::filesystem::temp_directory_path() / ("cellscape-test-" + std::to_string(::getpid()) + name);
+        std::ofstream(path) << contents;
+    }
+    ~TemporaryFile() { std::filesystem::remove(path); }
+};
+
+}  // namespace
+
+TEST_CASE("zoo names are found whatever their case") {
+    CHECK(resolve_cell("darts_v2").name == "DARTS_V2");
+    CHECK(resolve_cell("AMOEBANET").genotype == find_in_zoo("AmoebaNet")->genotype);
+    CHECK_THAT(error_of("DARTS_V3"), Contains("'DARTS_V3' is not a zoo cell"));
+    CHECK_THAT(error_of("DARTS_V3"), Contains("cellscape cell --list"));
+}
+
+TEST_CASE("variant specs name their cells and apply the variant") {
+    const auto chain = resolve_cell("DARTS_V2:chain");
+    CHECK(chain.name == "DARTS_V2-chain");
+    CHECK(cell_metrics(chain.genotype.normal, CellType::normal).depth == 5);
+
+    const auto random = resolve_cells("DARTS_V2:random-connections:count=3,seed=1");
+    REQUIRE(random.size() == 3);
+    CHECK(random[2].name == "DARTS_V2-random-connections-s1-2");
+    CHECK(resolve_cell("DARTS_V2:random-connections:seed=1").genotype == random[0].genotype);
+
+    const auto normal_only = resolve_cell("ENAS:widest:cells=normal");
+    CHECK(normal_only.name == "ENAS-widest-normal");
+    CHECK(normal_only.genotype.reduce == find_in_zoo("ENAS")->genotype.reduce);
+
+    const auto sampled = resolve_cells("random:count=2,seed=5,nodes=3");
+    REQUIRE(sampled.size() == 2);
+    CHECK(sampled[1].name == "random-s5-1");
+    CHECK(sampled[0].genotype.normal.intermediate_nodes() == 3);
+}
+
+TEST_CASE("bad variant specs say what is wrong") {
+    CHECK_THAT(error_of("DARTS_V2:longest"), Contains("unknown variant kind 'longest'"));
+    CHECK_THAT(error_of("DARTS_V2:chain:depth=3"), Contains("option 'depth=3' is not understood"));
+    CHECK_THAT(error_of("DARTS_V2:random-ops:seed=x"), Contains("seed=x is not a non-negative integer"));
+    CHECK_THAT(error_of("DARTS_V2:random-ops:count=0"), Contains("count must be between 1 and 100000"));
+    CHECK_THAT(error_of("DARTS_V2:chain:cells=both-ways"), Contains("cells=both-ways must be normal, reduce or both"));
+    CHECK_THAT(error_of("  "), Contains("the cell is empty"));
+    CHECK(resolve_cells("DARTS_V2:random-ops:count=2").size() == 2);
+    try {
+        resolve_cell("DARTS_V2:random-ops:count=2");
+        FAIL("resolve_cell accepted two cells");
+    } catch (const Error& error) {
+        CHECK_THAT(error.what(), Contains("names 2 cells where one is expected"));
+    }
+}
+
+TEST_CASE("genotype text and JSON are accepted inline") {
+    const std::string text = "Genotype(normal=[('sep_conv_3x3', 0), ('skip_connect', 1)], normal_concat=[2], "
+                             "reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1)], reduce_concat=[2])";
+    CHECK(resolve_cell(text).name == "custom");
+    CHECK(resolve_cell("MINE = " + text).name == "MINE");
+    const std::string json = R"({"name": "j", "normal": [["sep_conv_3x3", 0], ["skip_connect", 1]],
+        "normal_concat": [2], "reduce": [["max_pool_3x3", 0], ["max_pool_3x3", 1]], "reduce_concat": [2]})";
+    CHECK(resolve_cell(json).name == "j");
+    CHECK(resolve_cell(json).genotype == resolve_cell(text).genotype);
+}
+
+TEST_CASE("a genotypes.py-style file gives every genotype in it, in order") {
+    const TemporaryFile file("genotypes.py",
+                             "from collections import namedtuple\n"
+                             "Genotype = namedtuple('Genotype', 'normal normal_concat reduce reduce_concat')\n"
+                             "PRIMITIVES = ['none', 'max_pool_3x3']\n\n"
+                             "# the first one, over several lines\n"
+                             "FIRST = Genotype(\n"
+                             "    normal=[('sep_conv_3x3', 0), ('skip_connect', 1)],  # node 2\n"
+                             "    normal_concat=[2],\n"
+                             "    reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1)],\n"
+                             "    reduce_concat=range(2, 3))\n" +
+                                 std::string("SECOND = ") + format_genotype(find_in_zoo("ENAS")->genotype) + "\n");
+    const auto cells = resolve_cells("@" + file.path.string());
+    REQUIRE(cells.size() == 2);
+    CHECK(cells[0].name == "FIRST");
+    CHECK(cells[0].genotype.normal.edges.size() == 2);
+    CHECK(cells[1].name == "SECOND");
+    CHECK(cells[1].genotype == find_in_zoo("ENAS")->genotype);
+}
+
+TEST_CASE("a file's errors name the file and the statement's line") {
+    const TemporaryFile file("bad.txt", "# comment\n\nBAD = Genotype(normal=[('sep_conv_3x3', 0)], normal_concat=[2],"
+                                        " reduce=[], reduce_concat=[2])\n");
+    const auto message = error_of("@" + file.path.string());
+    CHECK_THAT(message, Contains(file.path.string()));
+    CHECK_THAT(message, Contains("statement starting on line 3"));
+    CHECK_THAT(message, Contains("the normal cell has 1 edges, an odd number"));
+    CHECK_THAT(error_of("@/nonexistent/cell.txt"), Contains("does not exist"));
+    const TemporaryFile empty("empty.txt", "# nothing here\n");
+    CHECK_THAT(error_of("@" + empty.path.string()), Contains("no genotype found"));
+}

@@ -1,0 +1,24 @@
+// libFuzzer target for the genotype parsers. Any input must either parse or
+// throw cellscape::Error; whatever parses must print and parse back to the
+// same genotype, in both forms. Anything else (a crash, a sanitizer report,
+// another exception type, a failed round trip) is a bug.
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "cells/genotype.hpp"
+#include "util/error.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    const std::string_view text(reinterpret_cast<const char*>(data), size);
+    cellscape::ParsedGenotype parsed;
+    try {
+        parsed = cellscape::parse_genotype(text);
+    } catch (const cellscape::Error&) {
+        return 0;
+    }
+    const auto& genotype = parsed.genotype;
+    if (cellscape::parse_genotype_text(cellscape::format_genotype(genotype)).genotype != genotype) std::abort();
+    if (cellscape::parse_genotype_json(cellscape::format_genotype_json(genotype)).genotype != genotype) std::abort();
+    return 0;
+}

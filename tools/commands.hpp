@@ -1,0 +1,29 @@
+#pragma once
+// Each subcommand adds itself to the application; main() only dispatches.
+#include <CLI/CLI.hpp>
+
+#include <string>
+#include <vector>
+
+#include "cells/genotype.hpp"
+
+namespace cellscape::tools {
+
+void add_cell_command(CLI::App& app);
+void add_sample_command(CLI::App& app);
+void add_variants_command(CLI::App& app);
+
+// How the cell-printing commands (cell, sample, variants) show their cells.
+struct CellOutputOptions {
+    bool json = false;
+    bool dot = false;
+    std::string render;  // FILE.svg|png|pdf; with several cells it must contain {name}
+    void add_to(CLI::App& command);
+};
+
+// Prints `cells` as JSON, DOT, a table (several) or a text block (one), and
+// renders diagrams when asked. `single_object` prints one JSON object rather
+// than an array when there is one cell.
+void print_cells(const std::vector<NamedGenotype>& cells, const CellOutputOptions& options, bool single_object);
+
+}  // namespace cellscape::tools

@@ -1,0 +1,27 @@
+// The `cellscape` command line: dispatches to one subcommand per file.
+#include <iostream>
+
+#include "commands.hpp"
+#include "util/error.hpp"
+#include "util/version.hpp"
+
+int main(int argc, char** argv) {
+    CLI::App app{"cellscape: why neural architecture search picks the cells it picks"};
+    app.set_version_flag("--version", cellscape::version);
+    app.require_subcommand(1);
+    cellscape::tools::add_cell_command(app);
+    cellscape::tools::add_sample_command(app);
+    cellscape::tools::add_variants_command(app);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& error) {
+        return app.exit(error);
+    } catch (const cellscape::Error& error) {
+        std::cerr << "cellscape: error: " << error.what() << "\n";
+        return 1;
+    } catch (const std::exception& error) {
+        std::cerr << "cellscape: unexpected error: " << error.what() << "\n";
+        return 70;
+    }
+    return 0;
+}
