@@ -12,6 +12,11 @@ namespace cellscape::tools {
 void add_cell_command(CLI::App& app);
 void add_sample_command(CLI::App& app);
 void add_variants_command(CLI::App& app);
+void add_network_command(CLI::App& app);
+void add_train_command(CLI::App& app);
+
+// The command line as typed, for the `command` attribute of output files.
+const std::string& command_line();
 
 // How the cell-printing commands (cell, sample, variants) show their cells.
 struct CellOutputOptions {

@@ -1,14 +1,10 @@
 // Resolving what a user types as CELL: zoo names, variant specs, text, JSON, files.
 #include <catch2/catch.hpp>
 
-#include <filesystem>
-#include <fstream>
-
-#include <unistd.h>
-
 #include "cells/cell_spec.hpp"
 #include "cells/metrics.hpp"
 #include "cells/zoo.hpp"
+#include "support/temporary_directory.hpp"
 #include "util/error.hpp"
 
 using namespace cellscape;
@@ -24,16 +20,6 @@ std::string error_of(const std::string& spec) {
     }
     return "no error";
 }
-
-// A file in a fresh temporary directory, removed with the fixture.
-struct TemporaryFile {
-    std::filesystem::path path;
-    TemporaryFile(const std::string& name, const std::string& contents) {
-        path = std::filesystem::temp_directory_path() / ("cellscape-test-" + std::to_string(::getpid()) + name);
-        std::ofstream(path) << contents;
-    }
-    ~TemporaryFile() { std::filesystem::remove(path); }
-};
 
 }  // namespace
 
@@ -92,7 +78,8 @@ TEST_CASE("genotype text and JSON are accepted inline") {
 }
 
 TEST_CASE("a genotypes.py-style file gives every genotype in it, in order") {
-    const TemporaryFile file("genotypes.py",
+    const testing::TemporaryDirectory dir;
+    const auto file = dir.write("genotypes.py",
                              "from collections import namedtuple\n"
                              "Genotype = namedtuple('Genotype', 'normal normal_concat reduce reduce_concat')\n"
                              "PRIMITIVES = ['none', 'max_pool_3x3']\n\n"
@@ -103,7 +90,7 @@ TEST_CASE("a genotypes.py-style file gives every genotype in it, in order") {
                              "    reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1)],\n"
                              "    reduce_concat=range(2, 3))\n" +
                                  std::string("SECOND = ") + format_genotype(find_in_zoo("ENAS")->genotype) + "\n");
-    const auto cells = resolve_cells("@" + file.path.string());
+    const auto cells = resolve_cells("@" + file.string());
     REQUIRE(cells.size() == 2);
     CHECK(cells[0].name == "FIRST");
     CHECK(cells[0].genotype.normal.edges.size() == 2);
@@ -112,13 +99,14 @@ TEST_CASE("a genotypes.py-style file gives every genotype in it, in order") {
 }
 
 TEST_CASE("a file's errors name the file and the statement's line") {
-    const TemporaryFile file("bad.txt", "# comment\n\nBAD = Genotype(normal=[('sep_conv_3x3', 0)], normal_concat=[2],"
+    const testing::TemporaryDirectory dir;
+    const auto file = dir.write("bad.txt", "# comment\n\nBAD = Genotype(normal=[('sep_conv_3x3', 0)], normal_concat=[2],"
                                         " reduce=[], reduce_concat=[2])\n");
-    const auto message = error_of("@" + file.path.string());
-    CHECK_THAT(message, Contains(file.path.string()));
+    const auto message = error_of("@" + file.string());
+    CHECK_THAT(message, Contains(file.string()));
     CHECK_THAT(message, Contains("statement starting on line 3"));
     CHECK_THAT(message, Contains("the normal cell has 1 edges, an odd number"));
     CHECK_THAT(error_of("@/nonexistent/cell.txt"), Contains("does not exist"));
-    const TemporaryFile empty("empty.txt", "# nothing here\n");
-    CHECK_THAT(error_of("@" + empty.path.string()), Contains("no genotype found"));
+    const auto empty = dir.write("empty.txt", "# nothing here\n");
+    CHECK_THAT(error_of("@" + empty.string()), Contains("no genotype found"));
 }

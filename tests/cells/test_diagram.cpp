@@ -1,15 +1,13 @@
 // DOT drawings and their rendering through Graphviz.
 #include <catch2/catch.hpp>
 
-#include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <unistd.h>
 
 #include "cells/diagram.hpp"
 #include "cells/zoo.hpp"
 #include "io/graphviz.hpp"
+#include "support/temporary_directory.hpp"
 #include "util/error.hpp"
 
 using namespace cellscape;
@@ -38,7 +36,8 @@ TEST_CASE("nodes outside concat are drawn dashed") {
 }
 
 TEST_CASE("render_dot writes a complete SVG through Graphviz") {
-    const auto path = std::filesystem::temp_directory_path() / ("cellscape-test-" + std::to_string(::getpid()) + ".svg");
+    const testing::TemporaryDirectory dir;
+    const auto path = dir / "enas.svg";
     render_dot(genotype_dot(*find_in_zoo("ENAS")), path);
     std::ifstream file(path);
     std::stringstream contents;
@@ -46,13 +45,13 @@ TEST_CASE("render_dot writes a complete SVG through Graphviz") {
     CHECK_THAT(contents.str(), Contains("<svg"));
     CHECK_THAT(contents.str(), Contains("ENAS normal: 5c, depth 2"));
     CHECK_FALSE(std::filesystem::exists(path.string() + ".partial"));
-    std::filesystem::remove(path);
 }
 
 TEST_CASE("render_dot refuses unknown formats and broken DOT") {
     CHECK_THROWS_WITH(render_dot("digraph {}", "cell.jpg"), Contains("must end in .svg, .png or .pdf"));
     CHECK_THROWS_WITH(render_dot("digraph {}", "/nonexistent-dir/cell.svg"), Contains("does not exist"));
-    const auto path = std::filesystem::temp_directory_path() / "cellscape-test-broken.svg";
+    const testing::TemporaryDirectory dir;
+    const auto path = dir / "broken.svg";
     CHECK_THROWS_WITH(render_dot("digraph { -> }", path), Contains("failed to render"));
     CHECK_FALSE(std::filesystem::exists(path));
 }

@@ -1,0 +1,323 @@
+#include "io/hdf5.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <ctime>
+
+#include "util/error.hpp"
+#include "util/version.hpp"
+
+namespace cellscape {
+namespace {
+
+// HDF5 prints its error stack to stderr on every failed call unless told not
+// to; our errors carry the message instead.
+const bool silence_hdf5 = [] {
+    H5::Exception::dontPrint();
+    return true;
+}();
+
+H5::PredType file_type_of(torch::ScalarType type) {
+    switch (type) {
+        case torch::kFloat32: return H5::PredType::NATIVE_FLOAT;
+        case torch::kFloat64: return H5::PredType::NATIVE_DOUBLE;
+        case torch::kInt64: return H5::PredType::NATIVE_INT64;
+        case torch::kInt32: return H5::PredType::NATIVE_INT32;
+        case torch::kInt16: return H5::PredType::NATIVE_INT16;
+        case torch::kInt8: return H5::PredType::NATIVE_INT8;
+        case torch::kUInt8: return H5::PredType::NATIVE_UINT8;
+        case torch::kBool: return H5::PredType::NATIVE_UINT8;
+        default: throw Error(fmt::format("internal: cannot store tensors of type {} in HDF5", c10::toString(type)));
+    }
+}
+
+std::vector<hsize_t> dims_of(const torch::Tensor& tensor) {
+    std::vector<hsize_t> dims;
+    for (int64_t d : tensor.sizes()) dims.push_back(static_cast<hsize_t>(d));
+    return dims;
+}
+
+std::string parent_of(const std::string& name) {
+    const auto slash = name.rfind('/');
+    return slash == std::string::npos ? "/" : name.substr(0, slash);
+}
+
+}  // namespace
+
+Hdf5File::Hdf5File(const std::filesystem::path& path, Mode mode) : path_(path) {
+    (void)silence_hdf5;
+    try {
+        if (mode == Mode::create) {
+            file_ = H5::H5File(path.string(), H5F_ACC_TRUNC);
+            return;
+        }
+        if (!std::filesystem::exists(path)) throw Error(fmt::format("{} does not exist", path.string()));
+        if (!H5::H5File::isHdf5(path.string()))
+            throw Error(fmt::format("{} is not an HDF5 file (or it is truncated or corrupt)", path.string()));
+        file_ = H5::H5File(path.string(), mode == Mode::read ? H5F_ACC_RDONLY : H5F_ACC_RDWR);
+    } catch (const H5::Exception& error) {
+        throw Error(fmt::format("cannot open {} as HDF5: {}", path.string(), error.getDetailMsg()));
+    }
+}
+
+void Hdf5File::fail(const std::string& what, const std::string& object) const {
+    throw Error(fmt::format("{}: {} '{}'", path_.string(), what, object));
+}
+
+bool Hdf5File::contains(const std::string& name) const {
+    // Check each level: H5Lexists fails on a path whose parent is missing.
+    std::string prefix;
+    std::size_t start = name.front() == '/' ? 1 : 0;
+    while (start <= name.size()) {
+        std::size_t end = name.find('/', start);
+        if (end == std::string::npos) end = name.size();
+        prefix += "/" + name.substr(start, end - start);
+        if (H5Lexists(file_.getId(), prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+        start = end + 1;
+    }
+    return true;
+}
+
+H5::Group Hdf5File::group(const std::string& name, bool create) const {
+    if (name == "/" || name.empty()) return file_.openGroup("/");
+    if (contains(name)) return file_.openGroup(name);
+    if (!create) fail("has no group", name);
+    H5::LinkCreatPropList links;
+    links.setCreateIntermediateGroup(true);
+    const hid_t id = H5Gcreate2(file_.getId(), name.c_str(), links.getId(), H5P_DEFAULT, H5P_DEFAULT);
+    if (id < 0) fail("cannot create group", name);
+    // H5::Group takes its own reference to the id; drop ours, or the file
+    // would stay open inside the HDF5 library after close().
+    H5::Group created(id);
+    H5Gclose(id);
+    return created;
+}
+
+std::vector<std::string> Hdf5File::members(const std::string& group_name) const {
+    try {
+        const H5::Group g = group(group_name, false);
+        std::vector<std::string> names;
+        for (hsize_t i = 0; i < g.getNumObjs(); ++i) names.push_back(g.getObjnameByIdx(i));
+        std::sort(names.begin(), names.end());
+        return names;
+    } catch (const H5::Exception&) {
+        fail("cannot list group", group_name);
+    }
+}
+
+std::vector<int64_t> Hdf5File::shape(const std::string& dataset) const {
+    if (!contains(dataset)) fail("has no dataset", dataset);
+    try {
+        const H5::DataSpace space = file_.openDataSet(dataset).getSpace();
+        std::vector<hsize_t> dims(static_cast<std::size_t>(space.getSimpleExtentNdims()));
+        space.getSimpleExtentDims(dims.data());
+        return std::vector<int64_t>(dims.begin(), dims.end());
+    } catch (const H5::Exception&) {
+        fail("cannot read the shape of", dataset);
+    }
+}
+
+torch::Tensor Hdf5File::read(const std::string& dataset) const {
+    const std::vector<int64_t> dims = shape(dataset);
+    try {
+        const H5::DataSet data = file_.openDataSet(dataset);
+        const H5T_class_t type_class = data.getTypeClass();
+        torch::ScalarType type;
+        H5::PredType memory_type = H5::PredType::NATIVE_FLOAT;
+        if (type_class == H5T_FLOAT) {
+            const bool single = data.getFloatType().getSize() == 4;
+            type = single ? torch::kFloat32 : torch::kFloat64;
+            memory_type = single ? H5::PredType::NATIVE_FLOAT : H5::PredType::NATIVE_DOUBLE;
+        } else if (type_class == H5T_INTEGER) {
+            const H5::IntType int_type = data.getIntType();
+            const std::size_t size = int_type.getSize();
+            const bool is_signed = int_type.getSign() != H5T_SGN_NONE;
+            if (size == 1 && !is_signed) {
+                type = torch::kUInt8;
+                memory_type = H5::PredType::NATIVE_UINT8;
+            } else if (size == 1) {
+                type = torch::kInt8;
+                memory_type = H5::PredType::NATIVE_INT8;
+            } else if (size <= 4 && is_signed) {
+                type = torch::kInt32;
+                memory_type = H5::PredType::NATIVE_INT32;
+            } else {
+                type = torch::kInt64;  // HDF5 converts (and range-checks) unsigned values
+                memory_type = H5::PredType::NATIVE_INT64;
+            }
+        } else {
+            fail("holds neither numbers nor integers in", dataset);
+        }
+        torch::Tensor tensor = torch::empty(dims, torch::TensorOptions().dtype(type));
+        if (tensor.numel() > 0) data.read(tensor.data_ptr(), memory_type);
+        return tensor;
+    } catch (const H5::Exception&) {
+        fail("cannot read dataset", dataset);
+    }
+}
+
+void Hdf5File::write(const std::string& dataset, const torch::Tensor& tensor) {
+    const torch::Tensor data = (tensor.scalar_type() == torch::kBool ? tensor.to(torch::kUInt8) : tensor)
+                                   .to(torch::kCPU)
+                                   .contiguous();
+    try {
+        const std::vector<hsize_t> dims = dims_of(data);
+        const H5::DataSpace space(static_cast<int>(dims.size()), dims.data());
+        const H5::PredType type = file_type_of(data.scalar_type());
+        H5::DataSet target;
+        if (contains(dataset)) {
+            target = file_.openDataSet(dataset);
+            std::vector<hsize_t> existing(static_cast<std::size_t>(target.getSpace().getSimpleExtentNdims()));
+            target.getSpace().getSimpleExtentDims(existing.data());
+            if (existing != dims) fail("cannot overwrite with a different shape: dataset", dataset);
+        } else {
+            group(parent_of(dataset), true);
+            target = file_.createDataSet(dataset, type, space);
+        }
+        if (data.numel() > 0) target.write(data.data_ptr(), type);
+    } catch (const H5::Exception&) {
+        fail("cannot write dataset", dataset);
+    }
+}
+
+namespace {
+
+// Calls `use` with the group or dataset called `name` (H5Object cannot be held by pointer).
+template <typename Use>
+auto with_object(const H5::H5File& file, const std::string& name, Use use) {
+    if (name != "/" && !name.empty() && file.childObjType(name) == H5O_TYPE_DATASET) {
+        H5::DataSet dataset = file.openDataSet(name);
+        return use(static_cast<H5::H5Object&>(dataset));
+    }
+    H5::Group group = file.openGroup(name.empty() ? "/" : name);
+    return use(static_cast<H5::H5Object&>(group));
+}
+
+}  // namespace
+
+void Hdf5File::set_attribute(const std::string& object, const std::string& name, const std::string& value) {
+    try {
+        with_object(file_, object, [&](H5::H5Object& target) {
+            if (target.attrExists(name)) target.removeAttr(name);
+            const H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
+            type.setCset(H5T_CSET_UTF8);
+            target.createAttribute(name, type, H5::DataSpace(H5S_SCALAR)).write(type, value);
+        });
+    } catch (const H5::Exception&) {
+        fail(fmt::format("cannot write attribute '{}' of", name), object);
+    }
+}
+
+void Hdf5File::set_attribute(const std::string& object, const std::string& name, int64_t value) {
+    try {
+        with_object(file_, object, [&](H5::H5Object& target) {
+            if (target.attrExists(name)) target.removeAttr(name);
+            target.createAttribute(name, H5::PredType::NATIVE_INT64, H5::DataSpace(H5S_SCALAR))
+                .write(H5::PredType::NATIVE_INT64, &value);
+        });
+    } catch (const H5::Exception&) {
+        fail(fmt::format("cannot write attribute '{}' of", name), object);
+    }
+}
+
+void Hdf5File::set_attribute(const std::string& object, const std::string& name, double value) {
+    try {
+        with_object(file_, object, [&](H5::H5Object& target) {
+            if (target.attrExists(name)) target.removeAttr(name);
+            target.createAttribute(name, H5::PredType::NATIVE_DOUBLE, H5::DataSpace(H5S_SCALAR))
+                .write(H5::PredType::NATIVE_DOUBLE, &value);
+        });
+    } catch (const H5::Exception&) {
+        fail(fmt::format("cannot write attribute '{}' of", name), object);
+    }
+}
+
+bool Hdf5File::has_attribute(const std::string& object, const std::string& name) const {
+    try {
+        return with_object(file_, object, [&](H5::H5Object& target) { return target.attrExists(name); });
+    } catch (const H5::Exception&) {
+        return false;
+    }
+}
+
+std::string Hdf5File::string_attribute(const std::string& object, const std::string& name) const {
+    if (!has_attribute(object, name)) fail(fmt::format("has no attribute '{}' on", name), object);
+    try {
+        return with_object(file_, object, [&](H5::H5Object& target) {
+            const H5::Attribute attribute = target.openAttribute(name);
+            std::string value;
+            attribute.read(attribute.getStrType(), value);
+            return value;
+        });
+    } catch (const H5::Exception&) {
+        fail(fmt::format("cannot read string attribute '{}' of", name), object);
+    }
+}
+
+int64_t Hdf5File::int_attribute(const std::string& object, const std::string& name) const {
+    if (!has_attribute(object, name)) fail(fmt::format("has no attribute '{}' on", name), object);
+    try {
+        return with_object(file_, object, [&](H5::H5Object& target) {
+            int64_t value = 0;
+            target.openAttribute(name).read(H5::PredType::NATIVE_INT64, &value);
+            return value;
+        });
+    } catch (const H5::Exception&) {
+        fail(fmt::format("cannot read integer attribute '{}' of", name), object);
+    }
+}
+
+double Hdf5File::double_attribute(const std::string& object, const std::string& name) const {
+    if (!has_attribute(object, name)) fail(fmt::format("has no attribute '{}' on", name), object);
+    try {
+        return with_object(file_, object, [&](H5::H5Object& target) {
+            double value = 0;
+            target.openAttribute(name).read(H5::PredType::NATIVE_DOUBLE, &value);
+            return value;
+        });
+    } catch (const H5::Exception&) {
+        fail(fmt::format("cannot read number attribute '{}' of", name), object);
+    }
+}
+
+void Hdf5File::flush() { file_.flush(H5F_SCOPE_GLOBAL); }
+
+void Hdf5File::close() { file_.close(); }
+
+void write_hdf5_atomically(const std::filesystem::path& path, const std::function<void(Hdf5File&)>& write) {
+    const std::filesystem::path partial = path.string() + ".partial";
+    try {
+        Hdf5File file(partial, Hdf5File::Mode::create);
+        write(file);
+        file.close();
+    } catch (...) {
+        std::error_code ignored;
+        std::filesystem::remove(partial, ignored);
+        throw;
+    }
+    std::filesystem::rename(partial, path);
+}
+
+void write_standard_attributes(Hdf5File& file, const std::string& format, int64_t format_version,
+                               const std::string& command) {
+    const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    char created[32];
+    std::strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+    file.set_attribute("/", "format", format);
+    file.set_attribute("/", "format_version", format_version);
+    file.set_attribute("/", "cellscape_version", std::string(version));
+    file.set_attribute("/", "command", command);
+    file.set_attribute("/", "created", std::string(created));
+}
+
+void require_format(const Hdf5File& file, const std::string& format) {
+    if (!file.has_attribute("/", "format"))
+        throw Error(fmt::format("{} is an HDF5 file but not a cellscape file (no 'format' attribute); expected a {}",
+                                file.path().string(), format));
+    const std::string actual = file.string_attribute("/", "format");
+    if (actual != format)
+        throw Error(fmt::format("{} is a {} file, not a {}", file.path().string(), actual, format));
+}
+
+}  // namespace cellscape

@@ -1,0 +1,44 @@
+#pragma once
+// The edge operations of the DARTS evaluation network (PAPER.md section 1),
+// as LibTorch modules. Submodule names follow the DARTS code base, so a
+// parameter's path reads like `cells.3.ops.1.op.2.weight`.
+#include <torch/torch.h>
+
+#include <memory>
+
+#include "cells/operation.hpp"
+
+namespace cellscape::nn {
+
+// An edge's operation: one tensor in, one tensor out.
+struct EdgeOperation : torch::nn::Module {
+    virtual torch::Tensor forward(const torch::Tensor& input) = 0;
+    // Drop path skips identity edges (as in DARTS): dropping them would
+    // delete the cell's shortcut rather than regularize an operation.
+    virtual bool is_identity() const { return false; }
+};
+
+// ReLU, 1x1 (or kxk) convolution, BatchNorm: the cell preprocessing.
+struct ReluConvBatchNorm : EdgeOperation {
+    ReluConvBatchNorm(int64_t in_channels, int64_t out_channels, int64_t kernel, int64_t stride, int64_t padding);
+    torch::Tensor forward(const torch::Tensor& input) override { return op->forward(input); }
+    torch::nn::Sequential op;
+};
+
+// Two stride-2 1x1 convolutions to out_channels/2 each, the second on the
+// input shifted by one pixel, concatenated, then BatchNorm. Halves H and W
+// (rounding up, also for odd sizes).
+struct FactorizedReduce : EdgeOperation {
+    FactorizedReduce(int64_t in_channels, int64_t out_channels);
+    torch::Tensor forward(const torch::Tensor& input) override;
+    torch::nn::Conv2d conv_1{nullptr}, conv_2{nullptr};
+    torch::nn::BatchNorm2d bn{nullptr};
+};
+
+// The module for `op` on an edge with `channels` in and out and the given stride.
+std::shared_ptr<EdgeOperation> make_edge_operation(Operation op, int64_t channels, int64_t stride);
+
+// Spatial size after an operation of stride 2 (all of them agree): ceil(size / 2).
+inline int64_t reduced_size(int64_t size) { return (size - 1) / 2 + 1; }
+
+}  // namespace cellscape::nn

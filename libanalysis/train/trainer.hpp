@@ -1,0 +1,48 @@
+#pragma once
+// Training a DARTS network from a genotype, with checkpoints, resume, NaN
+// guard and clean interruption (SIGINT/SIGTERM).
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cells/genotype.hpp"
+#include "nn/network_config.hpp"
+#include "train/training_config.hpp"
+
+namespace cellscape {
+
+struct TrainingRequest {
+    NamedGenotype cell;
+    nn::NetworkConfig network;  // classes and input shape are taken from the dataset
+    TrainingConfig training;
+    std::filesystem::path out_dir;
+    std::optional<std::filesystem::path> resume;  // a checkpoint of this run to continue from
+    std::string device = "cpu";
+    // CPU threads (0: all cores). Unset on resume: the checkpoint's count, since
+    // the thread count changes the order of floating-point sums.
+    std::optional<int> threads;
+    std::string command;  // the command line, stored in every checkpoint
+};
+
+struct TrainingSummary {
+    std::string cell_name;
+    std::filesystem::path out_dir;
+    std::vector<std::filesystem::path> checkpoints;  // written by this run, in order
+    std::filesystem::path final_checkpoint;
+    int64_t epochs = 0;
+    int64_t parameters = 0;
+    double final_train_loss = 0, final_train_accuracy = 0, final_test_loss = 0, final_test_accuracy = 0;
+    double seconds = 0;  // wall time of this run
+};
+
+// Trains per `request`. Writes DIR/epoch-NNNN.h5 at the checkpoint epochs
+// and the last, and DIR/latest.h5 after every epoch and on interruption.
+// Throws Interrupted (after saving) on SIGINT/SIGTERM, Error on a NaN loss
+// (keeping the last good checkpoint).
+TrainingSummary train_network(const TrainingRequest& request);
+
+// "epoch-0005.h5"
+std::string epoch_checkpoint_name(int64_t epoch);
+
+}  // namespace cellscape

@@ -1,0 +1,179 @@
+// The DARTS network: operation shapes, parameter counts derived by hand,
+// stable parameter names, the auxiliary head, drop path.
+#include <catch2/catch.hpp>
+
+#include <torch/torch.h>
+
+#include "cells/metrics.hpp"
+#include "cells/zoo.hpp"
+#include "nn/network.hpp"
+#include "util/error.hpp"
+
+using namespace cellscape;
+using Catch::Matchers::Contains;
+
+namespace {
+
+// Parameter counts from the operation definitions of PAPER.md section 1,
+// written independently of the module code: convolutions have no bias,
+// every BatchNorm has 2 parameters per channel.
+int64_t operation_parameters(Operation op, int64_t c, bool stride_two) {
+    switch (op) {
+        case Operation::sep_conv_3x3: return 2 * (c * 9 + c * c + 2 * c);
+        case Operation::sep_conv_5x5: return 2 * (c * 25 + c * c + 2 * c);
+        case Operation::sep_conv_7x7: return 2 * (c * 49 + c * c + 2 * c);
+        case Operation::dil_conv_3x3: return c * 9 + c * c + 2 * c;
+        case Operation::dil_conv_5x5: return c * 25 + c * c + 2 * c;
+        case Operation::conv_7x1_1x7: return 2 * 7 * c * c + 2 * c;
+        case Operation::skip_connect: return stride_two ? c * c + 2 * c : 0;  // factorized reduce: 2 x (c x c/2)
+        default: return 0;
+    }
+}
+
+int64_t expected_parameters(const Genotype& genotype, int64_t c, int64_t layers, int64_t classes, int64_t in_channels) {
+    int64_t total = in_channels * 3 * c * 9 + 2 * 3 * c;  // stem
+    int64_t before_previous = 3 * c, previous = 3 * c, channels = c;
+    for (int64_t layer = 0; layer < layers; ++layer) {
+        const bool reduction = layer == layers / 3 || layer == 2 * layers / 3;
+        if (reduction) channels *= 2;
+        const Cell& cell = reduction ? genotype.reduce : genotype.normal;
+        // preprocess0: ReLU-conv1x1-BN, or after a reduction a factorized reduce
+        // (2 x c_pp x c/2 weights): the same count, c_pp * c + 2c. preprocess1 likewise.
+        total += before_previous * channels + 2 * channels;
+        total += previous * channels + 2 * channels;
+        for (const Edge& edge : cell.edges)
+            total += operation_parameters(edge.op, channels, reduction && edge.source < 2);
+        before_previous = previous;
+        previous = channels * static_cast<int64_t>(cell.concat.size());
+    }
+    return total + previous * classes + classes;  // classifier
+}
+
+nn::NetworkConfig small_config(int64_t channels, int64_t layers, std::array<int64_t, 3> input) {
+    nn::NetworkConfig config;
+    config.init_channels = channels;
+    config.layers = layers;
+    config.classes = 10;
+    config.input_shape = input;
+    return config;
+}
+
+}  // namespace
+
+TEST_CASE("every operation keeps the size at stride 1 and halves it (rounding up) at stride 2") {
+    torch::manual_seed(0);
+    for (const auto& input : {torch::randn({2, 8, 8, 8}), torch::randn({2, 8, 9, 7})}) {
+        for (Operation op : all_operations) {
+            INFO(operation_name(op) << " on " << input.sizes());
+            auto module = nn::make_edge_operation(op, 8, 1);
+            CHECK(module->forward(input).sizes() == input.sizes());
+            auto reducing = nn::make_edge_operation(op, 8, 2);
+            const auto out = reducing->forward(input);
+            CHECK(out.sizes() == torch::IntArrayRef{2, 8, (input.size(2) + 1) / 2, (input.size(3) + 1) / 2});
+        }
+    }
+}
+
+TEST_CASE("parameter count of a small DARTS_V2 network, counted by hand") {
+    // C=4, 3 cells (reductions at 1 and 2), 1 input channel, 10 classes:
+    //   stem 1*12*9 + 24 = 132
+    //   cell 0 normal C=4: preprocess 2 x (12*4 + 8) = 112; 5 sep_conv_3x3 x 2*(36+16+8) = 600;
+    //     dil_conv_3x3 36+16+8 = 60; skips 0                                      -> 772
+    //   cell 1 reduce C=8: preprocess (12*8 + 16) + (16*8 + 16) = 256; pools and stride-1 skips 0 -> 256
+    //   cell 2 reduce C=16 after a reduction: factorized reduce 16*16 + 32 = 288, preprocess1 32*16 + 32 = 544 -> 832
+    //   classifier 64*10 + 10 = 650
+    //   total 132 + 772 + 256 + 832 + 650 = 2642
+    nn::DartsNetwork network(find_in_zoo("DARTS_V2")->genotype, small_config(4, 3, {1, 8, 8}));
+    CHECK(network->parameter_count() == 2642);
+}
+
+TEST_CASE("parameter counts of the zoo networks match the operation definitions") {
+    for (const auto& cell : genotype_zoo()) {
+        for (auto [c, layers] : {std::pair<int64_t, int64_t>{4, 3}, {6, 5}, {8, 8}}) {
+            INFO(cell.name << " C=" << c << " layers=" << layers);
+            nn::DartsNetwork network(cell.genotype, small_config(c, layers, {3, 16, 16}));
+            CHECK(network->parameter_count() == expected_parameters(cell.genotype, c, layers, 10, 3));
+        }
+    }
+}
+
+TEST_CASE("DARTS_V2 at the paper's size has the DARTS code base's 3.349342M parameters") {
+    // The DARTS evaluation logs report "param size = 3.349342MB" for C=36, 20 cells, CIFAR-10.
+    nn::DartsNetwork network(find_in_zoo("DARTS_V2")->genotype, small_config(36, 20, {3, 32, 32}));
+    CHECK(network->parameter_count() == 3349342);
+}
+
+TEST_CASE("parameter names are stable module paths") {
+    auto config = small_config(4, 3, {3, 32, 32});
+    config.auxiliary = true;
+    nn::DartsNetwork network(find_in_zoo("DARTS_V2")->genotype, config);
+    std::set<std::string> names;
+    for (const auto& item : network->named_parameters()) names.insert(item.key());
+    for (const char* expected :
+         {"stem.0.weight", "stem.1.weight", "cells.0.preprocess0.op.1.weight", "cells.0.ops.1.op.2.weight",
+          "cells.0.ops.7.op.1.weight", "cells.2.preprocess0.conv_1.weight", "cells.2.preprocess0.bn.bias",
+          "auxiliary_head.features.2.weight", "auxiliary_head.classifier.weight", "classifier.weight",
+          "classifier.bias"})
+        CHECK(names.count(expected) == 1);
+    std::set<std::string> buffers;
+    for (const auto& item : network->named_buffers()) buffers.insert(item.key());
+    CHECK(buffers.count("cells.0.ops.0.op.3.running_mean") == 1);
+}
+
+TEST_CASE("every zoo network classifies a batch, including NASNet's 7x7 and AmoebaNet's 7x1-1x7") {
+    torch::manual_seed(1);
+    for (const auto& cell : genotype_zoo()) {
+        INFO(cell.name);
+        nn::DartsNetwork network(cell.genotype, small_config(4, 3, {3, 12, 12}));
+        CHECK(network->forward(torch::randn({2, 3, 12, 12})).sizes() == torch::IntArrayRef{2, 10});
+    }
+}
+
+TEST_CASE("the auxiliary head runs on 32x32 inputs in training only and refuses maps smaller than 8x8") {
+    auto config = small_config(4, 6, {3, 32, 32});
+    config.auxiliary = true;
+    nn::DartsNetwork network(find_in_zoo("DARTS_V2")->genotype, config);
+    network->train();
+    auto output = network->forward_with_auxiliary(torch::randn({2, 3, 32, 32}));
+    CHECK(output.auxiliary_logits.sizes() == torch::IntArrayRef{2, 10});
+    CHECK(network->auxiliary_parameter_count() > 0);
+    network->eval();
+    CHECK_FALSE(network->forward_with_auxiliary(torch::randn({2, 3, 32, 32})).auxiliary_logits.defined());
+
+    config.input_shape = {1, 28, 28};
+    CHECK_THROWS_WITH(nn::DartsNetwork(find_in_zoo("DARTS_V2")->genotype, config),
+                      Contains("needs feature maps of at least 8x8") && Contains("7x7"));
+}
+
+TEST_CASE("drop path perturbs training forward passes but never evaluation") {
+    torch::manual_seed(2);
+    nn::DartsNetwork network(find_in_zoo("DARTS_V2")->genotype, small_config(4, 3, {3, 8, 8}));
+    const auto x = torch::randn({4, 3, 8, 8});
+    network->set_drop_path(0.5);
+    network->eval();
+    CHECK(torch::equal(network->forward(x), network->forward(x)));
+    network->train();
+    CHECK_FALSE(torch::allclose(network->forward(x), network->forward(x)));
+    network->set_drop_path(0.0);
+    torch::manual_seed(3);
+    const auto first = network->forward(x);
+    CHECK(torch::allclose(first, network->forward(x)));  // BN batch statistics: same batch, same output
+}
+
+TEST_CASE("network options are validated with actionable messages") {
+    const Genotype genotype = find_in_zoo("DARTS_V2")->genotype;
+    CHECK_THROWS_WITH(nn::DartsNetwork(genotype, small_config(5, 3, {3, 8, 8})), Contains("even number"));
+    CHECK_THROWS_WITH(nn::DartsNetwork(genotype, small_config(4, 0, {3, 8, 8})), Contains("--layers"));
+    CHECK_THROWS_WITH(nn::parse_input_shape("32x32"), Contains("CHANNELSxHEIGHTxWIDTH"));
+    CHECK(nn::parse_input_shape("1x28x28") == std::array<int64_t, 3>{1, 28, 28});
+}
+
+TEST_CASE("the network summary lists every cell with its channels and size") {
+    const auto summary = nn::network_summary("DARTS_V2", find_in_zoo("DARTS_V2")->genotype,
+                                             small_config(16, 8, {1, 28, 28}));
+    REQUIRE(summary["cells"].size() == 8);
+    CHECK(summary["cells"][2]["type"] == "reduce");  // 8 / 3 = 2
+    CHECK(summary["cells"][2]["node_channels"] == 32);
+    CHECK(summary["cells"][5]["output_size"].get<std::vector<int64_t>>() == std::vector<int64_t>{7, 7});  // 28 -> 14 -> 7
+    CHECK(summary["cells"][7]["output_channels"] == 256);
+}

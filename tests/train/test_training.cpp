@@ -1,0 +1,191 @@
+// Training: learning at all, checkpoints that restore exactly, resume
+// equivalence (bitwise on CPU), the NaN guard.
+#include <catch2/catch.hpp>
+
+#include <torch/torch.h>
+
+#include "cells/zoo.hpp"
+#include "io/hdf5.hpp"
+#include "nn/network.hpp"
+#include "support/temporary_directory.hpp"
+#include "train/checkpoint.hpp"
+#include "train/trainer.hpp"
+#include "util/error.hpp"
+
+using namespace cellscape;
+using Catch::Matchers::Contains;
+using testing::TemporaryDirectory;
+
+namespace {
+
+// 64 training and 32 test images of 1x8x8 in 4 classes whose means differ,
+// so a small network can learn them.
+std::filesystem::path write_toy_dataset(const TemporaryDirectory& dir, bool poison = false) {
+    torch::manual_seed(11);
+    auto make = [](int64_t n) {
+        const auto labels = torch::arange(n, torch::kInt64).remainder(4);
+        auto images = torch::randn({n, 1, 8, 8}) * 0.5 + labels.to(torch::kFloat32).view({n, 1, 1, 1});
+        return std::make_pair(images, labels);
+    };
+    auto [x, y] = make(64);
+    auto [x_test, y_test] = make(32);
+    if (poison) x.fill_(NAN);
+    const auto path = dir / "toy.h5";
+    Hdf5File file(path, Hdf5File::Mode::create);
+    file.write("x", x);
+    file.write("y", y);
+    file.write("x_test", x_test);
+    file.write("y_test", y_test);
+    return path;
+}
+
+TrainingRequest toy_request(const std::filesystem::path& data, const std::filesystem::path& out, int64_t epochs) {
+    TrainingRequest request;
+    request.cell = *find_in_zoo("DARTS_V2");
+    request.network.init_channels = 4;
+    request.network.layers = 3;
+    request.training.dataset = "h5:" + data.string();
+    request.training.epochs = epochs;
+    request.training.batch_size = 16;
+    request.training.learning_rate = 0.05;
+    request.training.seed = 3;
+    request.training.augmentation = {1, true, 2};  // exercise the random streams that resume must reproduce
+    request.training.drop_path = 0.2;
+    request.training.checkpoint_epochs = {1};
+    request.out_dir = out;
+    request.threads = 1;
+    request.command = "test";
+    return request;
+}
+
+// Same names with bitwise equal tensors, in any order.
+bool same_tensors(const NamedTensors& a, const NamedTensors& b) {
+    if (a.size() != b.size()) return false;
+    std::map<std::string, torch::Tensor> by_name(b.begin(), b.end());
+    for (const auto& [name, tensor] : a) {
+        const auto found = by_name.find(name);
+        if (found == by_name.end() || !torch::equal(tensor, found->second)) return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+TEST_CASE("a small network overfits a fixed batch to near-zero loss") {
+    torch::manual_seed(0);
+    nn::NetworkConfig config;
+    config.init_channels = 4;
+    config.layers = 3;
+    config.classes = 4;
+    config.input_shape = {1, 8, 8};
+    nn::DartsNetwork network(find_in_zoo("DARTS_V2")->genotype, config);
+    const auto images = torch::randn({16, 1, 8, 8});
+    const auto labels = torch::randint(0, 4, {16}, torch::kInt64);  // random labels: only memorization helps
+    torch::optim::SGD optimizer(network->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
+    double loss_value = 0;
+    for (int step = 0; step < 300; ++step) {
+        optimizer.zero_grad();
+        auto loss = torch::nn::functional::cross_entropy(network->forward(images), labels);
+        loss.backward();
+        optimizer.step();
+        loss_value = loss.item<double>();
+    }
+    CHECK(loss_value < 0.05);
+}
+
+TEST_CASE("training learns, writes its checkpoints and records its history") {
+    const TemporaryDirectory dir;
+    const auto summary = train_network(toy_request(write_toy_dataset(dir), dir / "run", 3));
+    CHECK(summary.epochs == 3);
+    CHECK(summary.checkpoints == std::vector<std::filesystem::path>{dir / "run/epoch-0001.h5", dir / "run/epoch-0003.h5"});
+    const TrainingState state = read_checkpoint(dir / "run/epoch-0003.h5");
+    CHECK(state.complete());
+    CHECK(state.history.step_loss.size() == 12);  // 3 epochs x 64/16 steps
+    CHECK(state.history.epoch_test_loss.size() == 3);
+    CHECK(state.history.epoch_train_loss.back() < state.history.step_loss.front());
+    // Cosine annealing per epoch: lr_e = 0.05 (1 + cos(pi e / 3)) / 2; rounding only, so 1e-12 relative.
+    const std::vector<double> expected_rates{0.05, 0.05 * 0.75, 0.05 * 0.25};
+    for (std::size_t e = 0; e < 3; ++e)
+        CHECK(state.history.epoch_learning_rate[e] == Approx(expected_rates[e]).epsilon(1e-12));
+    CHECK(state.network.classes == 4);
+    CHECK(state.network.input_shape == std::array<int64_t, 3>{1, 8, 8});
+    CHECK(std::filesystem::exists(dir / "run/latest.h5"));
+}
+
+TEST_CASE("a checkpoint restores identical tensors, configuration and history") {
+    const TemporaryDirectory dir;
+    train_network(toy_request(write_toy_dataset(dir), dir / "run", 1));
+    const TrainingState state = read_checkpoint(dir / "run/epoch-0001.h5");
+    write_checkpoint(dir / "copy.h5", state, "copy");
+    const TrainingState copy = read_checkpoint(dir / "copy.h5");
+    CHECK(same_tensors(copy.parameters, state.parameters));
+    CHECK(same_tensors(copy.buffers, state.buffers));
+    CHECK(same_tensors(copy.momentum, state.momentum));
+    CHECK(copy.genotype == state.genotype);
+    CHECK(copy.training.to_json() == state.training.to_json());
+    CHECK(copy.network.to_json() == state.network.to_json());
+    CHECK(copy.history.step_loss == state.history.step_loss);
+
+    auto network = network_from_checkpoint(copy, "copy.h5");
+    CHECK(same_tensors(named_parameters_of(*network), state.parameters));
+    CHECK(state.momentum.size() == state.parameters.size());
+}
+
+TEST_CASE("resuming from epoch 1 reaches bitwise the same weights as the uninterrupted run") {
+    // Tolerance: none. Each epoch reseeds its order, augmentation and drop-path
+    // streams, and the checkpoint holds weights, buffers and momentum exactly.
+    const TemporaryDirectory dir;
+    const auto data = write_toy_dataset(dir);
+    train_network(toy_request(data, dir / "straight", 3));
+    auto resumed = toy_request(data, dir / "resumed", 3);
+    resumed.resume = dir / "straight/epoch-0001.h5";
+    train_network(resumed);
+    const TrainingState a = read_checkpoint(dir / "straight/epoch-0003.h5");
+    const TrainingState b = read_checkpoint(dir / "resumed/epoch-0003.h5");
+    CHECK(same_tensors(a.parameters, b.parameters));
+    CHECK(same_tensors(a.buffers, b.buffers));
+    CHECK(a.history.step_loss == b.history.step_loss);
+}
+
+TEST_CASE("two runs with one seed are identical; another seed differs") {
+    const TemporaryDirectory dir;
+    const auto data = write_toy_dataset(dir);
+    train_network(toy_request(data, dir / "a", 1));
+    train_network(toy_request(data, dir / "b", 1));
+    auto other = toy_request(data, dir / "c", 1);
+    other.training.seed = 4;
+    train_network(other);
+    const auto a = read_checkpoint(dir / "a/epoch-0001.h5");
+    CHECK(same_tensors(a.parameters, read_checkpoint(dir / "b/epoch-0001.h5").parameters));
+    CHECK_FALSE(same_tensors(a.parameters, read_checkpoint(dir / "c/epoch-0001.h5").parameters));
+}
+
+TEST_CASE("a NaN loss stops training with a clear message and keeps the last good checkpoint") {
+    const TemporaryDirectory dir;
+    const auto data = write_toy_dataset(dir);
+    train_network(toy_request(data, dir / "run", 2));
+    // Same samples (so the subset hashes match), now poisoned; resume from epoch 1 in place.
+    std::filesystem::copy_file(dir / "run/epoch-0001.h5", dir / "run/latest.h5",
+                               std::filesystem::copy_options::overwrite_existing);
+    const auto before = read_checkpoint(dir / "run/latest.h5");
+    write_toy_dataset(dir, true);
+    auto request = toy_request(data, dir / "run", 2);
+    request.resume = dir / "run/latest.h5";
+    CHECK_THROWS_WITH(train_network(request), Contains("the training loss became nan in epoch 2, step 1") &&
+                                                  Contains("The last good state is") && Contains("(epoch 1)"));
+    CHECK(same_tensors(read_checkpoint(dir / "run/latest.h5").parameters, before.parameters));
+
+    auto fresh = toy_request(data, dir / "fresh", 1);
+    CHECK_THROWS_WITH(train_network(fresh), Contains("No checkpoint had been written yet"));
+}
+
+TEST_CASE("an output directory holding an unfinished run is not overwritten") {
+    const TemporaryDirectory dir;
+    const auto data = write_toy_dataset(dir);
+    train_network(toy_request(data, dir / "run", 2));
+    std::filesystem::copy_file(dir / "run/epoch-0001.h5", dir / "run/latest.h5",
+                               std::filesystem::copy_options::overwrite_existing);
+    CHECK_THROWS_WITH(train_network(toy_request(data, dir / "run", 2)),
+                      Contains("holds an unfinished training run") && Contains("--resume"));
+    CHECK_THROWS_WITH(read_checkpoint(data), Contains("not a cellscape file"));
+}

@@ -1,0 +1,115 @@
+#include <fmt/format.h>
+
+#include <iostream>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
+#include "cells/cell_spec.hpp"
+#include "commands.hpp"
+#include "train/trainer.hpp"
+#include "util/error.hpp"
+
+namespace cellscape::tools {
+
+void add_train_command(CLI::App& app) {
+    struct Options {
+        std::string cell;
+        TrainingRequest request;
+        std::string checkpoint_epochs;
+        std::string resume;
+        bool json = false;
+    };
+    auto options = std::make_shared<Options>();
+    auto& training = options->request.training;
+    auto& network = options->request.network;
+    auto* command = app.add_subcommand("train", "Train the DARTS network of a cell, with checkpoints and resume");
+    command->footer("With --resume, the settings come from the checkpoint; only --out, --device, --threads and "
+                    "--json may be given.\nSee docs/training.md.");
+    std::vector<CLI::Option*> settings = {
+        command->add_option("--cell", options->cell, "The cell (anything `cellscape cell` accepts)"),
+        command->add_option("--dataset", training.dataset, "fashion-mnist[:DIR], cifar10:DIR, cifar100:DIR or h5:FILE")
+            ->capture_default_str(),
+        command->add_option("--train-size", training.train_size, "Seeded training subset size (0: all)")
+            ->capture_default_str(),
+        command->add_option("--test-size", training.test_size, "Seeded test subset size (0: all)")->capture_default_str(),
+        command->add_option("--epochs", training.epochs, "Epochs")->capture_default_str(),
+        command->add_option("--batch-size", training.batch_size, "Mini-batch size")->capture_default_str(),
+        command->add_option("--eval-batch-size", training.eval_batch_size, "Batch size for test evaluation")
+            ->capture_default_str(),
+        command->add_option("--init-channels", network.init_channels, "Initial channels C")->capture_default_str(),
+        command->add_option("--layers", network.layers, "Number of cells")->capture_default_str(),
+        command->add_flag("--auxiliary", network.auxiliary, "Train with the auxiliary head"),
+        command->add_option("--auxiliary-weight", training.auxiliary_weight, "Weight of the auxiliary loss")
+            ->capture_default_str(),
+        command->add_option("--lr", training.learning_rate, "Initial learning rate")->capture_default_str(),
+        command->add_option("--lr-min", training.min_learning_rate, "Final learning rate of the cosine schedule")
+            ->capture_default_str(),
+        command->add_option("--momentum", training.momentum, "SGD momentum")->capture_default_str(),
+        command->add_option("--weight-decay", training.weight_decay, "Weight decay")->capture_default_str(),
+        command->add_option("--grad-clip", training.gradient_clip, "Max gradient norm (0: off)")->capture_default_str(),
+        command->add_option("--drop-path", training.drop_path, "Final drop-path probability (ramped from 0)")
+            ->capture_default_str(),
+        command->add_option("--crop-padding", training.augmentation.crop_padding,
+                            "Random crop after zero padding by this many pixels (0: off)")
+            ->capture_default_str(),
+        command->add_flag("--flip", training.augmentation.horizontal_flip, "Random horizontal flips"),
+        command->add_option("--cutout", training.augmentation.cutout, "Cutout square side (0: off)")
+            ->capture_default_str(),
+        command->add_option("--seed", training.seed, "Seed: weights, subsets, order, augmentation")
+            ->capture_default_str(),
+        command->add_option("--checkpoint-epochs", options->checkpoint_epochs,
+                            "Epochs after which to write a checkpoint, e.g. 1,5,10 (the last is always written)"),
+    };
+    command->add_option("--out", options->request.out_dir, "Output directory (default with --resume: the checkpoint's)");
+    command->add_option("--resume", options->resume, "Continue the run of this checkpoint");
+    command->add_option("--device", options->request.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
+    command->add_option("--threads", options->request.threads,
+                        "CPU threads (0: all cores; default 0, or on --resume the checkpoint's)");
+    command->add_flag("--json", options->json, "Print a JSON summary on stdout");
+
+    command->callback([options, settings] {
+        TrainingRequest& request = options->request;
+        request.command = command_line();
+        if (!options->resume.empty()) {
+            for (const CLI::Option* setting : settings)
+                if (setting->count() > 0)
+                    throw Error(fmt::format("{} cannot be combined with --resume: a resumed run keeps the settings "
+                                            "stored in its checkpoint",
+                                            setting->get_name()));
+            request.resume = options->resume;
+            if (request.out_dir.empty()) request.out_dir = request.resume->parent_path();
+            if (request.out_dir.empty()) request.out_dir = ".";
+        } else {
+            if (options->cell.empty()) throw Error("--cell is required (or --resume FILE to continue a run)");
+            if (request.out_dir.empty()) throw Error("--out DIR is required: where checkpoints go");
+            request.cell = resolve_cell(options->cell);
+            if (!options->checkpoint_epochs.empty())
+                request.training.checkpoint_epochs = parse_epoch_list(options->checkpoint_epochs);
+        }
+        const TrainingSummary summary = train_network(request);
+        if (options->json) {
+            nlohmann::ordered_json out = {{"cell", summary.cell_name},
+                                          {"out_dir", summary.out_dir.string()},
+                                          {"final_checkpoint", summary.final_checkpoint.string()},
+                                          {"epochs", summary.epochs},
+                                          {"parameters", summary.parameters},
+                                          {"final_train_loss", summary.final_train_loss},
+                                          {"final_train_accuracy", summary.final_train_accuracy},
+                                          {"final_test_loss", summary.final_test_loss},
+                                          {"final_test_accuracy", summary.final_test_accuracy},
+                                          {"seconds", summary.seconds}};
+            nlohmann::json paths = nlohmann::json::array();
+            for (const auto& path : summary.checkpoints) paths.push_back(path.string());
+            out["checkpoints"] = paths;
+            std::cout << out.dump(2) << "\n";
+        } else {
+            std::cout << fmt::format("trained {} for {} epochs ({} parameters) in {:.1f} s; final test loss {:.4f}, "
+                                     "accuracy {:.4f}; checkpoints in {}\n",
+                                     summary.cell_name, summary.epochs, summary.parameters, summary.seconds,
+                                     summary.final_test_loss, summary.final_test_accuracy, summary.out_dir.string());
+        }
+    });
+}
+
+}  // namespace cellscape::tools
