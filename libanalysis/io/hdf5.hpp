@@ -30,6 +30,8 @@ public:
     torch::Tensor read(const std::string& dataset) const;
     // Creates (or, when it exists with the same shape and type, overwrites) the dataset.
     void write(const std::string& dataset, const torch::Tensor& tensor);
+    // Creates the group (and its parents) if it does not exist.
+    void create_group(const std::string& name) { group(name, true); }
 
     void set_attribute(const std::string& object, const std::string& name, const std::string& value);
     void set_attribute(const std::string& object, const std::string& name, int64_t value);

@@ -21,15 +21,14 @@ std::vector<double> as_vector(const torch::Tensor& tensor) {
 }
 
 void write_group(Hdf5File& file, const std::string& group, const NamedTensors& tensors) {
+    file.create_group(group);  // present even when empty (momentum 0 keeps no buffers)
     for (const auto& [name, tensor] : tensors) file.write(group + "/" + name, tensor);
-    if (tensors.empty()) file.write(group + "/.empty", torch::zeros({0}));  // keep the group present
 }
 
 NamedTensors read_group(const Hdf5File& file, const std::string& group) {
     NamedTensors tensors;
     if (!file.contains(group)) return tensors;
-    for (const std::string& name : file.members(group))
-        if (name != ".empty") tensors.emplace_back(name, file.read(group + "/" + name));
+    for (const std::string& name : file.members(group)) tensors.emplace_back(name, file.read(group + "/" + name));
     return tensors;
 }
 

@@ -1,0 +1,108 @@
+// Training throughput of DARTS_V2 (C=16, 8 cells) on Fashion-MNIST batches of
+// 64, and how a training step splits into forward, backward and optimizer
+// step. The forward+backward pass is the floor a training step cannot beat.
+#include <benchmark/benchmark.h>
+
+#include <torch/torch.h>
+
+#include "cells/zoo.hpp"
+#include "data/dataset.hpp"
+#include "nn/network.hpp"
+#include "util/device.hpp"
+
+namespace {
+
+using namespace cellscape;
+constexpr int64_t batch_size = 64;
+
+struct Setup {
+    Dataset data = load_dataset({"fashion-mnist", 4096, 64, 0, true});
+    nn::DartsNetwork network{nullptr};
+    std::unique_ptr<torch::optim::SGD> optimizer;
+    torch::Tensor images, labels;
+
+    Setup() {
+        set_threads(2);
+        torch::manual_seed(0);
+        nn::NetworkConfig config;
+        config.init_channels = 16;
+        config.layers = 8;
+        config.classes = 10;
+        config.input_shape = {1, 28, 28};
+        network = nn::DartsNetwork(find_in_zoo("DARTS_V2")->genotype, config);
+        network->train();
+        optimizer = std::make_unique<torch::optim::SGD>(
+            network->parameters(), torch::optim::SGDOptions(0.025).momentum(0.9).weight_decay(3e-4));
+        images = data.train.images.narrow(0, 0, batch_size);
+        labels = data.train.labels.narrow(0, 0, batch_size);
+    }
+    torch::Tensor loss() { return torch::nn::functional::cross_entropy(network->forward(images), labels); }
+};
+
+Setup& setup() {
+    static Setup instance;
+    return instance;
+}
+
+void images_per_second(benchmark::State& state) {
+    state.counters["images_per_second"] =
+        benchmark::Counter(static_cast<double>(state.iterations() * batch_size), benchmark::Counter::kIsRate);
+}
+
+// The whole step as the trainer runs it: batch gather, forward, backward,
+// gradient clipping, SGD step.
+void BM_TrainingStep(benchmark::State& state) {
+    auto& s = setup();
+    const auto order = torch::randperm(s.data.train.size(), torch::kInt64);
+    int64_t step = 0;
+    for (auto _ : state) {
+        const auto indices = order.narrow(0, (step++ * batch_size) % (s.data.train.size() - batch_size), batch_size);
+        const auto images = s.data.train.images.index_select(0, indices);
+        const auto labels = s.data.train.labels.index_select(0, indices);
+        auto loss = torch::nn::functional::cross_entropy(s.network->forward(images), labels);
+        s.optimizer->zero_grad();
+        loss.backward();
+        torch::nn::utils::clip_grad_norm_(s.network->parameters(), 5.0);
+        s.optimizer->step();
+        benchmark::DoNotOptimize(loss.item<float>());
+    }
+    images_per_second(state);
+}
+BENCHMARK(BM_TrainingStep)->Unit(benchmark::kMillisecond)->MinTime(5.0);
+
+void BM_ForwardBackward(benchmark::State& state) {
+    auto& s = setup();
+    for (auto _ : state) {
+        s.optimizer->zero_grad();
+        auto loss = s.loss();
+        loss.backward();
+        benchmark::DoNotOptimize(loss.item<float>());
+    }
+    images_per_second(state);
+}
+BENCHMARK(BM_ForwardBackward)->Unit(benchmark::kMillisecond)->MinTime(5.0);
+
+void BM_Forward(benchmark::State& state) {
+    auto& s = setup();
+    for (auto _ : state) {
+        auto loss = s.loss();
+        benchmark::DoNotOptimize(loss.item<float>());
+    }
+    images_per_second(state);
+}
+BENCHMARK(BM_Forward)->Unit(benchmark::kMillisecond)->MinTime(5.0);
+
+void BM_ClipAndOptimizerStep(benchmark::State& state) {
+    auto& s = setup();
+    s.optimizer->zero_grad();
+    s.loss().backward();
+    for (auto _ : state) {
+        torch::nn::utils::clip_grad_norm_(s.network->parameters(), 5.0);
+        s.optimizer->step();
+    }
+}
+BENCHMARK(BM_ClipAndOptimizerStep)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,48 @@
+"""Every file cellscape writes matches docs/hdf5-schema.md, in both directions."""
+import pathlib
+import re
+
+import h5py
+
+SCHEMA = pathlib.Path(__file__).resolve().parents[2] / "docs" / "hdf5-schema.md"
+
+
+def documented_names(file_format):
+    """The names listed in the `text` block of the section for `file_format`."""
+    text = SCHEMA.read_text()
+    section = re.search(r"^## .*\(`format` = `" + re.escape(file_format) + r"`.*?```text\n(.*?)```", text,
+                        re.S | re.M)
+    assert section, f"docs/hdf5-schema.md has no section for {file_format}"
+    names = [line.split()[0] for line in section.group(1).splitlines() if line.strip()]
+    required = {n for n in names if not n.endswith("?")}
+    return {n.rstrip("?") for n in names}, required
+
+
+def written_names(path):
+    """'@attr' for root attributes and 'a/b/c' for datasets."""
+    names = {f"@{name}" for name in h5py.File(path).attrs}
+    with h5py.File(path) as f:
+        f.visititems(lambda name, obj: names.add(name) if isinstance(obj, h5py.Dataset) else None)
+    return names
+
+
+def matches(pattern, name):
+    regex = "^" + re.escape(pattern).replace(r"\{name\}", "[^/]+") + "$"
+    return re.match(regex, name) is not None
+
+
+def check_against_schema(path, file_format):
+    documented, required = documented_names(file_format)
+    written = written_names(path)
+    undocumented = [n for n in written if not any(matches(p, n) for p in documented)]
+    missing = [p for p in required if not any(matches(p, n) for n in written)]
+    assert not undocumented, f"{path} writes names docs/hdf5-schema.md does not list: {undocumented}"
+    assert not missing, f"{path} lacks names docs/hdf5-schema.md promises: {missing}"
+
+
+def test_checkpoint_matches_the_documented_schema(cellscape, tmp_path):
+    cellscape("train", "--cell", "DARTS_V2", "--dataset", "fashion-mnist", "--train-size", "64", "--test-size", "32",
+              "--batch-size", "32", "--init-channels", "4", "--layers", "3", "--epochs", "1", "--threads", "1",
+              "--out", str(tmp_path / "run"))
+    check_against_schema(tmp_path / "run" / "epoch-0001.h5", "cellscape-checkpoint")
+    check_against_schema(tmp_path / "run" / "latest.h5", "cellscape-checkpoint")
