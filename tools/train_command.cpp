@@ -104,9 +104,10 @@ void add_train_command(CLI::App& app) {
             out["checkpoints"] = paths;
             std::cout << out.dump(2) << "\n";
         } else {
-            std::cout << fmt::format("trained {} for {} epochs ({} parameters) in {:.1f} s; final test loss {:.4f}, "
+            std::cout << fmt::format("trained {} for {} epoch{} ({} parameters) in {:.1f} s; final test loss {:.4f}, "
                                      "accuracy {:.4f}; checkpoints in {}\n",
-                                     summary.cell_name, summary.epochs, summary.parameters, summary.seconds,
+                                     summary.cell_name, summary.epochs, summary.epochs == 1 ? "" : "s",
+                                     summary.parameters, summary.seconds,
                                      summary.final_test_loss, summary.final_test_accuracy, summary.out_dir.string());
         }
     });
