@@ -5,10 +5,8 @@
 
 #include <torch/torch.h>
 
-#include "cells/zoo.hpp"
+#include "benchmark_network.hpp"
 #include "data/dataset.hpp"
-#include "nn/network.hpp"
-#include "util/device.hpp"
 
 namespace {
 
@@ -22,14 +20,7 @@ struct Setup {
     torch::Tensor images, labels;
 
     Setup() {
-        set_threads(2);
-        torch::manual_seed(0);
-        nn::NetworkConfig config;
-        config.init_channels = 16;
-        config.layers = 8;
-        config.classes = 10;
-        config.input_shape = {1, 28, 28};
-        network = nn::DartsNetwork(find_in_zoo("DARTS_V2")->genotype, config);
+        network = bench::benchmark_network();
         network->train();
         optimizer = std::make_unique<torch::optim::SGD>(
             network->parameters(), torch::optim::SGDOptions(0.025).momentum(0.9).weight_decay(3e-4));

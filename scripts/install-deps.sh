@@ -8,13 +8,14 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   clang libclang-rt-14-dev            # libFuzzer target for the genotype parser
   # C++ libraries
-  libtorch-dev libeigen3-dev libspectra-dev libhdf5-dev zlib1g-dev
+  libtorch-dev libopenblas0-pthread libeigen3-dev libspectra-dev libhdf5-dev zlib1g-dev
   libfmt-dev catch2 libcli11-dev nlohmann-json3-dev libtoml11-dev
   libbenchmark-dev
   # diagrams, data
   graphviz dataset-fashion-mnist
   # plotting and notebooks (Debian's interpreter: /usr/bin/python3)
   python3 python3-h5py python3-matplotlib python3-numpy python3-pytest
+  python3-torch                       # tests: TorchScript models and reference Hessians from PyTorch
   jupyter-nbconvert python3-ipykernel
   # cluster tests: a real single-node Slurm
   slurm-wlm munge

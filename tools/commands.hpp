@@ -14,6 +14,7 @@ void add_sample_command(CLI::App& app);
 void add_variants_command(CLI::App& app);
 void add_network_command(CLI::App& app);
 void add_train_command(CLI::App& app);
+void add_hessian_command(CLI::App& app);
 
 // The command line as typed, for the `command` attribute of output files.
 const std::string& command_line();

@@ -4,18 +4,6 @@
 
 namespace cellscape {
 
-nlohmann::json AugmentationOptions::to_json() const {
-    return {{"crop_padding", crop_padding}, {"horizontal_flip", horizontal_flip}, {"cutout", cutout}};
-}
-
-AugmentationOptions AugmentationOptions::from_json(const nlohmann::json& json) {
-    AugmentationOptions options;
-    options.crop_padding = json.at("crop_padding").get<int64_t>();
-    options.horizontal_flip = json.at("horizontal_flip").get<bool>();
-    options.cutout = json.at("cutout").get<int64_t>();
-    return options;
-}
-
 torch::Tensor augment(const torch::Tensor& images, const AugmentationOptions& options) {
     if (!options.any() || images.dim() != 4) return images;
     const int64_t n = images.size(0), height = images.size(2), width = images.size(3);

@@ -46,3 +46,14 @@ def test_checkpoint_matches_the_documented_schema(cellscape, tmp_path):
               "--out", str(tmp_path / "run"))
     check_against_schema(tmp_path / "run" / "epoch-0001.h5", "cellscape-checkpoint")
     check_against_schema(tmp_path / "run" / "latest.h5", "cellscape-checkpoint")
+
+
+def test_hessian_file_matches_the_documented_schema(cellscape, tmp_path):
+    cellscape("train", "--cell", "DARTS_V2", "--dataset", "fashion-mnist", "--train-size", "64", "--test-size", "32",
+              "--batch-size", "32", "--init-channels", "4", "--layers", "3", "--epochs", "1", "--threads", "1",
+              "--out", str(tmp_path / "run"))
+    out = tmp_path / "hessian.h5"
+    cellscape("hessian", "--checkpoint", str(tmp_path / "run" / "epoch-0001.h5"), "--samples", "32",
+              "--group", "classifier", "--top-k", "2", "--bottom-k", "1", "--eigenvectors", "--trace",
+              "--trace-max-probes", "10", "--density", "--slq-steps", "5", "--slq-runs", "2", "--out", str(out))
+    check_against_schema(out, "cellscape-hessian")

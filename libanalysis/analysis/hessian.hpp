@@ -1,0 +1,95 @@
+#pragma once
+// The Hessian of an Objective's loss, seen only through Hessian-vector
+// products: extreme eigenpairs by implicitly restarted Lanczos (Spectra),
+// the trace by Hutchinson's estimator, and the spectral density by
+// stochastic Lanczos quadrature.
+#include <torch/torch.h>
+
+#include <Eigen/Core>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "analysis/objective.hpp"
+
+namespace cellscape {
+
+// Spectra's matrix-operation concept over the Objective: y = H x.
+class HessianOperator {
+public:
+    using Scalar = double;
+    // `after_product` runs after each product (progress reporting).
+    explicit HessianOperator(Objective& objective, std::function<void()> after_product = {});
+    Eigen::Index rows() const { return static_cast<Eigen::Index>(objective_.dimension()); }
+    Eigen::Index cols() const { return rows(); }
+    void perform_op(const double* x_in, double* y_out) const;
+
+private:
+    Objective& objective_;
+    std::function<void()> after_product_;
+};
+
+struct EigenOptions {
+    int64_t count = 1;            // k
+    int64_t krylov_dimension = 0; // ncv; 0: min(n, max(2k + 1, 20))
+    int64_t max_restarts = 300;
+    double tolerance = 1e-5;      // Spectra's relative criterion on the Ritz residual estimate
+    bool keep_vectors = false;
+};
+
+struct EigenResult {
+    std::vector<double> values;       // sorted: largest first (top) or smallest first (bottom)
+    std::vector<double> residuals;    // ||Hv - lambda v|| / |lambda| from one more HVP; NaN when not converged
+    std::vector<bool> converged;
+    torch::Tensor vectors;            // n x k, float64, CPU (converged ones; empty columns otherwise), if kept
+    int64_t hessian_vector_products = 0;  // spent by the solver and the residual checks
+};
+
+// The k largest (top) or smallest (bottom) algebraic eigenvalues.
+EigenResult hessian_extreme_eigenpairs(Objective& objective, const EigenOptions& options, bool top,
+                                       const std::function<void(int64_t, const std::vector<double>&)>& progress = {});
+
+struct TraceOptions {
+    double relative_tolerance = 0.01;  // stop when standard error <= this x |mean| ...
+    int64_t min_probes = 10;           // ... after at least this many probes
+    int64_t max_probes = 200;          // and never more than this many
+    uint64_t seed = 0;
+};
+
+struct TraceResult {
+    double mean = 0, standard_error = 0;
+    std::vector<double> samples;  // z^T H z per Rademacher probe z
+    bool converged = false;       // the relative tolerance was met
+};
+
+TraceResult hutchinson_trace(Objective& objective, const TraceOptions& options,
+                             const std::function<void(int64_t, double, double)>& progress = {});
+
+struct DensityOptions {
+    int64_t steps = 80;        // Lanczos steps per run (nodes of each quadrature)
+    int64_t runs = 5;          // independent random starting vectors
+    double sigma = 0;          // Gaussian smoothing width; 0: 1% of the spread of the nodes
+    int64_t grid_points = 1000;
+    uint64_t seed = 0;
+};
+
+struct DensityResult {
+    torch::Tensor nodes, weights;  // runs x steps (float64): Ritz values and their quadrature weights
+    torch::Tensor grid, density;   // grid_points (float64): smoothed density, integrating to 1
+    double sigma = 0;
+};
+
+DensityResult spectral_density(Objective& objective, const DensityOptions& options,
+                               const std::function<void(int64_t, int64_t)>& progress = {});
+
+// Plain power iteration for the largest-magnitude eigenvalue, stopping when
+// successive estimates differ by less than tolerance x |estimate|: the
+// baseline the benchmark compares Lanczos with.
+struct PowerIterationResult {
+    double value = 0;
+    int64_t hessian_vector_products = 0;
+    bool converged = false;
+};
+PowerIterationResult power_iteration(Objective& objective, double tolerance, int64_t max_iterations, uint64_t seed);
+
+}  // namespace cellscape

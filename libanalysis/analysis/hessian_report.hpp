@@ -1,0 +1,44 @@
+#pragma once
+// One `cellscape hessian` run: which spectral quantities to compute, the
+// results, their HDF5 file (docs/hdf5-schema.md) and JSON summary.
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "analysis/hessian.hpp"
+
+namespace cellscape {
+
+inline constexpr const char* hessian_format = "cellscape-hessian";
+
+struct HessianRequest {
+    EigenOptions top;     // count 0: skip
+    EigenOptions bottom;  // count 0: skip
+    bool trace = false;
+    TraceOptions trace_options;
+    bool density = false;
+    DensityOptions density_options;
+};
+
+struct HessianReport {
+    LossAndAccuracy at_weights;
+    std::optional<EigenResult> top, bottom;
+    std::optional<TraceResult> trace;
+    std::optional<DensityResult> density;
+    int64_t hessian_vector_products = 0;
+    double seconds = 0;
+};
+
+// Runs the request with progress on stderr (HVP count, rate, current Ritz values).
+HessianReport analyse_hessian(Objective& objective, const HessianRequest& request);
+
+void write_hessian_file(const std::filesystem::path& path, const Objective& objective, const HessianReport& report,
+                        const std::string& command);
+
+// {"eigenvalues": [...], "residuals": [...], "converged": [...], "bottom_eigenvalues": ..., "hvp_count": n,
+//  "trace": t, "trace_stderr": s, "seconds": x, "loss": l, "accuracy": a, "parameters": n}
+nlohmann::ordered_json hessian_json(const Objective& objective, const HessianReport& report);
+
+}  // namespace cellscape

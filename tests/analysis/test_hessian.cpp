@@ -1,0 +1,333 @@
+// The Objective and the Hessian analyses on tiny models, against a dense
+// Hessian assembled from HVPs and diagonalized by Eigen, and against finite
+// differences of gradients. All in float64, so tolerances reflect the
+// algorithms, not float32 rounding.
+#include <catch2/catch.hpp>
+
+#include <torch/script.h>
+#include <torch/torch.h>
+
+#include <Eigen/Eigenvalues>
+
+#include "analysis/hessian.hpp"
+#include "analysis/hessian_report.hpp"
+#include "cells/zoo.hpp"
+#include "io/hdf5.hpp"
+#include "support/temporary_directory.hpp"
+#include "train/trainer.hpp"
+#include "util/error.hpp"
+
+using namespace cellscape;
+using Catch::Matchers::Contains;
+using testing::TemporaryDirectory;
+
+namespace {
+
+// 48 samples of 1x4x4 in 3 classes.
+LabelledImages tiny_data(uint64_t seed = 1) {
+    torch::manual_seed(seed);
+    const auto labels = torch::arange(48, torch::kInt64).remainder(3);
+    const auto images = torch::randn({48, 1, 4, 4}) + labels.to(torch::kFloat32).view({48, 1, 1, 1});
+    return {images, labels};
+}
+
+// Conv(1->2, 3x3) [+ BatchNorm] + ReLU + Linear(32 -> 3): 119 parameters (123 with BatchNorm).
+std::unique_ptr<Model> tiny_module(bool batch_norm) {
+    torch::manual_seed(2);
+    namespace nn = torch::nn;
+    nn::Sequential net(nn::Conv2d(nn::Conv2dOptions(1, 2, 3).padding(1)));
+    if (batch_norm) net->push_back(nn::BatchNorm2d(2));
+    net->push_back(nn::Tanh());
+    net->push_back(nn::Flatten());
+    net->push_back(nn::Linear(32, 3));
+    if (batch_norm) {  // non-trivial running statistics
+        torch::NoGradGuard no_grad;
+        net->train();
+        net->forward(torch::randn({16, 1, 4, 4}) * 2 + 0.5);
+    }
+    return std::make_unique<ModuleModel>(net.ptr(), [net](const torch::Tensor& x) mutable { return net->forward(x); });
+}
+
+// The same kind of model as TorchScript, written through LibTorch: an MLP with a hand-written BatchNorm.
+std::filesystem::path write_torchscript(const TemporaryDirectory& dir, int64_t outputs = 3) {
+    torch::manual_seed(3);
+    torch::jit::Module module("TinyScript");
+    module.register_attribute("training", c10::BoolType::get(), true);  // what nn.Module.train() switches
+    module.register_parameter("w1", torch::randn({16, 6}) * 0.3, false);
+    module.register_parameter("b1", torch::zeros({6}), false);
+    module.register_parameter("gamma", torch::ones({6}), false);
+    module.register_parameter("beta", torch::zeros({6}), false);
+    module.register_buffer("running_mean", torch::randn({6}) * 0.1);
+    module.register_buffer("running_var", torch::rand({6}) + 0.5);
+    module.register_parameter("w2", torch::randn({6, outputs}) * 0.3, false);
+    module.register_parameter("b2", torch::zeros({outputs}), false);
+    module.define(R"JIT(
+def forward(self, x):
+    h = torch.matmul(x.flatten(1), self.w1) + self.b1
+    h = torch.batch_norm(h, self.gamma, self.beta, self.running_mean, self.running_var, self.training, 0.1, 1e-5, False)
+    return torch.matmul(torch.tanh(h), self.w2) + self.b2
+)JIT");
+    const auto path = dir / "tiny.pt";
+    module.save(path.string());
+    return path;
+}
+
+ObjectiveOptions float64_options(const std::string& bn = "eval") {
+    ObjectiveOptions options;
+    options.dtype = "float64";
+    options.batch_size = 20;  // three uneven batches: the sum over batches must be weighted right
+    options.bn_mode = bn;
+    options.threads = 1;
+    return options;
+}
+
+Objective tiny_objective(bool batch_norm, const std::string& bn = "eval") {
+    return Objective(tiny_module(batch_norm), tiny_data(), float64_options(bn), {});
+}
+
+Eigen::MatrixXd dense_hessian(Objective& objective) {
+    const int64_t n = objective.dimension();
+    Eigen::MatrixXd hessian(n, n);
+    for (int64_t i = 0; i < n; ++i) {
+        const auto column = objective.hessian_vector_product(torch::eye(n, torch::kFloat64)[i]).contiguous();
+        for (int64_t j = 0; j < n; ++j) hessian(j, i) = column[j].item<double>();
+    }
+    return hessian;
+}
+
+Eigen::VectorXd dense_eigenvalues(Objective& objective) {
+    const Eigen::MatrixXd hessian = dense_hessian(objective);
+    return Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(0.5 * (hessian + hessian.transpose())).eigenvalues();
+}
+
+}  // namespace
+
+TEST_CASE("Hessian-vector products agree with central differences of gradients") {
+    for (bool batch_norm : {false, true}) {
+        INFO("batch norm: " << batch_norm);
+        Objective objective = tiny_objective(batch_norm);
+        const auto w = objective.parameter_vector().clone();
+        const auto v = torch::randn({objective.dimension()}, torch::kFloat64);
+        const auto hv = objective.hessian_vector_product(v);
+        // O(eps^2) truncation with eps = 1e-4 and O(1e-16 / eps) rounding: 1e-6 relative is ample.
+        const double eps = 1e-4;
+        objective.set_parameter_vector(w + eps * v);
+        const auto plus = objective.gradient();
+        objective.set_parameter_vector(w - eps * v);
+        const auto minus = objective.gradient();
+        objective.set_parameter_vector(w);
+        const auto difference = (plus - minus) / (2 * eps);
+        CHECK((difference - hv).norm().item<double>() / hv.norm().item<double>() < 1e-6);
+    }
+}
+
+TEST_CASE("the Hessian is symmetric: u.Hv = v.Hu") {
+    Objective objective = tiny_objective(true);
+    const auto u = torch::randn({objective.dimension()}, torch::kFloat64);
+    const auto v = torch::randn({objective.dimension()}, torch::kFloat64);
+    const double uhv = u.dot(objective.hessian_vector_product(v)).item<double>();
+    const double vhu = v.dot(objective.hessian_vector_product(u)).item<double>();
+    CHECK(std::abs(uhv - vhu) <= 1e-10 * std::abs(uhv));  // float64 rounding of ~100-term sums
+}
+
+TEST_CASE("top-k and bottom-k eigenvalues match the dense Hessian, with small residuals") {
+    for (bool batch_norm : {false, true}) {
+        INFO("batch norm: " << batch_norm);
+        Objective objective = tiny_objective(batch_norm);
+        const Eigen::VectorXd dense = dense_eigenvalues(objective);  // ascending
+        const int64_t n = dense.size();
+        EigenOptions options;
+        options.count = 3;
+        options.tolerance = 1e-10;
+        options.keep_vectors = true;
+        const auto top = hessian_extreme_eigenpairs(objective, options, true);
+        options.count = 2;
+        const auto bottom = hessian_extreme_eigenpairs(objective, options, false);
+        // Converged to 1e-10 relative; 1e-7 of the largest eigenvalue absorbs the dense solver's rounding.
+        const double scale = dense.cwiseAbs().maxCoeff();
+        for (int64_t i = 0; i < 3; ++i) {
+            CHECK(top.converged[i]);
+            CHECK(std::abs(top.values[i] - dense[n - 1 - i]) < 1e-7 * scale);
+            CHECK(top.residuals[i] < 1e-6);
+        }
+        for (int64_t i = 0; i < 2; ++i) {
+            CHECK(bottom.converged[i]);
+            CHECK(std::abs(bottom.values[i] - dense[i]) < 1e-7 * scale);
+        }
+        CHECK(bottom.values[0] < 0);  // this tiny network is not at a minimum: negative curvature exists
+        CHECK(top.vectors.sizes() == torch::IntArrayRef{n, 3});
+        CHECK(std::abs(top.vectors.select(1, 0).norm().item<double>() - 1.0) < 1e-9);
+    }
+}
+
+TEST_CASE("the same on a TorchScript model written through LibTorch") {
+    const TemporaryDirectory dir;
+    Objective objective(std::make_unique<ScriptModel>(write_torchscript(dir).string()), tiny_data(), float64_options(),
+                        {});
+    CHECK(objective.dimension() == 16 * 6 + 6 + 6 + 6 + 6 * 3 + 3);
+    const Eigen::VectorXd dense = dense_eigenvalues(objective);
+    EigenOptions options;
+    options.count = 2;
+    options.tolerance = 1e-10;
+    const auto top = hessian_extreme_eigenpairs(objective, options, true);
+    const double scale = dense.cwiseAbs().maxCoeff();
+    CHECK(std::abs(top.values[0] - dense[dense.size() - 1]) < 1e-7 * scale);
+    CHECK(std::abs(top.values[1] - dense[dense.size() - 2]) < 1e-7 * scale);
+}
+
+TEST_CASE("Hutchinson's trace agrees with the dense trace within its standard error") {
+    Objective objective = tiny_objective(true);
+    const Eigen::MatrixXd dense = dense_hessian(objective);
+    TraceOptions options;
+    // This Hessian's off-diagonal mass is large next to its trace, so probes vary a lot.
+    options.relative_tolerance = 0.1;
+    options.max_probes = 2000;
+    const auto trace = hutchinson_trace(objective, options);
+    INFO("trace " << trace.mean << " +- " << trace.standard_error << " dense " << dense.trace() << " probes " << trace.samples.size());
+    CHECK(trace.converged);
+    CHECK(trace.samples.size() >= 10);
+    // 4 standard errors: a false failure has probability below 1e-4 (and the seed is fixed).
+    CHECK(std::abs(trace.mean - dense.trace()) < 4 * trace.standard_error);
+}
+
+TEST_CASE("the SLQ density integrates to 1 and its mean matches trace / n") {
+    Objective objective = tiny_objective(false);
+    const Eigen::MatrixXd dense = dense_hessian(objective);
+    const double n = static_cast<double>(objective.dimension());
+    DensityOptions options;
+    options.steps = 40;
+    options.runs = 30;
+    const auto density = spectral_density(objective, options);
+    const double dx = (density.grid[1] - density.grid[0]).item<double>();
+    // Riemann sum on 1000 points covering +-5 sigma around every node: 1e-3 is ample.
+    CHECK(std::abs(density.density.sum().item<double>() * dx - 1.0) < 1e-3);
+    const double mean = (density.grid * density.density).sum().item<double>() * dx;
+    // Each run's quadrature mean is z'Hz / n for its probe z: an unbiased estimate of tr(H)/n.
+    const auto per_run = (density.nodes * density.weights).sum(1);
+    const double standard_error = per_run.std().item<double>() / std::sqrt(static_cast<double>(options.runs));
+    CHECK(std::abs(mean - per_run.mean().item<double>()) < 1e-6 * std::abs(mean) + 1e-9);
+    CHECK(std::abs(mean - dense.trace() / n) < 4 * standard_error);
+    // The extreme nodes bracket the spectrum.
+    const Eigen::VectorXd eigenvalues = Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(dense).eigenvalues();
+    CHECK(density.nodes.max().item<double>() <= eigenvalues.maxCoeff() * (1 + 1e-8));
+}
+
+TEST_CASE("results are identical across two runs in eval mode") {
+    EigenOptions options;
+    options.count = 2;
+    Objective first = tiny_objective(true);
+    Objective second = tiny_objective(true);
+    CHECK(hessian_extreme_eigenpairs(first, options, true).values ==
+          hessian_extreme_eigenpairs(second, options, true).values);
+    CHECK(hutchinson_trace(first, {}).samples == hutchinson_trace(second, {}).samples);
+}
+
+TEST_CASE("train mode uses batch statistics and leaves the running statistics untouched") {
+    auto model = tiny_module(true);
+    Model& view = *model;
+    const NamedTensors before = [&] {
+        NamedTensors copies;
+        for (const auto& [name, buffer] : view.named_buffers()) copies.emplace_back(name, buffer.clone());
+        return copies;
+    }();
+    Objective train_mode(std::move(model), tiny_data(), float64_options("train"), {});
+    const auto v = torch::randn({train_mode.dimension()}, torch::kFloat64);
+    const auto train_hv = train_mode.hessian_vector_product(v);
+    train_mode.loss_and_accuracy();
+    train_mode.gradient();
+    const auto after = view.named_buffers();
+    for (std::size_t i = 0; i < before.size(); ++i) {
+        INFO(before[i].first);
+        CHECK(torch::equal(after[i].second.to(before[i].second.dtype()), before[i].second));
+    }
+    Objective eval_mode = tiny_objective(true, "eval");
+    CHECK_FALSE(torch::allclose(train_hv, eval_mode.hessian_vector_product(v)));
+}
+
+TEST_CASE("parameter selection by regex and by group") {
+    ObjectiveOptions options = float64_options();
+    options.params_regex = "^3\\.";  // the Linear layer (child 3 of the Sequential): 32*3 + 3
+    Objective linear(tiny_module(false), tiny_data(), options, {});
+    CHECK(linear.dimension() == 99);
+    options.params_regex = "weight$";
+    CHECK(Objective(tiny_module(false), tiny_data(), options, {}).dimension() == 18 + 96);
+    options.params_regex = "nothing";
+    CHECK_THROWS_WITH(Objective(tiny_module(false), tiny_data(), options, {}), Contains("no parameter matches"));
+    options.params_regex.clear();
+    options.groups = {"normal"};
+    CHECK_THROWS_WITH(Objective(tiny_module(false), tiny_data(), options, {}), Contains("not a parameter group"));
+}
+
+TEST_CASE("an Objective from a training checkpoint, with named groups, written to a Hessian file") {
+    const TemporaryDirectory dir;
+    TrainingRequest request;
+    request.cell = *find_in_zoo("DARTS_V2");
+    request.network.init_channels = 4;
+    request.network.layers = 3;
+    request.training.dataset = "fashion-mnist";
+    request.training.train_size = 64;
+    request.training.test_size = 16;
+    request.training.epochs = 1;
+    request.training.batch_size = 32;
+    request.out_dir = dir / "run";
+    request.threads = 1;
+    train_network(request);
+
+    ObjectiveSource source;
+    source.checkpoint = (dir / "run/epoch-0001.h5").string();
+    ObjectiveOptions options;
+    options.samples = 32;
+    options.batch_size = 16;
+    options.groups = {"classifier"};
+    Objective objective = Objective::load(source, options);
+    CHECK(objective.dimension() == 64 * 10 + 10);  // C=4 -> 16 after two reductions, 4 concat nodes
+    HessianRequest hessian;
+    hessian.top.count = 2;
+    hessian.trace = true;
+    hessian.trace_options.max_probes = 12;
+    hessian.density = true;
+    hessian.density_options.steps = 10;
+    hessian.density_options.runs = 2;
+    const auto report = analyse_hessian(objective, hessian);
+    write_hessian_file(dir / "hessian.h5", objective, report, "test");
+    const Hdf5File file(dir / "hessian.h5", Hdf5File::Mode::read);
+    require_format(file, hessian_format);
+    CHECK(file.read("eigenvalues").size(0) == 2);
+    CHECK(file.string_attribute("/", "model_source") == "checkpoint:" + source.checkpoint);
+    CHECK(file.int_attribute("/", "parameter_count") == 650);
+    CHECK(file.read("density/grid").size(0) == 1000);
+    const auto json = hessian_json(objective, report);
+    CHECK(json["eigenvalues"].size() == 2);
+    CHECK(json["hvp_count"].get<int64_t>() == report.hessian_vector_products);
+}
+
+TEST_CASE("bad input to the Hessian gets clear errors") {
+    const TemporaryDirectory dir;
+    SECTION("a file that is not a checkpoint") {
+        ObjectiveSource source;
+        source.checkpoint = dir.write("model.h5", "not hdf5").string();
+        CHECK_THROWS_WITH(Objective::load(source, {}), Contains("is not an HDF5 file"));
+    }
+    SECTION("a TorchScript module whose output does not fit the labels") {
+        CHECK_THROWS_WITH(Objective(std::make_unique<ScriptModel>(write_torchscript(dir, 2).string()), tiny_data(),
+                                    float64_options(), {}),
+                          Contains("does not fit the data"));
+    }
+    SECTION("a file that is not TorchScript") {
+        CHECK_THROWS_WITH(ScriptModel(dir.write("x.pt", "nope").string()), Contains("is not a TorchScript module"));
+    }
+    SECTION("k larger than the parameter count") {
+        Objective objective = tiny_objective(false);
+        EigenOptions options;
+        options.count = 500;
+        CHECK_THROWS_WITH(hessian_extreme_eigenpairs(objective, options, true), Contains("only 119 parameters"));
+    }
+    SECTION("a NaN in the loss") {
+        LabelledImages data = tiny_data();
+        data.images[3].fill_(NAN);
+        Objective objective(tiny_module(false), data, float64_options(), {});
+        CHECK_THROWS_WITH(objective.loss_and_accuracy(), Contains("loss is not finite"));
+        CHECK_THROWS_WITH(objective.hessian_vector_product(torch::ones({objective.dimension()}, torch::kFloat64)),
+                          Contains("not finite"));
+    }
+}

@@ -1,0 +1,73 @@
+"""`cellscape hessian` on a TorchScript model saved by PyTorch, checked
+against PyTorch's own dense Hessian, and on a training checkpoint."""
+import json
+
+import h5py
+import numpy as np
+import torch
+
+
+def make_model_and_data(tmp_path):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.Tanh(), torch.nn.Linear(5, 3)).double()
+    x = torch.randn(40, 6, dtype=torch.float64)
+    y = torch.arange(40) % 3
+    torch.jit.script(model).save(str(tmp_path / "model.pt"))
+    with h5py.File(tmp_path / "data.h5", "w") as f:
+        f["x"] = x.numpy().astype(np.float32)
+        f["y"] = y.numpy()
+    return model, x.float().double(), y
+
+
+def reference_eigenvalues(model, x, y):
+    """Eigenvalues of the Hessian of the mean cross-entropy, from torch.autograd.functional."""
+    names = [n for n, _ in model.named_parameters()]
+    shapes = [p.shape for p in model.parameters()]
+    flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+
+    def loss(w):
+        tensors, offset = {}, 0
+        for name, shape in zip(names, shapes):
+            count = int(np.prod(shape))
+            tensors[name] = w[offset:offset + count].reshape(shape)
+            offset += count
+        logits = torch.func.functional_call(model, tensors, (x,)) if hasattr(torch, "func") else \
+            torch.nn.utils.stateless.functional_call(model, tensors, (x,))
+        return torch.nn.functional.cross_entropy(logits, y)
+
+    hessian = torch.autograd.functional.hessian(loss, flat)
+    return np.linalg.eigvalsh(hessian.numpy())
+
+
+def test_hessian_of_a_pytorch_torchscript_model_matches_pytorch(cellscape, tmp_path):
+    model, x, y = make_model_and_data(tmp_path)
+    expected = reference_eigenvalues(model, x, y)
+    out = tmp_path / "hessian.h5"
+    result = json.loads(cellscape("hessian", "--torchscript", str(tmp_path / "model.pt"), "--data",
+                                  str(tmp_path / "data.h5"), "--samples", "0", "--sampling", "sequential",
+                                  "--dtype", "float64", "--top-k", "3", "--bottom-k", "2", "--tol", "1e-10",
+                                  "--trace", "--density", "--slq-steps", "20", "--slq-runs", "3",
+                                  "--threads", "1", "--out", str(out), "--json").stdout)
+    # float64 throughout (the data went through float32 in the file, as the model sees it): 1e-8 relative.
+    scale = np.abs(expected).max()
+    assert np.allclose(result["eigenvalues"], expected[::-1][:3], atol=1e-8 * scale)
+    assert np.allclose(result["bottom_eigenvalues"], expected[:2], atol=1e-8 * scale)
+    assert all(result["converged"]) and max(result["residuals"]) < 1e-6
+    assert result["parameters"] == 6 * 5 + 5 + 5 * 3 + 3 and result["samples"] == 40
+    assert abs(result["trace"] - expected.sum()) < 4 * result["trace_stderr"]
+    with h5py.File(out) as f:
+        assert f.attrs["format"] == "cellscape-hessian"
+        assert f.attrs["model_source"].startswith("torchscript:")
+        assert np.allclose(f["eigenvalues"][:], result["eigenvalues"])
+        assert f["density/grid"].shape == f["density/density"].shape == (1000,)
+
+
+def test_hessian_rejects_bad_requests(cellscape, tmp_path):
+    make_model_and_data(tmp_path)
+    too_many = cellscape("hessian", "--torchscript", str(tmp_path / "model.pt"), "--data", str(tmp_path / "data.h5"),
+                         "--samples", "0", "--top-k", "60", check=False)
+    assert too_many.returncode == 1 and "only 53 parameters" in too_many.stderr
+    neither = cellscape("hessian", "--top-k", "1", check=False)
+    assert neither.returncode == 1 and "give either --checkpoint" in neither.stderr
+    no_data = cellscape("hessian", "--torchscript", str(tmp_path / "model.pt"), check=False)
+    assert no_data.returncode == 1 and "--data FILE.h5" in no_data.stderr

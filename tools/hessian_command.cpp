@@ -1,0 +1,64 @@
+#include <fmt/format.h>
+
+#include <iostream>
+#include <memory>
+
+#include "analysis/hessian_report.hpp"
+#include "commands.hpp"
+#include "objective_options.hpp"
+
+namespace cellscape::tools {
+
+void add_hessian_command(CLI::App& app) {
+    struct Options {
+        ObjectiveSource source;
+        ObjectiveOptions objective;
+        HessianRequest request;
+        std::string out;
+        bool json = false;
+    };
+    auto options = std::make_shared<Options>();
+    auto& request = options->request;
+    request.top.count = 1;
+    auto* command = app.add_subcommand("hessian", "Hessian spectrum of the loss: top/bottom eigenvalues, trace, density");
+    add_objective_options(*command, options->source, options->objective);
+    command->add_option("--top-k", request.top.count, "Largest eigenvalues to compute (0: none)")->capture_default_str();
+    command->add_option("--bottom-k", request.bottom.count, "Smallest eigenvalues to compute")->capture_default_str();
+    command->add_option("--tol", request.top.tolerance, "Lanczos relative tolerance")->capture_default_str();
+    command->add_option("--max-iterations", request.top.max_restarts, "Lanczos restarts at most")->capture_default_str();
+    command->add_option("--ncv", request.top.krylov_dimension, "Krylov subspace size (0: automatic)")
+        ->capture_default_str();
+    command->add_flag("--eigenvectors", request.top.keep_vectors, "Store the eigenvectors, per parameter tensor");
+    command->add_flag("--trace", request.trace, "Estimate the trace (Hutchinson, Rademacher probes)");
+    command->add_option("--trace-rtol", request.trace_options.relative_tolerance,
+                        "Stop when the standard error is below this fraction of the trace")
+        ->capture_default_str();
+    command->add_option("--trace-max-probes", request.trace_options.max_probes, "Probe budget")->capture_default_str();
+    command->add_flag("--density", request.density, "Spectral density by stochastic Lanczos quadrature");
+    command->add_option("--slq-steps", request.density_options.steps, "Lanczos steps per run")->capture_default_str();
+    command->add_option("--slq-runs", request.density_options.runs, "Random starting vectors")->capture_default_str();
+    command->add_option("--slq-sigma", request.density_options.sigma, "Gaussian width (0: 1% of the spectral range)")
+        ->capture_default_str();
+    command->add_option("--out", options->out, "Write the results to this HDF5 file");
+    command->add_flag("--json", options->json, "Print a JSON summary on stdout");
+    command->callback([options] {
+        HessianRequest& settings = options->request;
+        // One set of Lanczos settings for both ends of the spectrum.
+        const int64_t bottom_count = settings.bottom.count;
+        settings.bottom = settings.top;
+        settings.bottom.count = bottom_count;
+        settings.trace_options.seed = settings.density_options.seed = options->objective.seed;
+        Objective objective = Objective::load(options->source, options->objective);
+        const HessianReport report = analyse_hessian(objective, settings);
+        if (!options->out.empty()) write_hessian_file(options->out, objective, report, command_line());
+        auto summary = hessian_json(objective, report);
+        if (!options->out.empty()) summary["out"] = options->out;
+        if (options->json) {
+            std::cout << summary.dump(2) << "\n";
+        } else {
+            std::cout << summary.dump() << "\n";
+        }
+    });
+}
+
+}  // namespace cellscape::tools
