@@ -15,6 +15,7 @@ void add_variants_command(CLI::App& app);
 void add_network_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_hessian_command(CLI::App& app);
+void add_gradvar_command(CLI::App& app);
 
 // The command line as typed, for the `command` attribute of output files.
 const std::string& command_line();

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
     cellscape::tools::add_network_command(app);
     cellscape::tools::add_train_command(app);
     cellscape::tools::add_hessian_command(app);
+    cellscape::tools::add_gradvar_command(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {

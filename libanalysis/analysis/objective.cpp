@@ -259,6 +259,18 @@ torch::Tensor Objective::gradient() {
     return total;
 }
 
+torch::Tensor Objective::batch_gradient(std::size_t index) {
+    std::vector<torch::Tensor> parameters;
+    for (const auto& [name, parameter] : selected_) parameters.push_back(parameter);
+    const auto& [inputs, labels] = batches_.at(index);
+    const torch::Tensor loss = F::cross_entropy(model_->forward(inputs), labels);
+    const torch::Tensor flat = flatten(gradients_or_zeros(loss, parameters, false));
+    restore_running_statistics();
+    if (!torch::isfinite(flat).all().item<bool>())
+        throw Error(fmt::format("the gradient of batch {} is not finite (NaN or infinite)", index));
+    return flat;
+}
+
 torch::Tensor Objective::hessian_vector_product(const torch::Tensor& vector) {
     std::vector<torch::Tensor> parameters;
     for (const auto& [name, parameter] : selected_) parameters.push_back(parameter);

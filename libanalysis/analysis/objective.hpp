@@ -68,6 +68,10 @@ public:
     LossAndAccuracy loss_and_accuracy();
     // Gradient of the mean loss with respect to the selected parameters (flat).
     torch::Tensor gradient();
+    // Gradient of the mean loss over evaluation batch `index` alone (flat).
+    torch::Tensor batch_gradient(std::size_t index);
+    std::size_t batch_count() const { return batches_.size(); }
+    int64_t batch_samples(std::size_t index) const { return batches_.at(index).second.size(0); }
     // Hessian of the mean loss times `vector` (flat, any dtype/device), by double
     // backpropagation summed over the batches: exactly the Hessian of that loss.
     torch::Tensor hessian_vector_product(const torch::Tensor& vector);

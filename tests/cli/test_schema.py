@@ -57,3 +57,17 @@ def test_hessian_file_matches_the_documented_schema(cellscape, tmp_path):
               "--group", "classifier", "--top-k", "2", "--bottom-k", "1", "--eigenvectors", "--trace",
               "--trace-max-probes", "10", "--density", "--slq-steps", "5", "--slq-runs", "2", "--out", str(out))
     check_against_schema(out, "cellscape-hessian")
+
+
+def test_gradient_variance_file_matches_the_documented_schema(cellscape, tmp_path):
+    cellscape("train", "--cell", "DARTS_V2", "--dataset", "fashion-mnist", "--train-size", "128", "--test-size", "32",
+              "--batch-size", "32", "--init-channels", "4", "--layers", "3", "--epochs", "2", "--threads", "1",
+              "--checkpoint-epochs", "1", "--out", str(tmp_path / "run"))
+    out = tmp_path / "gradvar.h5"
+    result = cellscape("gradvar", "--checkpoint", str(tmp_path / "run" / "epoch-0001.h5"), "--checkpoint",
+                       str(tmp_path / "run" / "epoch-0002.h5"), "--batches", "4", "--batch-size", "16",
+                       "--out", str(out), "--json").stdout
+    assert '"total_variance"' in result
+    check_against_schema(out, "cellscape-gradvar")
+    with h5py.File(out) as f:
+        assert f["total_variance"].shape == (2,) and f["tensor_variance"].shape[0] == 2
