@@ -19,7 +19,6 @@ void add_hessian_command(CLI::App& app) {
     };
     auto options = std::make_shared<Options>();
     auto& request = options->request;
-    request.top.count = 1;
     auto* command = app.add_subcommand("hessian", "Hessian spectrum of the loss: top/bottom eigenvalues, trace, density");
     add_objective_options(*command, options->source, options->objective);
     command->add_option("--top-k", request.top.count, "Largest eigenvalues to compute (0: none)")->capture_default_str();

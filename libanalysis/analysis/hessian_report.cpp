@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "io/hdf5.hpp"
@@ -39,10 +40,12 @@ HessianReport analyse_hessian(Objective& objective, const HessianRequest& reques
     for (const bool top : {true, false}) {
         const EigenOptions& options = top ? request.top : request.bottom;
         if (options.count == 0) continue;
-        const int64_t budget = options.max_restarts * std::min(objective.dimension(), std::max<int64_t>(2 * options.count + 1, 20));
-        Progress progress(top ? "top eigenvalues" : "bottom eigenvalues", budget, "HVPs");
+        // Lanczos stops when it converges: the number of HVPs is not known in advance.
+        Progress progress(top ? "top eigenvalues" : "bottom eigenvalues", 0, "HVPs");
         auto result = hessian_extreme_eigenpairs(objective, options, top, [&](int64_t done, const std::vector<double>& ritz) {
-            progress.update(done, fmt::format("Ritz values {:.6g}", fmt::join(ritz, ", ")));
+            const bool restarted = std::any_of(ritz.begin(), ritz.end(), [](double v) { return v != 0.0; });
+            progress.update(done, restarted ? fmt::format("Ritz values {:.6g}", fmt::join(ritz, ", "))
+                                            : "building the first Krylov basis");
         });
         progress.note(fmt::format("{} eigenvalues: {:.6g} ({} HVPs)", top ? "top" : "bottom",
                                   fmt::join(result.values, ", "), result.hessian_vector_products));

@@ -14,8 +14,8 @@ namespace cellscape {
 inline constexpr const char* hessian_format = "cellscape-hessian";
 
 struct HessianRequest {
-    EigenOptions top;     // count 0: skip
-    EigenOptions bottom;  // count 0: skip
+    EigenOptions top;        // count 0: skip
+    EigenOptions bottom{0};  // count 0: skip (the default)
     bool trace = false;
     TraceOptions trace_options;
     bool density = false;

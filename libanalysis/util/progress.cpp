@@ -28,7 +28,7 @@ Progress::~Progress() {
     if (line_open_) std::fputs("\n", stderr);
 }
 
-void Progress::update(int64_t done, const std::string& detail) { draw(done, detail, done >= total_); }
+void Progress::update(int64_t done, const std::string& detail) { draw(done, detail, total_ > 0 && done >= total_); }
 
 void Progress::note(const std::string& line) {
     if (line_open_) std::fputs("\r\033[K", stderr);
@@ -49,10 +49,14 @@ void Progress::draw(int64_t done, const std::string& detail, bool force) {
     const double elapsed = std::chrono::duration<double>(now - start_).count();
     const double rate = elapsed > 0 ? static_cast<double>(done - start_done_) / elapsed : 0.0;
     const double eta = rate > 0 ? static_cast<double>(total_ - done) / rate : NAN;
-    const std::string line =
-        fmt::format("{}: {}/{} {} ({:.0f}%), {:.2f} {}/s, elapsed {}, ETA {}{}{}", label_, done, total_, unit_,
-                    total_ > 0 ? 100.0 * static_cast<double>(done) / static_cast<double>(total_) : 100.0, rate, unit_,
-                    format_duration(elapsed), format_duration(eta), detail.empty() ? "" : ", ", detail);
+    const std::string count =
+        total_ > 0 ? fmt::format("{}/{} {} ({:.0f}%)", done, total_, unit_,
+                                 100.0 * static_cast<double>(done) / static_cast<double>(total_))
+                   : fmt::format("{} {}", done, unit_);
+    const std::string timing = total_ > 0 ? fmt::format("elapsed {}, ETA {}", format_duration(elapsed), format_duration(eta))
+                                          : fmt::format("elapsed {}", format_duration(elapsed));
+    const std::string line = fmt::format("{}: {}, {:.2f} {}/s, {}{}{}", label_, count, rate, unit_, timing,
+                                         detail.empty() ? "" : ", ", detail);
     if (terminal_) {
         std::fputs(("\r\033[K" + line).c_str(), stderr);
         line_open_ = true;

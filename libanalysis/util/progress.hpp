@@ -11,7 +11,8 @@ namespace cellscape {
 
 class Progress {
 public:
-    // `total` units of `unit` ("steps", "points", "HVPs") for a task called `label`.
+    // `total` units of `unit` ("steps", "points", "HVPs") for a task called
+    // `label`; 0 when the total is not known in advance (no percentage or ETA).
     Progress(std::string label, int64_t total, std::string unit);
     ~Progress();
 

@@ -62,6 +62,14 @@ def test_hessian_of_a_pytorch_torchscript_model_matches_pytorch(cellscape, tmp_p
         assert f["density/grid"].shape == f["density/density"].shape == (1000,)
 
 
+def test_hessian_defaults_compute_only_the_top_eigenvalue(cellscape, tmp_path):
+    make_model_and_data(tmp_path)
+    result = json.loads(cellscape("hessian", "--torchscript", str(tmp_path / "model.pt"), "--data",
+                                  str(tmp_path / "data.h5"), "--samples", "0", "--json").stdout)
+    assert len(result["eigenvalues"]) == 1
+    assert "bottom_eigenvalues" not in result and "trace" not in result
+
+
 def test_hessian_rejects_bad_requests(cellscape, tmp_path):
     make_model_and_data(tmp_path)
     too_many = cellscape("hessian", "--torchscript", str(tmp_path / "model.pt"), "--data", str(tmp_path / "data.h5"),
