@@ -209,28 +209,25 @@ void Hdf5File::set_attribute(const std::string& object, const std::string& name,
     }
 }
 
-void Hdf5File::set_attribute(const std::string& object, const std::string& name, int64_t value) {
+template <typename T>
+void Hdf5File::write_scalar_attribute(const std::string& object, const std::string& name, const H5::PredType& type,
+                                      T value) {
     try {
         with_object(file_, object, [&](H5::H5Object& target) {
             if (target.attrExists(name)) target.removeAttr(name);
-            target.createAttribute(name, H5::PredType::NATIVE_INT64, H5::DataSpace(H5S_SCALAR))
-                .write(H5::PredType::NATIVE_INT64, &value);
+            target.createAttribute(name, type, H5::DataSpace(H5S_SCALAR)).write(type, &value);
         });
     } catch (const H5::Exception&) {
         fail(fmt::format("cannot write attribute '{}' of", name), object);
     }
 }
 
+void Hdf5File::set_attribute(const std::string& object, const std::string& name, int64_t value) {
+    write_scalar_attribute(object, name, H5::PredType::NATIVE_INT64, value);
+}
+
 void Hdf5File::set_attribute(const std::string& object, const std::string& name, double value) {
-    try {
-        with_object(file_, object, [&](H5::H5Object& target) {
-            if (target.attrExists(name)) target.removeAttr(name);
-            target.createAttribute(name, H5::PredType::NATIVE_DOUBLE, H5::DataSpace(H5S_SCALAR))
-                .write(H5::PredType::NATIVE_DOUBLE, &value);
-        });
-    } catch (const H5::Exception&) {
-        fail(fmt::format("cannot write attribute '{}' of", name), object);
-    }
+    write_scalar_attribute(object, name, H5::PredType::NATIVE_DOUBLE, value);
 }
 
 bool Hdf5File::has_attribute(const std::string& object, const std::string& name) const {
@@ -255,30 +252,27 @@ std::string Hdf5File::string_attribute(const std::string& object, const std::str
     }
 }
 
-int64_t Hdf5File::int_attribute(const std::string& object, const std::string& name) const {
+template <typename T>
+T Hdf5File::read_scalar_attribute(const std::string& object, const std::string& name, const H5::PredType& type,
+                                  const char* kind) const {
     if (!has_attribute(object, name)) fail(fmt::format("has no attribute '{}' on", name), object);
     try {
         return with_object(file_, object, [&](H5::H5Object& target) {
-            int64_t value = 0;
-            target.openAttribute(name).read(H5::PredType::NATIVE_INT64, &value);
+            T value{};
+            target.openAttribute(name).read(type, &value);
             return value;
         });
     } catch (const H5::Exception&) {
-        fail(fmt::format("cannot read integer attribute '{}' of", name), object);
+        fail(fmt::format("cannot read {} attribute '{}' of", kind, name), object);
     }
 }
 
+int64_t Hdf5File::int_attribute(const std::string& object, const std::string& name) const {
+    return read_scalar_attribute<int64_t>(object, name, H5::PredType::NATIVE_INT64, "integer");
+}
+
 double Hdf5File::double_attribute(const std::string& object, const std::string& name) const {
-    if (!has_attribute(object, name)) fail(fmt::format("has no attribute '{}' on", name), object);
-    try {
-        return with_object(file_, object, [&](H5::H5Object& target) {
-            double value = 0;
-            target.openAttribute(name).read(H5::PredType::NATIVE_DOUBLE, &value);
-            return value;
-        });
-    } catch (const H5::Exception&) {
-        fail(fmt::format("cannot read number attribute '{}' of", name), object);
-    }
+    return read_scalar_attribute<double>(object, name, H5::PredType::NATIVE_DOUBLE, "number");
 }
 
 void Hdf5File::flush() { file_.flush(H5F_SCOPE_GLOBAL); }

@@ -46,6 +46,12 @@ public:
 
 private:
     H5::Group group(const std::string& name, bool create) const;
+    // Scalar numeric attributes: one implementation for int64 and double.
+    template <typename T>
+    void write_scalar_attribute(const std::string& object, const std::string& name, const H5::PredType& type, T value);
+    template <typename T>
+    T read_scalar_attribute(const std::string& object, const std::string& name, const H5::PredType& type,
+                            const char* kind) const;
     [[noreturn]] void fail(const std::string& what, const std::string& object) const;
 
     std::filesystem::path path_;
