@@ -52,11 +52,13 @@ void BM_HessianVectorProduct(benchmark::State& state) {
 BENCHMARK(BM_HessianVectorProduct)->Unit(benchmark::kMillisecond)->MinTime(10.0);
 
 // Reference: the top five eigenvalues to a tight tolerance, computed once.
+// 1e-7 is three orders below the 1e-4 the runs are judged at, and about the
+// limit float32 HVPs allow (a tighter tolerance never converges).
 const std::vector<double>& reference_top5() {
     static const std::vector<double> values = [] {
         EigenOptions options;
         options.count = 5;
-        options.tolerance = 1e-9;
+        options.tolerance = 1e-7;
         return hessian_extreme_eigenpairs(objective(), options, true).values;
     }();
     return values;
