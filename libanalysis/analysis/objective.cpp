@@ -105,6 +105,7 @@ Objective::Objective(std::unique_ptr<Model> model, LabelledImages evaluation_set
         parameter.requires_grad_(wanted);  // unselected parameters stay fixed and cost no gradients
         if (wanted) {
             selected_.emplace_back(name, parameter);
+            selected_tensors_.push_back(parameter);
             dimension_ += parameter.numel();
         }
     }
@@ -243,14 +244,12 @@ void Objective::set_parameter_vector(const torch::Tensor& flat) {
 }
 
 torch::Tensor Objective::gradient() {
-    std::vector<torch::Tensor> parameters;
-    for (const auto& [name, parameter] : selected_) parameters.push_back(parameter);
     torch::Tensor total;
     for (const auto& [inputs, labels] : batches_) {
         const torch::Tensor loss =
             F::cross_entropy(model_->forward(inputs), labels, F::CrossEntropyFuncOptions().reduction(torch::kSum)) /
             static_cast<double>(samples_);
-        const torch::Tensor flat = flatten(gradients_or_zeros(loss, parameters, false));
+        const torch::Tensor flat = flatten(gradients_or_zeros(loss, selected_tensors_, false));
         restore_running_statistics();
         total = total.defined() ? total + flat : flat;
     }
@@ -260,11 +259,9 @@ torch::Tensor Objective::gradient() {
 }
 
 torch::Tensor Objective::batch_gradient(std::size_t index) {
-    std::vector<torch::Tensor> parameters;
-    for (const auto& [name, parameter] : selected_) parameters.push_back(parameter);
     const auto& [inputs, labels] = batches_.at(index);
     const torch::Tensor loss = F::cross_entropy(model_->forward(inputs), labels);
-    const torch::Tensor flat = flatten(gradients_or_zeros(loss, parameters, false));
+    const torch::Tensor flat = flatten(gradients_or_zeros(loss, selected_tensors_, false));
     restore_running_statistics();
     if (!torch::isfinite(flat).all().item<bool>())
         throw Error(fmt::format("the gradient of batch {} is not finite (NaN or infinite)", index));
@@ -272,15 +269,13 @@ torch::Tensor Objective::batch_gradient(std::size_t index) {
 }
 
 torch::Tensor Objective::hessian_vector_product(const torch::Tensor& vector) {
-    std::vector<torch::Tensor> parameters;
-    for (const auto& [name, parameter] : selected_) parameters.push_back(parameter);
     const auto directions = unflatten(vector.to(device_, dtype_));
     torch::Tensor total;
     for (const auto& [inputs, labels] : batches_) {
         const torch::Tensor loss =
             F::cross_entropy(model_->forward(inputs), labels, F::CrossEntropyFuncOptions().reduction(torch::kSum)) /
             static_cast<double>(samples_);
-        const auto gradients = gradients_or_zeros(loss, parameters, true);
+        const auto gradients = gradients_or_zeros(loss, selected_tensors_, true);
         torch::Tensor directional = torch::zeros({}, gradients.front().options());
         for (std::size_t i = 0; i < gradients.size(); ++i) directional = directional + (gradients[i] * directions[i]).sum();
         if (!directional.requires_grad()) {  // the loss is linear in every selected parameter
@@ -288,7 +283,7 @@ torch::Tensor Objective::hessian_vector_product(const torch::Tensor& vector) {
             total = total.defined() ? total : torch::zeros({dimension_}, vector.options().dtype(dtype_).device(device_));
             continue;
         }
-        const torch::Tensor flat = flatten(gradients_or_zeros(directional, parameters, false));
+        const torch::Tensor flat = flatten(gradients_or_zeros(directional, selected_tensors_, false));
         restore_running_statistics();
         total = total.defined() ? total + flat : flat;
     }

@@ -94,6 +94,7 @@ private:
     std::unique_ptr<Model> model_;
     std::vector<std::pair<torch::Tensor, torch::Tensor>> batches_;  // inputs, labels on the device
     NamedTensors selected_;
+    std::vector<torch::Tensor> selected_tensors_;  // the same tensors, as autograd::grad takes them
     NamedTensors buffers_, buffer_snapshot_;
     bool batch_statistics_;
     torch::Device device_;
