@@ -3,14 +3,28 @@
 // DARTS_V2 with C=16 and 8 cells on 1x28x28 Fashion-MNIST, 2 threads.
 #include <torch/torch.h>
 
+#include <cstdlib>
+
 #include "cells/zoo.hpp"
 #include "nn/network.hpp"
 #include "util/device.hpp"
+#include "util/memory.hpp"
 
 namespace cellscape::bench {
 
+// As the cellscape binary runs; CELLSCAPE_BENCH_GLIBC_DEFAULTS=1 keeps
+// glibc's allocator defaults instead, to measure what that tuning buys.
+inline void configure_process() {
+    static const bool configured = [] {
+        if (!std::getenv("CELLSCAPE_BENCH_GLIBC_DEFAULTS")) keep_freed_memory_for_reuse();
+        set_threads(2);
+        return true;
+    }();
+    (void)configured;
+}
+
 inline nn::DartsNetwork benchmark_network() {
-    set_threads(2);
+    configure_process();
     torch::manual_seed(0);
     nn::NetworkConfig config;
     config.init_channels = 16;

@@ -25,8 +25,7 @@ std::unique_ptr<Objective> make_objective() {
             .backward();
         optimizer.step();
     }
-    auto model = std::make_unique<ModuleModel>(
-        network.ptr(), [network](const torch::Tensor& x) mutable { return network->forward(x); });
+    auto model = darts_model(network);
     ObjectiveOptions options;
     options.samples = 256;
     options.batch_size = 128;

@@ -48,6 +48,38 @@ NamedTensors ScriptModel::named_buffers() {
     return tensors;
 }
 
+namespace {
+
+// A DARTS network, which can switch its feature-map layout.
+class DartsModel : public ModuleModel {
+public:
+    DartsModel(nn::DartsNetwork network, std::vector<std::pair<std::string, std::string>> groups)
+        : ModuleModel(network.ptr(), [network](const torch::Tensor& x) mutable { return network->forward(x); },
+                      std::move(groups)),
+          network_(network) {}
+    void prefer_double_backward_layout(bool enabled) override {
+        network_->set_memory_format(enabled ? torch::MemoryFormat::Contiguous : torch::MemoryFormat::ChannelsLast);
+    }
+
+private:
+    nn::DartsNetwork network_;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> darts_model(nn::DartsNetwork network) {
+    std::vector<std::size_t> normal, reduce;
+    for (std::size_t i = 0; i < network->layout().size(); ++i) (network->layout()[i].reduction ? reduce : normal).push_back(i);
+    std::vector<std::pair<std::string, std::string>> groups = {
+        {"stem", R"(^stem\.)"},
+        {"cells", R"(^cells\.)"},
+        {"normal", fmt::format(R"(^cells\.({})\.)", fmt::join(normal, "|"))},
+        {"reduce", fmt::format(R"(^cells\.({})\.)", fmt::join(reduce, "|"))},
+        {"classifier", R"(^classifier\.)"},
+    };
+    return std::make_unique<DartsModel>(network, groups);
+}
+
 std::unique_ptr<Model> model_from_checkpoint(const TrainingState& state, const std::string& origin) {
     // The function analysed is the classifier; the auxiliary head only shapes
     // training, so it is left out (its parameters would be Hessian null directions).
@@ -61,19 +93,7 @@ std::unique_ptr<Model> model_from_checkpoint(const TrainingState& state, const s
     };
     classifier.parameters = outside_head(state.parameters);
     classifier.buffers = outside_head(state.buffers);
-    nn::DartsNetwork network = network_from_checkpoint(classifier, origin);
-    std::vector<std::size_t> normal, reduce;
-    for (std::size_t i = 0; i < network->layout().size(); ++i) (network->layout()[i].reduction ? reduce : normal).push_back(i);
-    std::vector<std::pair<std::string, std::string>> groups = {
-        {"stem", R"(^stem\.)"},
-        {"cells", R"(^cells\.)"},
-        {"normal", fmt::format(R"(^cells\.({})\.)", fmt::join(normal, "|"))},
-        {"reduce", fmt::format(R"(^cells\.({})\.)", fmt::join(reduce, "|"))},
-        {"classifier", R"(^classifier\.)"},
-    };
-    return std::make_unique<ModuleModel>(network.ptr(),
-                                         [network](const torch::Tensor& x) mutable { return network->forward(x); },
-                                         groups);
+    return darts_model(network_from_checkpoint(classifier, origin));
 }
 
 }  // namespace cellscape

@@ -27,6 +27,11 @@ public:
     // Named parameter groups this model knows (e.g. "normal", "reduce",
     // "stem", "classifier" for DARTS networks), as name regexes.
     virtual std::vector<std::pair<std::string, std::string>> parameter_groups() const { return {}; }
+    // Hessian-vector products differentiate twice. LibTorch 1.13's CPU double
+    // backward of convolutions runs faster on NCHW feature maps, while forward
+    // and first backward passes run faster channels-last: models that choose
+    // their layout switch while this is on.
+    virtual void prefer_double_backward_layout(bool /*enabled*/) {}
 };
 
 // A LibTorch module with its forward function.
@@ -62,6 +67,10 @@ private:
     std::string path_;
     torch::jit::Module module_;
 };
+
+// A DARTS network as a model, with the parameter groups stem, cells (all),
+// normal, reduce and classifier, switching to NCHW for double backward.
+std::unique_ptr<Model> darts_model(nn::DartsNetwork network);
 
 // The DARTS network of a checkpoint without its auxiliary head, with the
 // parameter groups stem, cells (all), normal, reduce and classifier.

@@ -69,11 +69,18 @@ CellModule::CellModule(const Cell& genotype_cell, int64_t channels_before_previo
 torch::Tensor CellModule::forward(const torch::Tensor& before_previous, const torch::Tensor& previous,
                                   double drop_path_probability) {
     std::vector<torch::Tensor> states = {preprocess0_->forward(before_previous), preprocess1_->forward(previous)};
+    std::vector<torch::Tensor> rectified;  // relu(state), made once per state on first use
+    auto apply = [&](EdgeOperation& operation, std::size_t source) {
+        if (!operation.starts_with_relu()) return operation.forward(states[source]);
+        if (rectified.size() <= source) rectified.resize(states.size());
+        if (!rectified[source].defined()) rectified[source] = torch::relu(states[source]);
+        return operation.forward_rectified(rectified[source]);
+    };
     const bool dropping = is_training() && drop_path_probability > 0.0;
     for (std::size_t node = 0; node * 2 < operations_.size(); ++node) {
         torch::Tensor sum;
         for (std::size_t k = node * 2; k < node * 2 + 2; ++k) {
-            torch::Tensor h = operations_[k]->forward(states[static_cast<std::size_t>(sources_[k])]);
+            torch::Tensor h = apply(*operations_[k], static_cast<std::size_t>(sources_[k]));
             if (dropping && !operations_[k]->is_identity()) h = drop_path(h, drop_path_probability);
             sum = sum.defined() ? sum + h : h;
         }
@@ -147,7 +154,7 @@ DartsNetworkImpl::DartsNetworkImpl(const Genotype& genotype, const NetworkConfig
 
 DartsNetworkImpl::Output DartsNetworkImpl::forward_with_auxiliary(const torch::Tensor& images) {
     Output output;
-    torch::Tensor before_previous = stem_->forward(images);
+    torch::Tensor before_previous = run_sequence(stem_, 0, images).contiguous(memory_format_);
     torch::Tensor previous = before_previous;
     for (std::size_t layer = 0; layer < cell_modules_.size(); ++layer) {
         torch::Tensor next = cell_modules_[layer]->forward(before_previous, previous, drop_path_);

@@ -17,12 +17,25 @@ Conv2d convolution(int64_t in, int64_t out, torch::ExpandingArray<2> kernel, tor
 
 BatchNorm2d batch_norm(int64_t channels) { return BatchNorm2d(BatchNorm2dOptions(channels).affine(true)); }
 
-// A module whose whole computation is the Sequential `op`.
+// A module whose whole computation is the Sequential `op`, which starts with a ReLU.
 struct SequentialOperation : EdgeOperation {
     explicit SequentialOperation(torch::nn::Sequential sequence) : op(register_module("op", sequence)) {}
-    torch::Tensor forward(const torch::Tensor& input) override { return op->forward(input); }
+    torch::Tensor forward(const torch::Tensor& input) override { return run_sequence(op, 0, input); }
+    bool starts_with_relu() const override { return true; }
+    torch::Tensor forward_rectified(const torch::Tensor& rectified) override { return run_sequence(op, 1, rectified); }
     torch::nn::Sequential op;
 };
+
+// Convolution then eval-mode BatchNorm as one convolution:
+// w' = w * gamma / sqrt(var + eps), b' = beta - mean * gamma / sqrt(var + eps).
+torch::Tensor folded_convolution(const torch::nn::Conv2dImpl& conv, const torch::nn::BatchNorm2dImpl& bn,
+                                 const torch::Tensor& input) {
+    const torch::Tensor scale = bn.weight * torch::rsqrt(bn.running_var + bn.options.eps());
+    const auto& options = conv.options;
+    return torch::conv2d(input, conv.weight * scale.view({-1, 1, 1, 1}), bn.bias - bn.running_mean * scale,
+                         *options.stride(), *c10::get<torch::ExpandingArray<2>>(options.padding()),
+                         *options.dilation(), options.groups());
+}
 
 // Twice (ReLU, depthwise kxk, pointwise 1x1, BatchNorm); stride on the first depthwise only.
 std::shared_ptr<EdgeOperation> separable_convolution(int64_t c, int64_t kernel, int64_t stride) {
@@ -74,6 +87,27 @@ struct Zero : EdgeOperation {
 
 }  // namespace
 
+torch::Tensor run_sequence(torch::nn::Sequential sequence, std::size_t first, torch::Tensor input) {
+    const bool inference = !sequence->is_training() && !torch::GradMode::is_enabled();
+    for (std::size_t i = first; i < sequence->size(); ++i) {
+        const auto* conv = sequence->ptr(i)->as<torch::nn::Conv2d>();
+        const auto* bn = i + 1 < sequence->size() ? sequence->ptr(i + 1)->as<torch::nn::BatchNorm2d>() : nullptr;
+        if (inference && conv && bn) {
+            input = folded_convolution(*conv, *bn, input);
+            ++i;
+        } else {
+            input = (sequence->begin() + static_cast<std::ptrdiff_t>(i))->forward(input);
+        }
+    }
+    return input;
+}
+
+torch::Tensor ReluConvBatchNorm::forward(const torch::Tensor& input) { return run_sequence(op, 0, input); }
+
+torch::Tensor ReluConvBatchNorm::forward_rectified(const torch::Tensor& rectified) {
+    return run_sequence(op, 1, rectified);
+}
+
 ReluConvBatchNorm::ReluConvBatchNorm(int64_t in_channels, int64_t out_channels, int64_t kernel, int64_t stride,
                                      int64_t padding)
     : op(register_module("op", torch::nn::Sequential(ReLU(), convolution(in_channels, out_channels, kernel, stride,
@@ -87,10 +121,9 @@ FactorizedReduce::FactorizedReduce(int64_t in_channels, int64_t out_channels) {
     bn = register_module("bn", batch_norm(out_channels));
 }
 
-torch::Tensor FactorizedReduce::forward(const torch::Tensor& input) {
+torch::Tensor FactorizedReduce::forward_rectified(const torch::Tensor& x) {
     using torch::indexing::None;
     using torch::indexing::Slice;
-    const torch::Tensor x = torch::relu(input);
     torch::Tensor shifted = x.index({Slice(), Slice(), Slice(1, None), Slice(1, None)});
     // For odd sizes the shifted branch would come out one pixel smaller; pad
     // it at the far edge (even sizes, the DARTS case, are unchanged).

@@ -13,6 +13,10 @@ namespace cellscape::nn {
 // An edge's operation: one tensor in, one tensor out.
 struct EdgeOperation : torch::nn::Module {
     virtual torch::Tensor forward(const torch::Tensor& input) = 0;
+    // Operations that begin with a ReLU can take the rectified input instead,
+    // so a cell rectifies each of its states once however many edges read it.
+    virtual bool starts_with_relu() const { return false; }
+    virtual torch::Tensor forward_rectified(const torch::Tensor& rectified) { return forward(rectified); }
     // Drop path skips identity edges (as in DARTS): dropping them would
     // delete the cell's shortcut rather than regularize an operation.
     virtual bool is_identity() const { return false; }
@@ -21,7 +25,9 @@ struct EdgeOperation : torch::nn::Module {
 // ReLU, 1x1 (or kxk) convolution, BatchNorm: the cell preprocessing.
 struct ReluConvBatchNorm : EdgeOperation {
     ReluConvBatchNorm(int64_t in_channels, int64_t out_channels, int64_t kernel, int64_t stride, int64_t padding);
-    torch::Tensor forward(const torch::Tensor& input) override { return op->forward(input); }
+    torch::Tensor forward(const torch::Tensor& input) override;
+    bool starts_with_relu() const override { return true; }
+    torch::Tensor forward_rectified(const torch::Tensor& rectified) override;
     torch::nn::Sequential op;
 };
 
@@ -30,10 +36,18 @@ struct ReluConvBatchNorm : EdgeOperation {
 // (rounding up, also for odd sizes).
 struct FactorizedReduce : EdgeOperation {
     FactorizedReduce(int64_t in_channels, int64_t out_channels);
-    torch::Tensor forward(const torch::Tensor& input) override;
+    torch::Tensor forward(const torch::Tensor& input) override { return forward_rectified(torch::relu(input)); }
+    bool starts_with_relu() const override { return true; }
+    torch::Tensor forward_rectified(const torch::Tensor& rectified) override;
     torch::nn::Conv2d conv_1{nullptr}, conv_2{nullptr};
     torch::nn::BatchNorm2d bn{nullptr};
 };
+
+// Runs the modules of `sequence` from index `first` on `input`. In inference
+// (eval mode, no autograd) each convolution followed by a BatchNorm runs as
+// one convolution with the BatchNorm folded into its weights and bias: the
+// same function, one pass over the feature map fewer.
+torch::Tensor run_sequence(torch::nn::Sequential sequence, std::size_t first, torch::Tensor input);
 
 // The module for `op` on an edge with `channels` in and out and the given stride.
 std::shared_ptr<EdgeOperation> make_edge_operation(Operation op, int64_t channels, int64_t stride);

@@ -129,6 +129,45 @@ TEST_CASE("every zoo network classifies a batch, including NASNet's 7x7 and Amoe
     }
 }
 
+TEST_CASE("channels-last feature maps (the fast CPU path) compute what contiguous ones do, for every zoo cell") {
+    // float64, so differences come only from the kernels' summation order: 1e-10.
+    torch::manual_seed(3);
+    const torch::Tensor images = torch::randn({6, 3, 12, 12}, torch::kFloat64);
+    for (const auto& cell : genotype_zoo()) {
+        INFO(cell.name);
+        nn::DartsNetwork network(cell.genotype, small_config(4, 3, {3, 12, 12}));
+        network->to(torch::kFloat64);
+        for (const bool training : {false, true}) {
+            network->train(training);
+            torch::NoGradGuard no_grad;
+            network->set_memory_format(torch::MemoryFormat::Contiguous);
+            const torch::Tensor plain = network->forward(images);
+            network->set_memory_format(torch::MemoryFormat::ChannelsLast);
+            CHECK(torch::allclose(network->forward(images), plain, 1e-10, 1e-10));
+        }
+    }
+}
+
+TEST_CASE("inference folds BatchNorm into convolutions and shares ReLUs without changing the function") {
+    // Eval mode without autograd takes the folded path; with autograd the
+    // plain one. float64: 1e-10 bounds the rounding of the folded weights.
+    torch::manual_seed(4);
+    const torch::Tensor images = torch::randn({5, 3, 12, 12}, torch::kFloat64);
+    for (const auto& cell : genotype_zoo()) {
+        INFO(cell.name);
+        nn::DartsNetwork network(cell.genotype, small_config(4, 3, {3, 12, 12}));
+        network->to(torch::kFloat64);
+        {
+            torch::NoGradGuard no_grad;  // running statistics away from 0 and 1
+            network->forward(images * 3 + 1);
+        }
+        network->eval();
+        const torch::Tensor plain = network->forward(images).detach();
+        torch::NoGradGuard no_grad;
+        CHECK(torch::allclose(network->forward(images), plain, 1e-10, 1e-10));
+    }
+}
+
 TEST_CASE("the auxiliary head runs on 32x32 inputs in training only and refuses maps smaller than 8x8") {
     auto config = small_config(4, 6, {3, 32, 32});
     config.auxiliary = true;
