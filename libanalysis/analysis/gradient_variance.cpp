@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <optional>
 
 #include "io/hdf5.hpp"
 #include "util/error.hpp"
@@ -10,7 +11,7 @@
 
 namespace cellscape {
 
-GradientVariance gradient_variance(Objective& objective) {
+GradientVariance gradient_variance(Objective& objective, bool show_progress) {
     const auto batches = static_cast<int64_t>(objective.batch_count());
     if (batches < 2) throw Error("gradient variance needs at least 2 batches (--batches)");
     const int64_t batch_size = objective.batch_samples(0);
@@ -21,13 +22,14 @@ GradientVariance gradient_variance(Objective& objective) {
     // Welford's update per element, in float64.
     torch::Tensor mean = torch::zeros({objective.dimension()}, torch::kFloat64);
     torch::Tensor squares = torch::zeros_like(mean);
-    Progress progress("gradient variance", batches, "batches");
+    std::optional<Progress> progress;
+    if (show_progress) progress.emplace("gradient variance", batches, "batches");
     for (int64_t k = 0; k < batches; ++k) {
         const torch::Tensor g = objective.batch_gradient(static_cast<std::size_t>(k)).to(torch::kCPU, torch::kFloat64);
         const torch::Tensor delta = g - mean;
         mean += delta / static_cast<double>(k + 1);
         squares += delta * (g - mean);
-        progress.update(k + 1);
+        if (progress) progress->update(k + 1);
     }
     const torch::Tensor variance = squares / static_cast<double>(batches - 1);
 

@@ -31,7 +31,8 @@ struct GradientVariance {
 
 // Uses every evaluation batch of the Objective as one of the K batches; they
 // must all have the same size (K x B samples drawn without replacement).
-GradientVariance gradient_variance(Objective& objective);
+// Shows progress per batch unless `show_progress` is false.
+GradientVariance gradient_variance(Objective& objective, bool show_progress = true);
 
 nlohmann::ordered_json gradient_variance_json(const GradientVariance& result);
 

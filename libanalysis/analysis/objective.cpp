@@ -197,7 +197,7 @@ void Objective::restore_running_statistics() {
     for (std::size_t i = 0; i < buffers_.size(); ++i) buffers_[i].second.copy_(buffer_snapshot_[i].second);
 }
 
-LossAndAccuracy Objective::loss_and_accuracy() {
+LossAndAccuracy Objective::loss_and_accuracy(bool require_finite) {
     torch::NoGradGuard no_grad;
     double loss = 0, correct = 0;
     for (const auto& [inputs, labels] : batches_) {
@@ -207,7 +207,7 @@ LossAndAccuracy Objective::loss_and_accuracy() {
         correct += output.argmax(1).eq(labels).sum().item<double>();
     }
     const double n = static_cast<double>(samples_);
-    if (!std::isfinite(loss))
+    if (require_finite && !std::isfinite(loss))
         throw Error("the loss is not finite (NaN or infinite) at these weights on the evaluation set; check the "
                     "model, the data, or the point being evaluated");
     return {loss / n, correct / n};
@@ -243,6 +243,16 @@ void Objective::set_parameter_vector(const torch::Tensor& flat) {
     for (std::size_t i = 0; i < parts.size(); ++i) selected_[i].second.copy_(parts[i]);
 }
 
+void Objective::set_buffers(const NamedTensors& values) {
+    torch::NoGradGuard no_grad;
+    for (const auto& [name, value] : values) {
+        const auto found = std::find_if(buffers_.begin(), buffers_.end(), [&](const auto& b) { return b.first == name; });
+        if (found == buffers_.end()) throw Error(fmt::format("internal: the model has no buffer {}", name));
+        found->second.copy_(value);
+        buffer_snapshot_[static_cast<std::size_t>(found - buffers_.begin())].second.copy_(value);
+    }
+}
+
 torch::Tensor Objective::gradient() {
     torch::Tensor total;
     for (const auto& [inputs, labels] : batches_) {
@@ -270,6 +280,11 @@ torch::Tensor Objective::batch_gradient(std::size_t index) {
 
 torch::Tensor Objective::hessian_vector_product(const torch::Tensor& vector) {
     const auto directions = unflatten(vector.to(device_, dtype_));
+    struct LayoutForDoubleBackward {
+        Model& model;
+        explicit LayoutForDoubleBackward(Model& m) : model(m) { model.prefer_double_backward_layout(true); }
+        ~LayoutForDoubleBackward() { model.prefer_double_backward_layout(false); }
+    } layout(*model_);
     torch::Tensor total;
     for (const auto& [inputs, labels] : batches_) {
         const torch::Tensor loss =

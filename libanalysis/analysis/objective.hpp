@@ -64,8 +64,10 @@ public:
     torch::ScalarType dtype() const { return dtype_; }
     int64_t sample_count() const { return samples_; }
 
-    // Mean loss and accuracy over the evaluation set, without autograd.
-    LossAndAccuracy loss_and_accuracy();
+    // Mean loss and accuracy over the evaluation set, without autograd. A
+    // non-finite loss is an error unless `require_finite` is false (a surface
+    // records it at points where the loss overflows).
+    LossAndAccuracy loss_and_accuracy(bool require_finite = true);
     // Gradient of the mean loss with respect to the selected parameters (flat).
     torch::Tensor gradient();
     // Gradient of the mean loss over evaluation batch `index` alone (flat).
@@ -80,6 +82,10 @@ public:
     // The selected parameters as one flat vector, and setting them from one.
     torch::Tensor parameter_vector() const;
     void set_parameter_vector(const torch::Tensor& flat);
+    // The model's buffers (BatchNorm running statistics), and setting the
+    // floating-point ones by name (e.g. along an interpolation between checkpoints).
+    const NamedTensors& buffers() const { return buffers_; }
+    void set_buffers(const NamedTensors& values);
     // Splits a flat vector into tensors shaped like the selected parameters, and back.
     std::vector<torch::Tensor> unflatten(const torch::Tensor& flat) const;
     torch::Tensor flatten(const std::vector<torch::Tensor>& tensors) const;

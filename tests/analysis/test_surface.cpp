@@ -1,0 +1,305 @@
+// Loss surfaces on a tiny conv net with BatchNorm, in float64: directions
+// against their definition, points against an independent recomputation
+// from the saved directions, resume and shard merging against one
+// uninterrupted run (bitwise: the same arithmetic runs for each point).
+#include <catch2/catch.hpp>
+
+#include <torch/torch.h>
+
+#include <csignal>
+#include <cstdlib>
+
+#include "analysis/directions.hpp"
+#include "analysis/gradient_variance.hpp"
+#include "analysis/surface.hpp"
+#include "io/hdf5.hpp"
+#include "support/temporary_directory.hpp"
+#include "util/error.hpp"
+#include "util/interrupt.hpp"
+
+using namespace cellscape;
+using Catch::Matchers::Contains;
+using testing::TemporaryDirectory;
+
+namespace {
+
+namespace nn = torch::nn;
+
+// 40 samples of 1x5x5 in 3 classes.
+LabelledImages tiny_data() {
+    torch::manual_seed(11);
+    const auto labels = torch::arange(40, torch::kInt64).remainder(3);
+    return {torch::randn({40, 1, 5, 5}) + labels.to(torch::kFloat32).view({40, 1, 1, 1}), labels};
+}
+
+// Conv(1->3, 3x3, bias) + BatchNorm + ReLU + Linear(75 -> 3), the same
+// weights every call. `forward_calls` counts forward passes when given.
+nn::Sequential tiny_network() {
+    torch::manual_seed(12);
+    nn::Sequential net(nn::Conv2d(nn::Conv2dOptions(1, 3, 3).padding(1)), nn::BatchNorm2d(3), nn::ReLU(),
+                       nn::Flatten(), nn::Linear(75, 3));
+    // Running statistics that differ from the defaults, so eval mode means something.
+    net->forward(tiny_data().images * 2 + 1);
+    return net;
+}
+
+std::unique_ptr<Model> tiny_model(std::function<void()> on_forward = {}) {
+    auto net = tiny_network();
+    return std::make_unique<ModuleModel>(net.ptr(), [net, on_forward](const torch::Tensor& x) mutable {
+        if (on_forward) on_forward();
+        return net->forward(x);
+    });
+}
+
+ObjectiveOptions float64_options(int64_t batch_size = 16) {
+    ObjectiveOptions options;
+    options.dtype = "float64";
+    options.batch_size = batch_size;
+    options.threads = 1;
+    return options;
+}
+
+ObjectiveProvenance provenance() {
+    ObjectiveProvenance p;
+    p.weights_hash = "tiny";
+    return p;
+}
+
+SurfaceRequest grid(const std::string& x, const std::string& y = "") {
+    SurfaceRequest request;
+    request.x = GridAxis::parse(x, "--x");
+    if (!y.empty()) request.y = GridAxis::parse(y, "--y");
+    return request;
+}
+
+// The per-point datasets of a surface file.
+std::map<std::string, torch::Tensor> point_values(const std::filesystem::path& path) {
+    const Hdf5File file(path, Hdf5File::Mode::read);
+    std::map<std::string, torch::Tensor> values;
+    for (const auto& name : file.members("/"))
+        if (name != "xdirection" && name != "ydirection") values[name] = file.read(name);
+    return values;
+}
+
+void require_identical(const std::map<std::string, torch::Tensor>& a, const std::map<std::string, torch::Tensor>& b) {
+    REQUIRE(a.size() == b.size());
+    for (const auto& [name, tensor] : a) {
+        INFO(name);
+        REQUIRE(b.count(name));
+        CHECK(torch::equal(tensor, b.at(name)));
+    }
+}
+
+// Evaluates the surface described by `request` on a fresh tiny objective.
+SurfaceRun run_surface(const SurfaceRequest& request, const std::filesystem::path& out, uint64_t seed = 3,
+                       std::function<void()> on_forward = {}) {
+    Objective objective(tiny_model(on_forward), tiny_data(), float64_options(), provenance());
+    DirectionRequest directions;
+    directions.seed = seed;
+    const SurfaceSlice slice = make_surface_slice(objective, directions, request.y.has_value());
+    return compute_surface({{{"train", &objective}}, nullptr}, slice, request, out, "test");
+}
+
+}  // namespace
+
+TEST_CASE("filter normalization gives each direction filter its weight filter's norm and ignores biases and BN") {
+    auto net = tiny_network();
+    const NamedTensors weights = named_parameters_of(*net);
+    at::Generator generator = at::detail::createCPUGenerator(5);
+    NamedTensors direction = random_direction(weights, generator);
+    normalize_direction(direction, weights, DirectionNorm::filter, true);
+    for (std::size_t i = 0; i < weights.size(); ++i) {
+        const auto& [name, w] = weights[i];
+        const torch::Tensor d = direction[i].second;
+        INFO(name);
+        REQUIRE(d.sizes() == w.sizes());
+        if (w.dim() <= 1) {
+            CHECK(d.abs().max().item<double>() == 0.0);  // biases, BN scale and shift
+            continue;
+        }
+        for (int64_t slice = 0; slice < w.size(0); ++slice)  // float32 norms: 1e-6 relative
+            CHECK(d[slice].norm().item<double>() == Approx(w[slice].norm().item<double>()).epsilon(1e-6));
+    }
+
+    SECTION("without ignoring, 1-D tensors are normalized element by element") {
+        NamedTensors all = random_direction(weights, generator);
+        normalize_direction(all, weights, DirectionNorm::filter, false);
+        for (std::size_t i = 0; i < weights.size(); ++i)
+            if (weights[i].second.dim() == 1)
+                CHECK(torch::allclose(all[i].second.abs(), weights[i].second.detach().abs(), 1e-6, 0));
+    }
+    SECTION("layer normalization matches whole tensors") {
+        NamedTensors layered = random_direction(weights, generator);
+        normalize_direction(layered, weights, DirectionNorm::layer, false);
+        for (std::size_t i = 0; i < weights.size(); ++i)
+            CHECK(layered[i].second.norm().item<double>() ==
+                  Approx(weights[i].second.norm().item<double>()).epsilon(1e-6));
+    }
+}
+
+TEST_CASE("grid specs give evenly spaced coordinates, and bad specs say how to fix them") {
+    CHECK(GridAxis::parse("-1:1:5", "--x").coordinates() == std::vector<double>{-1, -0.5, 0, 0.5, 1});
+    CHECK(GridAxis::parse("0.5:0.5:1", "--x").coordinates() == std::vector<double>{0.5});
+    CHECK(GridAxis::parse("-0.5:1.5:41", "--x").coordinates().back() == 1.5);
+    CHECK_THROWS_WITH(GridAxis::parse("1:-1:5", "--x"), Contains("MIN must be less than MAX") && Contains("-1:1:5"));
+    CHECK_THROWS_WITH(GridAxis::parse("0:1:0", "--y"), Contains("--y 0:1:0") && Contains("at least 1"));
+    CHECK_THROWS_WITH(GridAxis::parse("text", "--x"), Contains("MIN:MAX:NUM"));
+    CHECK_THROWS_WITH(GridAxis::parse("0:1:2.5", "--x"), Contains("MIN:MAX:NUM"));
+    CHECK_THROWS_WITH(GridAxis::parse("0:1:1", "--x"), Contains("MIN = MAX"));
+}
+
+TEST_CASE("shards take every N-th point and follow Slurm's array variables") {
+    const Shard shard = Shard::parse("1/3");
+    CHECK((shard.owns(1) && shard.owns(4) && !shard.owns(0) && !shard.owns(5)));
+    CHECK_THROWS_WITH(Shard::parse("3/3"), Contains("0 <= I < N"));
+    CHECK_THROWS_WITH(Shard::parse("a/b"), Contains("I/N"));
+    ::setenv("SLURM_ARRAY_TASK_ID", "5", 1);
+    ::setenv("SLURM_ARRAY_TASK_MIN", "4", 1);
+    ::setenv("SLURM_ARRAY_TASK_COUNT", "3", 1);
+    CHECK(Shard::parse("").spec() == "1/3");
+    CHECK(Shard::parse("2/7").spec() == "2/7");  // an explicit shard wins
+    ::setenv("SLURM_ARRAY_TASK_ID", "9", 1);
+    CHECK_THROWS_WITH(Shard::parse(""), Contains("--shard I/N"));
+    ::unsetenv("SLURM_ARRAY_TASK_ID");
+    ::unsetenv("SLURM_ARRAY_TASK_MIN");
+    ::unsetenv("SLURM_ARRAY_TASK_COUNT");
+    CHECK(Shard::parse("").spec() == "0/1");
+}
+
+TEST_CASE("a 2D surface equals the loss recomputed from its saved directions, in (ny, nx) order") {
+    TemporaryDirectory directory;
+    const auto out = directory / "surface.h5";
+    const SurfaceRun run = run_surface(grid("-1:1:5", "-0.5:0.5:3"), out);
+    CHECK(run.complete);
+    CHECK(run.computed == 15);
+
+    const Hdf5File file(out, Hdf5File::Mode::read);
+    CHECK(file.string_attribute("/", "format") == "cellscape-surface");
+    const torch::Tensor loss = file.read("train_loss"), accuracy = file.read("train_acc");
+    REQUIRE(loss.sizes() == torch::IntArrayRef{3, 5});
+    CHECK(file.read("completed").sum().item<int64_t>() == 15);
+    const auto xs = file.read("xcoordinates"), ys = file.read("ycoordinates");
+    REQUIRE((xs.size(0) == 5 && ys.size(0) == 3));
+
+    // Independently: a fresh network, weights w0 + a dx + b dy from the file,
+    // one batch of all 40 samples, PyTorch's mean cross-entropy. float64;
+    // batching changes only summation order, so 1e-12 relative.
+    auto reference = tiny_network();
+    reference->to(torch::kFloat64);
+    reference->eval();
+    const NamedTensors origin = named_parameters_of(*reference);
+    std::vector<torch::Tensor> w0;
+    for (const auto& [name, tensor] : origin) w0.push_back(tensor.detach().clone());
+    const LabelledImages data = tiny_data();
+    for (int64_t iy = 0; iy < 3; ++iy)
+        for (int64_t ix = 0; ix < 5; ++ix) {
+            torch::NoGradGuard no_grad;
+            const double a = xs[ix].item<double>(), b = ys[iy].item<double>();
+            for (std::size_t i = 0; i < origin.size(); ++i)
+                origin[i].second.copy_(w0[i] + a * file.read("xdirection/" + origin[i].first) +
+                                       b * file.read("ydirection/" + origin[i].first));
+            const auto logits = reference->forward(data.images.to(torch::kFloat64));
+            INFO("point (" << a << ", " << b << ")");
+            CHECK(loss[iy][ix].item<double>() ==
+                  Approx(torch::nn::functional::cross_entropy(logits, data.labels).item<double>()).epsilon(1e-12));
+            CHECK(accuracy[iy][ix].item<double>() == logits.argmax(1).eq(data.labels).to(torch::kFloat64).mean().item<double>());
+        }
+
+    SECTION("the centre of the grid is the Objective's own loss") {
+        Objective objective(tiny_model(), tiny_data(), float64_options(), provenance());
+        CHECK(loss[1][2].item<double>() == Approx(objective.loss_and_accuracy().loss).epsilon(1e-12));
+    }
+}
+
+TEST_CASE("an interrupted surface resumes to the file an uninterrupted run writes") {
+    TemporaryDirectory directory;
+    const SurfaceRequest request = grid("-1:1:4", "-1:1:3");
+    run_surface(request, directory / "straight.h5");
+
+    // SIGINT during the 4th point: that point finishes and is saved, then the run stops.
+    int forward_calls = 0;
+    const auto interrupt_on_fifth_point = [&] {
+        if (++forward_calls == 1 + 4 * 3) std::raise(SIGINT);  // one check pass, then 3 batches per point
+    };
+    const auto out = directory / "resumed.h5";
+    CHECK_THROWS_AS(run_surface(request, out, 3, interrupt_on_fifth_point), Interrupted);
+    CHECK_FALSE(std::filesystem::exists(out));
+    auto partial = out;
+    partial += ".partial";
+    REQUIRE(std::filesystem::exists(partial));
+    CHECK(Hdf5File(partial, Hdf5File::Mode::read).read("completed").sum().item<int64_t>() == 4);
+
+    SECTION("the same command continues where it stopped") {
+        const SurfaceRun run = run_surface(request, out);
+        CHECK(run.resumed == 4);
+        CHECK(run.computed == 8);
+        CHECK_FALSE(std::filesystem::exists(partial));
+        require_identical(point_values(out), point_values(directory / "straight.h5"));
+    }
+    SECTION("other settings are refused rather than mixed into the partial file") {
+        CHECK_THROWS_WITH(run_surface(request, out, 4), Contains("other settings") && Contains("delete it"));
+        CHECK_THROWS_WITH(run_surface(grid("-1:1:5", "-1:1:3"), out), Contains("other settings"));
+    }
+}
+
+TEST_CASE("merged shards equal a single run; incomplete or foreign shard sets are refused") {
+    TemporaryDirectory directory;
+    SurfaceRequest request = grid("-1:1:5", "-1:1:2");
+    run_surface(request, directory / "single.h5");
+    std::vector<std::filesystem::path> shards;
+    for (int64_t i = 0; i < 3; ++i) {
+        request.shard = {i, 3};
+        shards.push_back(directory / ("shard" + std::to_string(i) + ".h5"));
+        const SurfaceRun run = run_surface(request, shards.back());
+        CHECK(run.shard_points == (i == 0 ? 4 : 3));
+    }
+    merge_surface_shards(directory / "merged.h5", shards, "merge");
+    require_identical(point_values(directory / "merged.h5"), point_values(directory / "single.h5"));
+
+    CHECK_THROWS_WITH(merge_surface_shards(directory / "m.h5", {shards[0], shards[2]}, "merge"),
+                      Contains("1/3") && Contains("missing"));
+    CHECK_THROWS_WITH(merge_surface_shards(directory / "m.h5", {shards[0], shards[0], shards[1]}, "merge"),
+                      Contains("again"));
+    request.shard = {1, 3};
+    run_surface(request, directory / "other-seed.h5", 9);
+    CHECK_THROWS_WITH(merge_surface_shards(directory / "m.h5", {shards[0], directory / "other-seed.h5", shards[2]}, "merge"),
+                      Contains("other settings"));
+}
+
+TEST_CASE("directions from an earlier surface, Hessian-free interpolation and a gradient-variance surface") {
+    TemporaryDirectory directory;
+    run_surface(grid("-1:1:3", "-1:1:3"), directory / "first.h5");
+    Objective objective(tiny_model(), tiny_data(), float64_options(8), provenance());
+
+    SECTION("--directions-from reuses the stored directions exactly") {
+        DirectionRequest request;
+        request.source = "surface:" + (directory / "first.h5").string();
+        const SurfaceSlice slice = make_surface_slice(objective, request, true);
+        const Hdf5File first(directory / "first.h5", Hdf5File::Mode::read);
+        for (const auto& [name, tensor] : slice.y_direction) CHECK(torch::equal(tensor, first.read("ydirection/" + name)));
+        request.norm = "filter";
+        CHECK_THROWS_WITH(make_surface_slice(objective, request, true), Contains("drop --norm"));
+    }
+    SECTION("the gradient variance at the origin is the gradient variance of the Objective") {
+        Objective noise(tiny_model(), tiny_data(), float64_options(8), provenance());
+        const GradientVariance expected = gradient_variance(noise, false);
+        DirectionRequest request;
+        const SurfaceSlice slice = make_surface_slice(objective, request, false);
+        compute_surface({{{"train", &objective}}, &noise}, slice, grid("-0.5:0.5:3"), directory / "gv.h5", "test");
+        const auto values = point_values(directory / "gv.h5");
+        REQUIRE(values.at("gradient_variance").sizes() == torch::IntArrayRef{3});  // 1D: shape (nx)
+        CHECK(values.at("gradient_variance")[1].item<double>() == Approx(expected.total_variance).epsilon(1e-12));
+        CHECK(values.at("noise_scale")[1].item<double>() == Approx(expected.noise_scale).epsilon(1e-10));
+        CHECK(values.at("gradient_variance")[0].item<double>() != values.at("gradient_variance")[1].item<double>());
+    }
+    SECTION("a difference direction steps from the weights to the target") {
+        NamedTensors target;
+        for (const auto& [name, tensor] : objective.parameters()) target.emplace_back(name, tensor.detach() * 2);
+        const NamedTensors difference = difference_direction(target, objective.parameters(), "target.h5");
+        for (std::size_t i = 0; i < target.size(); ++i)
+            CHECK(torch::equal(difference[i].second, objective.parameters()[i].second.detach()));
+        target.pop_back();
+        CHECK_THROWS_WITH(difference_direction(target, objective.parameters(), "target.h5"),
+                          Contains("target.h5 has no parameter"));
+    }
+}
