@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# The main job: installs, builds, prints the genotype zoo with each cell's
-# width and depth and draws every zoo cell into out/zoo/. (The full study of
-# later issues will replace this.)
+# The main job (README command 1): installs, builds, runs the default study
+# (data/studies/quick.toml: DARTS_V2 and its variants from 1c to 4c wide on
+# Fashion-MNIST) into out/quick, draws its figures, and prints the summary
+# table and where the figures are. Rerunning it resumes or reuses finished work.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build_dir=${BUILD_DIR:-$root/build}
-out_dir=${OUT_DIR:-$root/out/zoo}
+out_dir=${OUT_DIR:-$root/out/quick}
+config=${STUDY_CONFIG:-$root/data/studies/quick.toml}
 
 "$root/scripts/build.sh"
-mkdir -p "$out_dir"
-"$build_dir/tools/cellscape" cell --list
-"$build_dir/tools/cellscape" cell --list --render "$out_dir/{name}.svg"
-"$build_dir/tools/cellscape" cell --list --json > "$out_dir/zoo.json"
-echo "cell diagrams and zoo.json are in $out_dir"
+start=$(date +%s)
+"$build_dir/tools/cellscape" study "$config" --out "$out_dir"
+PYTHONPATH="$root/python_plots" /usr/bin/python3 -m cellscape_plots study "$out_dir" > /dev/null
+echo "study run and figures took $(( $(date +%s) - start )) s"
+echo "figures: $out_dir/figures/ (cells, loss-curves, loss-contours, gradient-variance-surfaces, hessian, scatter; PNG and PDF)"

@@ -4,6 +4,7 @@
 #include "commands.hpp"
 #include "util/error.hpp"
 #include "util/interrupt.hpp"
+#include "util/memory.hpp"
 #include "util/version.hpp"
 
 namespace {
@@ -13,6 +14,7 @@ std::string typed_command_line;
 const std::string& cellscape::tools::command_line() { return typed_command_line; }
 
 int main(int argc, char** argv) {
+    cellscape::keep_freed_memory_for_reuse();
     for (int i = 0; i < argc; ++i) typed_command_line += (i ? " " : "") + std::string(argv[i]);
     CLI::App app{"cellscape: why neural architecture search picks the cells it picks"};
     app.set_version_flag("--version", cellscape::version);
@@ -24,6 +26,9 @@ int main(int argc, char** argv) {
     cellscape::tools::add_train_command(app);
     cellscape::tools::add_hessian_command(app);
     cellscape::tools::add_gradvar_command(app);
+    cellscape::tools::add_surface_command(app);
+    cellscape::tools::add_merge_command(app);
+    cellscape::tools::add_study_command(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {

@@ -181,6 +181,40 @@ void Hdf5File::write(const std::string& dataset, const torch::Tensor& tensor) {
     }
 }
 
+void Hdf5File::write_strings(const std::string& dataset, const std::vector<std::string>& values) {
+    try {
+        if (contains(dataset)) fail("cannot overwrite string dataset", dataset);
+        group(parent_of(dataset), true);
+        H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
+        type.setCset(H5T_CSET_UTF8);
+        const hsize_t count = values.size();
+        const H5::DataSpace space(1, &count);
+        H5::DataSet target = file_.createDataSet(dataset, type, space);
+        std::vector<const char*> pointers;
+        for (const auto& value : values) pointers.push_back(value.c_str());
+        if (!pointers.empty()) target.write(pointers.data(), type);
+    } catch (const H5::Exception&) {
+        fail("cannot write string dataset", dataset);
+    }
+}
+
+std::vector<std::string> Hdf5File::read_strings(const std::string& dataset) const {
+    const std::vector<int64_t> dims = shape(dataset);
+    try {
+        const H5::DataSet data = file_.openDataSet(dataset);
+        if (data.getTypeClass() != H5T_STRING || dims.size() != 1) fail("is not a list of strings:", dataset);
+        H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
+        type.setCset(H5T_CSET_UTF8);
+        std::vector<char*> pointers(static_cast<std::size_t>(dims[0]), nullptr);
+        if (!pointers.empty()) data.read(pointers.data(), type);
+        std::vector<std::string> values(pointers.begin(), pointers.end());
+        H5Dvlen_reclaim(type.getId(), data.getSpace().getId(), H5P_DEFAULT, pointers.data());
+        return values;
+    } catch (const H5::Exception&) {
+        fail("cannot read string dataset", dataset);
+    }
+}
+
 namespace {
 
 // Calls `use` with the group or dataset called `name` (H5Object cannot be held by pointer).

@@ -30,6 +30,10 @@ public:
     torch::Tensor read(const std::string& dataset) const;
     // Creates (or, when it exists with the same shape and type, overwrites) the dataset.
     void write(const std::string& dataset, const torch::Tensor& tensor);
+    // One-dimensional datasets of variable-length UTF-8 strings (h5py reads
+    // them as bytes or, with .asstr(), as str).
+    void write_strings(const std::string& dataset, const std::vector<std::string>& values);
+    std::vector<std::string> read_strings(const std::string& dataset) const;
     // Creates the group (and its parents) if it does not exist.
     void create_group(const std::string& name) { group(name, true); }
 

@@ -40,34 +40,44 @@ def check_against_schema(path, file_format):
     assert not missing, f"{path} lacks names docs/hdf5-schema.md promises: {missing}"
 
 
-def test_checkpoint_matches_the_documented_schema(cellscape, tmp_path):
-    cellscape("train", "--cell", "DARTS_V2", "--dataset", "fashion-mnist", "--train-size", "64", "--test-size", "32",
-              "--batch-size", "32", "--init-channels", "4", "--layers", "3", "--epochs", "1", "--threads", "1",
-              "--out", str(tmp_path / "run"))
-    check_against_schema(tmp_path / "run" / "epoch-0001.h5", "cellscape-checkpoint")
-    check_against_schema(tmp_path / "run" / "latest.h5", "cellscape-checkpoint")
+def test_checkpoint_matches_the_documented_schema(tiny_run):
+    check_against_schema(tiny_run / "epoch-0001.h5", "cellscape-checkpoint")
+    check_against_schema(tiny_run / "latest.h5", "cellscape-checkpoint")
 
 
-def test_hessian_file_matches_the_documented_schema(cellscape, tmp_path):
-    cellscape("train", "--cell", "DARTS_V2", "--dataset", "fashion-mnist", "--train-size", "64", "--test-size", "32",
-              "--batch-size", "32", "--init-channels", "4", "--layers", "3", "--epochs", "1", "--threads", "1",
-              "--out", str(tmp_path / "run"))
+def test_hessian_file_matches_the_documented_schema(cellscape, tiny_run, tmp_path):
     out = tmp_path / "hessian.h5"
-    cellscape("hessian", "--checkpoint", str(tmp_path / "run" / "epoch-0001.h5"), "--samples", "32",
+    cellscape("hessian", "--checkpoint", str(tiny_run / "epoch-0001.h5"), "--samples", "32",
               "--group", "classifier", "--top-k", "2", "--bottom-k", "1", "--eigenvectors", "--trace",
               "--trace-max-probes", "10", "--density", "--slq-steps", "5", "--slq-runs", "2", "--out", str(out))
     check_against_schema(out, "cellscape-hessian")
 
 
-def test_gradient_variance_file_matches_the_documented_schema(cellscape, tmp_path):
-    cellscape("train", "--cell", "DARTS_V2", "--dataset", "fashion-mnist", "--train-size", "128", "--test-size", "32",
-              "--batch-size", "32", "--init-channels", "4", "--layers", "3", "--epochs", "2", "--threads", "1",
-              "--checkpoint-epochs", "1", "--out", str(tmp_path / "run"))
+def test_gradient_variance_file_matches_the_documented_schema(cellscape, tiny_run, tmp_path):
     out = tmp_path / "gradvar.h5"
-    result = cellscape("gradvar", "--checkpoint", str(tmp_path / "run" / "epoch-0001.h5"), "--checkpoint",
-                       str(tmp_path / "run" / "epoch-0002.h5"), "--batches", "4", "--batch-size", "16",
+    result = cellscape("gradvar", "--checkpoint", str(tiny_run / "epoch-0001.h5"), "--checkpoint",
+                       str(tiny_run / "epoch-0002.h5"), "--batches", "4", "--batch-size", "16",
                        "--out", str(out), "--json").stdout
     assert '"total_variance"' in result
     check_against_schema(out, "cellscape-gradvar")
     with h5py.File(out) as f:
         assert f["total_variance"].shape == (2,) and f["tensor_variance"].shape[0] == 2
+
+
+def test_surface_files_match_the_documented_schema(cellscape, tiny_run, tmp_path):
+    checkpoint = str(tiny_run / "epoch-0002.h5")
+    full = tmp_path / "full.h5"
+    cellscape("surface", "--checkpoint", checkpoint, "--x", "-1:1:3", "--y", "-1:1:2", "--eval", "train,test",
+              "--samples", "32", "--gradient-variance", "--gv-batches", "2", "--gv-batch-size", "8",
+              "--out", str(full))
+    check_against_schema(full, "cellscape-surface")
+    one_d = tmp_path / "one-d.h5"
+    cellscape("surface", "--checkpoint", checkpoint, "--x", "-1:1:3", "--eval", "test", "--samples", "32",
+              "--out", str(one_d))
+    check_against_schema(one_d, "cellscape-surface")
+    shards = [tmp_path / f"shard{i}.h5" for i in range(2)]
+    for i, shard in enumerate(shards):
+        cellscape("surface", "--checkpoint", checkpoint, "--x", "-1:1:3", "--eval", "test", "--samples", "32",
+                  "--shard", f"{i}/2", "--out", str(shard))
+    cellscape("merge", str(tmp_path / "merged.h5"), *map(str, shards))
+    check_against_schema(tmp_path / "merged.h5", "cellscape-surface")

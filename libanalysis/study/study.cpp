@@ -1,0 +1,309 @@
+#include "study/study.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <memory>
+
+#include "analysis/gradient_variance.hpp"
+#include "analysis/hessian_report.hpp"
+#include "analysis/surface.hpp"
+#include "cells/cell_spec.hpp"
+#include "cells/diagram.hpp"
+#include "cells/metrics.hpp"
+#include "io/graphviz.hpp"
+#include "io/hdf5.hpp"
+#include "train/checkpoint.hpp"
+#include "train/trainer.hpp"
+#include "util/error.hpp"
+#include "util/interrupt.hpp"
+#include "util/progress.hpp"
+
+namespace cellscape {
+namespace {
+
+std::string analysis_name(const std::string& kind, int64_t epoch) {
+    return fmt::format("{}-epoch-{:04d}.h5", kind, epoch);
+}
+
+ObjectiveOptions objective_options(const StudyConfig& config, int64_t samples, int64_t batch_size,
+                                   const std::string& split) {
+    ObjectiveOptions options;
+    options.samples = samples;
+    options.batch_size = batch_size;
+    options.split = split;
+    options.seed = config.analysis_seed;
+    options.device = config.device;
+    options.threads = config.threads;
+    return options;
+}
+
+void train_cell(const StudyConfig& config, const NamedGenotype& cell, const std::filesystem::path& cell_dir,
+                const std::string& command) {
+    const auto train_dir = cell_dir / "train";
+    if (std::filesystem::exists(train_dir / epoch_checkpoint_name(config.training.epochs))) return;
+    TrainingRequest request;
+    request.cell = cell;
+    request.network = config.network;
+    request.training = config.training;
+    request.out_dir = train_dir;
+    request.device = config.device;
+    request.threads = config.threads;
+    request.command = command;
+    if (std::filesystem::exists(train_dir / "latest.h5")) {
+        request.resume = train_dir / "latest.h5";
+        request.threads.reset();  // the checkpoint's, so the resumed run is bitwise the same
+    }
+    train_network(request);
+}
+
+void analyse_checkpoint(const StudyConfig& config, const std::filesystem::path& cell_dir, int64_t epoch,
+                        const std::string& command) {
+    const ObjectiveSource source{(cell_dir / "train" / epoch_checkpoint_name(epoch)).string(), "", "", ""};
+    if (config.hessian.enabled && !std::filesystem::exists(cell_dir / analysis_name("hessian", epoch))) {
+        const StudyHessianSettings& settings = config.hessian;
+        Objective objective =
+            Objective::load(source, objective_options(config, settings.samples, settings.batch_size, "train"));
+        HessianRequest request;
+        request.top.count = settings.top_k;
+        request.top.tolerance = settings.tolerance;
+        request.top.krylov_dimension = settings.ncv;
+        request.trace = settings.trace;
+        request.trace_options.relative_tolerance = settings.trace_rtol;
+        request.trace_options.max_probes = settings.trace_max_probes;
+        request.trace_options.min_probes = std::min<int64_t>(10, settings.trace_max_probes);
+        request.trace_options.seed = config.analysis_seed;
+        request.density = settings.density;
+        request.density_options.steps = settings.slq_steps;
+        request.density_options.runs = settings.slq_runs;
+        request.density_options.seed = config.analysis_seed;
+        const HessianReport report = analyse_hessian(objective, request);
+        write_hessian_file(cell_dir / analysis_name("hessian", epoch), objective, report, command);
+    }
+    if (config.gradient_variance.enabled && !std::filesystem::exists(cell_dir / analysis_name("gradvar", epoch))) {
+        const StudyGradientVarianceSettings& settings = config.gradient_variance;
+        Objective objective = Objective::load(
+            source, objective_options(config, settings.batches * settings.batch_size, settings.batch_size, "train"));
+        const GradientVariance result = gradient_variance(objective);
+        write_gradient_variance_file(cell_dir / analysis_name("gradvar", epoch), {source.checkpoint}, {result},
+                                     objective.provenance(), command);
+    }
+    if (config.surface.enabled && !std::filesystem::exists(cell_dir / analysis_name("surface", epoch))) {
+        const StudySurfaceSettings& settings = config.surface;
+        std::vector<std::unique_ptr<Objective>> owned;
+        SurfaceObjectives objectives;
+        for (const auto& split : settings.evaluations) {
+            owned.push_back(std::make_unique<Objective>(
+                Objective::load(source, objective_options(config, settings.samples, settings.batch_size, split))));
+            objectives.evaluations.emplace_back(split, owned.back().get());
+        }
+        if (settings.gradient_variance) {
+            owned.push_back(std::make_unique<Objective>(Objective::load(
+                source, objective_options(config, settings.gv_batches * settings.gv_batch_size, settings.gv_batch_size,
+                                          "train"))));
+            objectives.gradient_variance = owned.back().get();
+        }
+        SurfaceRequest request;
+        request.x = GridAxis::parse(settings.x, "analysis.surface.x");
+        if (!settings.y.empty()) request.y = GridAxis::parse(settings.y, "analysis.surface.y");
+        DirectionRequest directions;
+        directions.seed = config.analysis_seed;  // the same seed for every cell: directions comparable in kind
+        const SurfaceSlice slice =
+            make_surface_slice(*objectives.evaluations.front().second, directions, request.y.has_value());
+        compute_surface(objectives, slice, request, cell_dir / analysis_name("surface", epoch), command);
+    }
+}
+
+// A row's cell columns, from the genotype alone (also for failed cells).
+StudyRow cell_row(const NamedGenotype& cell) {
+    StudyRow row;
+    row.cell = cell.name;
+    row.genotype = format_genotype(cell.genotype);
+    row.directory = cell_directory_name(cell.name);
+    const CellMetrics normal = cell_metrics(cell.genotype.normal, CellType::normal);
+    const CellMetrics reduce = cell_metrics(cell.genotype.reduce, CellType::reduce);
+    row.normal_width = normal.width;
+    row.normal_depth = normal.depth;
+    row.reduce_width = reduce.width;
+    row.reduce_depth = reduce.depth;
+    row.status = "ok";
+    return row;
+}
+
+// The measured columns, read back from the files (so skipped work counts too).
+void fill_row(StudyRow& row, const StudyConfig& config, const std::filesystem::path& cell_dir, int64_t epoch) {
+    const TrainingState state = read_checkpoint(cell_dir / "train" / epoch_checkpoint_name(epoch));
+    row.epoch = epoch;
+    int64_t parameters = 0;
+    for (const auto& [name, tensor] : state.parameters)
+        if (name.rfind("auxiliary_head.", 0) != 0) parameters += tensor.numel();
+    row.parameters = parameters;
+    const TrainingHistory& history = state.history;
+    const auto last = static_cast<std::size_t>(epoch - 1);
+    row.train_loss = history.epoch_train_loss.at(last);
+    row.train_accuracy = history.epoch_train_accuracy.at(last);
+    row.test_loss = history.epoch_test_loss.at(last);
+    row.test_accuracy = history.epoch_test_accuracy.at(last);
+    // Convergence speed at step resolution: the first step where the mean
+    // step loss over the last quarter epoch is at most the threshold, in epochs.
+    const std::vector<double>& steps = history.step_loss;
+    const std::size_t steps_per_epoch = state.epoch > 0 ? steps.size() / static_cast<std::size_t>(state.epoch) : 0;
+    const std::size_t window = std::max<std::size_t>(1, steps_per_epoch / 4);
+    double window_sum = 0;
+    for (std::size_t step = 0; steps_per_epoch > 0 && step < steps_per_epoch * (last + 1); ++step) {
+        window_sum += steps[step] - (step >= window ? steps[step - window] : 0.0);
+        if (step + 1 >= window && window_sum / static_cast<double>(window) <= config.loss_threshold) {
+            row.epochs_to_threshold = static_cast<double>(step + 1) / static_cast<double>(steps_per_epoch);
+            break;
+        }
+    }
+    const auto hessian_path = cell_dir / analysis_name("hessian", epoch);
+    if (std::filesystem::exists(hessian_path)) {
+        const Hdf5File file(hessian_path, Hdf5File::Mode::read);
+        if (file.contains("eigenvalues")) row.top_eigenvalue = file.read("eigenvalues")[0].item<double>();
+        if (file.has_attribute("/", "trace")) row.trace = file.double_attribute("/", "trace");
+    }
+    const auto gradvar_path = cell_dir / analysis_name("gradvar", epoch);
+    if (std::filesystem::exists(gradvar_path)) {
+        const Hdf5File file(gradvar_path, Hdf5File::Mode::read);
+        row.gradient_variance = file.read("total_variance")[0].item<double>();
+        row.noise_scale = file.read("noise_scale")[0].item<double>();
+    }
+}
+
+void write_summary(const std::filesystem::path& path, const StudyConfig& config, const std::vector<StudyRow>& rows,
+                   const std::string& command) {
+    write_hdf5_atomically(path, [&](Hdf5File& file) {
+        write_standard_attributes(file, study_summary_format, 1, command);
+        file.set_attribute("/", "name", config.name);
+        file.set_attribute("/", "dataset", config.training.dataset);
+        file.set_attribute("/", "loss_threshold", config.loss_threshold);
+        file.set_attribute("/", "rows", static_cast<int64_t>(rows.size()));
+        auto strings = [&](auto member) {
+            std::vector<std::string> column;
+            for (const auto& row : rows) column.push_back(row.*member);
+            return column;
+        };
+        auto numbers = [&](auto member) {
+            std::vector<double> column;
+            for (const auto& row : rows) column.push_back(static_cast<double>(row.*member));
+            return torch::tensor(column, torch::kFloat64);
+        };
+        auto integers = [&](auto member) {
+            std::vector<int64_t> column;
+            for (const auto& row : rows) column.push_back(row.*member);
+            return torch::tensor(column, torch::kInt64);
+        };
+        file.write_strings("cell", strings(&StudyRow::cell));
+        file.write_strings("genotype", strings(&StudyRow::genotype));
+        file.write_strings("status", strings(&StudyRow::status));
+        file.write_strings("directory", strings(&StudyRow::directory));
+        file.write("normal_width", numbers(&StudyRow::normal_width));
+        file.write("normal_depth", integers(&StudyRow::normal_depth));
+        file.write("reduce_width", numbers(&StudyRow::reduce_width));
+        file.write("reduce_depth", integers(&StudyRow::reduce_depth));
+        file.write("parameters", integers(&StudyRow::parameters));
+        file.write("epoch", integers(&StudyRow::epoch));
+        file.write("train_loss", numbers(&StudyRow::train_loss));
+        file.write("train_acc", numbers(&StudyRow::train_accuracy));
+        file.write("test_loss", numbers(&StudyRow::test_loss));
+        file.write("test_acc", numbers(&StudyRow::test_accuracy));
+        file.write("epochs_to_threshold", numbers(&StudyRow::epochs_to_threshold));
+        file.write("top_eigenvalue", numbers(&StudyRow::top_eigenvalue));
+        file.write("trace", numbers(&StudyRow::trace));
+        file.write("gradient_variance", numbers(&StudyRow::gradient_variance));
+        file.write("noise_scale", numbers(&StudyRow::noise_scale));
+    });
+}
+
+// Between the steps of a study, where nothing is half written.
+void stop_if_interrupted(const std::string& next) {
+    if (InterruptGuard::requested())
+        throw Interrupted(InterruptGuard::signal_number(),
+                          fmt::format("interrupted before {}; rerun the same command to continue", next));
+}
+
+}  // namespace
+
+std::string cell_directory_name(const std::string& cell_name) {
+    std::string name = cell_name;
+    for (char& c : name)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') c = '-';
+    return name.empty() || name.front() == '.' ? "cell" + name : name;
+}
+
+StudyResult run_study(const StudyConfig& config, const std::filesystem::path& out_dir, const std::string& command) {
+    std::vector<NamedGenotype> cells;
+    for (const auto& spec : config.cells)
+        for (auto& cell : resolve_cells(spec)) cells.push_back(std::move(cell));
+    for (std::size_t i = 0; i < cells.size(); ++i)
+        for (std::size_t j = 0; j < i; ++j)
+            if (cell_directory_name(cells[i].name) == cell_directory_name(cells[j].name))
+                throw Error(fmt::format("two cells of the study are both named {}: give each a distinct name "
+                                        "(NAME = Genotype(...))",
+                                        cells[i].name));
+    std::filesystem::create_directories(out_dir);
+    InterruptGuard interrupts;  // analyses and training install their own while they run
+    StudyResult result;
+    Progress progress("study " + config.name, static_cast<int64_t>(cells.size()), "cells");
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+        const NamedGenotype& cell = cells[i];
+        const auto cell_dir = out_dir / cell_directory_name(cell.name);
+        std::filesystem::create_directories(cell_dir);
+        progress.note(fmt::format("cell {}/{}: {}", i + 1, cells.size(), cell.name));
+        const StudyRow base = cell_row(cell);
+        try {
+            if (!std::filesystem::exists(cell_dir / "cell.png")) render_dot(genotype_dot(cell), cell_dir / "cell.png");
+            stop_if_interrupted("training " + cell.name);
+            train_cell(config, cell, cell_dir, command);
+            for (int64_t epoch : config.analysis_epochs) {
+                stop_if_interrupted(fmt::format("analysing {} at epoch {}", cell.name, epoch));
+                analyse_checkpoint(config, cell_dir, epoch, command);
+                StudyRow row = base;
+                fill_row(row, config, cell_dir, epoch);
+                result.rows.push_back(row);
+            }
+        } catch (const Interrupted&) {
+            write_summary(out_dir / "summary.h5", config, result.rows, command);
+            throw;
+        } catch (const Error& error) {
+            StudyRow row = base;
+            row.status = fmt::format("failed: {}", error.what());
+            progress.note(fmt::format("cell {} failed: {}; going on with the others", cell.name, error.what()));
+            result.rows.push_back(row);
+            ++result.failed_cells;
+        }
+        progress.update(static_cast<int64_t>(i + 1));
+    }
+    result.summary = out_dir / "summary.h5";
+    write_summary(result.summary, config, result.rows, command);
+    return result;
+}
+
+std::string format_study_table(std::vector<StudyRow> rows) {
+    std::stable_sort(rows.begin(), rows.end(), [](const StudyRow& a, const StudyRow& b) {
+        return a.normal_width != b.normal_width ? a.normal_width < b.normal_width : a.epoch < b.epoch;
+    });
+    auto number = [](double value, const char* format) {
+        return std::isnan(value) ? std::string("-") : fmt::format(fmt::runtime(format), value);
+    };
+    std::string table = fmt::format("{:<34} {:>6} {:>5} {:>5} {:>9} {:>10} {:>9} {:>9} {:>9} {:>10} {:>10} {:>10}\n",
+                                    "cell", "width", "depth", "epoch", "params", "train loss", "test loss", "test acc",
+                                    "epochs<=t", "top eig", "trace", "grad var");
+    for (const StudyRow& row : rows) {
+        if (row.status != "ok") {
+            table += fmt::format("{:<34} {:>6} {:>5}   {}\n", row.cell, format_width(row.normal_width),
+                                 row.normal_depth, row.status);
+            continue;
+        }
+        table += fmt::format("{:<34} {:>6} {:>5} {:>5} {:>9} {:>10} {:>9} {:>9} {:>9} {:>10} {:>10} {:>10}\n", row.cell,
+                             format_width(row.normal_width), row.normal_depth, row.epoch, row.parameters,
+                             number(row.train_loss, "{:.4f}"), number(row.test_loss, "{:.4f}"),
+                             number(row.test_accuracy, "{:.4f}"), number(row.epochs_to_threshold, "{:.2f}"),
+                             number(row.top_eigenvalue, "{:.4g}"), number(row.trace, "{:.4g}"),
+                             number(row.gradient_variance, "{:.4g}"));
+    }
+    return table;
+}
+
+}  // namespace cellscape

@@ -1,0 +1,54 @@
+#pragma once
+// The study (PAPER.md section 4, the main job): every cell of a config is
+// trained under the same settings and analysed at the same checkpoints
+// (Hessian, loss surface, gradient variance); one summary row per cell and
+// checkpoint ranks them by width, depth, convergence, sharpness and noise.
+//
+// Layout under the output directory:
+//   DIR/<cell>/cell.png                  the cell diagram (width and depth in the titles)
+//   DIR/<cell>/train/epoch-NNNN.h5       checkpoints (latest.h5 while training)
+//   DIR/<cell>/hessian-epoch-NNNN.h5     per analysis checkpoint
+//   DIR/<cell>/surface-epoch-NNNN.h5
+//   DIR/<cell>/gradvar-epoch-NNNN.h5
+//   DIR/summary.h5                       one row per cell and analysis checkpoint
+// Work whose output exists is skipped, so an interrupted study resumes.
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "study/study_config.hpp"
+
+namespace cellscape {
+
+inline constexpr const char* study_summary_format = "cellscape-study";
+
+struct StudyRow {
+    std::string cell, genotype, status;  // status: "ok", or what failed
+    std::string directory;               // the cell's directory, relative to the study's
+    double normal_width = 0, reduce_width = 0;
+    int64_t normal_depth = 0, reduce_depth = 0, parameters = 0, epoch = 0;
+    double train_loss = NAN, train_accuracy = NAN, test_loss = NAN, test_accuracy = NAN;
+    // Epochs (at step resolution) until the training loss, averaged over a
+    // quarter epoch of steps, first reaches the threshold; NaN if never.
+    double epochs_to_threshold = NAN;
+    double top_eigenvalue = NAN, trace = NAN, gradient_variance = NAN, noise_scale = NAN;
+};
+
+struct StudyResult {
+    std::vector<StudyRow> rows;
+    int64_t failed_cells = 0;
+    std::filesystem::path summary;
+};
+
+// Runs (or resumes) the study. A cell that fails is reported in its rows and
+// the others go on; an interrupt (SIGINT/SIGTERM) stops the study after
+// saving, with Interrupted.
+StudyResult run_study(const StudyConfig& config, const std::filesystem::path& out_dir, const std::string& command);
+
+// The rows as a table for people, sorted by normal-cell width.
+std::string format_study_table(std::vector<StudyRow> rows);
+
+// A directory name for a cell name ("DARTS_V2-random-connections-s1-0").
+std::string cell_directory_name(const std::string& cell_name);
+
+}  // namespace cellscape

@@ -1,0 +1,148 @@
+"""`cellscape study` end to end on a tiny study: the summary against `cellscape
+cell`, resume after SIGTERM skipping finished work, one failing cell not
+losing the others, the figures, and the notebook executed against it."""
+import json
+import os
+import pathlib
+import signal
+import subprocess
+
+import h5py
+import pytest
+
+from test_schema import check_against_schema
+
+TINY_STUDY = """
+name = "tiny"
+cells = ["DARTS_V2", "DARTS_V2:chain"]
+threads = 1
+[data]
+dataset = "fashion-mnist"
+train_size = 128
+test_size = 64
+[network]
+init_channels = 4
+layers = 3
+[training]
+epochs = 2
+batch_size = 32
+seed = 2
+loss_threshold = 5.0
+[analysis]
+epochs = [1, 2]
+[analysis.hessian]
+top_k = 1
+tol = 0.1
+ncv = 4
+trace_max_probes = 3
+density = true
+slq_steps = 4
+slq_runs = 1
+samples = 32
+batch_size = 32
+[analysis.surface]
+x = "-1:1:3"
+y = "-1:1:3"
+samples = 32
+batch_size = 32
+gradient_variance = true
+gv_batches = 2
+gv_batch_size = 16
+[analysis.gradient_variance]
+batches = 3
+batch_size = 16
+"""
+
+
+def outputs(directory):
+    """Every file of a study with its modification time."""
+    return {p: p.stat().st_mtime_ns for p in directory.rglob("*.h5") if p.name != "summary.h5"}
+
+
+@pytest.fixture(scope="module")
+def study(cellscape, tmp_path_factory):
+    directory = tmp_path_factory.mktemp("study")
+    config = directory / "tiny.toml"
+    config.write_text(TINY_STUDY)
+    out = directory / "out"
+    result = json.loads(cellscape("study", str(config), "--out", str(out), "--json").stdout)
+    return config, out, result
+
+
+def test_the_summary_has_a_row_per_cell_and_checkpoint_with_cellscape_cells_widths(cellscape, study):
+    config, out, result = study
+    assert result["failed_cells"] == 0
+    assert [(r["cell"], r["epoch"]) for r in result["rows"]] == [
+        ("DARTS_V2", 1), ("DARTS_V2", 2), ("DARTS_V2-chain", 1), ("DARTS_V2-chain", 2)]
+    for row in result["rows"]:
+        cell = json.loads(cellscape("cell", row["cell"].replace("-chain", ":chain"), "--json").stdout)
+        assert (row["normal_width"], row["normal_depth"]) == (cell["normal"]["width"], cell["normal"]["depth"])
+        assert (row["reduce_width"], row["reduce_depth"]) == (cell["reduce"]["width"], cell["reduce"]["depth"])
+        assert row["top_eigenvalue"] is not None and row["gradient_variance"] > 0
+        # 4 steps per epoch and a window of 1 step: epochs come in quarters
+        reached = row["epochs_to_threshold"]
+        assert reached is None or (reached * 4 == int(reached * 4) and 0 < reached <= row["epoch"])
+    assert result["rows"][0]["epochs_to_threshold"] == 0.25  # DARTS_V2's first step loss is below 5
+    check_against_schema(out / "summary.h5", "cellscape-study")
+    with h5py.File(out / "summary.h5") as f:
+        assert [c.decode() for c in f["cell"][()]] == [r["cell"] for r in result["rows"]]
+    for name in ["cell.png", "train/epoch-0001.h5", "train/epoch-0002.h5", "hessian-epoch-0001.h5",
+                 "surface-epoch-0002.h5", "gradvar-epoch-0002.h5"]:
+        assert (out / "DARTS_V2-chain" / name).exists(), name
+
+
+def test_a_rerun_skips_finished_work(cellscape, study):
+    config, out, result = study
+    before = outputs(out)
+    again = json.loads(cellscape("study", str(config), "--out", str(out), "--json").stdout)
+    assert outputs(out) == before
+    assert again["rows"] == result["rows"]
+
+
+def test_sigterm_stops_the_study_and_the_rerun_finishes_only_what_is_missing(cellscape, study, tmp_path):
+    config, finished, result = study
+    out = tmp_path / "out"
+    process = subprocess.Popen([os.environ["CELLSCAPE"], "study", str(config), "--out", str(out)],
+                               stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "CELLSCAPE_PROGRESS_SECONDS": "0"})
+    for line in process.stderr:
+        if line.startswith("cell 2/2"):
+            process.send_signal(signal.SIGTERM)
+            break
+    process.stderr.read()
+    assert process.wait(timeout=120) == 128 + signal.SIGTERM
+    first_cell = {p: t for p, t in outputs(out).items() if "DARTS_V2-chain" not in str(p)}
+    assert len(first_cell) >= 6
+    rerun = json.loads(cellscape("study", str(config), "--out", str(out), "--json").stdout)
+    assert {p: t for p, t in outputs(out).items() if p in first_cell} == first_cell
+    assert [r["test_loss"] for r in rerun["rows"]] == [r["test_loss"] for r in result["rows"]]
+
+
+def test_a_failing_cell_is_reported_and_the_others_are_kept(cellscape, study, tmp_path):
+    config, _, _ = study
+    out = tmp_path / "out"
+    broken = out / "DARTS_V2" / "train" / "latest.h5"
+    broken.parent.mkdir(parents=True)
+    broken.write_text("not a checkpoint")
+    result = cellscape("study", str(config), "--out", str(out), check=False)
+    assert result.returncode == 1 and "1 cell(s) failed" in result.stderr
+    assert "DARTS_V2" in result.stdout and "failed:" in result.stdout
+    with h5py.File(out / "summary.h5") as f:
+        status = [s.decode() for s in f["status"][()]]
+    assert status[0].startswith("failed:") and status[1:] == ["ok", "ok"]
+
+
+def test_the_figures_and_the_notebook_run_on_the_study(study, tmp_path):
+    _, out, _ = study
+    python = "/usr/bin/python3"
+    plotted = subprocess.run([python, "-m", "cellscape_plots", "study", str(out)], capture_output=True, text=True)
+    assert plotted.returncode == 0, plotted.stderr
+    for name in ["cells", "loss-curves", "loss-contours", "gradient-variance-surfaces", "hessian", "scatter"]:
+        assert (out / "figures" / f"{name}.png").stat().st_size > 1000, name
+        assert (out / "figures" / f"{name}.pdf").exists(), name
+    notebook = pathlib.Path(os.environ["CELLSCAPE_NOTEBOOK"])
+    executed = subprocess.run(["jupyter-nbconvert", "--to", "notebook", "--execute", str(notebook),
+                               "--output-dir", str(tmp_path), "--ExecutePreprocessor.timeout=300"],
+                              capture_output=True, text=True, env={**os.environ, "CELLSCAPE_STUDY": str(out)})
+    assert executed.returncode == 0, executed.stderr[-3000:]
+    assert "DARTS_V2-chain" in (tmp_path / "explore.ipynb").read_text()

@@ -1,0 +1,59 @@
+// Study configs: what a file sets, the defaults it leaves, and the errors a
+// typo or an impossible setting gets.
+#include <catch2/catch.hpp>
+
+#include "study/study_config.hpp"
+#include "support/temporary_directory.hpp"
+#include "util/error.hpp"
+
+using namespace cellscape;
+using Catch::Matchers::Contains;
+using testing::TemporaryDirectory;
+
+namespace {
+
+const char* minimal = R"(cells = ["DARTS_V2", "DARTS_V2:chain"]
+[training]
+epochs = 4
+)";
+
+}  // namespace
+
+TEST_CASE("a study config sets what it names and keeps the defaults elsewhere") {
+    TemporaryDirectory directory;
+    const StudyConfig config = StudyConfig::load(directory.write("widths.toml", std::string(minimal) + R"(
+[network]
+init_channels = 6
+[analysis]
+epochs = [2, 4]
+[analysis.surface]
+x = "-0.5:0.5:5"
+eval = ["train", "test"]
+)"));
+    CHECK(config.name == "widths");  // the file's stem unless `name` says otherwise
+    CHECK(config.cells == std::vector<std::string>{"DARTS_V2", "DARTS_V2:chain"});
+    CHECK(config.network.init_channels == 6);
+    CHECK(config.training.epochs == 4);
+    CHECK(config.analysis_epochs == std::vector<int64_t>{2, 4});
+    CHECK(config.training.checkpoint_epochs == std::vector<int64_t>{2});  // the analyses need epoch 2's checkpoint
+    CHECK(config.surface.x == "-0.5:0.5:5");
+    CHECK(config.surface.y == "-1:1:11");
+    CHECK(config.surface.evaluations == std::vector<std::string>{"train", "test"});
+    CHECK(config.hessian.enabled);
+}
+
+TEST_CASE("study config mistakes name the file, the key and the fix") {
+    TemporaryDirectory directory;
+    CHECK_THROWS_WITH(StudyConfig::load(directory / "missing.toml"), Contains("does not exist"));
+    CHECK_THROWS_WITH(StudyConfig::load(directory.write("syntax.toml", "cells = [\n")), Contains("not valid TOML"));
+    CHECK_THROWS_WITH(StudyConfig::load(directory.write("typo.toml", std::string(minimal) + "[analysis.hessian]\ntopk = 3\n")),
+                      Contains("unknown key analysis.hessian.topk") && Contains("top_k"));
+    CHECK_THROWS_WITH(StudyConfig::load(directory.write("type.toml", std::string(minimal) + "[network]\nlayers = \"8\"\n")),
+                      Contains("network.layers has the wrong type") && Contains("an integer"));
+    CHECK_THROWS_WITH(StudyConfig::load(directory.write("empty.toml", "cells = []\n")), Contains("lists no cell"));
+    CHECK_THROWS_WITH(StudyConfig::load(directory.write("late.toml", std::string(minimal) + "[analysis]\nepochs = [9]\n")),
+                      Contains("outside 1..4"));
+    CHECK_THROWS_WITH(StudyConfig::load(directory.write("split.toml", std::string(minimal) +
+                                                                           "[analysis.surface]\neval = [\"valid\"]\n")),
+                      Contains("\"train\" and/or \"test\""));
+}
