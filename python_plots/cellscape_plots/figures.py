@@ -56,8 +56,8 @@ def surface_figures(path, out_dir):
         y = f.array("ycoordinates")
         grid_x, grid_y = np.meshgrid(x, y)
         surfaces = [(f"{split}_loss", f.array(f"{split}_loss")) for split in evaluations]
-        if f.has("gradient_variance"):
-            surfaces.append(("gradient_variance", f.array("gradient_variance")))
+        if f.has("gradient_variance"):  # spans orders of magnitude: log10
+            surfaces.append(("log10_gradient_variance", np.log10(np.maximum(f.array("gradient_variance"), 1e-300))))
         for name, values in surfaces:
             fig = plt.figure(figsize=(13, 4))
             contour_axis = fig.add_subplot(1, 3, 1)
@@ -261,16 +261,19 @@ def study_gradient_variance_surfaces(study, out_dir):
                 surfaces.append((cell, f.array("xcoordinates"), f.array("ycoordinates"), f.array("gradient_variance")))
     if not surfaces:
         return []
-    top = max(np.nanmax(s[3]) for s in surfaces)
+    # The variance spans orders of magnitude across a slice: log10, one z scale for all cells.
+    logs = [np.log10(np.maximum(s[3], 1e-300)) for s in surfaces]
+    bottom = min(np.nanmin(v[np.isfinite(v)]) for v in logs)
+    top = max(np.nanmax(v[np.isfinite(v)]) for v in logs)
     rows, columns = _grid(len(surfaces))
     fig = plt.figure(figsize=(4.5 * columns, 4 * rows))
-    for index, (cell, x, y, variance) in enumerate(surfaces):
+    for index, ((cell, x, y, _), values) in enumerate(zip(surfaces, logs)):
         axis = fig.add_subplot(rows, columns, index + 1, projection="3d")
         grid_x, grid_y = np.meshgrid(x, y)
-        axis.plot_surface(grid_x, grid_y, variance, cmap="magma", vmin=0, vmax=top, linewidth=0)
-        axis.set_zlim(0, top)
+        axis.plot_surface(grid_x, grid_y, values, cmap="magma", vmin=bottom, vmax=top, linewidth=0)
+        axis.set_zlim(bottom, top)
         axis.set_title(study.label(cell), fontsize=8)
-        axis.set(xlabel="x", ylabel="y", zlabel="grad. variance")
+        axis.set(xlabel="x", ylabel="y", zlabel="log10 gradient variance")
     return _save(fig, out_dir, "gradient-variance-surfaces")
 
 

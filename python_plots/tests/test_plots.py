@@ -102,7 +102,7 @@ def test_single_file_figures(tmp_path):
     write_gradvar(tmp_path / "g.h5")
     write_checkpoint(tmp_path / "c.h5", "DARTS_V2")
     out = tmp_path / "figures"
-    assert_written(surface_figures(tmp_path / "s.h5", out), ["s-train_loss", "s-test_loss", "s-gradient_variance"])
+    assert_written(surface_figures(tmp_path / "s.h5", out), ["s-train_loss", "s-test_loss", "s-log10_gradient_variance"])
     assert_written(surface_figures(tmp_path / "line.h5", out), ["line-curve"])
     assert_written(hessian_figures(tmp_path / "h.h5", out), ["h-hessian"])
     assert_written(gradvar_figures(tmp_path / "g.h5", out), ["g-gradvar"])
