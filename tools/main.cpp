@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
     cellscape::tools::add_surface_command(app);
     cellscape::tools::add_merge_command(app);
     cellscape::tools::add_study_command(app);
+    cellscape::tools::add_info_command(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {

@@ -1,10 +1,13 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <fstream>
 #include <iostream>
+#include <optional>
 #include <memory>
 
 #include "commands.hpp"
+#include "study/slurm.hpp"
 #include "study/study.hpp"
 #include "util/error.hpp"
 
@@ -15,6 +18,10 @@ void add_study_command(CLI::App& app) {
         std::string config;
         std::string out;
         bool json = false;
+        std::optional<std::size_t> cell_index;
+        bool collect = false;
+        bool slurm = false;
+        SlurmOptions slurm_options;
     };
     auto options = std::make_shared<Options>();
     auto* command = app.add_subcommand("study", "Train and analyse a set of cells; summary table and files for plots");
@@ -22,9 +29,44 @@ void add_study_command(CLI::App& app) {
         ->required();
     command->add_option("--out", options->out, "Output directory (rerun the same command to resume)")->required();
     command->add_flag("--json", options->json, "Print the summary rows as JSON instead of a table");
+    command->add_option("--cell-index", options->cell_index, "Only this cell (0-based; a Slurm array task), no summary");
+    command->add_flag("--collect", options->collect, "Compute nothing: summarize the cells' files (unfinished cells fail)");
+    command->add_flag("--slurm", options->slurm, "Submit as a Slurm job array (one task per cell) and a summary job");
+    command->add_option("--partition", options->slurm_options.partition, "Slurm partition");
+    command->add_option("--cpus-per-task", options->slurm_options.cpus_per_task, "Slurm CPUs per cell task");
+    command->add_option("--gpus-per-task", options->slurm_options.gpus_per_task, "Slurm GPUs per cell task");
+    command->add_option("--time", options->slurm_options.time, "Slurm time limit per task, e.g. 24:00:00");
+    command->add_flag("--dry-run", options->slurm_options.dry_run, "With --slurm: write and print the scripts only");
     command->callback([options] {
         const StudyConfig config = StudyConfig::load(options->config);
-        const StudyResult result = run_study(config, options->out, command_line());
+        if (options->slurm) {
+            if (options->cell_index || options->collect)
+                throw Error("--slurm submits the whole study; --cell-index and --collect are what its jobs run");
+            const SlurmSubmission submission =
+                submit_study_to_slurm(config, options->config, options->out, options->slurm_options);
+            if (options->slurm_options.dry_run) {
+                for (const auto& script : {submission.cells_script, submission.summary_script})
+                    std::cout << "# " << script.string() << "\n" << std::ifstream(script).rdbuf() << "\n";
+                return;
+            }
+            std::cout << nlohmann::ordered_json{{"cells_job", submission.cells_job},
+                                                {"summary_job", submission.summary_job},
+                                                {"cells", submission.cells},
+                                                {"cells_script", submission.cells_script.string()},
+                                                {"summary_script", submission.summary_script.string()}}
+                             .dump(options->json ? 2 : -1)
+                      << "\n";
+            return;
+        }
+        StudyPart part;
+        part.only_cell = options->cell_index;
+        part.collect_only = options->collect;
+        const StudyResult result = run_study(config, options->out, command_line(), part);
+        if (part.only_cell) {
+            if (result.failed_cells > 0)
+                throw Error(fmt::format("cell {} failed: {}", *part.only_cell, result.rows.front().status));
+            return;
+        }
         if (options->json) {
             nlohmann::ordered_json rows = nlohmann::ordered_json::array();
             auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };

@@ -216,6 +216,20 @@ void write_summary(const std::filesystem::path& path, const StudyConfig& config,
     });
 }
 
+// The first output a finished cell has and this one lacks (empty if none).
+std::filesystem::path missing_outputs(const StudyConfig& config, const std::filesystem::path& cell_dir) {
+    std::vector<std::filesystem::path> needed{cell_dir / "train" / epoch_checkpoint_name(config.training.epochs)};
+    for (int64_t epoch : config.analysis_epochs) {
+        needed.push_back(cell_dir / "train" / epoch_checkpoint_name(epoch));
+        if (config.hessian.enabled) needed.push_back(cell_dir / analysis_name("hessian", epoch));
+        if (config.gradient_variance.enabled) needed.push_back(cell_dir / analysis_name("gradvar", epoch));
+        if (config.surface.enabled) needed.push_back(cell_dir / analysis_name("surface", epoch));
+    }
+    for (const auto& path : needed)
+        if (!std::filesystem::exists(path)) return path;
+    return {};
+}
+
 // Between the steps of a study, where nothing is half written.
 void stop_if_interrupted(const std::string& next) {
     if (InterruptGuard::requested())
@@ -232,7 +246,11 @@ std::string cell_directory_name(const std::string& cell_name) {
     return name.empty() || name.front() == '.' ? "cell" + name : name;
 }
 
-StudyResult run_study(const StudyConfig& config, const std::filesystem::path& out_dir, const std::string& command) {
+bool study_cell_finished(const StudyConfig& config, const std::filesystem::path& out_dir, const NamedGenotype& cell) {
+    return missing_outputs(config, out_dir / cell_directory_name(cell.name)).empty();
+}
+
+std::vector<NamedGenotype> study_cells(const StudyConfig& config) {
     std::vector<NamedGenotype> cells;
     for (const auto& spec : config.cells)
         for (auto& cell : resolve_cells(spec)) cells.push_back(std::move(cell));
@@ -242,29 +260,49 @@ StudyResult run_study(const StudyConfig& config, const std::filesystem::path& ou
                 throw Error(fmt::format("two cells of the study are both named {}: give each a distinct name "
                                         "(NAME = Genotype(...))",
                                         cells[i].name));
+    return cells;
+}
+
+StudyResult run_study(const StudyConfig& config, const std::filesystem::path& out_dir, const std::string& command,
+                      const StudyPart& part) {
+    const std::vector<NamedGenotype> cells = study_cells(config);
+    if (part.only_cell && *part.only_cell >= cells.size())
+        throw Error(fmt::format("cell index {} is out of range: the study has {} cells (0 to {})", *part.only_cell,
+                                cells.size(), cells.size() - 1));
     std::filesystem::create_directories(out_dir);
     InterruptGuard interrupts;  // analyses and training install their own while they run
     StudyResult result;
     Progress progress("study " + config.name, static_cast<int64_t>(cells.size()), "cells");
     for (std::size_t i = 0; i < cells.size(); ++i) {
+        if (part.only_cell && *part.only_cell != i) continue;
         const NamedGenotype& cell = cells[i];
         const auto cell_dir = out_dir / cell_directory_name(cell.name);
+        const StudyRow base = cell_row(cell);
+        if (part.collect_only) {
+            const auto missing = missing_outputs(config, cell_dir);
+            if (!missing.empty()) {
+                StudyRow row = base;
+                row.status = fmt::format("not finished: {} is missing", missing.string());
+                result.rows.push_back(row);
+                ++result.failed_cells;
+                continue;
+            }
+        }
         std::filesystem::create_directories(cell_dir);
         progress.note(fmt::format("cell {}/{}: {}", i + 1, cells.size(), cell.name));
-        const StudyRow base = cell_row(cell);
         try {
             if (!std::filesystem::exists(cell_dir / "cell.png")) render_dot(genotype_dot(cell), cell_dir / "cell.png");
             stop_if_interrupted("training " + cell.name);
-            train_cell(config, cell, cell_dir, command);
+            if (!part.collect_only) train_cell(config, cell, cell_dir, command);
             for (int64_t epoch : config.analysis_epochs) {
                 stop_if_interrupted(fmt::format("analysing {} at epoch {}", cell.name, epoch));
-                analyse_checkpoint(config, cell_dir, epoch, command);
+                if (!part.collect_only) analyse_checkpoint(config, cell_dir, epoch, command);
                 StudyRow row = base;
                 fill_row(row, config, cell_dir, epoch);
                 result.rows.push_back(row);
             }
         } catch (const Interrupted&) {
-            write_summary(out_dir / "summary.h5", config, result.rows, command);
+            if (!part.only_cell) write_summary(out_dir / "summary.h5", config, result.rows, command);
             throw;
         } catch (const Error& error) {
             StudyRow row = base;
@@ -275,8 +313,10 @@ StudyResult run_study(const StudyConfig& config, const std::filesystem::path& ou
         }
         progress.update(static_cast<int64_t>(i + 1));
     }
-    result.summary = out_dir / "summary.h5";
-    write_summary(result.summary, config, result.rows, command);
+    if (!part.only_cell) {
+        result.summary = out_dir / "summary.h5";
+        write_summary(result.summary, config, result.rows, command);
+    }
     return result;
 }
 

@@ -13,9 +13,11 @@
 //   DIR/summary.h5                       one row per cell and analysis checkpoint
 // Work whose output exists is skipped, so an interrupted study resumes.
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "cells/genotype.hpp"
 #include "study/study_config.hpp"
 
 namespace cellscape {
@@ -40,10 +42,28 @@ struct StudyResult {
     std::filesystem::path summary;
 };
 
+// Which part of a study one process does.
+struct StudyPart {
+    // Only this cell (0-based, in the order of the config's cells as
+    // resolved): a Slurm array task. No summary is written.
+    std::optional<std::size_t> only_cell;
+    // Compute nothing: summarize what the cells' files hold; a cell whose
+    // files are incomplete gets the status "not finished" (the final job of
+    // a Slurm study).
+    bool collect_only = false;
+};
+
 // Runs (or resumes) the study. A cell that fails is reported in its rows and
 // the others go on; an interrupt (SIGINT/SIGTERM) stops the study after
 // saving, with Interrupted.
-StudyResult run_study(const StudyConfig& config, const std::filesystem::path& out_dir, const std::string& command);
+StudyResult run_study(const StudyConfig& config, const std::filesystem::path& out_dir, const std::string& command,
+                      const StudyPart& part = {});
+
+// Whether every output of `cell` (final checkpoint, each analysis) exists.
+bool study_cell_finished(const StudyConfig& config, const std::filesystem::path& out_dir, const NamedGenotype& cell);
+
+// The cells of a config, resolved and named, in order.
+std::vector<NamedGenotype> study_cells(const StudyConfig& config);
 
 // The rows as a table for people, sorted by normal-cell width.
 std::string format_study_table(std::vector<StudyRow> rows);

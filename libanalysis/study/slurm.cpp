@@ -1,0 +1,118 @@
+#include "study/slurm.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "study/study.hpp"
+#include "util/error.hpp"
+#include "util/version.hpp"
+
+namespace cellscape {
+namespace {
+
+// A path as one single-quoted shell word.
+std::string quoted(const std::filesystem::path& path) {
+    std::string word = "'";
+    for (char c : path.string()) word += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return word + "'";
+}
+
+std::string resource_lines(const SlurmOptions& options) {
+    std::string lines;
+    if (!options.partition.empty()) lines += fmt::format("#SBATCH --partition={}\n", options.partition);
+    if (options.cpus_per_task > 0) lines += fmt::format("#SBATCH --cpus-per-task={}\n", options.cpus_per_task);
+    if (options.gpus_per_task > 0) lines += fmt::format("#SBATCH --gpus-per-task={}\n", options.gpus_per_task);
+    if (!options.time.empty()) lines += fmt::format("#SBATCH --time={}\n", options.time);
+    return lines;
+}
+
+void write_script(const std::filesystem::path& path, const std::string& text) {
+    std::ofstream out(path);
+    out << text;
+    if (!out) throw Error(fmt::format("cannot write {}", path.string()));
+    std::filesystem::permissions(path, std::filesystem::perms::owner_exec, std::filesystem::perm_options::add);
+}
+
+// Runs `sbatch --parsable ARGS` and returns the job id it prints.
+std::string sbatch(const std::string& arguments) {
+    const std::string command = "sbatch --parsable " + arguments + " 2>&1";
+    FILE* pipe = popen(command.c_str(), "r");
+    if (!pipe) throw Error("cannot run sbatch");
+    std::string output;
+    std::array<char, 256> buffer{};
+    while (fgets(buffer.data(), static_cast<int>(buffer.size()), pipe)) output += buffer.data();
+    const int status = pclose(pipe);
+    while (!output.empty() && (output.back() == '\n' || output.back() == '\r')) output.pop_back();
+    if (status != 0) {
+        if (status == 127 * 256 || output.find("not found") != std::string::npos)
+            throw Error("sbatch is not on PATH: submit from a Slurm login node, or use --dry-run to write the scripts");
+        throw Error(fmt::format("sbatch failed: {}", output));
+    }
+    return output.substr(0, output.find(';'));  // "ID" or "ID;CLUSTER"
+}
+
+}  // namespace
+
+SlurmSubmission submit_study_to_slurm(const StudyConfig& config, const std::filesystem::path& config_path,
+                                      const std::filesystem::path& out_dir, const SlurmOptions& options) {
+    const auto out = std::filesystem::absolute(out_dir);
+    const auto config_file = std::filesystem::absolute(config_path);
+    const auto binary = std::filesystem::read_symlink("/proc/self/exe");
+    const auto slurm_dir = out / "slurm";
+    std::filesystem::create_directories(slurm_dir / "logs");
+
+    SlurmSubmission submission;
+    const std::vector<NamedGenotype> cells = study_cells(config);
+    for (std::size_t i = 0; i < cells.size(); ++i)
+        if (!study_cell_finished(config, out, cells[i])) submission.cells.push_back(i);
+
+    submission.cells_script = slurm_dir / "cells.sbatch";
+    write_script(submission.cells_script,
+                 fmt::format("#!/bin/bash\n"
+                             "# cellscape study {name}: one array task per cell still to do (train, then analyse).\n"
+                             "#SBATCH --job-name=cellscape-{name}-cells\n"
+                             "#SBATCH --array={array}\n"
+                             "#SBATCH --output={logs}/cell-%a.log\n"
+                             "{resources}"
+                             "set -euo pipefail\n"
+                             "exec {binary} study {config} --out {out} --cell-index \"$SLURM_ARRAY_TASK_ID\"\n",
+                             fmt::arg("name", config.name), fmt::arg("array", fmt::join(submission.cells, ",")),
+                             fmt::arg("logs", (slurm_dir / "logs").string()), fmt::arg("resources", resource_lines(options)),
+                             fmt::arg("binary", quoted(binary)), fmt::arg("config", quoted(config_file)),
+                             fmt::arg("out", quoted(out))));
+    SlurmOptions summary_resources = options;
+    summary_resources.gpus_per_task = 0;  // collecting and plotting need no GPU
+    summary_resources.cpus_per_task = 1;
+    submission.summary_script = slurm_dir / "summary.sbatch";
+    write_script(submission.summary_script,
+                 fmt::format("#!/bin/bash\n"
+                             "# cellscape study {name}: the summary of all cells and the figures, after the cells.\n"
+                             "#SBATCH --job-name=cellscape-{name}-summary\n"
+                             "#SBATCH --output={logs}/summary.log\n"
+                             "{resources}"
+                             "set -uo pipefail\n"
+                             "{binary} study {config} --out {out} --collect\n"
+                             "status=$?\n"
+                             "if [ -d {plots} ] && [ -f {out}/summary.h5 ]; then\n"
+                             "  PYTHONPATH={plots} /usr/bin/python3 -m cellscape_plots study {out} || status=1\n"
+                             "fi\n"
+                             "exit $status\n",
+                             fmt::arg("name", config.name), fmt::arg("logs", (slurm_dir / "logs").string()),
+                             fmt::arg("resources", resource_lines(summary_resources)),
+                             fmt::arg("binary", quoted(binary)), fmt::arg("config", quoted(config_file)),
+                             fmt::arg("out", quoted(out)), fmt::arg("plots", quoted(plots_package_directory))));
+    if (options.dry_run) return submission;
+    std::string dependency;
+    if (!submission.cells.empty()) {
+        submission.cells_job = sbatch(quoted(submission.cells_script));
+        dependency = fmt::format("--dependency=afterany:{} ", submission.cells_job);
+    }
+    submission.summary_job = sbatch(dependency + quoted(submission.summary_script));
+    return submission;
+}
+
+}  // namespace cellscape

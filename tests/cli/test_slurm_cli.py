@@ -1,0 +1,159 @@
+"""`cellscape study --slurm` through a real single-node Slurm that this test
+starts (munged, slurmctld, slurmd from Debian's slurm-wlm and munge, all
+configured in a temporary directory) and stops (only the daemons it
+started). The summary must equal the one of a local run. If Slurm cannot
+start, the test fails with the daemons' logs, unless CELLSCAPE_SKIP_SLURM=1."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+from test_study_cli import TINY_STUDY
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def logs(directory):
+    text = ""
+    for name in ["munged.log", "slurmctld.log", "slurmd.log"]:
+        path = directory / name
+        text += f"--- {name}\n{path.read_text()[-3000:] if path.exists() else '(none)'}\n"
+    return text
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    if os.environ.get("CELLSCAPE_SKIP_SLURM") == "1":
+        pytest.skip("CELLSCAPE_SKIP_SLURM=1")
+    if os.geteuid() != 0:
+        pytest.fail("the Slurm test starts munged, slurmctld and slurmd and needs root "
+                    "(or set CELLSCAPE_SKIP_SLURM=1)")
+    root = tmp_path_factory.mktemp("slurm")
+    root.chmod(0o755)
+    key = root / "munge.key"
+    key.write_bytes(os.urandom(1024))
+    key.chmod(0o600)
+    host = socket.gethostname().split(".")[0]
+    socket_path = root / "munge.socket"
+    (root / "state").mkdir()
+    (root / "spool").mkdir()
+    conf = root / "slurm.conf"
+    conf.write_text(f"""ClusterName=cellscape-test
+SlurmctldHost={host}
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+CredType=cred/munge
+AuthInfo=socket={socket_path}
+MpiDefault=none
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+ReturnToService=2
+SchedulerType=sched/backfill
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+StateSaveLocation={root}/state
+SlurmdSpoolDir={root}/spool
+SlurmctldPidFile={root}/slurmctld.pid
+SlurmdPidFile={root}/slurmd.pid
+SlurmctldLogFile={root}/slurmctld.log
+SlurmdLogFile={root}/slurmd.log
+SlurmctldPort={free_port()}
+SlurmdPort={free_port()}
+JobCompType=jobcomp/none
+AccountingStorageType=accounting_storage/none
+NodeName={host} CPUs={os.cpu_count()} State=UNKNOWN
+PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+""")
+    env = {**os.environ, "SLURM_CONF": str(conf)}
+    started = []
+    try:
+        for command in (["munged", "--force", f"--socket={socket_path}", f"--pid-file={root}/munged.pid",
+                         f"--log-file={root}/munged.log", f"--seed-file={root}/munge.seed", f"--key-file={key}"],
+                        ["slurmctld", "-f", str(conf)], ["slurmd", "-f", str(conf)]):
+            result = subprocess.run(command, env=env, capture_output=True, text=True)
+            if result.returncode != 0:
+                pytest.fail(f"{command[0]} did not start: {result.stderr}\n{logs(root)}")
+            name = command[0]
+            for _ in range(50):
+                if (root / f"{name}.pid").exists() and (root / f"{name}.pid").read_text().strip():
+                    break
+                time.sleep(0.1)
+            started.append(root / f"{name}.pid")
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            state = subprocess.run(["sinfo", "-h", "-o", "%T"], env=env, capture_output=True, text=True).stdout
+            if state.strip() == "idle":
+                break
+            time.sleep(1)
+        else:
+            pytest.fail(f"the Slurm node did not become idle (sinfo: {state!r})\n{logs(root)}")
+        yield env, root
+    finally:
+        for pid_file in reversed(started):  # only the daemons this test started
+            try:
+                os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
+            except (OSError, ValueError):
+                pass
+
+
+def wait_for(jobs, env, root):
+    deadline = time.time() + 900
+    while time.time() < deadline:
+        queue = subprocess.run(["squeue", "-h", "-j", ",".join(j for j in jobs if j)], env=env, capture_output=True,
+                               text=True)
+        if queue.returncode == 0 and not queue.stdout.strip():
+            return
+        time.sleep(2)
+    pytest.fail(f"the Slurm jobs did not finish: {queue.stdout}\n{logs(root)}")
+
+
+def summary_columns(path):
+    with h5py.File(path) as f:
+        return {name: f[name][()] for name in f}
+
+
+def test_a_tiny_study_through_slurm_has_the_summary_of_a_local_run(cellscape, slurm, tmp_path):
+    env, root = slurm
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY_STUDY)
+    binary = os.environ["CELLSCAPE"]
+
+    dry = cellscape("study", str(config), "--out", str(tmp_path / "dry"), "--slurm", "--dry-run", "--time", "1:00:00")
+    assert "#SBATCH --array=0,1" in dry.stdout and "#SBATCH --time=1:00:00" in dry.stdout
+    assert "--dependency" not in dry.stdout and "--collect" in dry.stdout
+
+    out = tmp_path / "slurm-run"
+    submitted = subprocess.run([binary, "study", str(config), "--out", str(out), "--slurm", "--cpus-per-task", "1",
+                                "--json"], env=env, capture_output=True, text=True)
+    assert submitted.returncode == 0, submitted.stderr
+    jobs = json.loads(submitted.stdout)
+    assert jobs["cells"] == [0, 1] and jobs["cells_job"] and jobs["summary_job"]
+    wait_for([jobs["cells_job"], jobs["summary_job"]], env, root)
+    summary_log = out / "slurm" / "logs" / "summary.log"
+    assert (out / "summary.h5").exists(), summary_log.read_text() if summary_log.exists() else logs(root)
+
+    cellscape("study", str(config), "--out", str(tmp_path / "local"))
+    through_slurm, local = summary_columns(out / "summary.h5"), summary_columns(tmp_path / "local" / "summary.h5")
+    assert through_slurm.keys() == local.keys()
+    for name in local:
+        if local[name].dtype.kind == "f":
+            np.testing.assert_array_equal(through_slurm[name], local[name], err_msg=name)
+        else:
+            assert list(through_slurm[name]) == list(local[name]), name
+    assert (out / "figures" / "loss-contours.png").exists()  # the summary job drew the figures
+
+    again = json.loads(subprocess.run([binary, "study", str(config), "--out", str(out), "--slurm", "--json"],
+                                      env=env, capture_output=True, text=True, check=True).stdout)
+    assert again["cells"] == [] and not again["cells_job"] and again["summary_job"]  # nothing left to recompute
+    wait_for([again["summary_job"]], env, root)
