@@ -20,6 +20,8 @@ void add_study_command(CLI::App& app) {
         bool json = false;
         std::optional<std::size_t> cell_index;
         bool collect = false;
+        bool skip_surfaces = false;
+        std::optional<int64_t> surface_shard;
         bool slurm = false;
         SlurmOptions slurm_options;
     };
@@ -31,6 +33,9 @@ void add_study_command(CLI::App& app) {
     command->add_flag("--json", options->json, "Print the summary rows as JSON instead of a table");
     command->add_option("--cell-index", options->cell_index, "Only this cell (0-based; a Slurm array task), no summary");
     command->add_flag("--collect", options->collect, "Compute nothing: summarize the cells' files (unfinished cells fail)");
+    command->add_flag("--skip-surfaces", options->skip_surfaces, "With --cell-index: leave the surfaces to shard tasks");
+    command->add_option("--surface-shard", options->surface_shard,
+                        "With --cell-index: only shard I of its surfaces (of slurm.surface_shards)");
     command->add_flag("--slurm", options->slurm, "Submit as a Slurm job array (one task per cell) and a summary job");
     command->add_option("--partition", options->slurm_options.partition, "Slurm partition");
     command->add_option("--cpus-per-task", options->slurm_options.cpus_per_task, "Slurm CPUs per cell task");
@@ -40,16 +45,19 @@ void add_study_command(CLI::App& app) {
     command->callback([options] {
         const StudyConfig config = StudyConfig::load(options->config);
         if (options->slurm) {
-            if (options->cell_index || options->collect)
-                throw Error("--slurm submits the whole study; --cell-index and --collect are what its jobs run");
+            if (options->cell_index || options->collect || options->skip_surfaces || options->surface_shard)
+                throw Error("--slurm submits the whole study; --cell-index, --collect, --skip-surfaces and "
+                            "--surface-shard are what its jobs run");
             const SlurmSubmission submission =
                 submit_study_to_slurm(config, options->config, options->out, options->slurm_options);
             if (options->slurm_options.dry_run) {
-                for (const auto& script : {submission.cells_script, submission.summary_script})
-                    std::cout << "# " << script.string() << "\n" << std::ifstream(script).rdbuf() << "\n";
+                for (const auto& script : {submission.cells_script, submission.surfaces_script, submission.summary_script})
+                    if (!script.empty())
+                        std::cout << "# " << script.string() << "\n" << std::ifstream(script).rdbuf() << "\n";
                 return;
             }
             std::cout << nlohmann::ordered_json{{"cells_job", submission.cells_job},
+                                                {"surfaces_job", submission.surfaces_job},
                                                 {"summary_job", submission.summary_job},
                                                 {"cells", submission.cells},
                                                 {"cells_script", submission.cells_script.string()},
@@ -61,6 +69,8 @@ void add_study_command(CLI::App& app) {
         StudyPart part;
         part.only_cell = options->cell_index;
         part.collect_only = options->collect;
+        part.skip_surfaces = options->skip_surfaces;
+        part.surface_shard = options->surface_shard;
         const StudyResult result = run_study(config, options->out, command_line(), part);
         if (part.only_cell) {
             if (result.failed_cells > 0)

@@ -79,11 +79,36 @@ SlurmSubmission submit_study_to_slurm(const StudyConfig& config, const std::file
                              "#SBATCH --output={logs}/cell-%a.log\n"
                              "{resources}"
                              "set -euo pipefail\n"
-                             "exec {binary} study {config} --out {out} --cell-index \"$SLURM_ARRAY_TASK_ID\"\n",
+                             "exec {binary} study {config} --out {out} --cell-index \"$SLURM_ARRAY_TASK_ID\"{skip}\n",
                              fmt::arg("name", config.name), fmt::arg("array", fmt::join(submission.cells, ",")),
                              fmt::arg("logs", (slurm_dir / "logs").string()), fmt::arg("resources", resource_lines(options)),
                              fmt::arg("binary", quoted(binary)), fmt::arg("config", quoted(config_file)),
-                             fmt::arg("out", quoted(out))));
+                             fmt::arg("out", quoted(out)),
+                             fmt::arg("skip", config.slurm_surface_shards > 1 ? " --skip-surfaces" : "")));
+    const int64_t shards = config.slurm_surface_shards;
+    std::vector<std::size_t> shard_tasks;  // cell * shards + shard
+    for (std::size_t cell : submission.cells)
+        for (int64_t shard = 0; shard < shards; ++shard)
+            shard_tasks.push_back(cell * static_cast<std::size_t>(shards) + static_cast<std::size_t>(shard));
+    if (shards > 1) {
+        submission.surfaces_script = slurm_dir / "surfaces.sbatch";
+        write_script(submission.surfaces_script,
+                     fmt::format("#!/bin/bash\n"
+                                 "# cellscape study {name}: each cell's surfaces in {shards} point shards, after its "
+                                 "training.\n"
+                                 "#SBATCH --job-name=cellscape-{name}-surfaces\n"
+                                 "#SBATCH --array={array}\n"
+                                 "#SBATCH --output={logs}/surface-%a.log\n"
+                                 "{resources}"
+                                 "set -euo pipefail\n"
+                                 "exec {binary} study {config} --out {out} --cell-index $((SLURM_ARRAY_TASK_ID / "
+                                 "{shards})) --surface-shard $((SLURM_ARRAY_TASK_ID % {shards}))\n",
+                                 fmt::arg("name", config.name), fmt::arg("shards", shards),
+                                 fmt::arg("array", fmt::join(shard_tasks, ",")),
+                                 fmt::arg("logs", (slurm_dir / "logs").string()),
+                                 fmt::arg("resources", resource_lines(options)), fmt::arg("binary", quoted(binary)),
+                                 fmt::arg("config", quoted(config_file)), fmt::arg("out", quoted(out))));
+    }
     SlurmOptions summary_resources = options;
     summary_resources.gpus_per_task = 0;  // collecting and plotting need no GPU
     summary_resources.cpus_per_task = 1;
@@ -110,6 +135,10 @@ SlurmSubmission submit_study_to_slurm(const StudyConfig& config, const std::file
     if (!submission.cells.empty()) {
         submission.cells_job = sbatch(quoted(submission.cells_script));
         dependency = fmt::format("--dependency=afterany:{} ", submission.cells_job);
+        if (shards > 1) {
+            submission.surfaces_job = sbatch(dependency + quoted(submission.surfaces_script));
+            dependency = fmt::format("--dependency=afterany:{}:{} ", submission.cells_job, submission.surfaces_job);
+        }
     }
     submission.summary_job = sbatch(dependency + quoted(submission.summary_script));
     return submission;

@@ -1,8 +1,9 @@
 #pragma once
 // Running a study on a Slurm cluster: a job array with one task per
-// unfinished cell (train, then that cell's analyses), and a final job that
-// depends on it, writes the summary from the cells' files and draws the
-// figures. The scripts live in DIR/slurm/, the logs in DIR/slurm/logs/.
+// unfinished cell (train, then that cell's analyses), with slurm.surface_shards
+// = N > 1 a second array of N surface shards per cell after it, and a final
+// job that depends on them, merges the shards, writes the summary from the
+// cells' files and draws the figures. The scripts live in DIR/slurm/, the logs in DIR/slurm/logs/.
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -20,9 +21,9 @@ struct SlurmOptions {
 };
 
 struct SlurmSubmission {
-    std::filesystem::path cells_script, summary_script;
+    std::filesystem::path cells_script, surfaces_script, summary_script;  // surfaces: with slurm.surface_shards > 1
     std::vector<std::size_t> cells;  // the array's task indices (cells still to do)
-    std::string cells_job, summary_job;  // job ids; empty when not submitted
+    std::string cells_job, surfaces_job, summary_job;  // job ids; empty when not submitted
 };
 
 SlurmSubmission submit_study_to_slurm(const StudyConfig& config, const std::filesystem::path& config_path,

@@ -57,10 +57,31 @@ void train_cell(const StudyConfig& config, const NamedGenotype& cell, const std:
     train_network(request);
 }
 
+std::filesystem::path surface_shard_path(const std::filesystem::path& cell_dir, int64_t epoch, int64_t shard,
+                                         int64_t shards) {
+    return cell_dir / fmt::format("surface-epoch-{:04d}.shard-{}-of-{}.h5", epoch, shard, shards);
+}
+
+// Merges the surface shards of an epoch into its surface file when all exist.
+void merge_finished_surface_shards(const StudyConfig& config, const std::filesystem::path& cell_dir, int64_t epoch,
+                                   const std::string& command) {
+    const auto merged = cell_dir / analysis_name("surface", epoch);
+    if (std::filesystem::exists(merged) || config.slurm_surface_shards < 2) return;
+    std::vector<std::filesystem::path> shards;
+    for (int64_t i = 0; i < config.slurm_surface_shards; ++i) {
+        shards.push_back(surface_shard_path(cell_dir, epoch, i, config.slurm_surface_shards));
+        if (!std::filesystem::exists(shards.back())) return;
+    }
+    merge_surface_shards(merged, shards, command);
+}
+
 void analyse_checkpoint(const StudyConfig& config, const std::filesystem::path& cell_dir, int64_t epoch,
-                        const std::string& command) {
+                        const std::string& command, const StudyPart& part) {
     const ObjectiveSource source{(cell_dir / "train" / epoch_checkpoint_name(epoch)).string(), "", "", ""};
-    if (config.hessian.enabled && !std::filesystem::exists(cell_dir / analysis_name("hessian", epoch))) {
+    const bool surface_only = part.surface_shard.has_value();
+    if (surface_only && !std::filesystem::exists(source.checkpoint))
+        throw Error(fmt::format("{} does not exist: a surface shard runs after its cell is trained", source.checkpoint));
+    if (!surface_only && config.hessian.enabled && !std::filesystem::exists(cell_dir / analysis_name("hessian", epoch))) {
         const StudyHessianSettings& settings = config.hessian;
         Objective objective =
             Objective::load(source, objective_options(config, settings.samples, settings.batch_size, "train"));
@@ -80,7 +101,8 @@ void analyse_checkpoint(const StudyConfig& config, const std::filesystem::path& 
         const HessianReport report = analyse_hessian(objective, request);
         write_hessian_file(cell_dir / analysis_name("hessian", epoch), objective, report, command);
     }
-    if (config.gradient_variance.enabled && !std::filesystem::exists(cell_dir / analysis_name("gradvar", epoch))) {
+    if (!surface_only && config.gradient_variance.enabled &&
+        !std::filesystem::exists(cell_dir / analysis_name("gradvar", epoch))) {
         const StudyGradientVarianceSettings& settings = config.gradient_variance;
         Objective objective = Objective::load(
             source, objective_options(config, settings.batches * settings.batch_size, settings.batch_size, "train"));
@@ -88,7 +110,10 @@ void analyse_checkpoint(const StudyConfig& config, const std::filesystem::path& 
         write_gradient_variance_file(cell_dir / analysis_name("gradvar", epoch), {source.checkpoint}, {result},
                                      objective.provenance(), command);
     }
-    if (config.surface.enabled && !std::filesystem::exists(cell_dir / analysis_name("surface", epoch))) {
+    auto surface_out = cell_dir / analysis_name("surface", epoch);
+    if (surface_only) surface_out = surface_shard_path(cell_dir, epoch, *part.surface_shard, config.slurm_surface_shards);
+    if (config.surface.enabled && !part.skip_surfaces && !std::filesystem::exists(surface_out) &&
+        !std::filesystem::exists(cell_dir / analysis_name("surface", epoch))) {
         const StudySurfaceSettings& settings = config.surface;
         std::vector<std::unique_ptr<Objective>> owned;
         SurfaceObjectives objectives;
@@ -106,11 +131,12 @@ void analyse_checkpoint(const StudyConfig& config, const std::filesystem::path& 
         SurfaceRequest request;
         request.x = GridAxis::parse(settings.x, "analysis.surface.x");
         if (!settings.y.empty()) request.y = GridAxis::parse(settings.y, "analysis.surface.y");
+        if (surface_only) request.shard = {*part.surface_shard, config.slurm_surface_shards};
         DirectionRequest directions;
         directions.seed = config.analysis_seed;  // the same seed for every cell: directions comparable in kind
         const SurfaceSlice slice =
             make_surface_slice(*objectives.evaluations.front().second, directions, request.y.has_value());
-        compute_surface(objectives, slice, request, cell_dir / analysis_name("surface", epoch), command);
+        compute_surface(objectives, slice, request, surface_out, command);
     }
 }
 
@@ -266,6 +292,10 @@ std::vector<NamedGenotype> study_cells(const StudyConfig& config) {
 StudyResult run_study(const StudyConfig& config, const std::filesystem::path& out_dir, const std::string& command,
                       const StudyPart& part) {
     const std::vector<NamedGenotype> cells = study_cells(config);
+    if (part.surface_shard && (!part.only_cell || *part.surface_shard < 0 ||
+                               *part.surface_shard >= config.slurm_surface_shards))
+        throw Error(fmt::format("a surface shard needs --cell-index and 0 <= shard < slurm.surface_shards ({})",
+                                config.slurm_surface_shards));
     if (part.only_cell && *part.only_cell >= cells.size())
         throw Error(fmt::format("cell index {} is out of range: the study has {} cells (0 to {})", *part.only_cell,
                                 cells.size(), cells.size() - 1));
@@ -279,6 +309,7 @@ StudyResult run_study(const StudyConfig& config, const std::filesystem::path& ou
         const auto cell_dir = out_dir / cell_directory_name(cell.name);
         const StudyRow base = cell_row(cell);
         if (part.collect_only) {
+            for (int64_t epoch : config.analysis_epochs) merge_finished_surface_shards(config, cell_dir, epoch, command);
             const auto missing = missing_outputs(config, cell_dir);
             if (!missing.empty()) {
                 StudyRow row = base;
@@ -293,10 +324,10 @@ StudyResult run_study(const StudyConfig& config, const std::filesystem::path& ou
         try {
             if (!std::filesystem::exists(cell_dir / "cell.png")) render_dot(genotype_dot(cell), cell_dir / "cell.png");
             stop_if_interrupted("training " + cell.name);
-            if (!part.collect_only) train_cell(config, cell, cell_dir, command);
+            if (!part.collect_only && !part.surface_shard) train_cell(config, cell, cell_dir, command);
             for (int64_t epoch : config.analysis_epochs) {
                 stop_if_interrupted(fmt::format("analysing {} at epoch {}", cell.name, epoch));
-                if (!part.collect_only) analyse_checkpoint(config, cell_dir, epoch, command);
+                if (!part.collect_only) analyse_checkpoint(config, cell_dir, epoch, command, part);
                 StudyRow row = base;
                 fill_row(row, config, cell_dir, epoch);
                 result.rows.push_back(row);

@@ -51,6 +51,12 @@ struct StudyPart {
     // files are incomplete gets the status "not finished" (the final job of
     // a Slurm study).
     bool collect_only = false;
+    // Split surfaces (slurm.surface_shards > 1): the cell's task leaves its
+    // surfaces to shard tasks, each of which computes only shard I of every
+    // analysis epoch's surface (surface-epoch-NNNN.shard-I-of-N.h5); the
+    // collecting job merges them.
+    bool skip_surfaces = false;
+    std::optional<int64_t> surface_shard;
 };
 
 // Runs (or resumes) the study. A cell that fails is reported in its rows and

@@ -154,7 +154,12 @@ StudyConfig StudyConfig::load(const std::filesystem::path& path) {
     gradvar.read("batch_size", config.gradient_variance.batch_size);
     gradvar.reject_unknown_keys();
     analysis.reject_unknown_keys();
+    TableReader slurm = top.table("slurm");
+    slurm.read("surface_shards", config.slurm_surface_shards);
+    slurm.reject_unknown_keys();
     top.reject_unknown_keys();
+    if (config.slurm_surface_shards < 1)
+        throw Error(fmt::format("{}: slurm.surface_shards must be at least 1", path.string()));
 
     if (config.cells.empty())
         throw Error(fmt::format("{}: `cells` lists no cell; e.g. cells = [\"DARTS_V2\", \"DARTS_V2:chain\"]",

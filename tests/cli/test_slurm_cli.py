@@ -126,11 +126,12 @@ def summary_columns(path):
 def test_a_tiny_study_through_slurm_has_the_summary_of_a_local_run(cellscape, slurm, tmp_path):
     env, root = slurm
     config = tmp_path / "tiny.toml"
-    config.write_text(TINY_STUDY)
+    config.write_text(TINY_STUDY + "[slurm]\nsurface_shards = 2\n")  # each surface in two shard tasks
     binary = os.environ["CELLSCAPE"]
 
     dry = cellscape("study", str(config), "--out", str(tmp_path / "dry"), "--slurm", "--dry-run", "--time", "1:00:00")
-    assert "#SBATCH --array=0,1" in dry.stdout and "#SBATCH --time=1:00:00" in dry.stdout
+    assert "#SBATCH --array=0,1\n" in dry.stdout and "#SBATCH --time=1:00:00" in dry.stdout
+    assert "#SBATCH --array=0,1,2,3\n" in dry.stdout and "--surface-shard" in dry.stdout
     assert "--dependency" not in dry.stdout and "--collect" in dry.stdout
 
     out = tmp_path / "slurm-run"
@@ -138,8 +139,8 @@ def test_a_tiny_study_through_slurm_has_the_summary_of_a_local_run(cellscape, sl
                                 "--json"], env=env, capture_output=True, text=True)
     assert submitted.returncode == 0, submitted.stderr
     jobs = json.loads(submitted.stdout)
-    assert jobs["cells"] == [0, 1] and jobs["cells_job"] and jobs["summary_job"]
-    wait_for([jobs["cells_job"], jobs["summary_job"]], env, root)
+    assert jobs["cells"] == [0, 1] and jobs["cells_job"] and jobs["surfaces_job"] and jobs["summary_job"]
+    wait_for([jobs["cells_job"], jobs["surfaces_job"], jobs["summary_job"]], env, root)
     summary_log = out / "slurm" / "logs" / "summary.log"
     assert (out / "summary.h5").exists(), summary_log.read_text() if summary_log.exists() else logs(root)
 
@@ -152,6 +153,11 @@ def test_a_tiny_study_through_slurm_has_the_summary_of_a_local_run(cellscape, sl
         else:
             assert list(through_slurm[name]) == list(local[name]), name
     assert (out / "figures" / "loss-contours.png").exists()  # the summary job drew the figures
+    for surface in (tmp_path / "local").glob("*/surface-epoch-*.h5"):  # merged shards equal whole surfaces
+        merged = out / surface.parent.name / surface.name
+        with h5py.File(surface) as a, h5py.File(merged) as b:
+            for name in ["test_loss", "test_acc", "gradient_variance", "completed"]:
+                np.testing.assert_array_equal(a[name][()], b[name][()], err_msg=f"{merged}: {name}")
 
     again = json.loads(subprocess.run([binary, "study", str(config), "--out", str(out), "--slurm", "--json"],
                                       env=env, capture_output=True, text=True, check=True).stdout)

@@ -51,6 +51,8 @@ TEST_CASE("study config mistakes name the file, the key and the fix") {
     CHECK_THROWS_WITH(StudyConfig::load(directory.write("type.toml", std::string(minimal) + "[network]\nlayers = \"8\"\n")),
                       Contains("network.layers has the wrong type") && Contains("an integer"));
     CHECK_THROWS_WITH(StudyConfig::load(directory.write("empty.toml", "cells = []\n")), Contains("lists no cell"));
+    CHECK_THROWS_WITH(StudyConfig::load(directory.write("shards.toml", std::string(minimal) + "[slurm]\nsurface_shards = 0\n")),
+                      Contains("slurm.surface_shards must be at least 1"));
     CHECK_THROWS_WITH(StudyConfig::load(directory.write("late.toml", std::string(minimal) + "[analysis]\nepochs = [9]\n")),
                       Contains("outside 1..4"));
     CHECK_THROWS_WITH(StudyConfig::load(directory.write("split.toml", std::string(minimal) +
