@@ -76,24 +76,11 @@ void add_surface_command(CLI::App& app) {
         directions.ignore_bias_and_bn =
             options->ignore.empty() ? directions.source == "random" : options->ignore == "biasbn";
 
-        std::vector<std::unique_ptr<Objective>> owned;
-        SurfaceObjectives objectives;
-        for (const std::string& split : options->evaluations) {
-            ObjectiveOptions settings = options->objective;
-            settings.split = split;
-            owned.push_back(std::make_unique<Objective>(Objective::load(source, settings)));
-            objectives.evaluations.emplace_back(split, owned.back().get());
-        }
-        if (options->gradient_variance) {
-            if (options->gv_batches < 2) throw Error("--gv-batches must be at least 2");
-            ObjectiveOptions settings = options->objective;
-            settings.split = "train";
-            settings.sampling = "random";
-            settings.batch_size = options->gv_batch_size;
-            settings.samples = options->gv_batches * options->gv_batch_size;
-            owned.push_back(std::make_unique<Objective>(Objective::load(source, settings)));
-            objectives.gradient_variance = owned.back().get();
-        }
+        if (options->gradient_variance && options->gv_batches < 2) throw Error("--gv-batches must be at least 2");
+        const LoadedSurfaceObjectives loaded =
+            load_surface_objectives(source, options->objective, options->evaluations,
+                                    options->gradient_variance ? options->gv_batches : 0, options->gv_batch_size);
+        const SurfaceObjectives& objectives = loaded.objectives;
         if (objectives.evaluations.empty()) throw Error("--eval needs train, test or both");
         const SurfaceSlice slice = make_surface_slice(*objectives.evaluations.front().second, directions,
                                                       request.y.has_value());

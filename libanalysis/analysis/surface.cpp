@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <map>
+#include <optional>
 
 #include "analysis/directions.hpp"
 #include "analysis/gradient_variance.hpp"
@@ -48,13 +49,13 @@ std::vector<std::string> split(const std::string& text, char separator) {
 std::string ignore_name(bool ignore_bias_and_bn) { return ignore_bias_and_bn ? "biasbn" : "none"; }
 
 // The names of the per-point datasets, in file order.
-std::vector<std::string> value_names(const SurfaceObjectives& objectives) {
+std::vector<std::string> value_names(const std::vector<std::string>& evaluations, bool gradient_variance) {
     std::vector<std::string> names;
-    for (const auto& [name, objective] : objectives.evaluations) {
-        names.push_back(name + "_loss");
-        names.push_back(name + "_acc");
+    for (const auto& evaluation : evaluations) {
+        names.push_back(evaluation + "_loss");
+        names.push_back(evaluation + "_acc");
     }
-    if (objectives.gradient_variance)
+    if (gradient_variance)
         for (const char* name : {"gradient_variance", "gradient_norm", "noise_scale"}) names.emplace_back(name);
     return names;
 }
@@ -99,6 +100,15 @@ struct SurfaceValues {
     std::vector<int64_t> shape;  // {nx} or {ny, nx}
     std::map<std::string, torch::Tensor> values;  // float64, flat
     torch::Tensor completed;  // uint8, flat
+
+    // No point computed yet: NaN everywhere, nothing completed.
+    SurfaceValues(std::vector<int64_t> grid_shape, const std::vector<std::string>& names)
+        : shape(std::move(grid_shape)) {
+        int64_t points = 1;
+        for (int64_t size : shape) points *= size;
+        for (const auto& name : names) values[name] = torch::full({points}, NAN, torch::kFloat64);
+        completed = torch::zeros({points}, torch::kUInt8);
+    }
 
     void write_to(Hdf5File& file) const {
         for (const auto& [name, tensor] : values) file.write(name, tensor.view(shape));
@@ -276,6 +286,29 @@ SurfaceSlice make_surface_slice(const Objective& objective, const DirectionReque
     return slice;
 }
 
+LoadedSurfaceObjectives load_surface_objectives(const ObjectiveSource& source, const ObjectiveOptions& options,
+                                                const std::vector<std::string>& evaluations,
+                                                int64_t gradient_variance_batches,
+                                                int64_t gradient_variance_batch_size) {
+    LoadedSurfaceObjectives loaded;
+    for (const std::string& split : evaluations) {
+        ObjectiveOptions settings = options;
+        settings.split = split;
+        loaded.owned.push_back(std::make_unique<Objective>(Objective::load(source, settings)));
+        loaded.objectives.evaluations.emplace_back(split, loaded.owned.back().get());
+    }
+    if (gradient_variance_batches > 0) {
+        ObjectiveOptions settings = options;
+        settings.split = "train";
+        settings.sampling = "random";
+        settings.batch_size = gradient_variance_batch_size;
+        settings.samples = gradient_variance_batches * gradient_variance_batch_size;
+        loaded.owned.push_back(std::make_unique<Objective>(Objective::load(source, settings)));
+        loaded.objectives.gradient_variance = loaded.owned.back().get();
+    }
+    return loaded;
+}
+
 SurfaceRun compute_surface(const SurfaceObjectives& objectives, const SurfaceSlice& slice,
                            const SurfaceRequest& request, const std::filesystem::path& out,
                            const std::string& command) {
@@ -290,11 +323,10 @@ SurfaceRun compute_surface(const SurfaceObjectives& objectives, const SurfaceSli
     const std::vector<double> xs = request.x.coordinates();
     const std::vector<double> ys = request.y ? request.y->coordinates() : std::vector<double>{0.0};
 
-    SurfaceValues values;
-    values.shape = request.y ? std::vector<int64_t>{ny, nx} : std::vector<int64_t>{nx};
-    const std::vector<std::string> names = value_names(objectives);
-    for (const auto& name : names) values.values[name] = torch::full({nx * ny}, NAN, torch::kFloat64);
-    values.completed = torch::zeros({nx * ny}, torch::kUInt8);
+    std::vector<std::string> evaluation_names;
+    for (const auto& [name, objective] : objectives.evaluations) evaluation_names.push_back(name);
+    const std::vector<std::string> names = value_names(evaluation_names, objectives.gradient_variance != nullptr);
+    SurfaceValues values(request.y ? std::vector<int64_t>{ny, nx} : std::vector<int64_t>{nx}, names);
 
     const nlohmann::ordered_json description = describe_slice(objectives, slice, request);
     const std::string key = hash_text(description.dump());
@@ -333,7 +365,7 @@ SurfaceRun compute_surface(const SurfaceObjectives& objectives, const SurfaceSli
     SurfaceRun run;
     run.grid_points = nx * ny;
     for (int64_t point = 0; point < nx * ny; ++point) run.shard_points += request.shard.owns(point);
-    const auto* completed = values.completed.data_ptr<uint8_t>();
+    auto* completed = values.completed.data_ptr<uint8_t>();
     for (int64_t point = 0; point < nx * ny; ++point)
         run.resumed += request.shard.owns(point) && completed[point];
 
@@ -344,7 +376,7 @@ SurfaceRun compute_surface(const SurfaceObjectives& objectives, const SurfaceSli
         progress.note(fmt::format("resuming {}: {} of {} points already done", partial.string(), run.resumed,
                                   run.shard_points));
     for (int64_t point = 0; point < nx * ny; ++point) {
-        if (!request.shard.owns(point) || values.completed[point].item<uint8_t>()) continue;
+        if (!request.shard.owns(point) || completed[point]) continue;
         if (InterruptGuard::requested()) {
             file.close();
             throw Interrupted(InterruptGuard::signal_number(),
@@ -376,7 +408,7 @@ SurfaceRun compute_surface(const SurfaceObjectives& objectives, const SurfaceSli
             }
         }
         run.non_finite += !finite;
-        values.completed[point] = 1;
+        completed[point] = 1;
         values.write_to(file);
         file.flush();
         ++run.computed;
@@ -404,36 +436,31 @@ void merge_surface_shards(const std::filesystem::path& out, const std::vector<st
     int64_t count = 0;
     std::vector<bool> seen;
     std::vector<std::string> names;
-    SurfaceValues merged;
+    std::optional<SurfaceValues> merged;
     for (const auto& path : shards) {
         const Hdf5File shard(path, Hdf5File::Mode::read);
         require_format(shard, surface_format);
         if (shard.int_attribute("/", "complete") != 1)
             throw Error(fmt::format("{} is not a finished shard; rerun its command to complete it", path.string()));
         const Shard part = Shard::parse(shard.string_attribute("/", "shard"));
-        if (key.empty()) {
+        if (!merged) {
             key = shard.string_attribute("/", "slice_key");
             count = part.count;
             seen.assign(static_cast<std::size_t>(count), false);
-            for (const auto& name : shard.members("/"))
-                if (name != "completed" && name != "xcoordinates" && name != "ycoordinates" &&
-                    name != "xdirection" && name != "ydirection")
-                    names.push_back(name);
-            merged.shape = shard.shape("completed");
-            merged.read_from(shard, names);
+            names = value_names(split(shard.string_attribute("/", "evaluations"), ','),
+                                shard.has_attribute("/", "gradient_variance_batches"));
+            merged.emplace(shard.shape("completed"), names);
         } else if (shard.string_attribute("/", "slice_key") != key || part.count != count) {
             throw Error(fmt::format("{} was made with other settings (model, data, directions, grid or shard count) "
                                     "than {}; merge only shards of one surface command",
                                     path.string(), shards.front().string()));
-        } else {
-            SurfaceValues values;
-            values.shape = merged.shape;
-            values.read_from(shard, names);
-            const torch::Tensor mine = values.completed.to(torch::kBool);
-            for (const auto& name : names)
-                merged.values[name] = torch::where(mine, values.values[name], merged.values[name]);
-            merged.completed = merged.completed.bitwise_or(values.completed);
         }
+        SurfaceValues values(merged->shape, names);
+        values.read_from(shard, names);
+        const torch::Tensor mine = values.completed.to(torch::kBool);
+        for (const auto& name : names)
+            merged->values[name] = torch::where(mine, values.values[name], merged->values[name]);
+        merged->completed = merged->completed.bitwise_or(values.completed);
         if (seen[static_cast<std::size_t>(part.index)])
             throw Error(fmt::format("{} is shard {} again: give each shard once", path.string(), part.spec()));
         seen[static_cast<std::size_t>(part.index)] = true;
@@ -449,7 +476,7 @@ void merge_surface_shards(const std::filesystem::path& out, const std::vector<st
     std::filesystem::copy_file(shards.front(), partial, std::filesystem::copy_options::overwrite_existing);
     {
         Hdf5File file(partial, Hdf5File::Mode::read_write);
-        merged.write_to(file);
+        merged->write_to(file);
         file.set_attribute("/", "shard", Shard{}.spec());
         file.set_attribute("/", "command", command);
         std::vector<std::string> sources;

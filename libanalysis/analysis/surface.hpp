@@ -7,6 +7,7 @@
 // joins the shards into the file a single run writes.
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -76,6 +77,19 @@ struct SurfaceObjectives {
     std::vector<std::pair<std::string, Objective*>> evaluations;
     Objective* gradient_variance = nullptr;
 };
+
+// The objectives of a surface loaded from one model source and owned here:
+// one per evaluation set ("train", "test") with `options` but that split,
+// and, when `gradient_variance_batches` is non-zero, K random training
+// batches of `gradient_variance_batch_size`.
+struct LoadedSurfaceObjectives {
+    std::vector<std::unique_ptr<Objective>> owned;
+    SurfaceObjectives objectives;
+};
+LoadedSurfaceObjectives load_surface_objectives(const ObjectiveSource& source, const ObjectiveOptions& options,
+                                                const std::vector<std::string>& evaluations,
+                                                int64_t gradient_variance_batches,
+                                                int64_t gradient_variance_batch_size);
 
 struct SurfaceRun {
     std::filesystem::path file;  // the finished file (or the partial one, when not complete)

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <memory>
 
 #include "analysis/gradient_variance.hpp"
 #include "analysis/hessian_report.hpp"
@@ -115,19 +114,10 @@ void analyse_checkpoint(const StudyConfig& config, const std::filesystem::path& 
     if (config.surface.enabled && !part.skip_surfaces && !std::filesystem::exists(surface_out) &&
         !std::filesystem::exists(cell_dir / analysis_name("surface", epoch))) {
         const StudySurfaceSettings& settings = config.surface;
-        std::vector<std::unique_ptr<Objective>> owned;
-        SurfaceObjectives objectives;
-        for (const auto& split : settings.evaluations) {
-            owned.push_back(std::make_unique<Objective>(
-                Objective::load(source, objective_options(config, settings.samples, settings.batch_size, split))));
-            objectives.evaluations.emplace_back(split, owned.back().get());
-        }
-        if (settings.gradient_variance) {
-            owned.push_back(std::make_unique<Objective>(Objective::load(
-                source, objective_options(config, settings.gv_batches * settings.gv_batch_size, settings.gv_batch_size,
-                                          "train"))));
-            objectives.gradient_variance = owned.back().get();
-        }
+        const LoadedSurfaceObjectives loaded = load_surface_objectives(
+            source, objective_options(config, settings.samples, settings.batch_size, "train"), settings.evaluations,
+            settings.gradient_variance ? settings.gv_batches : 0, settings.gv_batch_size);
+        const SurfaceObjectives& objectives = loaded.objectives;
         SurfaceRequest request;
         request.x = GridAxis::parse(settings.x, "analysis.surface.x");
         if (!settings.y.empty()) request.y = GridAxis::parse(settings.y, "analysis.surface.y");
