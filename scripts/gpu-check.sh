@@ -47,8 +47,8 @@ else
   echo "gpu-check: no CUDA device in this build or machine: running the CPU part (CPU against CPU)" >&2
 fi
 
-# A small trained checkpoint, shared by both devices.
-"$cellscape" train --cell DARTS_V2 --dataset fashion-mnist --train-size 512 --test-size 256 --batch-size 64 \
+# A small trained checkpoint, shared by both devices (kept from an earlier run of the check).
+[ -e "$out/train/epoch-0001.h5" ] || "$cellscape" train --cell DARTS_V2 --dataset fashion-mnist --train-size 512 --test-size 256 --batch-size 64 \
   --init-channels 4 --layers 3 --epochs 1 --threads 2 --seed 3 --out "$out/train" > /dev/null
 checkpoint=$out/train/epoch-0001.h5
 for run in "cpu reference" "$gpu compared"; do
@@ -65,6 +65,7 @@ done
 timing='{}'
 if [ "$gpu" = cuda ]; then
   # GPU timings at the benchmarks' size: DARTS_V2, C=16, 8 cells, batch 64; HVPs on 256 samples, float32.
+  rm -rf "$out/train-gpu"  # a fresh run each time: its seconds are the timing
   "$cellscape" train --cell DARTS_V2 --dataset fashion-mnist --train-size 6400 --test-size 1000 --batch-size 64 \
     --init-channels 16 --layers 8 --epochs 1 --device cuda --out "$out/train-gpu" --json > "$out/train-gpu.json"
   "$cellscape" hessian --checkpoint "$out/train-gpu/epoch-0001.h5" --device cuda --samples 256 --batch-size 128 \
