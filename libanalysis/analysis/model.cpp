@@ -48,25 +48,6 @@ NamedTensors ScriptModel::named_buffers() {
     return tensors;
 }
 
-namespace {
-
-// A DARTS network, which can switch its feature-map layout.
-class DartsModel : public ModuleModel {
-public:
-    DartsModel(nn::DartsNetwork network, std::vector<std::pair<std::string, std::string>> groups)
-        : ModuleModel(network.ptr(), [network](const torch::Tensor& x) mutable { return network->forward(x); },
-                      std::move(groups)),
-          network_(network) {}
-    void prefer_double_backward_layout(bool enabled) override {
-        network_->set_memory_format(enabled ? torch::MemoryFormat::Contiguous : torch::MemoryFormat::ChannelsLast);
-    }
-
-private:
-    nn::DartsNetwork network_;
-};
-
-}  // namespace
-
 std::unique_ptr<Model> darts_model(nn::DartsNetwork network) {
     std::vector<std::size_t> normal, reduce;
     for (std::size_t i = 0; i < network->layout().size(); ++i) (network->layout()[i].reduction ? reduce : normal).push_back(i);
@@ -77,7 +58,8 @@ std::unique_ptr<Model> darts_model(nn::DartsNetwork network) {
         {"reduce", fmt::format(R"(^cells\.({})\.)", fmt::join(reduce, "|"))},
         {"classifier", R"(^classifier\.)"},
     };
-    return std::make_unique<DartsModel>(network, groups);
+    return std::make_unique<ModuleModel>(
+        network.ptr(), [network](const torch::Tensor& x) mutable { return network->forward(x); }, groups);
 }
 
 std::unique_ptr<Model> model_from_checkpoint(const TrainingState& state, const std::string& origin) {

@@ -27,11 +27,6 @@ public:
     // Named parameter groups this model knows (e.g. "normal", "reduce",
     // "stem", "classifier" for DARTS networks), as name regexes.
     virtual std::vector<std::pair<std::string, std::string>> parameter_groups() const { return {}; }
-    // Hessian-vector products differentiate twice. LibTorch 1.13's CPU double
-    // backward of convolutions runs faster on NCHW feature maps, while forward
-    // and first backward passes run faster channels-last: models that choose
-    // their layout switch while this is on.
-    virtual void prefer_double_backward_layout(bool /*enabled*/) {}
 };
 
 // A LibTorch module with its forward function.

@@ -280,11 +280,6 @@ torch::Tensor Objective::batch_gradient(std::size_t index) {
 
 torch::Tensor Objective::hessian_vector_product(const torch::Tensor& vector) {
     const auto directions = unflatten(vector.to(device_, dtype_));
-    struct LayoutForDoubleBackward {
-        Model& model;
-        explicit LayoutForDoubleBackward(Model& m) : model(m) { model.prefer_double_backward_layout(true); }
-        ~LayoutForDoubleBackward() { model.prefer_double_backward_layout(false); }
-    } layout(*model_);
     torch::Tensor total;
     for (const auto& [inputs, labels] : batches_) {
         const torch::Tensor loss =

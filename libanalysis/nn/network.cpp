@@ -4,6 +4,7 @@
 
 #include <regex>
 
+#include "nn/fast_autograd.hpp"
 #include "util/error.hpp"
 
 namespace cellscape::nn {
@@ -68,19 +69,20 @@ CellModule::CellModule(const Cell& genotype_cell, int64_t channels_before_previo
 
 torch::Tensor CellModule::forward(const torch::Tensor& before_previous, const torch::Tensor& previous,
                                   double drop_path_probability) {
-    std::vector<torch::Tensor> states = {preprocess0_->forward(before_previous), preprocess1_->forward(previous)};
+    std::vector<torch::Tensor> states = {keep_gradient_layout(preprocess0_->forward(before_previous)),
+                                         keep_gradient_layout(preprocess1_->forward(previous))};
     std::vector<torch::Tensor> rectified;  // relu(state), made once per state on first use
     auto apply = [&](EdgeOperation& operation, std::size_t source) {
         if (!operation.starts_with_relu()) return operation.forward(states[source]);
         if (rectified.size() <= source) rectified.resize(states.size());
-        if (!rectified[source].defined()) rectified[source] = torch::relu(states[source]);
+        if (!rectified[source].defined()) rectified[source] = rectify(states[source]);
         return operation.forward_rectified(rectified[source]);
     };
     const bool dropping = is_training() && drop_path_probability > 0.0;
     for (std::size_t node = 0; node * 2 < operations_.size(); ++node) {
         torch::Tensor sum;
         for (std::size_t k = node * 2; k < node * 2 + 2; ++k) {
-            torch::Tensor h = apply(*operations_[k], static_cast<std::size_t>(sources_[k]));
+            torch::Tensor h = keep_gradient_layout(apply(*operations_[k], static_cast<std::size_t>(sources_[k])));
             if (dropping && !operations_[k]->is_identity()) h = drop_path(h, drop_path_probability);
             sum = sum.defined() ? sum + h : h;
         }
@@ -88,7 +90,7 @@ torch::Tensor CellModule::forward(const torch::Tensor& before_previous, const to
     }
     std::vector<torch::Tensor> outputs;
     for (int node : concat_) outputs.push_back(states[static_cast<std::size_t>(node)]);
-    return torch::cat(outputs, 1);
+    return keep_gradient_layout(concatenate_channels(outputs));
 }
 
 AuxiliaryHead::AuxiliaryHead(int64_t channels, int64_t height, int64_t width, int64_t classes) {
@@ -108,7 +110,7 @@ AuxiliaryHead::AuxiliaryHead(int64_t channels, int64_t height, int64_t width, in
 }
 
 torch::Tensor AuxiliaryHead::forward(const torch::Tensor& features) {
-    return classifier_->forward(features_->forward(features).flatten(1));
+    return classifier_->forward(run_sequence(features_, 0, features).flatten(1));
 }
 
 DartsNetworkImpl::DartsNetworkImpl(const Genotype& genotype, const NetworkConfig& config) : config_(config) {

@@ -1,5 +1,9 @@
 #include "nn/operations.hpp"
 
+#include "nn/convolution.hpp"
+#include "nn/fast_autograd.hpp"
+#include "nn/plain_operations.hpp"
+
 namespace cellscape::nn {
 namespace {
 
@@ -26,16 +30,23 @@ struct SequentialOperation : EdgeOperation {
     torch::nn::Sequential op;
 };
 
-// Convolution then eval-mode BatchNorm as one convolution:
-// w' = w * gamma / sqrt(var + eps), b' = beta - mean * gamma / sqrt(var + eps).
-torch::Tensor folded_convolution(const torch::nn::Conv2dImpl& conv, const torch::nn::BatchNorm2dImpl& bn,
-                                 const torch::Tensor& input) {
+// Eval-mode BatchNorm as the per-channel affine map x * scale + shift, with
+// scale = gamma / sqrt(var + eps) and shift = beta - mean * scale.
+std::pair<torch::Tensor, torch::Tensor> batch_norm_affine(const torch::nn::BatchNorm2dImpl& bn) {
     const torch::Tensor scale = bn.weight * torch::rsqrt(bn.running_var + bn.options.eps());
-    const auto& options = conv.options;
-    return torch::conv2d(input, conv.weight * scale.view({-1, 1, 1, 1}), bn.bias - bn.running_mean * scale,
-                         *options.stride(), *c10::get<torch::ExpandingArray<2>>(options.padding()),
-                         *options.dilation(), options.groups());
+    return {scale, bn.bias - bn.running_mean * scale};
 }
+
+// A convolution followed by an eval-mode BatchNorm as one convolution with
+// weight w * scale and bias `shift`. The same function of the weights, gamma
+// and beta, so the same derivatives, with one operation fewer to run and to
+// differentiate twice.
+torch::Tensor folded_convolution(const torch::nn::Conv2dImpl& conv, const torch::Tensor& scale,
+                                 const torch::Tensor& shift, const torch::Tensor& input) {
+    return convolution(input, conv.weight * scale.view({-1, 1, 1, 1}), geometry_of(conv), shift);
+}
+
+bool folds_into_convolution(const torch::nn::BatchNorm2dImpl& bn) { return !bn.is_training() && !plain_operations(); }
 
 // Twice (ReLU, depthwise kxk, pointwise 1x1, BatchNorm); stride on the first depthwise only.
 std::shared_ptr<EdgeOperation> separable_convolution(int64_t c, int64_t kernel, int64_t stride) {
@@ -88,13 +99,17 @@ struct Zero : EdgeOperation {
 }  // namespace
 
 torch::Tensor run_sequence(torch::nn::Sequential sequence, std::size_t first, torch::Tensor input) {
-    const bool inference = !sequence->is_training() && !torch::GradMode::is_enabled();
     for (std::size_t i = first; i < sequence->size(); ++i) {
         const auto* conv = sequence->ptr(i)->as<torch::nn::Conv2d>();
         const auto* bn = i + 1 < sequence->size() ? sequence->ptr(i + 1)->as<torch::nn::BatchNorm2d>() : nullptr;
-        if (inference && conv && bn) {
-            input = folded_convolution(*conv, *bn, input);
+        if (conv && bn && folds_into_convolution(*bn)) {
+            const auto [scale, shift] = batch_norm_affine(*bn);
+            input = folded_convolution(*conv, scale, shift, input);
             ++i;
+        } else if (conv) {
+            input = convolve(*conv, input);
+        } else if (sequence->ptr(i)->as<torch::nn::ReLU>()) {
+            input = rectify(input);
         } else {
             input = (sequence->begin() + static_cast<std::ptrdiff_t>(i))->forward(input);
         }
@@ -122,14 +137,19 @@ FactorizedReduce::FactorizedReduce(int64_t in_channels, int64_t out_channels) {
 }
 
 torch::Tensor FactorizedReduce::forward_rectified(const torch::Tensor& x) {
-    using torch::indexing::None;
-    using torch::indexing::Slice;
-    torch::Tensor shifted = x.index({Slice(), Slice(), Slice(1, None), Slice(1, None)});
-    // For odd sizes the shifted branch would come out one pixel smaller; pad
-    // it at the far edge (even sizes, the DARTS case, are unchanged).
-    const int64_t pad_bottom = x.size(2) % 2, pad_right = x.size(3) % 2;
-    if (pad_bottom || pad_right) shifted = torch::constant_pad_nd(shifted, {0, pad_right, 0, pad_bottom});
-    return bn->forward(torch::cat({conv_1->forward(x), conv_2->forward(shifted)}, 1));
+    // The second branch sees the input shifted by one pixel; for odd sizes it
+    // would come out one pixel smaller, so it is padded at the far edge (even
+    // sizes, the DARTS case, are unchanged). Negative padding crops, and unlike
+    // slicing keeps the gradient channels-last (see nn/fast_autograd.hpp).
+    const torch::Tensor shifted = torch::constant_pad_nd(x, {-1, x.size(3) % 2, -1, x.size(2) % 2});
+    if (folds_into_convolution(*bn)) {
+        const auto [scale, shift] = batch_norm_affine(*bn);
+        const int64_t half = conv_1->options.out_channels();
+        return concatenate_channels(
+            {folded_convolution(*conv_1, scale.narrow(0, 0, half), shift.narrow(0, 0, half), x),
+             folded_convolution(*conv_2, scale.narrow(0, half, half), shift.narrow(0, half, half), shifted)});
+    }
+    return bn->forward(concatenate_channels({convolve(*conv_1, x), convolve(*conv_2, shifted)}));
 }
 
 std::shared_ptr<EdgeOperation> make_edge_operation(Operation op, int64_t channels, int64_t stride) {

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "cells/operation.hpp"
+#include "nn/fast_autograd.hpp"
 
 namespace cellscape::nn {
 
@@ -36,17 +37,19 @@ struct ReluConvBatchNorm : EdgeOperation {
 // (rounding up, also for odd sizes).
 struct FactorizedReduce : EdgeOperation {
     FactorizedReduce(int64_t in_channels, int64_t out_channels);
-    torch::Tensor forward(const torch::Tensor& input) override { return forward_rectified(torch::relu(input)); }
+    torch::Tensor forward(const torch::Tensor& input) override { return forward_rectified(rectify(input)); }
     bool starts_with_relu() const override { return true; }
     torch::Tensor forward_rectified(const torch::Tensor& rectified) override;
     torch::nn::Conv2d conv_1{nullptr}, conv_2{nullptr};
     torch::nn::BatchNorm2d bn{nullptr};
 };
 
-// Runs the modules of `sequence` from index `first` on `input`. In inference
-// (eval mode, no autograd) each convolution followed by a BatchNorm runs as
-// one convolution with the BatchNorm folded into its weights and bias: the
-// same function, one pass over the feature map fewer.
+// Runs the modules of `sequence` from index `first` on `input`. Each
+// convolution followed by an eval-mode BatchNorm runs as one convolution with
+// the BatchNorm folded into its weights and bias (the same function and
+// derivatives, one pass over the feature map fewer), and every convolution
+// runs through nn::convolve, whose derivatives are fast (nn/convolution.hpp);
+// under a PlainOperationsGuard, the modules run as they are.
 torch::Tensor run_sequence(torch::nn::Sequential sequence, std::size_t first, torch::Tensor input);
 
 // The module for `op` on an edge with `channels` in and out and the given stride.

@@ -7,6 +7,7 @@
 #include "cells/metrics.hpp"
 #include "cells/zoo.hpp"
 #include "nn/network.hpp"
+#include "nn/plain_operations.hpp"
 #include "util/error.hpp"
 
 using namespace cellscape;
@@ -148,11 +149,34 @@ TEST_CASE("channels-last feature maps (the fast CPU path) compute what contiguou
     }
 }
 
-TEST_CASE("inference folds BatchNorm into convolutions and shares ReLUs without changing the function") {
-    // Eval mode without autograd takes the folded path; with autograd the
-    // plain one. float64: 1e-10 bounds the rounding of the folded weights.
+namespace {
+
+// The loss on `images`, its gradient and a Hessian-vector product in the
+// direction `directions` (one tensor per parameter), flattened into one vector.
+torch::Tensor loss_gradient_and_curvature(nn::DartsNetwork& network, const torch::Tensor& images,
+                                          const torch::Tensor& labels, const std::vector<torch::Tensor>& directions) {
+    const auto parameters = network->parameters();
+    const torch::Tensor loss = torch::nn::functional::cross_entropy(network->forward(images), labels);
+    const auto gradient = torch::autograd::grad({loss}, parameters, {}, true, true);
+    torch::Tensor directional = torch::zeros({}, torch::kFloat64);
+    for (std::size_t i = 0; i < gradient.size(); ++i) directional = directional + (gradient[i] * directions[i]).sum();
+    const auto curvature = torch::autograd::grad({directional}, parameters);
+    std::vector<torch::Tensor> flat = {loss.detach().view({1})};
+    for (const auto& g : gradient) flat.push_back(g.detach().flatten());
+    for (const auto& h : curvature) flat.push_back(h.flatten());
+    return torch::cat(flat);
+}
+
+}  // namespace
+
+TEST_CASE("the fast paths give the plain network's outputs, gradients and Hessian-vector products") {
+    // Fast: BatchNorm folded into convolutions in eval mode, nn::convolution,
+    // one ReLU per cell state, gradients kept channels-last. Plain: LibTorch's
+    // modules (PlainOperationsGuard). float64; the paths differ only in
+    // summation order and in the rounding of the folded weights: 1e-10.
     torch::manual_seed(4);
     const torch::Tensor images = torch::randn({5, 3, 12, 12}, torch::kFloat64);
+    const torch::Tensor labels = torch::randint(0, 10, {5});
     for (const auto& cell : genotype_zoo()) {
         INFO(cell.name);
         nn::DartsNetwork network(cell.genotype, small_config(4, 3, {3, 12, 12}));
@@ -161,10 +185,23 @@ TEST_CASE("inference folds BatchNorm into convolutions and shares ReLUs without 
             torch::NoGradGuard no_grad;  // running statistics away from 0 and 1
             network->forward(images * 3 + 1);
         }
-        network->eval();
-        const torch::Tensor plain = network->forward(images).detach();
-        torch::NoGradGuard no_grad;
-        CHECK(torch::allclose(network->forward(images), plain, 1e-10, 1e-10));
+        std::vector<torch::Tensor> directions;
+        for (const auto& parameter : network->parameters()) directions.push_back(torch::randn_like(parameter));
+        for (const bool training : {false, true}) {
+            INFO((training ? "train mode" : "eval mode"));
+            network->train(training);
+            torch::Tensor plain, plain_inference;
+            {
+                nn::PlainOperationsGuard guard;
+                plain = loss_gradient_and_curvature(network, images, labels, directions);
+                torch::NoGradGuard no_grad;
+                plain_inference = network->forward(images);
+            }
+            const torch::Tensor fast = loss_gradient_and_curvature(network, images, labels, directions);
+            CHECK(torch::allclose(fast, plain, 1e-10, 1e-10));
+            torch::NoGradGuard no_grad;
+            CHECK(torch::allclose(network->forward(images), plain_inference, 1e-10, 1e-10));
+        }
     }
 }
 
