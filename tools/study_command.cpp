@@ -79,25 +79,20 @@ void add_study_command(CLI::App& app) {
         }
         if (options->json) {
             nlohmann::ordered_json rows = nlohmann::ordered_json::array();
-            auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
-            for (const StudyRow& row : result.rows)
-                rows.push_back({{"cell", row.cell},
-                                {"status", row.status},
-                                {"normal_width", row.normal_width},
-                                {"normal_depth", row.normal_depth},
-                                {"reduce_width", row.reduce_width},
-                                {"reduce_depth", row.reduce_depth},
-                                {"parameters", row.parameters},
-                                {"epoch", row.epoch},
-                                {"train_loss", number(row.train_loss)},
-                                {"train_acc", number(row.train_accuracy)},
-                                {"test_loss", number(row.test_loss)},
-                                {"test_acc", number(row.test_accuracy)},
-                                {"epochs_to_threshold", number(row.epochs_to_threshold)},
-                                {"top_eigenvalue", number(row.top_eigenvalue)},
-                                {"trace", number(row.trace)},
-                                {"gradient_variance", number(row.gradient_variance)},
-                                {"noise_scale", number(row.noise_scale)}});
+            for (const StudyRow& row : result.rows) {
+                nlohmann::ordered_json object;
+                for (const StudyColumn& column : study_columns())
+                    std::visit(
+                        [&](auto field) {
+                            const auto& value = row.*field;
+                            if constexpr (std::is_same_v<std::decay_t<decltype(value)>, double>)
+                                object[column.name] = std::isfinite(value) ? nlohmann::json(value) : nlohmann::json();
+                            else
+                                object[column.name] = value;
+                        },
+                        column.field);
+                rows.push_back(object);
+            }
             std::cout << nlohmann::ordered_json{{"summary", result.summary.string()},
                                                 {"failed_cells", result.failed_cells},
                                                 {"rows", rows}}

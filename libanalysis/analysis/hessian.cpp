@@ -177,7 +177,8 @@ DensityResult spectral_density(Objective& objective, const DensityOptions& optio
     return result;
 }
 
-PowerIterationResult power_iteration(Objective& objective, double tolerance, int64_t max_iterations, uint64_t seed) {
+PowerIterationResult power_iteration(Objective& objective, int64_t max_iterations, uint64_t seed,
+                                     const std::function<bool(double previous, double estimate)>& settled) {
     auto generator = at::detail::createCPUGenerator(seed);
     torch::Tensor v = torch::randn({objective.dimension()}, generator, torch::kFloat64);
     v /= v.norm();
@@ -186,9 +187,9 @@ PowerIterationResult power_iteration(Objective& objective, double tolerance, int
     for (int64_t i = 0; i < max_iterations; ++i) {
         const torch::Tensor hv = objective.hessian_vector_product(v).to(torch::kCPU, torch::kFloat64);
         const double estimate = v.dot(hv).item<double>();
-        const bool settled = i > 0 && std::abs(estimate - result.value) <= tolerance * std::abs(estimate);
+        const bool done = i > 0 && settled(result.value, estimate);
         result.value = estimate;
-        if (settled) {
+        if (done) {
             result.converged = true;
             break;
         }

@@ -82,14 +82,16 @@ struct DensityResult {
 DensityResult spectral_density(Objective& objective, const DensityOptions& options,
                                const std::function<void(int64_t, int64_t)>& progress = {});
 
-// Plain power iteration for the largest-magnitude eigenvalue, stopping when
-// successive estimates differ by less than tolerance x |estimate|: the
-// baseline the benchmark compares Lanczos with.
+// Plain power iteration for the largest-magnitude eigenvalue from a seeded
+// Gaussian start: the baseline the benchmark compares Lanczos with. It stops
+// once `settled(previous, estimate)` holds for two successive Rayleigh
+// quotients, or after max_iterations HVPs.
 struct PowerIterationResult {
     double value = 0;
     int64_t hessian_vector_products = 0;
     bool converged = false;
 };
-PowerIterationResult power_iteration(Objective& objective, double tolerance, int64_t max_iterations, uint64_t seed);
+PowerIterationResult power_iteration(Objective& objective, int64_t max_iterations, uint64_t seed,
+                                     const std::function<bool(double previous, double estimate)>& settled);
 
 }  // namespace cellscape

@@ -199,18 +199,17 @@ void Objective::restore_running_statistics() {
 
 LossAndAccuracy Objective::loss_and_accuracy(bool require_finite) {
     torch::NoGradGuard no_grad;
-    double loss = 0, correct = 0;
+    ClassifierTally tally;
     for (const auto& [inputs, labels] : batches_) {
         const torch::Tensor output = model_->forward(inputs);
         restore_running_statistics();
-        loss += F::cross_entropy(output, labels, F::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
-        correct += output.argmax(1).eq(labels).sum().item<double>();
+        tally.add(output, labels);
     }
-    const double n = static_cast<double>(samples_);
-    if (require_finite && !std::isfinite(loss))
+    const LossAndAccuracy result = tally.mean();
+    if (require_finite && !std::isfinite(result.loss))
         throw Error("the loss is not finite (NaN or infinite) at these weights on the evaluation set; check the "
                     "model, the data, or the point being evaluated");
-    return {loss / n, correct / n};
+    return result;
 }
 
 torch::Tensor Objective::flatten(const std::vector<torch::Tensor>& tensors) const {

@@ -187,6 +187,35 @@ void fill_row(StudyRow& row, const StudyConfig& config, const std::filesystem::p
     }
 }
 
+}  // namespace
+
+const std::vector<StudyColumn>& study_columns() {
+    static const std::vector<StudyColumn> columns = {
+        {"cell", &StudyRow::cell},
+        {"genotype", &StudyRow::genotype},
+        {"status", &StudyRow::status},
+        {"directory", &StudyRow::directory},
+        {"normal_width", &StudyRow::normal_width},
+        {"normal_depth", &StudyRow::normal_depth},
+        {"reduce_width", &StudyRow::reduce_width},
+        {"reduce_depth", &StudyRow::reduce_depth},
+        {"parameters", &StudyRow::parameters},
+        {"epoch", &StudyRow::epoch},
+        {"train_loss", &StudyRow::train_loss},
+        {"train_acc", &StudyRow::train_accuracy},
+        {"test_loss", &StudyRow::test_loss},
+        {"test_acc", &StudyRow::test_accuracy},
+        {"epochs_to_threshold", &StudyRow::epochs_to_threshold},
+        {"top_eigenvalue", &StudyRow::top_eigenvalue},
+        {"trace", &StudyRow::trace},
+        {"gradient_variance", &StudyRow::gradient_variance},
+        {"noise_scale", &StudyRow::noise_scale},
+    };
+    return columns;
+}
+
+namespace {
+
 void write_summary(const std::filesystem::path& path, const StudyConfig& config, const std::vector<StudyRow>& rows,
                    const std::string& command) {
     write_hdf5_atomically(path, [&](Hdf5File& file) {
@@ -195,40 +224,19 @@ void write_summary(const std::filesystem::path& path, const StudyConfig& config,
         file.set_attribute("/", "dataset", config.training.dataset);
         file.set_attribute("/", "loss_threshold", config.loss_threshold);
         file.set_attribute("/", "rows", static_cast<int64_t>(rows.size()));
-        auto strings = [&](auto member) {
-            std::vector<std::string> column;
-            for (const auto& row : rows) column.push_back(row.*member);
-            return column;
-        };
-        auto numbers = [&](auto member) {
-            std::vector<double> column;
-            for (const auto& row : rows) column.push_back(static_cast<double>(row.*member));
-            return torch::tensor(column, torch::kFloat64);
-        };
-        auto integers = [&](auto member) {
-            std::vector<int64_t> column;
-            for (const auto& row : rows) column.push_back(row.*member);
-            return torch::tensor(column, torch::kInt64);
-        };
-        file.write_strings("cell", strings(&StudyRow::cell));
-        file.write_strings("genotype", strings(&StudyRow::genotype));
-        file.write_strings("status", strings(&StudyRow::status));
-        file.write_strings("directory", strings(&StudyRow::directory));
-        file.write("normal_width", numbers(&StudyRow::normal_width));
-        file.write("normal_depth", integers(&StudyRow::normal_depth));
-        file.write("reduce_width", numbers(&StudyRow::reduce_width));
-        file.write("reduce_depth", integers(&StudyRow::reduce_depth));
-        file.write("parameters", integers(&StudyRow::parameters));
-        file.write("epoch", integers(&StudyRow::epoch));
-        file.write("train_loss", numbers(&StudyRow::train_loss));
-        file.write("train_acc", numbers(&StudyRow::train_accuracy));
-        file.write("test_loss", numbers(&StudyRow::test_loss));
-        file.write("test_acc", numbers(&StudyRow::test_accuracy));
-        file.write("epochs_to_threshold", numbers(&StudyRow::epochs_to_threshold));
-        file.write("top_eigenvalue", numbers(&StudyRow::top_eigenvalue));
-        file.write("trace", numbers(&StudyRow::trace));
-        file.write("gradient_variance", numbers(&StudyRow::gradient_variance));
-        file.write("noise_scale", numbers(&StudyRow::noise_scale));
+        for (const StudyColumn& column : study_columns())
+            std::visit(
+                [&](auto field) {
+                    using Value = std::remove_reference_t<decltype(std::declval<StudyRow>().*field)>;
+                    std::vector<Value> values;
+                    for (const auto& row : rows) values.push_back(row.*field);
+                    if constexpr (std::is_same_v<Value, std::string>)
+                        file.write_strings(column.name, values);
+                    else
+                        file.write(column.name, torch::tensor(values, std::is_same_v<Value, double> ? torch::kFloat64
+                                                                                                    : torch::kInt64));
+                },
+                column.field);
     });
 }
 

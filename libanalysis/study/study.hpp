@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "cells/genotype.hpp"
@@ -35,6 +36,14 @@ struct StudyRow {
     double epochs_to_threshold = NAN;
     double top_eigenvalue = NAN, trace = NAN, gradient_variance = NAN, noise_scale = NAN;
 };
+
+// One column of the summary: summary.h5 and `study --json` give these, in
+// this order, under these names.
+struct StudyColumn {
+    const char* name;
+    std::variant<std::string StudyRow::*, double StudyRow::*, int64_t StudyRow::*> field;
+};
+const std::vector<StudyColumn>& study_columns();
 
 struct StudyResult {
     std::vector<StudyRow> rows;

@@ -11,6 +11,17 @@ struct LossAndAccuracy {
     double accuracy = 0;  // fraction correct
 };
 
+// Sums cross-entropy and correct predictions over batches of logits.
+class ClassifierTally {
+public:
+    void add(const torch::Tensor& logits, const torch::Tensor& labels);
+    LossAndAccuracy mean() const;  // NaN for both when nothing was added
+
+private:
+    double loss_sum_ = 0, correct_ = 0;
+    int64_t samples_ = 0;
+};
+
 // `forward` maps a batch of inputs (already on `device`) to logits. Runs
 // without autograd; the caller chooses train or eval mode.
 LossAndAccuracy evaluate_classifier(const std::function<torch::Tensor(const torch::Tensor&)>& forward,
