@@ -1,8 +1,8 @@
 #include "nn/convolution.hpp"
 
-#include "nn/plain_operations.hpp"
-
 #include <algorithm>
+
+#include "nn/plain_operations.hpp"
 
 namespace cellscape::nn {
 namespace {

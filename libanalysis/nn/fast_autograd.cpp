@@ -1,5 +1,6 @@
 #include "nn/fast_autograd.hpp"
 
+#include <algorithm>
 #include <vector>
 
 #include "nn/plain_operations.hpp"
