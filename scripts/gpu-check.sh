@@ -37,7 +37,7 @@ if [ "$build" = 1 ]; then
 fi
 
 cellscape=$build_dir/tools/cellscape
-python=/usr/bin/python3
+python=${CELLSCAPE_PYTHON:-$root/.venv/bin/python}
 mkdir -p "$out"
 "$cellscape" info > "$out/info.json"
 if "$python" -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))["cuda_available"] else 1)' "$out/info.json"; then

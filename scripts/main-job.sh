@@ -12,6 +12,6 @@ config=${STUDY_CONFIG:-$root/data/studies/quick.toml}
 "$root/scripts/build.sh"
 start=$(date +%s)
 "$build_dir/tools/cellscape" study "$config" --out "$out_dir"
-PYTHONPATH="$root/python_plots" /usr/bin/python3 -m cellscape_plots study "$out_dir" > /dev/null
+"${VENV_DIR:-$root/.venv}/bin/python" -m cellscape_plots study "$out_dir" > /dev/null
 echo "study run and figures took $(( $(date +%s) - start )) s"
 echo "figures: $out_dir/figures/ (cells, loss-curves, loss-contours, gradient-variance-surfaces, hessian, scatter; PNG and PDF)"

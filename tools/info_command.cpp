@@ -1,24 +1,28 @@
 #include <torch/torch.h>
-#include <torch/version.h>
 
 #include <nlohmann/json.hpp>
 
 #include <iostream>
 
 #include "commands.hpp"
+#include "util/device.hpp"
 #include "util/version.hpp"
 
 namespace cellscape::tools {
 
 void add_info_command(CLI::App& app) {
-    auto* command = app.add_subcommand("info", "What this build can use: LibTorch version, CUDA devices, threads");
+    auto* command = app.add_subcommand(
+        "info", "What this build can use (JSON): LibTorch version, CUDA and cuDNN compiled in, GPUs visible, threads");
     command->callback([] {
-        const bool cuda = torch::cuda::is_available();
+        const TorchBuild build = describe_torch_build();
         std::cout << nlohmann::ordered_json{{"version", version},
-                                            {"libtorch", TORCH_VERSION},
-                                            {"cuda_available", cuda},
-                                            {"cuda_devices", cuda ? torch::cuda::device_count() : 0},
-                                            {"cudnn_available", cuda && torch::cuda::cudnn_is_available()},
+                                            {"libtorch", build.libtorch_version},
+                                            {"cuda_compiled", build.cuda_compiled},
+                                            {"cuda_version", build.cuda_version},
+                                            {"cudnn_version", build.cudnn_version},
+                                            {"cuda_available", build.cuda_devices > 0},
+                                            {"cuda_devices", build.cuda_devices},
+                                            {"cudnn_available", build.cudnn_available},
                                             {"default_cpu_threads", at::get_num_threads()}}
                          .dump(2)
                   << "\n";

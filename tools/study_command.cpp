@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -42,6 +43,10 @@ void add_study_command(CLI::App& app) {
     command->add_option("--gpus-per-task", options->slurm_options.gpus_per_task, "Slurm GPUs per cell task");
     command->add_option("--time", options->slurm_options.time, "Slurm time limit per task, e.g. 24:00:00");
     command->add_flag("--dry-run", options->slurm_options.dry_run, "With --slurm: write and print the scripts only");
+    if (const char* python = std::getenv("CELLSCAPE_PYTHON")) options->slurm_options.figures_python = python;
+    command->add_option("--figures-python", options->slurm_options.figures_python,
+                        "With --slurm: the Python with cellscape_plots that draws the figures "
+                        "(default: $CELLSCAPE_PYTHON, else python3)");
     command->callback([options] {
         const StudyConfig config = StudyConfig::load(options->config);
         if (options->slurm) {

@@ -1,6 +1,7 @@
 #include "nn/convolution.hpp"
 
 #include <algorithm>
+#include <variant>
 
 #include "nn/plain_operations.hpp"
 
@@ -165,12 +166,12 @@ Tensor convolution(const Tensor& input, const Tensor& weight, const ConvolutionG
 
 ConvolutionGeometry geometry_of(const torch::nn::Conv2dImpl& conv) {
     const auto& options = conv.options;
-    TORCH_CHECK(c10::holds_alternative<torch::ExpandingArray<2>>(options.padding()),
+    TORCH_CHECK(std::holds_alternative<torch::ExpandingArray<2>>(options.padding()),
                 "cellscape convolutions need explicit padding");
-    TORCH_CHECK(c10::holds_alternative<torch::enumtype::kZeros>(options.padding_mode()),
+    TORCH_CHECK(std::holds_alternative<torch::enumtype::kZeros>(options.padding_mode()),
                 "cellscape convolutions need zero padding");
     const auto pair = [](const torch::ExpandingArray<2>& a) { return std::array<int64_t, 2>{(*a)[0], (*a)[1]}; };
-    return {pair(options.stride()), pair(c10::get<torch::ExpandingArray<2>>(options.padding())),
+    return {pair(options.stride()), pair(std::get<torch::ExpandingArray<2>>(options.padding())),
             pair(options.dilation()), options.groups()};
 }
 

@@ -122,14 +122,16 @@ SlurmSubmission submit_study_to_slurm(const StudyConfig& config, const std::file
                              "set -uo pipefail\n"
                              "{binary} study {config} --out {out} --collect\n"
                              "status=$?\n"
-                             "if [ -d {plots} ] && [ -f {out}/summary.h5 ]; then\n"
-                             "  PYTHONPATH={plots} /usr/bin/python3 -m cellscape_plots study {out} || status=1\n"
+                             "if [ -f {out}/summary.h5 ] && {python} -c 'import cellscape_plots' 2>/dev/null; then\n"
+                             "  {python} -m cellscape_plots study {out} || status=1\n"
+                             "else\n"
+                             "  echo \"no figures: {python} cannot import cellscape_plots (see docs/cluster.md)\"\n"
                              "fi\n"
                              "exit $status\n",
                              fmt::arg("name", config.name), fmt::arg("logs", (slurm_dir / "logs").string()),
                              fmt::arg("resources", resource_lines(summary_resources)),
                              fmt::arg("binary", quoted(binary)), fmt::arg("config", quoted(config_file)),
-                             fmt::arg("out", quoted(out)), fmt::arg("plots", quoted(plots_package_directory))));
+                             fmt::arg("out", quoted(out)), fmt::arg("python", quoted(std::filesystem::path(options.figures_python)))));
     if (options.dry_run) return submission;
     std::string dependency;
     if (!submission.cells.empty()) {

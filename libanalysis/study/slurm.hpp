@@ -18,6 +18,9 @@ struct SlurmOptions {
     int gpus_per_task = 0;
     std::string time;       // e.g. "24:00:00"; empty: the partition's limit
     bool dry_run = false;   // write and print the scripts, submit nothing
+    // The summary job draws the figures with this interpreter when it can
+    // import cellscape_plots (scripts/install-deps.sh puts it in .venv).
+    std::string figures_python = "python3";
 };
 
 struct SlurmSubmission {

@@ -32,9 +32,8 @@ uint64_t epoch_seed(uint64_t seed, int64_t epoch) {
     return z ^ (z >> 31);
 }
 
-std::string momentum_key(const torch::Tensor& parameter) {
-    return c10::guts::to_string(parameter.unsafeGetTensorImpl());
-}
+// LibTorch's optimizers key a parameter's state by its TensorImpl's address.
+void* momentum_key(const torch::Tensor& parameter) { return parameter.unsafeGetTensorImpl(); }
 
 NamedTensors to_cpu_copies(const NamedTensors& tensors) {
     NamedTensors copies;

@@ -6,6 +6,7 @@ import os
 import pathlib
 import signal
 import subprocess
+import sys
 
 import h5py
 import pytest
@@ -134,14 +135,14 @@ def test_a_failing_cell_is_reported_and_the_others_are_kept(cellscape, study, tm
 
 def test_the_figures_and_the_notebook_run_on_the_study(study, tmp_path):
     _, out, _ = study
-    python = "/usr/bin/python3"
+    python = sys.executable  # the project's one Python (CELLSCAPE_PYTHON), which runs pytest
     plotted = subprocess.run([python, "-m", "cellscape_plots", "study", str(out)], capture_output=True, text=True)
     assert plotted.returncode == 0, plotted.stderr
     for name in ["cells", "loss-curves", "loss-contours", "gradient-variance-surfaces", "hessian", "scatter"]:
         assert (out / "figures" / f"{name}.png").stat().st_size > 1000, name
         assert (out / "figures" / f"{name}.pdf").exists(), name
     notebook = pathlib.Path(os.environ["CELLSCAPE_NOTEBOOK"])
-    executed = subprocess.run(["jupyter-nbconvert", "--to", "notebook", "--execute", str(notebook),
+    executed = subprocess.run([sys.executable, "-m", "nbconvert", "--to", "notebook", "--execute", str(notebook),
                                "--output-dir", str(tmp_path), "--ExecutePreprocessor.timeout=300"],
                               capture_output=True, text=True, env={**os.environ, "CELLSCAPE_STUDY": str(out)})
     assert executed.returncode == 0, executed.stderr[-3000:]
