@@ -1,6 +1,6 @@
 // Hessian work on DARTS_V2 (C=16, 8 cells) over 256 Fashion-MNIST samples,
-// 2 threads: (a) one HVP against one gradient, with cellscape's fast
-// operations and with LibTorch's plain ones (nn/plain_operations.hpp);
+// 2 threads: (a) one HVP against one gradient, under each fast-path variant
+// (benchmark_network.hpp; 4 is LibTorch's own modules);
 // (b) HVPs and time to the top eigenvalue within 1e-4 relative for Lanczos
 // (Spectra) and plain power iteration;
 // (c) the same for the top 5.
@@ -8,19 +8,23 @@
 
 #include <torch/torch.h>
 
-#include <optional>
-
 #include "analysis/hessian.hpp"
 #include "benchmark_network.hpp"
-#include "nn/plain_operations.hpp"
 
 namespace {
 
 using namespace cellscape;
 
-std::unique_ptr<Objective> make_objective() {
+struct Workload {
+    nn::DartsNetwork network{nullptr};
+    std::unique_ptr<Objective> objective;
+};
+
+Workload make_workload() {
     const Dataset data = load_dataset({"fashion-mnist", 2048, 0, 0, true});
-    nn::DartsNetwork network = bench::benchmark_network();
+    Workload workload;
+    workload.network = bench::benchmark_network();
+    nn::DartsNetwork& network = workload.network;
     // A few SGD steps, so the Hessian is not the one of random initial weights.
     torch::optim::SGD optimizer(network->parameters(), torch::optim::SGDOptions(0.05).momentum(0.9));
     for (int64_t step = 0; step < 20; ++step) {
@@ -30,35 +34,36 @@ std::unique_ptr<Objective> make_objective() {
             .backward();
         optimizer.step();
     }
-    auto model = darts_model(network);
     ObjectiveOptions options;
     options.samples = 256;
     options.batch_size = 128;
     LabelledImages evaluation{data.train.images.narrow(0, 1280, 256), data.train.labels.narrow(0, 1280, 256)};
-    return std::make_unique<Objective>(std::move(model), evaluation, options, ObjectiveProvenance{});
+    workload.objective =
+        std::make_unique<Objective>(darts_model(network), evaluation, options, ObjectiveProvenance{});
+    return workload;
 }
 
-Objective& objective() {
-    static std::unique_ptr<Objective> instance = make_objective();
-    return *instance;
+Workload& workload() {
+    static Workload instance = make_workload();
+    return instance;
 }
 
-// Argument 1: the same work through LibTorch's own modules (nn::PlainOperationsGuard).
+Objective& objective() { return *workload().objective; }
+
+// Argument: the fast-path variant (bench/benchmark_network.hpp); 4 is the
+// same work through LibTorch's own modules.
 void BM_Gradient(benchmark::State& state) {
-    objective();  // build outside the timed loop
-    std::optional<nn::PlainOperationsGuard> plain;
-    if (state.range(0) == 1) plain.emplace();
+    bench::VariantScope variant(state, state.range(0), workload().network);
     for (auto _ : state) benchmark::DoNotOptimize(objective().gradient().sum().item<double>());
 }
-BENCHMARK(BM_Gradient)->Unit(benchmark::kMillisecond)->MinTime(10.0)->Arg(0)->Arg(1);
+BENCHMARK(BM_Gradient)->Unit(benchmark::kMillisecond)->MinTime(10.0)->Apply(bench::all_variants);
 
 void BM_HessianVectorProduct(benchmark::State& state) {
     const auto v = torch::randn({objective().dimension()}, torch::kFloat64);
-    std::optional<nn::PlainOperationsGuard> plain;
-    if (state.range(0) == 1) plain.emplace();
+    bench::VariantScope variant(state, state.range(0), workload().network);
     for (auto _ : state) benchmark::DoNotOptimize(objective().hessian_vector_product(v).sum().item<double>());
 }
-BENCHMARK(BM_HessianVectorProduct)->Unit(benchmark::kMillisecond)->MinTime(10.0)->Arg(0)->Arg(1);
+BENCHMARK(BM_HessianVectorProduct)->Unit(benchmark::kMillisecond)->MinTime(10.0)->Apply(bench::all_variants);
 
 // Reference: the top five eigenvalues to a tight tolerance, computed once.
 // 1e-7 is three orders below the 1e-4 the runs are judged at, and about the

@@ -1,6 +1,7 @@
 // Loss-surface work on DARTS_V2 (C=16, 8 cells) over 1000 Fashion-MNIST test
-// images, 2 threads: seconds per point of an 11x11 surface against one plain
-// forward pass over the same images, and the cost of a gradient-variance point.
+// images, 2 threads: seconds per point of a 3x3 surface, under each fast-path
+// variant, against one plain forward pass over the same images, and the cost
+// of a gradient-variance point.
 #include <benchmark/benchmark.h>
 
 #include <torch/torch.h>
@@ -35,8 +36,15 @@ void BM_PlainForward(benchmark::State& state) {
 }
 BENCHMARK(BM_PlainForward)->Arg(1000)->Arg(250)->Arg(64)->Unit(benchmark::kMillisecond)->MinTime(5.0);
 
-std::unique_ptr<Objective> make_objective(const LabelledImages& set, int64_t batch_size) {
-    nn::DartsNetwork network = bench::benchmark_network();
+struct Workload {
+    nn::DartsNetwork network{nullptr};
+    std::unique_ptr<Objective> objective;
+};
+
+Workload make_workload(const LabelledImages& set, int64_t batch_size) {
+    Workload workload;
+    workload.network = bench::benchmark_network();
+    nn::DartsNetwork network = workload.network;
     auto model = std::make_unique<ModuleModel>(
         network.ptr(), [network](const torch::Tensor& x) mutable { return network->forward(x); });
     ObjectiveOptions options;
@@ -44,7 +52,8 @@ std::unique_ptr<Objective> make_objective(const LabelledImages& set, int64_t bat
     options.batch_size = batch_size;
     ObjectiveProvenance provenance;
     provenance.weights_hash = "benchmark";
-    return std::make_unique<Objective>(std::move(model), set, options, provenance);
+    workload.objective = std::make_unique<Objective>(std::move(model), set, options, provenance);
+    return workload;
 }
 
 std::filesystem::path scratch_file(const std::string& name) {
@@ -53,32 +62,36 @@ std::filesystem::path scratch_file(const std::string& name) {
     return path;
 }
 
-// cellscape surface --x -1:1:11 --y -1:1:11 --eval test --samples 1000 (batch 64).
+// cellscape surface --x -1:1:3 --y -1:1:3 --eval test --samples 1000 (batch 64),
+// under each fast-path variant (benchmark_network.hpp).
 void BM_SurfacePoint(benchmark::State& state) {
-    auto objective = make_objective(data().test, state.range(0));
+    Workload workload = make_workload(data().test, 64);
+    bench::VariantScope variant(state, state.range(0), workload.network);
     SurfaceRequest request;
-    request.x = GridAxis::parse("-1:1:11", "--x");
-    request.y = GridAxis::parse("-1:1:11", "--y");
-    const SurfaceSlice slice = make_surface_slice(*objective, {}, true);
+    request.x = GridAxis::parse("-1:1:3", "--x");
+    request.y = GridAxis::parse("-1:1:3", "--y");
+    const SurfaceSlice slice = make_surface_slice(*workload.objective, {}, true);
     for (auto _ : state) {
         const auto out = scratch_file("surface");
-        const SurfaceRun run = compute_surface({{{"test", objective.get()}}, nullptr}, slice, request, out, "bench");
+        const SurfaceRun run =
+            compute_surface({{{"test", workload.objective.get()}}, nullptr}, slice, request, out, "bench");
         state.counters["seconds_per_point"] = run.seconds_per_point;
         std::filesystem::remove(out);
     }
 }
-BENCHMARK(BM_SurfacePoint)->Arg(64)->Unit(benchmark::kSecond)->Iterations(1);
+BENCHMARK(BM_SurfacePoint)->Unit(benchmark::kSecond)->Iterations(1)->Apply(bench::all_variants);
 
 // One point with --gradient-variance --gv-batches 10 --gv-batch-size 128.
 void BM_GradientVariancePoint(benchmark::State& state) {
-    auto objective = make_objective(data().test, 64);
-    auto noise = make_objective(data().train, 128);
+    Workload evaluation = make_workload(data().test, 64), noise_workload = make_workload(data().train, 128);
+    Objective* objective = evaluation.objective.get();
+    Objective* noise = noise_workload.objective.get();
     SurfaceRequest request;
     request.x = GridAxis::parse("0:0:1", "--x");
     const SurfaceSlice slice = make_surface_slice(*objective, {}, false);
     for (auto _ : state) {
         const auto out = scratch_file("gradient-variance");
-        const SurfaceRun run = compute_surface({{{"test", objective.get()}}, noise.get()}, slice, request, out, "bench");
+        const SurfaceRun run = compute_surface({{{"test", objective}}, noise}, slice, request, out, "bench");
         state.counters["seconds_per_point"] = run.seconds_per_point;
         std::filesystem::remove(out);
     }

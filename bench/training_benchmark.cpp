@@ -1,12 +1,15 @@
 // Training throughput of DARTS_V2 (C=16, 8 cells) on Fashion-MNIST batches of
-// 64, and how a training step splits into forward, backward and optimizer
-// step. The forward+backward pass is the floor a training step cannot beat.
+// 64: the trainer's own step function (train/trainer.hpp) under each
+// fast-path variant (benchmark_network.hpp), and how a step splits into
+// forward, backward and optimizer step. Forward+backward is the floor a
+// training step cannot beat.
 #include <benchmark/benchmark.h>
 
 #include <torch/torch.h>
 
 #include "benchmark_network.hpp"
 #include "data/dataset.hpp"
+#include "train/trainer.hpp"
 
 namespace {
 
@@ -17,13 +20,15 @@ struct Setup {
     Dataset data = load_dataset({"fashion-mnist", 4096, 64, 0, true});
     nn::DartsNetwork network{nullptr};
     std::unique_ptr<torch::optim::SGD> optimizer;
+    TrainingConfig config;  // the paper's defaults: lr 0.025, momentum 0.9, weight decay 3e-4, clipping at 5
     torch::Tensor images, labels;
 
     Setup() {
         network = bench::benchmark_network();
         network->train();
         optimizer = std::make_unique<torch::optim::SGD>(
-            network->parameters(), torch::optim::SGDOptions(0.025).momentum(0.9).weight_decay(3e-4));
+            network->parameters(),
+            torch::optim::SGDOptions(config.learning_rate).momentum(config.momentum).weight_decay(config.weight_decay));
         images = data.train.images.narrow(0, 0, batch_size);
         labels = data.train.labels.narrow(0, 0, batch_size);
     }
@@ -40,26 +45,22 @@ void images_per_second(benchmark::State& state) {
         benchmark::Counter(static_cast<double>(state.iterations() * batch_size), benchmark::Counter::kIsRate);
 }
 
-// The whole step as the trainer runs it: batch gather, forward, backward,
-// gradient clipping, SGD step.
+// The whole step as the trainer runs it: batch gather, then training_step
+// (forward, backward, gradient clipping, SGD step).
 void BM_TrainingStep(benchmark::State& state) {
     auto& s = setup();
+    bench::VariantScope variant(state, state.range(0), s.network);
     const auto order = torch::randperm(s.data.train.size(), torch::kInt64);
     int64_t step = 0;
     for (auto _ : state) {
         const auto indices = order.narrow(0, (step++ * batch_size) % (s.data.train.size() - batch_size), batch_size);
-        const auto images = s.data.train.images.index_select(0, indices);
-        const auto labels = s.data.train.labels.index_select(0, indices);
-        auto loss = torch::nn::functional::cross_entropy(s.network->forward(images), labels);
-        s.optimizer->zero_grad();
-        loss.backward();
-        torch::nn::utils::clip_grad_norm_(s.network->parameters(), 5.0);
-        s.optimizer->step();
-        benchmark::DoNotOptimize(loss.item<float>());
+        const auto result = training_step(s.network, *s.optimizer, s.data.train.images.index_select(0, indices),
+                                          s.data.train.labels.index_select(0, indices), s.config);
+        benchmark::DoNotOptimize(result.loss);
     }
     images_per_second(state);
 }
-BENCHMARK(BM_TrainingStep)->Unit(benchmark::kMillisecond)->MinTime(5.0);
+BENCHMARK(BM_TrainingStep)->Unit(benchmark::kMillisecond)->MinTime(5.0)->Apply(bench::all_variants);
 
 void BM_ForwardBackward(benchmark::State& state) {
     auto& s = setup();
@@ -88,7 +89,7 @@ void BM_ClipAndOptimizerStep(benchmark::State& state) {
     s.optimizer->zero_grad();
     s.loss().backward();
     for (auto _ : state) {
-        torch::nn::utils::clip_grad_norm_(s.network->parameters(), 5.0);
+        torch::nn::utils::clip_grad_norm_(s.network->parameters(), s.config.gradient_clip);
         s.optimizer->step();
     }
 }

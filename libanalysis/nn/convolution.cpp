@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <variant>
 
-#include "nn/plain_operations.hpp"
+#include "nn/fast_paths.hpp"
 
 namespace cellscape::nn {
 namespace {
@@ -176,7 +176,7 @@ ConvolutionGeometry geometry_of(const torch::nn::Conv2dImpl& conv) {
 }
 
 Tensor convolve(const torch::nn::Conv2dImpl& conv, const Tensor& input) {
-    if (plain_operations()) return const_cast<torch::nn::Conv2dImpl&>(conv).forward(input);
+    if (!fast_paths().convolution_derivatives) return const_cast<torch::nn::Conv2dImpl&>(conv).forward(input);
     return convolution(input, conv.weight, geometry_of(conv), conv.bias);
 }
 

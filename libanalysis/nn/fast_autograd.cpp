@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "nn/plain_operations.hpp"
+#include "nn/fast_paths.hpp"
 
 namespace cellscape::nn {
 namespace {
@@ -12,7 +12,9 @@ using torch::Tensor;
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-thread_local bool plain = false;
+thread_local FastPaths current_paths;
+
+bool plain_gradients() { return !current_paths.gradient_layout; }
 
 bool records_gradients(const Tensor& x) { return torch::GradMode::is_enabled() && x.requires_grad(); }
 
@@ -101,26 +103,26 @@ variable_list ConcatenateChannels::backward(AutogradContext* context, variable_l
 
 }  // namespace
 
-bool plain_operations() { return plain; }
+FastPaths fast_paths() { return current_paths; }
 
-PlainOperationsGuard::PlainOperationsGuard() : previous_(plain) { plain = true; }
+FastPathsGuard::FastPathsGuard(FastPaths paths) : previous_(current_paths) { current_paths = paths; }
 
-PlainOperationsGuard::~PlainOperationsGuard() { plain = previous_; }
+FastPathsGuard::~FastPathsGuard() { current_paths = previous_; }
 
 Tensor keep_gradient_layout(const Tensor& x) {
-    if (plain || !records_gradients(x) || x.dim() != 4) return x;
+    if (plain_gradients() || !records_gradients(x) || x.dim() != 4) return x;
     return KeepLayout::apply(x, static_cast<int64_t>(x.suggest_memory_format()));
 }
 
 Tensor rectify(const Tensor& x) {
-    if (plain || !records_gradients(x)) return torch::relu(x);
+    if (plain_gradients() || !records_gradients(x)) return torch::relu(x);
     return Rectify::apply(x);
 }
 
 Tensor concatenate_channels(at::TensorList parts) {
     const bool any_gradient =
         std::any_of(parts.begin(), parts.end(), [](const Tensor& part) { return records_gradients(part); });
-    if (plain || !any_gradient) return torch::cat(parts, 1);
+    if (plain_gradients() || !any_gradient) return torch::cat(parts, 1);
     return ConcatenateChannels::apply(parts);
 }
 

@@ -2,7 +2,7 @@
 
 #include "nn/convolution.hpp"
 #include "nn/fast_autograd.hpp"
-#include "nn/plain_operations.hpp"
+#include "nn/fast_paths.hpp"
 
 namespace cellscape::nn {
 namespace {
@@ -43,10 +43,15 @@ std::pair<torch::Tensor, torch::Tensor> batch_norm_affine(const torch::nn::Batch
 // differentiate twice.
 torch::Tensor folded_convolution(const torch::nn::Conv2dImpl& conv, const torch::Tensor& scale,
                                  const torch::Tensor& shift, const torch::Tensor& input) {
-    return convolution(input, conv.weight * scale.view({-1, 1, 1, 1}), geometry_of(conv), shift);
+    const torch::Tensor weight = conv.weight * scale.view({-1, 1, 1, 1});
+    const ConvolutionGeometry g = geometry_of(conv);
+    if (!fast_paths().convolution_derivatives)
+        return torch::conv2d(input, weight, shift, {g.stride[0], g.stride[1]}, {g.padding[0], g.padding[1]},
+                             {g.dilation[0], g.dilation[1]}, g.groups);
+    return convolution(input, weight, g, shift);
 }
 
-bool folds_into_convolution(const torch::nn::BatchNorm2dImpl& bn) { return !bn.is_training() && !plain_operations(); }
+bool folds_into_convolution(const torch::nn::BatchNorm2dImpl& bn) { return !bn.is_training() && fast_paths().batchnorm_folding; }
 
 // Twice (ReLU, depthwise kxk, pointwise 1x1, BatchNorm); stride on the first depthwise only.
 std::shared_ptr<EdgeOperation> separable_convolution(int64_t c, int64_t kernel, int64_t stride) {

@@ -90,6 +90,25 @@ void check_unfinished_run(const fs::path& out_dir) {
 
 }  // namespace
 
+TrainingStepResult training_step(nn::DartsNetwork& network, torch::optim::SGD& optimizer, const torch::Tensor& images,
+                                 const torch::Tensor& labels, const TrainingConfig& config) {
+    namespace F = torch::nn::functional;
+    const auto output = network->forward_with_auxiliary(images);
+    const torch::Tensor main_loss = F::cross_entropy(output.logits, labels);
+    TrainingStepResult result;
+    result.loss = main_loss.item<double>();
+    if (!std::isfinite(result.loss)) return result;  // the weights stay as they were
+    torch::Tensor loss = main_loss;
+    if (output.auxiliary_logits.defined())
+        loss = loss + config.auxiliary_weight * F::cross_entropy(output.auxiliary_logits, labels);
+    optimizer.zero_grad();
+    loss.backward();
+    if (config.gradient_clip > 0) torch::nn::utils::clip_grad_norm_(network->parameters(), config.gradient_clip);
+    optimizer.step();
+    result.accuracy = output.logits.argmax(1).eq(labels).to(torch::kFloat64).mean().item<double>();
+    return result;
+}
+
 std::string epoch_checkpoint_name(int64_t epoch) { return fmt::format("epoch-{:04}.h5", epoch); }
 
 TrainingSummary train_network(const TrainingRequest& request) {
@@ -163,7 +182,6 @@ TrainingSummary train_network(const TrainingRequest& request) {
 
     InterruptGuard interrupt_guard;
     Progress progress(fmt::format("train {}", state.cell_name), config.epochs * steps_per_epoch, "steps");
-    namespace F = torch::nn::functional;
     at::Generator generator = at::detail::getDefaultCPUGenerator();  // a handle sharing the default state
 
     for (int64_t epoch = state.epoch; epoch < config.epochs; ++epoch) {
@@ -200,9 +218,8 @@ TrainingSummary train_network(const TrainingRequest& request) {
                                              .to(device);
             const torch::Tensor labels = dataset.train.labels.index_select(0, indices).to(device);
 
-            const auto output = network->forward_with_auxiliary(images);
-            const torch::Tensor main_loss = F::cross_entropy(output.logits, labels);
-            const double loss_value = main_loss.item<double>();
+            const TrainingStepResult result = training_step(network, optimizer, images, labels, config);
+            const double loss_value = result.loss;
             if (!std::isfinite(loss_value)) {
                 const bool saved = fs::exists(latest);
                 throw Error(fmt::format(
@@ -212,15 +229,7 @@ TrainingSummary train_network(const TrainingRequest& request) {
                     saved ? fmt::format("The last good state is {} (epoch {})", latest.string(), state.epoch)
                           : std::string("No checkpoint had been written yet")));
             }
-            torch::Tensor loss = main_loss;
-            if (output.auxiliary_logits.defined())
-                loss = loss + config.auxiliary_weight * F::cross_entropy(output.auxiliary_logits, labels);
-            optimizer.zero_grad();
-            loss.backward();
-            if (config.gradient_clip > 0) torch::nn::utils::clip_grad_norm_(network->parameters(), config.gradient_clip);
-            optimizer.step();
-
-            const double accuracy = output.logits.argmax(1).eq(labels).to(torch::kFloat64).mean().item<double>();
+            const double accuracy = result.accuracy;
             state.history.step_loss.push_back(loss_value);
             state.history.step_accuracy.push_back(accuracy);
             state.history.step_learning_rate.push_back(learning_rate);

@@ -1,12 +1,16 @@
 #pragma once
 // Training a DARTS network from a genotype, with checkpoints, resume, NaN
 // guard and clean interruption (SIGINT/SIGTERM).
+#include <cmath>
 #include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include <torch/torch.h>
+
 #include "cells/genotype.hpp"
+#include "nn/network.hpp"
 #include "nn/network_config.hpp"
 #include "train/training_config.hpp"
 
@@ -41,6 +45,17 @@ struct TrainingSummary {
 // Throws Interrupted (after saving) on SIGINT/SIGTERM, Error on a NaN loss
 // (keeping the last good checkpoint).
 TrainingSummary train_network(const TrainingRequest& request);
+
+// One SGD step as train_network takes it: forward (with the auxiliary head
+// when the network has one), cross-entropy, backward, gradient clipping,
+// the optimizer's step. `loss` is the main head's loss on the batch and
+// `accuracy` its accuracy; a non-finite loss leaves the weights unchanged
+// (accuracy NaN).
+struct TrainingStepResult {
+    double loss = NAN, accuracy = NAN;
+};
+TrainingStepResult training_step(nn::DartsNetwork& network, torch::optim::SGD& optimizer, const torch::Tensor& images,
+                                 const torch::Tensor& labels, const TrainingConfig& config);
 
 // "epoch-0005.h5"
 std::string epoch_checkpoint_name(int64_t epoch);
