@@ -1,113 +1,171 @@
 #!/usr/bin/env bash
-# The GPU check (docs/gpu.md): builds cellscape against a CUDA-enabled
-# LibTorch, runs the unit tests with the GPU visible, compares CPU and GPU
-# results on the same checkpoint (loss, top Hessian eigenvalue, a surface
-# row, gradient variance; float64, tolerances below), and times training
-# steps and Hessian-vector products on the GPU. Results go to
-# OUT/gpu-check.json and stdout.
+# The GPU check (docs/gpu.md): one prepared command for a GPU machine where
+# nothing can be downloaded and PyTorch is preinstalled in its python3.
 #
-#   scripts/gpu-check.sh [--no-build] [--build-dir DIR] [--out DIR]
+#   scripts/gpu-check.sh [--bundle DIR] [--python PYTHON] [--build-dir DIR] [--out DIR]
+#                        [--jobs N] [--no-build]
 #
-# TORCH_PREFIX names the CUDA LibTorch (the unpacked official archive, or
-# PyTorch's own CMake package); by default PyTorch's, found through
-# `python3 -c 'import torch; print(torch.utils.cmake_prefix_path)'`.
-# Without a CUDA device the script runs its CPU part: the reference
-# computations, compared against a second CPU run, and says so.
+#   --bundle DIR     the folder scripts/gpu-bundle.sh made on a Debian 12
+#                    machine: headers, CMake packages and libraries of every
+#                    dependency but LibTorch, and a Fashion-MNIST subset
+#                    (default: gpu-bundle/)
+#   --python PYTHON  the interpreter whose PyTorch provides LibTorch, and
+#                    which runs the comparison (default: python3)
+#   --build-dir DIR  where to build (default: build-gpu/)
+#   --out DIR        results (default: out/gpu-check/): gpu-check.json, log,
+#                    the result files of each device under results/
+#   --jobs N         build and test jobs (default: all cores)
+#   --no-build       use the build already in --build-dir
+#
+# It builds cellscape against that PyTorch with the bundle (CUDA compiled
+# in), runs the unit tests with the GPU visible and the CUDA unit tests
+# ([cuda]), computes the same float64 quantities on the CPU and the GPU from
+# one small checkpoint (loss and top Hessian eigenvalue, gradient variance
+# with per-tensor gradient norms, a 5-point surface row), compares them with
+# scripts/gpu_check_compare.py, and times a training step, an HVP and a
+# surface point on both devices. Exit status: 0 when every check passed,
+# 1 when one failed, 2 for bad arguments, 3 when no GPU is visible.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+bundle=$root/gpu-bundle
+python=python3
 build_dir=$root/build-gpu
 out=$root/out/gpu-check
+jobs=$(nproc)
 build=1
+
+usage_error() {
+  echo "gpu-check.sh: $1 (see scripts/gpu-check.sh --help)" >&2
+  exit 2
+}
 while [ $# -gt 0 ]; do
   case "$1" in
+    --bundle|--python|--build-dir|--out|--jobs)
+      [ $# -ge 2 ] && [ -n "$2" ] || usage_error "$1 needs a value"
+      case "$1" in
+        --bundle) bundle=$2 ;;
+        --python) python=$2 ;;
+        --build-dir) build_dir=$2 ;;
+        --out) out=$2 ;;
+        --jobs) jobs=$2 ;;
+      esac
+      shift ;;
     --no-build) build=0 ;;
-    --build-dir) build_dir=$2; shift ;;
-    --out) out=$2; shift ;;
-    *) echo "gpu-check.sh: unknown argument $1 (use --no-build, --build-dir DIR, --out DIR)" >&2; exit 2 ;;
+    -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) usage_error "unknown argument '$1'" ;;
   esac
   shift
 done
+[[ "$jobs" =~ ^[1-9][0-9]*$ ]] || usage_error "--jobs must be a positive number, not '$jobs'"
+[ -f "$bundle/MANIFEST" ] ||
+  usage_error "no bundle at '$bundle': make one with scripts/gpu-bundle.sh on a Debian 12 machine and carry it along"
+bundle=$(cd "$bundle" && pwd)
+torch_prefix=$("$python" -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/null) ||
+  usage_error "'$python' cannot import torch: give the interpreter that holds PyTorch with --python"
+
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+log=$out/log
+: > "$log"
+say() { echo "gpu-check: $*" | tee -a "$log"; }
+stage_start=$(date +%s)
+stage() { say "[$(( $(date +%s) - stage_start )) s] $*"; }
+
+lib=$bundle/lib/x86_64-linux-gnu
+export LD_LIBRARY_PATH=$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export CELLSCAPE_PYTHON=$python
 
 if [ "$build" = 1 ]; then
-  prefix=${TORCH_PREFIX:-$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/null || true)}
-  cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release ${prefix:+-DCMAKE_PREFIX_PATH="$prefix"}
-  cmake --build "$build_dir"
-  # Unit tests only: the CLI tests' timings and the Slurm daemons are not what this checks.
-  (cd "$build_dir" && ctest --output-on-failure -j "$(nproc)" -E '^cli_|^plots$|^genotype_parser_fuzz$')
+  stage "configure against PyTorch in $torch_prefix and the bundle $bundle"
+  cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCELLSCAPE_PYTHON="$(command -v "$python")" \
+    -DCMAKE_PREFIX_PATH="$bundle;$torch_prefix" -DHDF5_ROOT="$bundle" -DCELLSCAPE_EXPECT_CUDA=ON \
+    -DCMAKE_EXE_LINKER_FLAGS="-Wl,-rpath-link,$lib" >> "$log" 2>&1 || { say "configuration failed; see $log"; exit 1; }
+  stage "build ($jobs jobs)"
+  cmake --build "$build_dir" -j "$jobs" >> "$log" 2>&1 || { say "build failed; see $log"; exit 1; }
 fi
-
 cellscape=$build_dir/tools/cellscape
-python=${CELLSCAPE_PYTHON:-$root/.venv/bin/python}
-mkdir -p "$out"
 "$cellscape" info > "$out/info.json"
-if "$python" -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))["cuda_available"] else 1)' "$out/info.json"; then
-  gpu=cuda
-else
-  gpu=cpu
-  echo "gpu-check: no CUDA device in this build or machine: running the CPU part (CPU against CPU)" >&2
+say "$(tr -d '\n ' < "$out/info.json")"
+if ! "$python" -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))["cuda_devices"] > 0 else 1)' \
+     "$out/info.json"; then
+  say "no GPU visible to this build (cuda_devices 0): the CPU-against-GPU check needs one"
+  exit 3
 fi
 
-# A small trained checkpoint, shared by both devices (kept from an earlier run of the check).
-[ -e "$out/train/epoch-0001.h5" ] || "$cellscape" train --cell DARTS_V2 --dataset fashion-mnist --train-size 512 --test-size 256 --batch-size 64 \
-  --init-channels 4 --layers 3 --epochs 1 --threads 2 --seed 3 --out "$out/train" > /dev/null
-checkpoint=$out/train/epoch-0001.h5
-for run in "cpu reference" "$gpu compared"; do
-  read -r device role <<< "$run"
-  tag=$device-$role
-  common=(--checkpoint "$checkpoint" --dtype float64 --device "$device" --threads 2)
+failed=0
+stage "unit tests with the GPU visible"
+(cd "$build_dir" && ctest -j "$jobs" --output-on-failure -E '^cli_|^plots$|^genotype_parser_fuzz$') >> "$log" 2>&1 ||
+  { say "unit tests FAILED (see $log)"; failed=1; }
+stage "CUDA unit tests ([cuda])"
+"$build_dir/tests/test_analysis" "[cuda]" > "$out/cuda-tests.txt" 2>&1 || { say "CUDA unit tests FAILED"; failed=1; }
+grep -q 'All tests passed' "$out/cuda-tests.txt" || { say "CUDA unit tests did not all pass"; failed=1; }
+tail -n 2 "$out/cuda-tests.txt" | tee -a "$log"
+
+data="fashion-mnist:$bundle/data/fashion-mnist"
+checkpoint=$out/train-small/epoch-0001.h5
+[ -e "$checkpoint" ] || { stage "a small checkpoint (CPU)"
+  "$cellscape" train --cell DARTS_V2 --dataset "$data" --train-size 512 --test-size 256 --batch-size 64 \
+    --init-channels 4 --layers 3 --epochs 1 --threads 4 --seed 3 --out "$out/train-small" > /dev/null 2>> "$log"; }
+
+for device in cpu cuda; do
+  stage "float64 results on $device"
+  results=$out/results/$device
+  rm -rf "$results"; mkdir -p "$results"
+  common=(--checkpoint "$checkpoint" --dtype float64 --device "$device" --threads 4)
   "$cellscape" hessian "${common[@]}" --samples 128 --batch-size 128 --top-k 1 --tol 1e-8 --json \
-    > "$out/hessian-$tag.json" 2> /dev/null
-  "$cellscape" surface "${common[@]}" --x -1:1:5 --eval test --samples 256 --out "$out/surface-$tag.h5" \
-    > /dev/null 2>&1
-  "$cellscape" gradvar "${common[@]}" --batches 4 --batch-size 64 --json > "$out/gradvar-$tag.json" 2> /dev/null
+    > "$results/hessian.json" 2>> "$log"
+  "$cellscape" gradvar "${common[@]}" --batches 4 --batch-size 64 --out "$results/gradvar.h5" > /dev/null 2>> "$log"
+  "$cellscape" surface "${common[@]}" --x -1:1:5 --eval test --samples 256 --out "$results/surface.h5" \
+    > /dev/null 2>> "$log"
+done
+stage "compare CPU and GPU"
+"$python" "$root/scripts/gpu_check_compare.py" "$out/results/cpu" "$out/results/cuda" --names cpu,cuda \
+  --report "$out/comparison.json" | tee -a "$log" || failed=1
+
+# Timings at the benchmarks' size: DARTS_V2, C=16, 8 cells, Fashion-MNIST.
+for device in cpu cuda; do
+  stage "timings on $device"
+  timing=$out/timing/$device
+  rm -rf "$timing"; mkdir -p "$timing"
+  # 100 steps of batch 64; the epoch's seconds include one test batch of 64.
+  "$cellscape" train --cell DARTS_V2 --dataset "$data" --train-size 6400 --test-size 64 --batch-size 64 \
+    --init-channels 16 --layers 8 --epochs 1 --device "$device" --out "$timing/train" --json \
+    > "$timing/train.json" 2>> "$log"
+  "$cellscape" hessian --checkpoint "$timing/train/epoch-0001.h5" --device "$device" \
+    --samples 256 --batch-size 128 --top-k 1 --tol 1e-2 --ncv 10 --json > "$timing/hessian.json" 2>> "$log"
+  "$cellscape" surface --checkpoint "$timing/train/epoch-0001.h5" --device "$device" \
+    --x -1:1:3 --y -1:1:3 --eval train --samples 1000 --out "$timing/surface.h5" --json > "$timing/surface.json" \
+    2>> "$log"
 done
 
-timing='{}'
-if [ "$gpu" = cuda ]; then
-  # GPU timings at the benchmarks' size: DARTS_V2, C=16, 8 cells, batch 64; HVPs on 256 samples, float32.
-  rm -rf "$out/train-gpu"  # a fresh run each time: its seconds are the timing
-  "$cellscape" train --cell DARTS_V2 --dataset fashion-mnist --train-size 6400 --test-size 1000 --batch-size 64 \
-    --init-channels 16 --layers 8 --epochs 1 --device cuda --out "$out/train-gpu" --json > "$out/train-gpu.json"
-  "$cellscape" hessian --checkpoint "$out/train-gpu/epoch-0001.h5" --device cuda --samples 256 --batch-size 128 \
-    --top-k 1 --tol 1e-4 --json > "$out/hessian-gpu-timing.json" 2> /dev/null
-  # (100 steps; the epoch's test evaluation is included in the training seconds)
-  timing=$("$python" -c 'import json,sys
-t = json.load(open(sys.argv[1])); h = json.load(open(sys.argv[2]))
-print(json.dumps({"train_seconds_per_step": t["seconds"] / 100, "hvp_seconds": h["seconds"] / h["hvp_count"]}))' \
-    "$out/train-gpu.json" "$out/hessian-gpu-timing.json")
-fi
-
-"$python" - "$out" "$gpu" "$timing" <<'EOF'
+stage "report"
+"$python" - "$out" "$failed" <<'EOF' | tee -a "$log"
 import json, pathlib, sys
-import h5py, numpy as np
-out, gpu, timing = pathlib.Path(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
-first, second = "cpu-reference", f"{gpu}-compared"
-def load(kind, tag):
-    return json.load(open(out / f"{kind}-{tag}.json"))
-# float64 everywhere: the devices differ only in summation order (cuDNN picks
-# its own algorithms), so 1e-9 relative for losses and variances; the top
-# eigenvalue converges to Spectra's 1e-8 from the same seeded start: 1e-6.
-checks = []
-def compare(name, a, b, rtol):
-    error = abs(a - b) / max(abs(a), 1e-300)
-    checks.append({"quantity": name, "cpu": a, gpu: b, "relative_difference": error, "tolerance": rtol,
-                   "ok": bool(error <= rtol)})
-h1, h2 = load("hessian", first), load("hessian", second)
-compare("loss", h1["loss"], h2["loss"], 1e-9)
-compare("top eigenvalue", h1["eigenvalues"][0], h2["eigenvalues"][0], 1e-6)
-with h5py.File(out / f"surface-{first}.h5") as a, h5py.File(out / f"surface-{second}.h5") as b:
-    for x, u, v in zip(a["xcoordinates"][()], a["test_loss"][()], b["test_loss"][()]):
-        compare(f"surface test loss at x={x:g}", float(u), float(v), 1e-9)
-g1, g2 = load("gradvar", first), load("gradvar", second)
-compare("gradient variance", g1["total_variance"], g2["total_variance"], 1e-9)
-report = {"device": gpu, "checks": checks, "gpu_timing": timing}
+import h5py
+out, failed = pathlib.Path(sys.argv[1]), sys.argv[2] == "1"
+def timing(device):
+    base = out / "timing" / device
+    with h5py.File(base / "train" / "epoch-0001.h5") as f:
+        epoch_seconds = float(f["history/epoch/seconds"][0])
+    hessian = json.load(open(base / "hessian.json"))
+    surface = json.load(open(base / "surface.json"))
+    return {"training_step_seconds": epoch_seconds / 100, "hvp_seconds": hessian["seconds"] / hessian["hvp_count"],
+            "surface_point_seconds": surface["seconds_per_point"]}
+comparison = json.load(open(out / "comparison.json"))
+report = {"info": json.load(open(out / "info.json")), "unit_tests_passed": not failed,
+          "comparison": comparison, "timing": {d: timing(d) for d in ("cpu", "cuda")}}
 json.dump(report, open(out / "gpu-check.json", "w"), indent=2)
-for c in checks:
-    print(f"{'ok  ' if c['ok'] else 'FAIL'} {c['quantity']:32} cpu {c['cpu']:.12g}  {gpu} {c[gpu]:.12g}  "
-          f"rel. diff {c['relative_difference']:.2e} (tolerance {c['tolerance']:g})")
-if timing:
-    print(f"GPU: {timing['train_seconds_per_step']:.4f} s per training step (batch 64), "
-          f"{timing['hvp_seconds']:.4f} s per HVP (256 samples)")
+t = report["timing"]
+for key, label in (("training_step_seconds", "training step (batch 64)"), ("hvp_seconds", "HVP (256 samples)"),
+                   ("surface_point_seconds", "surface point (1000 images)")):
+    print(f"{label:30} cpu {t['cpu'][key]:9.4f} s   cuda {t['cuda'][key]:9.4f} s   "
+          f"speed-up {t['cpu'][key] / t['cuda'][key]:6.1f}x")
 print(f"results: {out / 'gpu-check.json'}")
-sys.exit(0 if all(c["ok"] for c in checks) else 1)
 EOF
+if [ "$failed" = 0 ] && "$python" -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))["ok"] else 1)' \
+     "$out/comparison.json"; then
+  stage "every check passed"
+  exit 0
+fi
+stage "a check FAILED (see $log)"
+exit 1

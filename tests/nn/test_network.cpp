@@ -8,9 +8,11 @@
 #include "cells/zoo.hpp"
 #include "nn/network.hpp"
 #include "nn/fast_paths.hpp"
+#include "support/small_network.hpp"
 #include "util/error.hpp"
 
 using namespace cellscape;
+using testing::small_config;
 using Catch::Matchers::Contains;
 
 namespace {
@@ -48,15 +50,6 @@ int64_t expected_parameters(const Genotype& genotype, int64_t c, int64_t layers,
         previous = channels * static_cast<int64_t>(cell.concat.size());
     }
     return total + previous * classes + classes;  // classifier
-}
-
-nn::NetworkConfig small_config(int64_t channels, int64_t layers, std::array<int64_t, 3> input) {
-    nn::NetworkConfig config;
-    config.init_channels = channels;
-    config.layers = layers;
-    config.classes = 10;
-    config.input_shape = input;
-    return config;
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "cells/zoo.hpp"
 #include "io/hdf5.hpp"
 #include "nn/network.hpp"
+#include "support/small_network.hpp"
 #include "support/temporary_directory.hpp"
 #include "train/checkpoint.hpp"
 #include "train/trainer.hpp"
@@ -73,12 +74,7 @@ bool same_tensors(const NamedTensors& a, const NamedTensors& b) {
 
 TEST_CASE("a small network overfits a fixed batch to near-zero loss") {
     torch::manual_seed(0);
-    nn::NetworkConfig config;
-    config.init_channels = 4;
-    config.layers = 3;
-    config.classes = 4;
-    config.input_shape = {1, 8, 8};
-    nn::DartsNetwork network(find_in_zoo("DARTS_V2")->genotype, config);
+    nn::DartsNetwork network(find_in_zoo("DARTS_V2")->genotype, testing::small_config(4, 3, {1, 8, 8}, 4));
     const auto images = torch::randn({16, 1, 8, 8});
     const auto labels = torch::randint(0, 4, {16}, torch::kInt64);  // random labels: only memorization helps
     torch::optim::SGD optimizer(network->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
