@@ -9,11 +9,11 @@
 #include <array>
 #include <cstdlib>
 
-#include "cells/zoo.hpp"
-#include "nn/fast_paths.hpp"
-#include "nn/network.hpp"
-#include "util/device.hpp"
-#include "util/memory.hpp"
+#include "cellscape/cells/zoo.hpp"
+#include "cellscape/nn/fast_paths.hpp"
+#include "cellscape/nn/network.hpp"
+#include "cellscape/util/device.hpp"
+#include "cellscape/util/memory.hpp"
 
 namespace cellscape::bench {
 

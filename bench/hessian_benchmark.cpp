@@ -8,7 +8,7 @@
 
 #include <torch/torch.h>
 
-#include "analysis/hessian.hpp"
+#include "cellscape/analysis/hessian.hpp"
 #include "benchmark_network.hpp"
 
 namespace {

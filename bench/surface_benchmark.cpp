@@ -8,9 +8,9 @@
 
 #include <filesystem>
 
-#include "analysis/surface.hpp"
+#include "cellscape/analysis/surface.hpp"
 #include "benchmark_network.hpp"
-#include "data/dataset.hpp"
+#include "cellscape/data/dataset.hpp"
 
 namespace {
 

@@ -8,8 +8,8 @@
 #include <torch/torch.h>
 
 #include "benchmark_network.hpp"
-#include "data/dataset.hpp"
-#include "train/trainer.hpp"
+#include "cellscape/data/dataset.hpp"
+#include "cellscape/train/trainer.hpp"
 
 namespace {
 

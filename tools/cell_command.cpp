@@ -2,8 +2,8 @@
 
 #include <memory>
 
-#include "cells/cell_spec.hpp"
-#include "cells/zoo.hpp"
+#include "cellscape/cells/cell_spec.hpp"
+#include "cellscape/cells/zoo.hpp"
 #include "commands.hpp"
 
 namespace cellscape::tools {

@@ -2,11 +2,11 @@
 
 #include <iostream>
 
-#include "cells/cell_report.hpp"
-#include "cells/diagram.hpp"
+#include "cellscape/cells/cell_report.hpp"
+#include "cellscape/cells/diagram.hpp"
 #include "commands.hpp"
-#include "io/graphviz.hpp"
-#include "util/error.hpp"
+#include "cellscape/io/graphviz.hpp"
+#include "cellscape/util/error.hpp"
 
 namespace cellscape::tools {
 

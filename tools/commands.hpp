@@ -5,7 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "cells/genotype.hpp"
+#include "cellscape/cells/genotype.hpp"
+#include "cellscape/util/progress.hpp"
 
 namespace cellscape::tools {
 
@@ -23,6 +24,19 @@ void add_info_command(CLI::App& app);
 
 // The command line as typed, for the `command` attribute of output files.
 const std::string& command_line();
+
+// Where long computations report progress: a line on stderr (terminal_progress.hpp).
+ProgressSink* progress_sink();
+
+// --out FILE and --force, for commands that write one result file: before
+// any work, the file is checked (no directory, an existing directory, not
+// an existing file unless --force).
+struct OutputFile {
+    std::string path;
+    bool force = false;
+    void add_to(CLI::App& command, const std::string& description);
+    void check() const;  // when a path was given
+};
 
 // How the cell-printing commands (cell, sample, variants) show their cells.
 struct CellOutputOptions {

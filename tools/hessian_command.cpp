@@ -3,7 +3,8 @@
 #include <iostream>
 #include <memory>
 
-#include "analysis/hessian_report.hpp"
+#include "cellscape/analysis/hessian_report.hpp"
+#include "cellscape/util/interrupt.hpp"
 #include "commands.hpp"
 #include "objective_options.hpp"
 
@@ -11,16 +12,15 @@ namespace cellscape::tools {
 
 void add_hessian_command(CLI::App& app) {
     struct Options {
-        ObjectiveSource source;
-        ObjectiveOptions objective;
+        ObjectiveFlags objective;
         HessianRequest request;
-        std::string out;
+        OutputFile out;
         bool json = false;
     };
     auto options = std::make_shared<Options>();
     auto& request = options->request;
     auto* command = app.add_subcommand("hessian", "Hessian spectrum of the loss: top/bottom eigenvalues, trace, density");
-    add_objective_options(*command, options->source, options->objective);
+    add_objective_options(*command, options->objective);
     command->add_option("--top-k", request.top.count, "Largest eigenvalues to compute (0: none)")->capture_default_str();
     command->add_option("--bottom-k", request.bottom.count, "Smallest eigenvalues to compute")->capture_default_str();
     command->add_option("--tol", request.top.tolerance, "Lanczos relative tolerance")->capture_default_str();
@@ -38,7 +38,7 @@ void add_hessian_command(CLI::App& app) {
     command->add_option("--slq-runs", request.density_options.runs, "Random starting vectors")->capture_default_str();
     command->add_option("--slq-sigma", request.density_options.sigma, "Gaussian width (0: 1% of the spectral range)")
         ->capture_default_str();
-    command->add_option("--out", options->out, "Write the results to this HDF5 file");
+    options->out.add_to(*command, "Write the results to this HDF5 file");
     command->add_flag("--json", options->json, "Print a JSON summary on stdout");
     command->callback([options] {
         HessianRequest& settings = options->request;
@@ -46,17 +46,18 @@ void add_hessian_command(CLI::App& app) {
         const int64_t bottom_count = settings.bottom.count;
         settings.bottom = settings.top;
         settings.bottom.count = bottom_count;
-        settings.trace_options.seed = settings.density_options.seed = options->objective.seed;
-        Objective objective = Objective::load(options->source, options->objective);
-        const HessianReport report = analyse_hessian(objective, settings);
-        if (!options->out.empty()) write_hessian_file(options->out, objective, report, command_line());
+        settings.trace_options.seed = settings.density_options.seed = options->objective.options.seed;
+        settings.validate();
+        options->out.check();
+        const ObjectiveOptions objective_options = options->objective.resolve();
+        apply_threads(options->objective.threads, options->objective.source.checkpoint);
+        Objective objective = Objective::load(options->objective.source, objective_options);
+        InterruptGuard interrupts;  // Ctrl-C: a sentence, not a dead process (nothing is saved before the end)
+        const HessianReport report = analyse_hessian(objective, settings, progress_sink());
+        if (!options->out.path.empty()) write_hessian_file(options->out.path, objective, report, command_line());
         auto summary = hessian_json(objective, report);
-        if (!options->out.empty()) summary["out"] = options->out;
-        if (options->json) {
-            std::cout << summary.dump(2) << "\n";
-        } else {
-            std::cout << summary.dump() << "\n";
-        }
+        if (!options->out.path.empty()) summary["out"] = options->out.path;
+        std::cout << summary.dump(options->json ? 2 : -1) << "\n";
     });
 }
 

@@ -5,8 +5,8 @@
 #include <iostream>
 
 #include "commands.hpp"
-#include "util/device.hpp"
-#include "util/version.hpp"
+#include "cellscape/util/device.hpp"
+#include "cellscape/util/version.hpp"
 
 namespace cellscape::tools {
 

@@ -1,21 +1,61 @@
-// The `cellscape` command line: dispatches to one subcommand per file.
-#include <iostream>
+// The `cellscape` command line: dispatches to one subcommand per file, and
+// turns the library's errors into sentences that name what the user typed.
+#include <c10/util/Exception.h>
+#include <hdf5.h>
 
+#include <iostream>
+#include <map>
+
+#include "cellscape/io/hdf5.hpp"
+#include "cellscape/util/error.hpp"
+#include "cellscape/util/interrupt.hpp"
+#include "cellscape/util/memory.hpp"
+#include "cellscape/util/version.hpp"
 #include "commands.hpp"
-#include "util/error.hpp"
-#include "util/interrupt.hpp"
-#include "util/memory.hpp"
-#include "util/version.hpp"
+#include "terminal_progress.hpp"
 
 namespace {
+
 std::string typed_command_line;
+
+// Library settings whose flag is not "--" + the setting with '-' for '_'.
+const std::map<std::string, std::string>& flag_exceptions() {
+    static const std::map<std::string, std::string> flags = {
+        {"learning_rate", "--lr"},
+        {"min_learning_rate", "--lr-min"},
+        {"gradient_clip", "--grad-clip"},
+        {"bn_mode", "--bn"},
+        {"params_regex", "--params"},
+        {"groups", "--group"},
+        {"tolerance", "--tol"},
+        {"krylov_dimension", "--ncv"},
+        {"max_restarts", "--max-iterations"},
+        {"evaluations", "--eval"},
+        {"gradient_variance_batches", "--gv-batches"},
+        {"gradient_variance_batch_size", "--gv-batch-size"},
+        {"spec", "CELL"},
+    };
+    return flags;
 }
 
-const std::string& cellscape::tools::command_line() { return typed_command_line; }
+// How the user spelled `setting` on `command`'s command line: its flag when
+// the command has one, else the setting's own name.
+std::string spelled(const CLI::App* command, const std::string& setting) {
+    const auto exception = flag_exceptions().find(setting);
+    std::string flag = "--" + setting;
+    for (char& c : flag)
+        if (c == '_') c = '-';
+    if (exception != flag_exceptions().end()) flag = exception->second;
+    if (command && command->get_option_no_throw(flag)) return flag;
+    return setting;
+}
 
-int main(int argc, char** argv) {
-    cellscape::keep_freed_memory_for_reuse();
-    for (int i = 0; i < argc; ++i) typed_command_line += (i ? " " : "") + std::string(argv[i]);
+const CLI::App* parsed_subcommand(const CLI::App& app) {
+    const auto parsed = app.get_subcommands();
+    return parsed.empty() ? nullptr : parsed.front();
+}
+
+int run(int argc, char** argv) {
     CLI::App app{"cellscape: why neural architecture search picks the cells it picks"};
     app.set_version_flag("--version", cellscape::version);
     app.require_subcommand(1);
@@ -35,14 +75,58 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& error) {
         return app.exit(error);
     } catch (const cellscape::Interrupted& error) {
-        std::cerr << "cellscape: " << error.what() << "\n";
+        std::cerr << "cellscape: " << error.what();
+        const CLI::App* command = parsed_subcommand(app);
+        if (!error.resume_from().empty() && command && command->get_name() == "train")
+            std::cerr << " (`cellscape train --resume " << error.resume_from() << "`)";
+        std::cerr << "\n";
         return 128 + error.signal_number();
+    } catch (const cellscape::SettingError& error) {
+        const std::string name = spelled(parsed_subcommand(app), error.setting());
+        std::cerr << "cellscape: error: " << name << ": " << error.problem()
+                  << (name == "--out" ? " (--force replaces an existing file)" : "") << "\n";
+        return 1;
     } catch (const cellscape::Error& error) {
         std::cerr << "cellscape: error: " << error.what() << "\n";
         return 1;
+    } catch (const std::bad_alloc&) {
+        std::cerr << "cellscape: error: out of memory; use a smaller network, fewer samples or smaller batches\n";
+        return 1;
+    } catch (const c10::Error& error) {
+        std::cerr << "cellscape: internal error in LibTorch (please report it with the command line): "
+                  << error.what_without_backtrace() << "\n";
+        return 70;
     } catch (const std::exception& error) {
-        std::cerr << "cellscape: unexpected error: " << error.what() << "\n";
+        std::cerr << "cellscape: internal error (please report it with the command line): " << error.what() << "\n";
         return 70;
     }
     return 0;
+}
+
+}  // namespace
+
+const std::string& cellscape::tools::command_line() { return typed_command_line; }
+
+cellscape::ProgressSink* cellscape::tools::progress_sink() {
+    static TerminalProgress terminal;
+    return &terminal;
+}
+
+void cellscape::tools::OutputFile::add_to(CLI::App& command, const std::string& description) {
+    command.add_option("--out", path, description);
+    command.add_flag("--force", force, "Replace an existing --out file (once the new one is complete)");
+}
+
+void cellscape::tools::OutputFile::check() const {
+    if (!path.empty()) cellscape::check_output_file(path, force, "out");
+}
+
+int main(int argc, char** argv) {
+    // Process-wide choices belong to the program, not the library: glibc's
+    // allocator keeps freed memory (util/memory.hpp), and HDF5 prints no
+    // error stacks (the library's errors say what failed).
+    cellscape::keep_freed_memory_for_reuse();
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    for (int i = 0; i < argc; ++i) typed_command_line += (i ? " " : "") + std::string(argv[i]);
+    return run(argc, argv);
 }

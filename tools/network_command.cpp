@@ -3,9 +3,10 @@
 #include <iostream>
 #include <memory>
 
-#include "cells/cell_spec.hpp"
+#include "cellscape/cells/cell_spec.hpp"
 #include "commands.hpp"
-#include "nn/network_config.hpp"
+#include "cellscape/nn/network_config.hpp"
+#include "cellscape/nn/network_size.hpp"
 
 namespace cellscape::tools {
 
@@ -27,7 +28,12 @@ void add_network_command(CLI::App& app) {
     command->add_flag("--json", options->json, "Print JSON");
     command->callback([options] {
         options->config.input_shape = nn::parse_input_shape(options->input_shape);
+        options->config.validate();
         const NamedGenotype cell = resolve_cell(options->spec);
+        // Building the network allocates its weights: say what does not fit, before.
+        if (const auto available = nn::available_memory_bytes())
+            nn::require_fits_in_memory(nn::network_size(cell.genotype, options->config), options->config, 1, 4, false,
+                                       *available);
         const auto summary = nn::network_summary(cell.name, cell.genotype, options->config);
         if (options->json) {
             std::cout << summary.dump(2) << "\n";

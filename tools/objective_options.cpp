@@ -1,31 +1,58 @@
 #include "objective_options.hpp"
 
+#include "cellscape/train/checkpoint.hpp"
+#include "cellscape/util/device.hpp"
+#include "cellscape/util/error.hpp"
+
 namespace cellscape::tools {
 
-void add_objective_options(CLI::App& command, ObjectiveSource& source, ObjectiveOptions& options) {
+void add_objective_options(CLI::App& command, ObjectiveFlags& flags) {
+    ObjectiveSource& source = flags.source;
+    ObjectiveOptions& options = flags.options;
     command.add_option("--checkpoint", source.checkpoint, "A cellscape checkpoint (its dataset and normalization)");
     command.add_option("--torchscript", source.torchscript, "A TorchScript model file (with --data or --dataset)");
     command.add_option("--data", source.data, "HDF5 file with x and y (used as stored) for --torchscript");
     command.add_option("--dataset", source.dataset, "Dataset spec (fashion-mnist, cifar10:DIR, h5:FILE, ...)");
     command.add_option("--samples", options.samples, "Evaluation samples (0: the whole split)")->capture_default_str();
     command.add_option("--batch-size", options.batch_size, "Evaluation batch size")->capture_default_str();
-    command.add_option("--sampling", options.sampling, "random (by --seed) or sequential (the first N)")
-        ->check(CLI::IsMember({"random", "sequential"}))
+    command.add_option("--sampling", flags.sampling, "random (by --seed) or sequential (the first N)")
+        ->check(one_of<Sampling>())
         ->capture_default_str();
-    command.add_option("--split", options.split, "train or test")
-        ->check(CLI::IsMember({"train", "test"}))
-        ->capture_default_str();
+    command.add_option("--split", flags.split, "train or test")->check(one_of<Split>())->capture_default_str();
     command.add_option("--seed", options.seed, "Seed for the samples and random probes")->capture_default_str();
-    command.add_option("--bn", options.bn_mode, "BatchNorm: eval (running statistics) or train (batch statistics)")
-        ->check(CLI::IsMember({"eval", "train"}))
+    command.add_option("--bn", flags.bn, "BatchNorm: eval (running statistics) or train (batch statistics)")
+        ->check(one_of<BatchNormMode>())
         ->capture_default_str();
-    command.add_option("--dtype", options.dtype, "float32 or float64")
-        ->check(CLI::IsMember({"float32", "float64"}))
-        ->capture_default_str();
-    command.add_option("--device", options.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
-    command.add_option("--threads", options.threads, "CPU threads (0: all cores; default: the checkpoint's, or all)");
+    command.add_option("--dtype", flags.dtype, "float32 or float64")->check(one_of<Precision>())->capture_default_str();
+    command.add_option("--device", flags.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
+    command.add_option("--threads", flags.threads, "CPU threads (0: all cores; default: the checkpoint's, or all)");
     command.add_option("--params", options.params_regex, "Only parameters whose name matches this regex");
     command.add_option("--group", options.groups, "Only these parameter groups: stem, cells, normal, reduce, classifier");
+}
+
+ObjectiveOptions ObjectiveFlags::resolve() const {
+    if (source.checkpoint.empty() == source.torchscript.empty())
+        throw Error("give either --checkpoint FILE.h5 or --torchscript MODEL.pt (with --data FILE.h5 or --dataset SPEC)");
+    if (!source.torchscript.empty() && source.data.empty() == source.dataset.empty())
+        throw Error("with --torchscript, give the data as --data FILE.h5 (x, y used as stored) or --dataset SPEC");
+    ObjectiveOptions resolved = options;
+    resolved.sampling = parse_name<Sampling>(sampling, "sampling");
+    resolved.split = parse_name<Split>(split, "split");
+    resolved.bn_mode = parse_name<BatchNormMode>(bn, "bn_mode");
+    resolved.dtype = parse_name<Precision>(dtype, "dtype");
+    resolved.device = parse_device(device);
+    resolved.validate();
+    return resolved;
+}
+
+void apply_threads(const std::optional<int>& threads, const std::string& checkpoint) {
+    if (threads) {
+        set_threads(*threads);
+    } else if (!checkpoint.empty()) {
+        set_threads(read_checkpoint(checkpoint).threads);
+    } else {
+        set_threads(0);
+    }
 }
 
 }  // namespace cellscape::tools

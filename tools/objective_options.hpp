@@ -1,11 +1,38 @@
 #pragma once
-// The options every analysis command shares to build its Objective.
+// The options every analysis command shares to build its Objective, and the
+// process-wide settings the command line decides (threads).
 #include <CLI/CLI.hpp>
 
-#include "analysis/objective.hpp"
+#include <optional>
+#include <string>
+
+#include "cellscape/analysis/objective.hpp"
 
 namespace cellscape::tools {
 
-void add_objective_options(CLI::App& command, ObjectiveSource& source, ObjectiveOptions& options);
+struct ObjectiveFlags {
+    ObjectiveSource source;
+    ObjectiveOptions options;
+    std::string sampling = "random", split = "train", bn = "eval", dtype = "float32", device = "cpu";
+    std::optional<int> threads;
+
+    // The typed options (the names were checked when parsed), and the model
+    // source checked for one of --checkpoint or --torchscript with its data.
+    ObjectiveOptions resolve() const;
+};
+
+void add_objective_options(CLI::App& command, ObjectiveFlags& flags);
+
+// Sets LibTorch's threads for the process: `threads` when given, else those
+// the run of `checkpoint` recorded (when there is one), else all cores.
+void apply_threads(const std::optional<int>& threads, const std::string& checkpoint = {});
+
+// A CLI11 check that accepts the names of an enum's values.
+template <typename Enum>
+CLI::IsMember one_of() {
+    std::vector<std::string> names;
+    for (const auto& [name, value] : EnumNames<Enum>::values) names.emplace_back(name);
+    return CLI::IsMember(names);
+}
 
 }  // namespace cellscape::tools

@@ -2,7 +2,7 @@
 
 #include <memory>
 
-#include "cells/sampling.hpp"
+#include "cellscape/cells/sampling.hpp"
 #include "commands.hpp"
 
 namespace cellscape::tools {

@@ -8,9 +8,10 @@
 #include <memory>
 
 #include "commands.hpp"
-#include "study/slurm.hpp"
-#include "study/study.hpp"
-#include "util/error.hpp"
+#include "slurm_submission.hpp"
+#include "cellscape/study/study.hpp"
+#include "cellscape/util/device.hpp"
+#include "cellscape/util/error.hpp"
 
 namespace cellscape::tools {
 
@@ -49,6 +50,7 @@ void add_study_command(CLI::App& app) {
                         "(default: $CELLSCAPE_PYTHON, else python3)");
     command->callback([options] {
         const StudyConfig config = StudyConfig::load(options->config);
+        validate_study(config);  // every setting, before anything is trained or submitted
         if (options->slurm) {
             if (options->cell_index || options->collect || options->skip_surfaces || options->surface_shard)
                 throw Error("--slurm submits the whole study; --cell-index, --collect, --skip-surfaces and "
@@ -76,7 +78,12 @@ void add_study_command(CLI::App& app) {
         part.collect_only = options->collect;
         part.skip_surfaces = options->skip_surfaces;
         part.surface_shard = options->surface_shard;
-        const StudyResult result = run_study(config, options->out, command_line(), part);
+        try {
+            set_threads(config.threads);
+        } catch (const SettingError& error) {
+            throw study_config_error(config.source, "", "threads", error.problem());
+        }
+        const StudyResult result = run_study(config, options->out, command_line(), part, progress_sink());
         if (part.only_cell) {
             if (result.failed_cells > 0)
                 throw Error(fmt::format("cell {} failed: {}", *part.only_cell, result.rows.front().status));

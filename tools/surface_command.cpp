@@ -4,87 +4,133 @@
 #include <iostream>
 #include <memory>
 
-#include "analysis/surface.hpp"
+#include "cellscape/analysis/surface.hpp"
 #include "commands.hpp"
 #include "objective_options.hpp"
-#include "util/error.hpp"
+#include "cellscape/util/error.hpp"
 
 namespace cellscape::tools {
 
+namespace {
+
+struct SurfaceOptions {
+    ObjectiveFlags objective;
+    std::string x, y, shard, norm, ignore, directions = "random", directions_from, from, to;
+    std::vector<std::string> evaluations{"train"};
+    bool gradient_variance = false;
+    int64_t gv_batches = 10, gv_batch_size = 128;
+    std::string gv_split = "train", gv_bn = "eval";
+    OutputFile out{"surface.h5"};
+    bool json = false;
+
+    SurfaceRequest request() const {
+        SurfaceRequest request;
+        request.x = GridAxis::parse(x, "x");
+        if (!y.empty()) request.y = GridAxis::parse(y, "y");
+        request.shard = Shard::parse(shard);
+        request.overwrite = out.force;
+        request.validate();
+        return request;
+    }
+
+    SurfaceEvaluations evaluations_() const {
+        SurfaceEvaluations result;
+        result.splits.clear();
+        for (const auto& name : evaluations) result.splits.push_back(parse_name<Split>(name, "evaluations"));
+        result.gradient_variance_batches = gradient_variance ? gv_batches : 0;
+        result.gradient_variance_batch_size = gv_batch_size;
+        result.gradient_variance_split = parse_name<Split>(gv_split, "gv_split");
+        result.gradient_variance_bn_mode = parse_name<BatchNormMode>(gv_bn, "gv_bn");
+        result.validate();
+        return result;
+    }
+
+    // --directions, --directions-from, --from/--to, --norm and --ignore as one request.
+    DirectionRequest directions_(ObjectiveSource& source) const {
+        DirectionRequest request;
+        request.seed = objective.options.seed;
+        if (directions == "random") {
+            request.source = DirectionSource::random;
+        } else if (directions.rfind("hessian:", 0) == 0) {
+            request.source = DirectionSource::hessian;
+            request.file = directions.substr(8);
+        } else {
+            throw SettingError("directions", fmt::format("'{}' is not known: use random or hessian:FILE (or "
+                                                         "--directions-from SURFACE.h5, or --from/--to)",
+                                                         directions));
+        }
+        if (!directions_from.empty()) {
+            request.source = DirectionSource::surface;
+            request.file = directions_from;
+        }
+        if (from.empty() != to.empty()) throw Error("give --from and --to together");
+        if (!from.empty()) {
+            if (!source.checkpoint.empty() || !source.torchscript.empty())
+                throw Error("--from replaces --checkpoint/--torchscript: give the start checkpoint once");
+            source.checkpoint = from;
+            request.source = DirectionSource::interpolate;
+            request.file = to;
+        }
+        if (!norm.empty()) request.norm = parse_name<DirectionNorm>(norm, "norm");
+        request.ignore_bias_and_bn = ignore.empty() ? request.source == DirectionSource::random : ignore == "biasbn";
+        return request;
+    }
+};
+
+}  // namespace
+
 void add_surface_command(CLI::App& app) {
-    struct Options {
-        ObjectiveSource source;
-        ObjectiveOptions objective;
-        std::string x, y, shard, norm, ignore, directions = "random", directions_from, from, to;
-        std::vector<std::string> evaluations{"train"};
-        bool gradient_variance = false;
-        int64_t gv_batches = 10, gv_batch_size = 128;
-        std::string out = "surface.h5";
-        bool json = false;
-    };
-    auto options = std::make_shared<Options>();
-    options->objective.batch_size = 64;  // oneDNN's CPU kernels run fastest on feature maps that stay in cache
+    auto options = std::make_shared<SurfaceOptions>();
+    options->objective.options.batch_size = 64;  // oneDNN's CPU kernels run fastest on feature maps that stay in cache
     auto* command = app.add_subcommand("surface", "Loss (and gradient-variance) surface over a 1D or 2D weight slice");
-    add_objective_options(*command, options->source, options->objective);
+    add_objective_options(*command, options->objective);
     command->remove_option(command->get_option("--split"));
     command->add_option("--x", options->x, "x grid MIN:MAX:NUM, e.g. -1:1:51")->required();
     command->add_option("--y", options->y, "y grid MIN:MAX:NUM (2D surface); any size, need not be square");
     command->add_option("--eval", options->evaluations, "Evaluate loss and accuracy on: train, test or train,test")
         ->delimiter(',')
-        ->check(CLI::IsMember({"train", "test"}))
+        ->check(one_of<Split>())
         ->capture_default_str();
     command->add_option("--directions", options->directions, "random, or hessian:FILE (top two eigenvectors)")
         ->capture_default_str();
     command->add_option("--directions-from", options->directions_from,
                         "Reuse the directions of an earlier surface file (compare models on one slice)");
     command->add_option("--norm", options->norm, "filter, layer or none (default: filter for random directions)")
-        ->check(CLI::IsMember({"filter", "layer", "none"}));
+        ->check(one_of<DirectionNorm>());
     command->add_option("--ignore", options->ignore, "biasbn: zero direction on biases and BatchNorm; none")
         ->check(CLI::IsMember({"biasbn", "none"}));
     command->add_option("--from", options->from, "Interpolate from this checkpoint ...");
     command->add_option("--to", options->to, "... to this one (1D; x=0 is --from, x=1 is --to)");
     command->add_flag("--gradient-variance", options->gradient_variance,
                       "Also the mini-batch gradient variance at every point");
-    command->add_option("--gv-batches", options->gv_batches, "Gradient variance: K training batches")
-        ->capture_default_str();
+    command->add_option("--gv-batches", options->gv_batches, "Gradient variance: K batches")->capture_default_str();
     command->add_option("--gv-batch-size", options->gv_batch_size, "Gradient variance: batch size B")
+        ->capture_default_str();
+    command->add_option("--gv-split", options->gv_split, "Gradient variance: the samples' split (train or test)")
+        ->check(one_of<Split>())
+        ->capture_default_str();
+    command->add_option("--gv-bn", options->gv_bn,
+                        "Gradient variance: BatchNorm mode (train: the noise SGD sees; eval: running statistics)")
+        ->check(one_of<BatchNormMode>())
         ->capture_default_str();
     command->add_option("--shard", options->shard,
                         "Compute share I/N of the points (default: SLURM_ARRAY_TASK_ID/COUNT when set)");
-    command->add_option("--out", options->out, "Surface file (unfinished work is kept in OUT.partial)")
-        ->capture_default_str();
+    options->out.add_to(*command, "Surface file (unfinished work is kept in OUT.partial)");
     command->add_flag("--json", options->json, "Print a JSON summary on stdout");
     command->callback([options] {
-        SurfaceRequest request;
-        request.x = GridAxis::parse(options->x, "--x");
-        if (!options->y.empty()) request.y = GridAxis::parse(options->y, "--y");
-        request.shard = Shard::parse(options->shard);
-
-        ObjectiveSource source = options->source;
-        DirectionRequest directions;
-        directions.source = options->directions;
-        directions.norm = options->norm;
-        directions.seed = options->objective.seed;
-        if (!options->directions_from.empty()) directions.source = "surface:" + options->directions_from;
-        if (options->from.empty() != options->to.empty()) throw Error("give --from and --to together");
-        if (!options->from.empty()) {
-            if (!source.checkpoint.empty() || !source.torchscript.empty())
-                throw Error("--from replaces --checkpoint/--torchscript: give the start checkpoint once");
-            source.checkpoint = options->from;
-            directions.source = "interpolate:" + options->to;
-        }
-        directions.ignore_bias_and_bn =
-            options->ignore.empty() ? directions.source == "random" : options->ignore == "biasbn";
-
-        if (options->gradient_variance && options->gv_batches < 2) throw Error("--gv-batches must be at least 2");
-        const LoadedSurfaceObjectives loaded =
-            load_surface_objectives(source, options->objective, options->evaluations,
-                                    options->gradient_variance ? options->gv_batches : 0, options->gv_batch_size);
+        const SurfaceRequest request = options->request();
+        const SurfaceEvaluations evaluations = options->evaluations_();
+        ObjectiveFlags flags = options->objective;
+        const DirectionRequest directions = options->directions_(flags.source);
+        options->out.check();
+        const ObjectiveOptions objective_options = flags.resolve();
+        apply_threads(flags.threads, flags.source.checkpoint);
+        const LoadedSurfaceObjectives loaded = load_surface_objectives(flags.source, objective_options, evaluations);
         const SurfaceObjectives& objectives = loaded.objectives;
-        if (objectives.evaluations.empty()) throw Error("--eval needs train, test or both");
         const SurfaceSlice slice = make_surface_slice(*objectives.evaluations.front().second, directions,
                                                       request.y.has_value());
-        const SurfaceRun run = compute_surface(objectives, slice, request, options->out, command_line());
+        const SurfaceRun run =
+            compute_surface(objectives, slice, request, options->out.path, command_line(), progress_sink());
         const nlohmann::ordered_json summary{{"out", run.file.string()},
                                              {"shape", request.y ? std::vector<int64_t>{request.y->count, request.x.count}
                                                                  : std::vector<int64_t>{request.x.count}},
@@ -109,6 +155,7 @@ void add_merge_command(CLI::App& app) {
     command->add_option("out", *out, "The merged surface file")->required();
     command->add_option("shards", *shards, "The shard files, all N of them")->required();
     command->callback([out, shards] {
+        check_output_file(*out, false, "out");
         merge_surface_shards(*out, std::vector<std::filesystem::path>(shards->begin(), shards->end()), command_line());
         std::cout << nlohmann::json{{"out", *out}, {"shards", shards->size()}}.dump() << "\n";
     });

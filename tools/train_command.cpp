@@ -2,13 +2,16 @@
 
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
-#include "cells/cell_spec.hpp"
+#include "cellscape/cells/cell_spec.hpp"
 #include "commands.hpp"
-#include "train/trainer.hpp"
-#include "util/error.hpp"
+#include "cellscape/train/trainer.hpp"
+#include "cellscape/util/device.hpp"
+#include "cellscape/util/error.hpp"
+#include "objective_options.hpp"
 
 namespace cellscape::tools {
 
@@ -18,6 +21,8 @@ void add_train_command(CLI::App& app) {
         TrainingRequest request;
         std::string checkpoint_epochs;
         std::string resume;
+        std::string device = "cpu";
+        std::optional<int> threads;
         bool json = false;
     };
     auto options = std::make_shared<Options>();
@@ -63,14 +68,16 @@ void add_train_command(CLI::App& app) {
     };
     command->add_option("--out", options->request.out_dir, "Output directory (default with --resume: the checkpoint's)");
     command->add_option("--resume", options->resume, "Continue the run of this checkpoint");
-    command->add_option("--device", options->request.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
-    command->add_option("--threads", options->request.threads,
+    command->add_option("--device", options->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
+    command->add_option("--threads", options->threads,
                         "CPU threads (0: all cores; default 0, or on --resume the checkpoint's)");
     command->add_flag("--json", options->json, "Print a JSON summary on stdout");
 
     command->callback([options, settings] {
         TrainingRequest& request = options->request;
         request.command = command_line();
+        request.device = parse_device(options->device);
+        request.progress = progress_sink();
         if (!options->resume.empty()) {
             for (const CLI::Option* setting : settings)
                 if (setting->count() > 0)
@@ -80,12 +87,14 @@ void add_train_command(CLI::App& app) {
             request.resume = options->resume;
             if (request.out_dir.empty()) request.out_dir = request.resume->parent_path();
             if (request.out_dir.empty()) request.out_dir = ".";
+            apply_threads(options->threads, options->resume);
         } else {
             if (options->cell.empty()) throw Error("--cell is required (or --resume FILE to continue a run)");
             if (request.out_dir.empty()) throw Error("--out DIR is required: where checkpoints go");
             request.cell = resolve_cell(options->cell);
             if (!options->checkpoint_epochs.empty())
                 request.training.checkpoint_epochs = parse_epoch_list(options->checkpoint_epochs);
+            apply_threads(options->threads);
         }
         const TrainingSummary summary = train_network(request);
         if (options->json) {

@@ -2,7 +2,7 @@
 
 #include <memory>
 
-#include "cells/cell_spec.hpp"
+#include "cellscape/cells/cell_spec.hpp"
 #include "commands.hpp"
 
 namespace cellscape::tools {

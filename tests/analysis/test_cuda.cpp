@@ -7,12 +7,12 @@
 
 #include <torch/torch.h>
 
-#include "analysis/model.hpp"
-#include "analysis/objective.hpp"
-#include "cells/zoo.hpp"
-#include "nn/network.hpp"
+#include "cellscape/analysis/model.hpp"
+#include "cellscape/analysis/objective.hpp"
+#include "cellscape/cells/zoo.hpp"
+#include "cellscape/nn/network.hpp"
 #include "support/small_network.hpp"
-#include "train/trainer.hpp"
+#include "cellscape/train/trainer.hpp"
 
 using namespace cellscape;
 
@@ -39,14 +39,14 @@ double relative_difference(const torch::Tensor& a, const torch::Tensor& b) {
 TEST_CASE("on CUDA, the Objective gives the CPU's loss, gradient and Hessian-vector product", "[.cuda]") {
     REQUIRE(torch::cuda::is_available());
     for (const std::string cell : {"DARTS_V2", "AmoebaNet"})
-        for (const std::string bn_mode : {"eval", "train"}) {
-            INFO(cell << ", BatchNorm " << bn_mode);
+        for (const BatchNormMode bn_mode : {BatchNormMode::eval, BatchNormMode::train}) {
+            INFO(cell << ", BatchNorm " << name_of(bn_mode));
             ObjectiveOptions options;
-            options.dtype = "float64";
+            options.dtype = Precision::float64;
             options.batch_size = 16;
             options.bn_mode = bn_mode;
             Objective cpu(darts_model(small_network(cell)), images(32), options, {});
-            options.device = "cuda";
+            options.device = torch::kCUDA;
             Objective gpu(darts_model(small_network(cell)), images(32), options, {});
             const auto direction = torch::randn({cpu.dimension()}, torch::kFloat64);
             CHECK(std::abs(gpu.loss_and_accuracy().loss - cpu.loss_and_accuracy().loss) <

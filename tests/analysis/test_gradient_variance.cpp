@@ -6,8 +6,8 @@
 
 #include <torch/torch.h>
 
-#include "analysis/gradient_variance.hpp"
-#include "util/error.hpp"
+#include "cellscape/analysis/gradient_variance.hpp"
+#include "cellscape/util/error.hpp"
 
 using namespace cellscape;
 using Catch::Matchers::Contains;
@@ -21,9 +21,8 @@ LabelledImages regression_data() {
 
 ObjectiveOptions options_with_batches(int64_t batch_size) {
     ObjectiveOptions options;
-    options.dtype = "float64";
+    options.dtype = Precision::float64;
     options.batch_size = batch_size;
-    options.threads = 1;
     return options;
 }
 

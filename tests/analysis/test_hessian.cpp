@@ -9,13 +9,14 @@
 
 #include <Eigen/Eigenvalues>
 
-#include "analysis/hessian.hpp"
-#include "analysis/hessian_report.hpp"
-#include "cells/zoo.hpp"
-#include "io/hdf5.hpp"
+#include "cellscape/analysis/hessian.hpp"
+#include "cellscape/analysis/hessian_report.hpp"
+#include "cellscape/cells/zoo.hpp"
+#include "cellscape/io/hdf5.hpp"
 #include "support/temporary_directory.hpp"
-#include "train/trainer.hpp"
-#include "util/error.hpp"
+#include "cellscape/train/trainer.hpp"
+#include "cellscape/util/device.hpp"
+#include "cellscape/util/error.hpp"
 
 using namespace cellscape;
 using Catch::Matchers::Contains;
@@ -72,16 +73,15 @@ def forward(self, x):
     return path;
 }
 
-ObjectiveOptions float64_options(const std::string& bn = "eval") {
+ObjectiveOptions float64_options(BatchNormMode bn = BatchNormMode::eval) {
     ObjectiveOptions options;
-    options.dtype = "float64";
+    options.dtype = Precision::float64;
     options.batch_size = 20;  // three uneven batches: the sum over batches must be weighted right
     options.bn_mode = bn;
-    options.threads = 1;
     return options;
 }
 
-Objective tiny_objective(bool batch_norm, const std::string& bn = "eval") {
+Objective tiny_objective(bool batch_norm, BatchNormMode bn = BatchNormMode::eval) {
     return Objective(tiny_module(batch_norm), tiny_data(), float64_options(bn), {});
 }
 
@@ -230,7 +230,7 @@ TEST_CASE("train mode uses batch statistics and leaves the running statistics un
         for (const auto& [name, buffer] : view.named_buffers()) copies.emplace_back(name, buffer.clone());
         return copies;
     }();
-    Objective train_mode(std::move(model), tiny_data(), float64_options("train"), {});
+    Objective train_mode(std::move(model), tiny_data(), float64_options(BatchNormMode::train), {});
     const auto v = torch::randn({train_mode.dimension()}, torch::kFloat64);
     const auto train_hv = train_mode.hessian_vector_product(v);
     train_mode.loss_and_accuracy();
@@ -240,7 +240,7 @@ TEST_CASE("train mode uses batch statistics and leaves the running statistics un
         INFO(before[i].first);
         CHECK(torch::equal(after[i].second.to(before[i].second.dtype()), before[i].second));
     }
-    Objective eval_mode = tiny_objective(true, "eval");
+    Objective eval_mode = tiny_objective(true, BatchNormMode::eval);
     CHECK_FALSE(torch::allclose(train_hv, eval_mode.hessian_vector_product(v)));
 }
 
@@ -270,7 +270,7 @@ TEST_CASE("an Objective from a training checkpoint, with named groups, written t
     request.training.epochs = 1;
     request.training.batch_size = 32;
     request.out_dir = dir / "run";
-    request.threads = 1;
+    set_threads(1);
     train_network(request);
 
     ObjectiveSource source;

@@ -9,13 +9,13 @@
 #include <csignal>
 #include <cstdlib>
 
-#include "analysis/directions.hpp"
-#include "analysis/gradient_variance.hpp"
-#include "analysis/surface.hpp"
-#include "io/hdf5.hpp"
+#include "cellscape/analysis/directions.hpp"
+#include "cellscape/analysis/gradient_variance.hpp"
+#include "cellscape/analysis/surface.hpp"
+#include "cellscape/io/hdf5.hpp"
 #include "support/temporary_directory.hpp"
-#include "util/error.hpp"
-#include "util/interrupt.hpp"
+#include "cellscape/util/error.hpp"
+#include "cellscape/util/interrupt.hpp"
 
 using namespace cellscape;
 using Catch::Matchers::Contains;
@@ -53,9 +53,8 @@ std::unique_ptr<Model> tiny_model(std::function<void()> on_forward = {}) {
 
 ObjectiveOptions float64_options(int64_t batch_size = 16) {
     ObjectiveOptions options;
-    options.dtype = "float64";
+    options.dtype = Precision::float64;
     options.batch_size = batch_size;
-    options.threads = 1;
     return options;
 }
 
@@ -67,8 +66,8 @@ ObjectiveProvenance provenance() {
 
 SurfaceRequest grid(const std::string& x, const std::string& y = "") {
     SurfaceRequest request;
-    request.x = GridAxis::parse(x, "--x");
-    if (!y.empty()) request.y = GridAxis::parse(y, "--y");
+    request.x = GridAxis::parse(x, "x");
+    if (!y.empty()) request.y = GridAxis::parse(y, "y");
     return request;
 }
 
@@ -138,14 +137,20 @@ TEST_CASE("filter normalization gives each direction filter its weight filter's 
 }
 
 TEST_CASE("grid specs give evenly spaced coordinates, and bad specs say how to fix them") {
-    CHECK(GridAxis::parse("-1:1:5", "--x").coordinates() == std::vector<double>{-1, -0.5, 0, 0.5, 1});
-    CHECK(GridAxis::parse("0.5:0.5:1", "--x").coordinates() == std::vector<double>{0.5});
-    CHECK(GridAxis::parse("-0.5:1.5:41", "--x").coordinates().back() == 1.5);
-    CHECK_THROWS_WITH(GridAxis::parse("1:-1:5", "--x"), Contains("MIN must be less than MAX") && Contains("-1:1:5"));
-    CHECK_THROWS_WITH(GridAxis::parse("0:1:0", "--y"), Contains("--y 0:1:0") && Contains("at least 1"));
-    CHECK_THROWS_WITH(GridAxis::parse("text", "--x"), Contains("MIN:MAX:NUM"));
-    CHECK_THROWS_WITH(GridAxis::parse("0:1:2.5", "--x"), Contains("MIN:MAX:NUM"));
-    CHECK_THROWS_WITH(GridAxis::parse("0:1:1", "--x"), Contains("MIN = MAX"));
+    CHECK(GridAxis::parse("-1:1:5", "x").coordinates() == std::vector<double>{-1, -0.5, 0, 0.5, 1});
+    CHECK(GridAxis::parse("0.5:0.5:1", "x").coordinates() == std::vector<double>{0.5});
+    CHECK(GridAxis::parse("-0.5:1.5:41", "x").coordinates().back() == 1.5);
+    CHECK_THROWS_WITH(GridAxis::parse("1:-1:5", "x"), Contains("MIN must be less than MAX") && Contains("-1:1:5"));
+    CHECK_THROWS_WITH(GridAxis::parse("0:1:0", "y"), Contains("y: '0:1:0'") && Contains("between 1 and 100000"));
+    CHECK_THROWS_WITH(GridAxis::parse("-1:1:100000000", "x"), Contains("between 1 and 100000 (got 100000000)"));
+    // Axes of allowed sizes can still make a grid too large to hold.
+    SurfaceRequest request;
+    request.x = GridAxis::parse("-1:1:2000", "x");
+    request.y = GridAxis::parse("-1:1:1000", "y");
+    CHECK_THROWS_WITH(request.validate(), Contains("y: the grid") && Contains("has 2000000 points"));
+    CHECK_THROWS_WITH(GridAxis::parse("text", "x"), Contains("MIN:MAX:NUM"));
+    CHECK_THROWS_WITH(GridAxis::parse("0:1:2.5", "x"), Contains("MIN:MAX:NUM"));
+    CHECK_THROWS_WITH(GridAxis::parse("0:1:1", "x"), Contains("MIN = MAX"));
 }
 
 TEST_CASE("shards take every N-th point and follow Slurm's array variables") {
@@ -159,7 +164,7 @@ TEST_CASE("shards take every N-th point and follow Slurm's array variables") {
     CHECK(Shard::parse("").spec() == "1/3");
     CHECK(Shard::parse("2/7").spec() == "2/7");  // an explicit shard wins
     ::setenv("SLURM_ARRAY_TASK_ID", "9", 1);
-    CHECK_THROWS_WITH(Shard::parse(""), Contains("--shard I/N"));
+    CHECK_THROWS_WITH(Shard::parse(""), Contains("shard: ") && Contains("give the shard as I/N"));
     ::unsetenv("SLURM_ARRAY_TASK_ID");
     ::unsetenv("SLURM_ARRAY_TASK_MIN");
     ::unsetenv("SLURM_ARRAY_TASK_COUNT");
@@ -273,16 +278,17 @@ TEST_CASE("directions from an earlier surface, Hessian-free interpolation and a 
 
     SECTION("--directions-from reuses the stored directions exactly") {
         DirectionRequest request;
-        request.source = "surface:" + (directory / "first.h5").string();
+        request.source = DirectionSource::surface;
+        request.file = directory / "first.h5";
         const SurfaceSlice slice = make_surface_slice(objective, request, true);
         const Hdf5File first(directory / "first.h5", Hdf5File::Mode::read);
         for (const auto& [name, tensor] : slice.y_direction) CHECK(torch::equal(tensor, first.read("ydirection/" + name)));
-        request.norm = "filter";
-        CHECK_THROWS_WITH(make_surface_slice(objective, request, true), Contains("drop --norm"));
+        request.norm = DirectionNorm::filter;
+        CHECK_THROWS_WITH(make_surface_slice(objective, request, true), Contains("used as they are"));
     }
     SECTION("the gradient variance at the origin is the gradient variance of the Objective") {
         Objective noise(tiny_model(), tiny_data(), float64_options(8), provenance());
-        const GradientVariance expected = gradient_variance(noise, false);
+        const GradientVariance expected = gradient_variance(noise);
         DirectionRequest request;
         const SurfaceSlice slice = make_surface_slice(objective, request, false);
         compute_surface({{{"train", &objective}}, &noise}, slice, grid("-0.5:0.5:3"), directory / "gv.h5", "test");

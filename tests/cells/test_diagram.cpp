@@ -4,11 +4,11 @@
 #include <fstream>
 #include <sstream>
 
-#include "cells/diagram.hpp"
-#include "cells/zoo.hpp"
-#include "io/graphviz.hpp"
+#include "cellscape/cells/diagram.hpp"
+#include "cellscape/cells/zoo.hpp"
+#include "cellscape/io/graphviz.hpp"
 #include "support/temporary_directory.hpp"
-#include "util/error.hpp"
+#include "cellscape/util/error.hpp"
 
 using namespace cellscape;
 using Catch::Matchers::Contains;

@@ -1,10 +1,10 @@
 // Genotype parsing and printing: round trips and every class of malformed input.
 #include <catch2/catch.hpp>
 
-#include "cells/genotype.hpp"
-#include "cells/sampling.hpp"
-#include "cells/zoo.hpp"
-#include "util/error.hpp"
+#include "cellscape/cells/genotype.hpp"
+#include "cellscape/cells/sampling.hpp"
+#include "cellscape/cells/zoo.hpp"
+#include "cellscape/util/error.hpp"
 
 using namespace cellscape;
 using Catch::Matchers::Contains;

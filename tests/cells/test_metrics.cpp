@@ -1,8 +1,8 @@
 // Width and depth (PAPER.md section 2), checked against counts done by hand.
 #include <catch2/catch.hpp>
 
-#include "cells/metrics.hpp"
-#include "cells/zoo.hpp"
+#include "cellscape/cells/metrics.hpp"
+#include "cellscape/cells/zoo.hpp"
 
 using namespace cellscape;
 

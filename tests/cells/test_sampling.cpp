@@ -3,10 +3,10 @@
 
 #include <set>
 
-#include "cells/metrics.hpp"
-#include "cells/sampling.hpp"
-#include "cells/zoo.hpp"
-#include "util/random.hpp"
+#include "cellscape/cells/metrics.hpp"
+#include "cellscape/cells/sampling.hpp"
+#include "cellscape/cells/zoo.hpp"
+#include "cellscape/util/random.hpp"
 
 using namespace cellscape;
 

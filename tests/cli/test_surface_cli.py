@@ -130,7 +130,7 @@ def test_hessian_eigenvectors_and_earlier_surfaces_give_the_directions(cellscape
 
 def test_bad_grid_specs_get_a_sentence_and_a_non_zero_exit(cellscape, tiny_run, tmp_path):
     checkpoint = str(tiny_run / "epoch-0002.h5")
-    for spec, message in [("1:-1:5", "MIN must be less than MAX"), ("0:1:0", "NUM must be at least 1"),
+    for spec, message in [("1:-1:5", "MIN must be less than MAX"), ("0:1:0", "--x: '0:1:0': NUM must be between 1 and 100000"),
                           ("text", "MIN:MAX:NUM"), ("0:1", "MIN:MAX:NUM")]:
         result = cellscape("surface", "--checkpoint", checkpoint, "--x", spec, "--out", str(tmp_path / "s.h5"),
                            check=False)

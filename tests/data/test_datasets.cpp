@@ -7,11 +7,11 @@
 
 #include <fstream>
 
-#include "data/augmentation.hpp"
-#include "data/dataset.hpp"
-#include "io/hdf5.hpp"
+#include "cellscape/data/augmentation.hpp"
+#include "cellscape/data/dataset.hpp"
+#include "cellscape/io/hdf5.hpp"
 #include "support/temporary_directory.hpp"
-#include "util/error.hpp"
+#include "cellscape/util/error.hpp"
 
 using namespace cellscape;
 using Catch::Matchers::Contains;
@@ -177,7 +177,7 @@ TEST_CASE("seeded subsets and per-channel normalization") {
     CHECK(std::abs(a.train.images.mean().item<double>()) < 1e-4);
     CHECK(std::abs(a.train.images.std(false).item<double>() - 1.0) < 1e-4);
     CHECK_THROWS_WITH(load_dataset({"fashion-mnist", 70000, 0, 0, true}),
-                      Contains("--train-size is 70000 but the dataset has only 60000 samples"));
+                      Contains("train_size: is 70000 but the dataset has only 60000 samples"));
 }
 
 TEST_CASE("augmentation crops, flips and cuts out per sample, in one batched pass") {

@@ -6,8 +6,8 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "cells/genotype.hpp"
-#include "util/error.hpp"
+#include "cellscape/cells/genotype.hpp"
+#include "cellscape/util/error.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view text(reinterpret_cast<const char*>(data), size);

@@ -4,9 +4,9 @@
 
 #include <torch/torch.h>
 
-#include "io/hdf5.hpp"
+#include "cellscape/io/hdf5.hpp"
 #include "support/temporary_directory.hpp"
-#include "util/error.hpp"
+#include "cellscape/util/error.hpp"
 
 using namespace cellscape;
 using Catch::Matchers::Contains;

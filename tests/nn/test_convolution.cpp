@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "nn/convolution.hpp"
+#include "cellscape/nn/convolution.hpp"
 
 using namespace cellscape;
 using torch::Tensor;

@@ -4,12 +4,12 @@
 
 #include <torch/torch.h>
 
-#include "cells/metrics.hpp"
-#include "cells/zoo.hpp"
-#include "nn/network.hpp"
-#include "nn/fast_paths.hpp"
+#include "cellscape/cells/metrics.hpp"
+#include "cellscape/cells/zoo.hpp"
+#include "cellscape/nn/network.hpp"
+#include "cellscape/nn/fast_paths.hpp"
 #include "support/small_network.hpp"
-#include "util/error.hpp"
+#include "cellscape/util/error.hpp"
 
 using namespace cellscape;
 using testing::small_config;
@@ -247,7 +247,10 @@ TEST_CASE("drop path perturbs training forward passes but never evaluation") {
 TEST_CASE("network options are validated with actionable messages") {
     const Genotype genotype = find_in_zoo("DARTS_V2")->genotype;
     CHECK_THROWS_WITH(nn::DartsNetwork(genotype, small_config(5, 3, {3, 8, 8})), Contains("even number"));
-    CHECK_THROWS_WITH(nn::DartsNetwork(genotype, small_config(4, 0, {3, 8, 8})), Contains("--layers"));
+    CHECK_THROWS_WITH(nn::DartsNetwork(genotype, small_config(4, 0, {3, 8, 8})),
+                      Contains("layers: must be between 1 and 1000 (got 0)"));
+    CHECK_THROWS_WITH(nn::DartsNetwork(genotype, small_config(1000000, 8, {3, 8, 8})),
+                      Contains("init_channels: must be an even number from 2 to 4096"));
     CHECK_THROWS_WITH(nn::parse_input_shape("32x32"), Contains("CHANNELSxHEIGHTxWIDTH"));
     CHECK(nn::parse_input_shape("1x28x28") == std::array<int64_t, 3>{1, 28, 28});
 }

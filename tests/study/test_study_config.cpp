@@ -2,9 +2,9 @@
 // typo or an impossible setting gets.
 #include <catch2/catch.hpp>
 
-#include "study/study_config.hpp"
+#include "cellscape/study/study_config.hpp"
 #include "support/temporary_directory.hpp"
-#include "util/error.hpp"
+#include "cellscape/util/error.hpp"
 
 using namespace cellscape;
 using Catch::Matchers::Contains;
@@ -38,7 +38,7 @@ eval = ["train", "test"]
     CHECK(config.training.checkpoint_epochs == std::vector<int64_t>{2});  // the analyses need epoch 2's checkpoint
     CHECK(config.surface.x == "-0.5:0.5:5");
     CHECK(config.surface.y == "-1:1:11");
-    CHECK(config.surface.evaluations == std::vector<std::string>{"train", "test"});
+    CHECK(config.surface.evaluations == std::vector<Split>{Split::train, Split::test});
     CHECK(config.hessian.enabled);
 }
 
@@ -47,15 +47,15 @@ TEST_CASE("study config mistakes name the file, the key and the fix") {
     CHECK_THROWS_WITH(StudyConfig::load(directory / "missing.toml"), Contains("does not exist"));
     CHECK_THROWS_WITH(StudyConfig::load(directory.write("syntax.toml", "cells = [\n")), Contains("not valid TOML"));
     CHECK_THROWS_WITH(StudyConfig::load(directory.write("typo.toml", std::string(minimal) + "[analysis.hessian]\ntopk = 3\n")),
-                      Contains("unknown key analysis.hessian.topk") && Contains("top_k"));
+                      Contains("[analysis.hessian] topk: is not a known key") && Contains("top_k"));
     CHECK_THROWS_WITH(StudyConfig::load(directory.write("type.toml", std::string(minimal) + "[network]\nlayers = \"8\"\n")),
-                      Contains("network.layers has the wrong type") && Contains("an integer"));
+                      Contains("[network] layers: has the wrong type") && Contains("an integer"));
     CHECK_THROWS_WITH(StudyConfig::load(directory.write("empty.toml", "cells = []\n")), Contains("lists no cell"));
     CHECK_THROWS_WITH(StudyConfig::load(directory.write("shards.toml", std::string(minimal) + "[slurm]\nsurface_shards = 0\n")),
-                      Contains("slurm.surface_shards must be at least 1"));
+                      Contains("[slurm] surface_shards: must be at least 1"));
     CHECK_THROWS_WITH(StudyConfig::load(directory.write("late.toml", std::string(minimal) + "[analysis]\nepochs = [9]\n")),
-                      Contains("outside 1..4"));
+                      Contains("[analysis] epochs: has 9, outside 1 to 4"));
     CHECK_THROWS_WITH(StudyConfig::load(directory.write("split.toml", std::string(minimal) +
                                                                            "[analysis.surface]\neval = [\"valid\"]\n")),
-                      Contains("\"train\" and/or \"test\""));
+                      Contains("[analysis.surface] eval: 'valid' is not one of: train, test"));
 }

@@ -3,7 +3,7 @@
 #include <array>
 #include <cstdint>
 
-#include "nn/network_config.hpp"
+#include "cellscape/nn/network_config.hpp"
 
 namespace cellscape::testing {
 

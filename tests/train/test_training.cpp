@@ -4,14 +4,15 @@
 
 #include <torch/torch.h>
 
-#include "cells/zoo.hpp"
-#include "io/hdf5.hpp"
-#include "nn/network.hpp"
+#include "cellscape/cells/zoo.hpp"
+#include "cellscape/io/hdf5.hpp"
+#include "cellscape/nn/network.hpp"
 #include "support/small_network.hpp"
 #include "support/temporary_directory.hpp"
-#include "train/checkpoint.hpp"
-#include "train/trainer.hpp"
-#include "util/error.hpp"
+#include "cellscape/train/checkpoint.hpp"
+#include "cellscape/train/trainer.hpp"
+#include "cellscape/util/device.hpp"
+#include "cellscape/util/error.hpp"
 
 using namespace cellscape;
 using Catch::Matchers::Contains;
@@ -54,8 +55,8 @@ TrainingRequest toy_request(const std::filesystem::path& data, const std::filesy
     request.training.drop_path = 0.2;
     request.training.checkpoint_epochs = {1};
     request.out_dir = out;
-    request.threads = 1;
     request.command = "test";
+    set_threads(1);  // the runs a resumed one is compared with must use as many threads as it
     return request;
 }
 
@@ -182,6 +183,6 @@ TEST_CASE("an output directory holding an unfinished run is not overwritten") {
     std::filesystem::copy_file(dir / "run/epoch-0001.h5", dir / "run/latest.h5",
                                std::filesystem::copy_options::overwrite_existing);
     CHECK_THROWS_WITH(train_network(toy_request(data, dir / "run", 2)),
-                      Contains("holds an unfinished training run") && Contains("--resume"));
+                      Contains("holds an unfinished training run") && Contains("resume it from"));
     CHECK_THROWS_WITH(read_checkpoint(data), Contains("not a cellscape file"));
 }

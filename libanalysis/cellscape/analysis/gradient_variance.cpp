@@ -1,0 +1,100 @@
+#include "cellscape/analysis/gradient_variance.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <optional>
+
+#include "cellscape/io/hdf5.hpp"
+#include "cellscape/util/error.hpp"
+#include "cellscape/util/interrupt.hpp"
+#include "cellscape/util/progress.hpp"
+
+namespace cellscape {
+
+GradientVariance gradient_variance(Objective& objective, ProgressSink* progress) {
+    const auto batches = static_cast<int64_t>(objective.batch_count());
+    if (batches < 2)
+        throw SettingError("batches", fmt::format("must be at least 2 for a variance (got {})", batches));
+    const int64_t batch_size = objective.batch_samples(0);
+    if (objective.batch_samples(static_cast<std::size_t>(batches - 1)) != batch_size)
+        throw Error(fmt::format("{} samples do not split into {} equal batches of {}", objective.sample_count(), batches,
+                                batch_size));
+
+    // Welford's update per element, in float64.
+    torch::Tensor mean = torch::zeros({objective.dimension()}, torch::kFloat64);
+    torch::Tensor squares = torch::zeros_like(mean);
+    const ProgressTask task(progress, "gradient variance", batches, "batches");
+    for (int64_t k = 0; k < batches; ++k) {
+        if (InterruptGuard::requested())
+            throw Interrupted(InterruptGuard::signal_number(),
+                              "interrupted while computing the gradient variance; nothing of it is saved: run it again");
+        const torch::Tensor g = objective.batch_gradient(static_cast<std::size_t>(k)).to(torch::kCPU, torch::kFloat64);
+        const torch::Tensor delta = g - mean;
+        mean += delta / static_cast<double>(k + 1);
+        squares += delta * (g - mean);
+        task.update(k + 1);
+    }
+    const torch::Tensor variance = squares / static_cast<double>(batches - 1);
+
+    GradientVariance result;
+    result.batches = batches;
+    result.batch_size = batch_size;
+    result.total_variance = variance.sum().item<double>();
+    result.gradient_norm = mean.norm().item<double>();
+    const double signal = result.gradient_norm * result.gradient_norm - result.total_variance / static_cast<double>(batches);
+    result.noise_scale = signal > 0 ? static_cast<double>(batch_size) * result.total_variance / signal : NAN;
+    int64_t offset = 0;
+    for (const auto& [name, parameter] : objective.parameters()) {
+        const int64_t count = parameter.numel();
+        const double tensor_variance = variance.narrow(0, offset, count).sum().item<double>();
+        const double norm = mean.narrow(0, offset, count).norm().item<double>();
+        result.tensor_names.push_back(name);
+        result.tensor_variance.push_back(tensor_variance);
+        result.tensor_gradient_norm.push_back(norm);
+        result.tensor_snr.push_back(tensor_variance > 0 ? norm / std::sqrt(tensor_variance) : INFINITY);
+        offset += count;
+    }
+    return result;
+}
+
+nlohmann::ordered_json gradient_variance_json(const GradientVariance& result) {
+    auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
+    return {{"total_variance", result.total_variance},
+            {"gradient_norm", result.gradient_norm},
+            {"noise_scale", number(result.noise_scale)},
+            {"batches", result.batches},
+            {"batch_size", result.batch_size},
+            {"tensors", result.tensor_names.size()}};
+}
+
+void write_gradient_variance_file(const std::filesystem::path& path, const std::vector<std::string>& sources,
+                                  const std::vector<GradientVariance>& results, const ObjectiveProvenance& provenance,
+                                  const OutputRecord& record) {
+    write_hdf5_atomically(path, [&](Hdf5File& file) {
+        write_standard_attributes(file, gradient_variance_format, 1, record);
+        provenance.write_to(file);
+        file.set_attribute("/", "models", nlohmann::json(sources).dump());
+        file.set_attribute("/", "tensor_names", nlohmann::json(results.front().tensor_names).dump());
+        file.set_attribute("/", "batches", results.front().batches);
+        file.set_attribute("/", "batch_size", results.front().batch_size);
+        auto column = [&](auto member) {
+            std::vector<double> values;
+            for (const auto& result : results) values.push_back(result.*member);
+            return torch::tensor(values, torch::kFloat64);
+        };
+        auto matrix = [&](auto member) {
+            std::vector<torch::Tensor> rows;
+            for (const auto& result : results) rows.push_back(torch::tensor(result.*member, torch::kFloat64));
+            return torch::stack(rows);
+        };
+        file.write("total_variance", column(&GradientVariance::total_variance));
+        file.write("gradient_norm", column(&GradientVariance::gradient_norm));
+        file.write("noise_scale", column(&GradientVariance::noise_scale));
+        file.write("tensor_variance", matrix(&GradientVariance::tensor_variance));
+        file.write("tensor_gradient_norm", matrix(&GradientVariance::tensor_gradient_norm));
+        file.write("tensor_snr", matrix(&GradientVariance::tensor_snr));
+    });
+}
+
+}  // namespace cellscape

@@ -1,0 +1,49 @@
+#pragma once
+// Mini-batch gradient noise (PAPER.md section 4): how far the gradient of one
+// batch of B samples strays from the gradient over all K batches.
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "cellscape/io/hdf5.hpp"
+#include "cellscape/analysis/objective.hpp"
+#include "cellscape/util/error.hpp"
+#include "cellscape/util/progress.hpp"
+
+namespace cellscape {
+
+inline constexpr const char* gradient_variance_format = "cellscape-gradvar";
+
+struct GradientVariance {
+    int64_t batches = 0, batch_size = 0;
+    // Sum over parameters of the unbiased per-element variance of the batch
+    // gradients (Welford, float64): an unbiased estimate of E||g_B - g||^2.
+    double total_variance = 0;
+    double gradient_norm = 0;  // ||g||, g the mean of the K batch gradients (the gradient over their union)
+    // B tr(Sigma_B) / ||G||^2: the "simple" gradient noise scale, with the
+    // per-sample covariance estimated as B Sigma_B and ||G||^2 estimated without
+    // bias as ||g||^2 - tr(Sigma_B) / K (NaN when that is not positive).
+    double noise_scale = 0;
+    std::vector<std::string> tensor_names;
+    std::vector<double> tensor_variance;       // per tensor: sum of its elements' variances
+    std::vector<double> tensor_gradient_norm;  // per tensor: ||g_t||
+    std::vector<double> tensor_snr;            // per tensor: ||g_t|| / sqrt(tensor variance)
+};
+
+// Uses every evaluation batch of the Objective as one of the K >= 2 batches;
+// they must all have the same size (K x B samples drawn without
+// replacement). Progress per batch. A batch gradient that is not finite
+// throws NonFiniteGradient (analysis/objective.hpp); an interrupt
+// (util/interrupt.hpp) throws Interrupted between batches.
+GradientVariance gradient_variance(Objective& objective, ProgressSink* progress = nullptr);
+
+nlohmann::ordered_json gradient_variance_json(const GradientVariance& result);
+
+// One file for a series of models (e.g. the checkpoints of a run), in order.
+void write_gradient_variance_file(const std::filesystem::path& path, const std::vector<std::string>& sources,
+                                  const std::vector<GradientVariance>& results, const ObjectiveProvenance& provenance,
+                                  const OutputRecord& record);
+
+}  // namespace cellscape

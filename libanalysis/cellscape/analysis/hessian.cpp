@@ -1,0 +1,222 @@
+#include "cellscape/analysis/hessian.hpp"
+
+#include <fmt/format.h>
+
+#include <Eigen/Eigenvalues>
+#include <Spectra/SymEigsSolver.h>
+#include <cmath>
+
+#include "cellscape/util/error.hpp"
+#include "cellscape/util/interrupt.hpp"
+
+namespace cellscape {
+namespace {
+
+torch::Tensor rademacher(int64_t n, at::Generator& generator) {
+    return torch::randint(0, 2, {n}, generator, torch::TensorOptions().dtype(torch::kFloat64)).mul_(2).sub_(1);
+}
+
+}  // namespace
+
+HessianOperator::HessianOperator(Objective& objective, std::function<void()> after_product)
+    : objective_(objective), after_product_(std::move(after_product)) {}
+
+void HessianOperator::perform_op(const double* x_in, double* y_out) const {
+    if (InterruptGuard::requested())
+        throw Interrupted(InterruptGuard::signal_number(),
+                          "interrupted during the Hessian's Lanczos iterations; nothing of this analysis is saved "
+                          "(its results are written when it finishes): run it again");
+    const int64_t n = objective_.dimension();
+    const torch::Tensor x = torch::from_blob(const_cast<double*>(x_in), {n}, torch::kFloat64);
+    const torch::Tensor y = objective_.hessian_vector_product(x).to(torch::kCPU, torch::kFloat64).contiguous();
+    std::copy(y.data_ptr<double>(), y.data_ptr<double>() + n, y_out);
+    if (after_product_) after_product_();
+}
+
+void EigenOptions::validate(const std::string& count_setting) const {
+    if (count < 1) throw SettingError(count_setting, fmt::format("must be at least 1 (got {})", count));
+    if (krylov_dimension != 0 && krylov_dimension <= count)
+        throw SettingError("krylov_dimension", fmt::format("must be 0 (automatic) or greater than the number of "
+                                                           "eigenvalues ({}), got {}",
+                                                           count, krylov_dimension));
+    if (max_restarts < 1) throw SettingError("max_restarts", fmt::format("must be at least 1 (got {})", max_restarts));
+    if (!(tolerance > 0 && tolerance < 1))
+        throw SettingError("tolerance", fmt::format("must be between 0 and 1, e.g. 1e-4 (got {})", tolerance));
+}
+
+EigenResult hessian_extreme_eigenpairs(Objective& objective, const EigenOptions& options, bool top,
+                                       ProgressSink* progress) {
+    options.validate(top ? "top_k" : "bottom_k");
+    const int64_t n = objective.dimension();
+    const int64_t k = options.count;
+    if (k >= n)
+        throw SettingError(top ? "top_k" : "bottom_k",
+                           fmt::format("{} eigenvalues were asked for, but the selection has only {} parameters: "
+                                       "Lanczos needs fewer eigenvalues than parameters",
+                                       k, n));
+    const int64_t ncv = options.krylov_dimension > 0 ? options.krylov_dimension
+                                                     : std::min(n, std::max<int64_t>(2 * k + 1, 20));
+    if (ncv > n)
+        throw SettingError("krylov_dimension",
+                           fmt::format("must be at most the parameter count ({}), got {}", n, ncv));
+    const int64_t products_before = objective.hvp_count();
+    const ProgressTask task(progress, top ? "top eigenvalues" : "bottom eigenvalues", 0, "HVPs");
+    HessianOperator op(objective, [&] { task.update(objective.hvp_count() - products_before); });
+    Spectra::SymEigsSolver<HessianOperator> solver(op, k, ncv);
+    solver.init();
+    const auto rule = top ? Spectra::SortRule::LargestAlge : Spectra::SortRule::SmallestAlge;
+    solver.compute(rule, options.max_restarts, options.tolerance, rule);
+
+    // Spectra returns the converged eigenpairs only, sorted by the rule.
+    const Eigen::VectorXd values = solver.eigenvalues();
+    const Eigen::MatrixXd vectors = solver.eigenvectors();
+    EigenResult result;
+    if (options.keep_vectors) result.vectors = torch::zeros({n, k}, torch::kFloat64);
+    for (int64_t i = 0; i < k; ++i) {
+        if (i >= values.size()) {
+            result.values.push_back(NAN);
+            result.residuals.push_back(NAN);
+            result.converged.push_back(false);
+            continue;
+        }
+        const double lambda = values[i];
+        const Eigen::VectorXd v = vectors.col(i);
+        const torch::Tensor vector = torch::from_blob(const_cast<double*>(v.data()), {n}, torch::kFloat64).clone();
+        const torch::Tensor hv = objective.hessian_vector_product(vector).to(torch::kCPU, torch::kFloat64);
+        result.values.push_back(lambda);
+        result.residuals.push_back((hv - lambda * vector).norm().item<double>() / std::abs(lambda));
+        result.converged.push_back(true);
+        if (options.keep_vectors) result.vectors.select(1, i).copy_(vector);
+    }
+    result.hessian_vector_products = objective.hvp_count() - products_before;
+    return result;
+}
+
+void TraceOptions::validate() const {
+    if (!(relative_tolerance > 0))
+        throw SettingError("trace_rtol", fmt::format("must be positive (got {})", relative_tolerance));
+    if (min_probes < 2) throw SettingError("trace_min_probes", fmt::format("must be at least 2 (got {})", min_probes));
+    if (max_probes < min_probes)
+        throw SettingError("trace_max_probes",
+                           fmt::format("must be at least the minimum of {} probes (got {})", min_probes, max_probes));
+}
+
+void DensityOptions::validate() const {
+    if (steps < 2) throw SettingError("slq_steps", fmt::format("must be at least 2 (got {})", steps));
+    if (runs < 1) throw SettingError("slq_runs", fmt::format("must be at least 1 (got {})", runs));
+    if (!(sigma >= 0)) throw SettingError("slq_sigma", fmt::format("must not be negative (got {})", sigma));
+    if (grid_points < 10) throw SettingError("grid_points", fmt::format("must be at least 10 (got {})", grid_points));
+}
+
+TraceResult hutchinson_trace(Objective& objective, const TraceOptions& options, ProgressSink* progress) {
+    options.validate();
+    const ProgressTask task(progress, "trace", options.max_probes, "probes");
+    auto generator = at::detail::createCPUGenerator(options.seed);
+    TraceResult result;
+    double sum = 0, sum_squares = 0;
+    while (static_cast<int64_t>(result.samples.size()) < options.max_probes) {
+        if (InterruptGuard::requested())
+            throw Interrupted(InterruptGuard::signal_number(),
+                              "interrupted while estimating the trace; nothing of this analysis is saved: run it again");
+        const torch::Tensor z = rademacher(objective.dimension(), generator);
+        const double sample =
+            z.dot(objective.hessian_vector_product(z).to(torch::kCPU, torch::kFloat64)).item<double>();
+        result.samples.push_back(sample);
+        sum += sample;
+        sum_squares += sample * sample;
+        const auto m = static_cast<double>(result.samples.size());
+        result.mean = sum / m;
+        const double variance = m > 1 ? std::max(0.0, (sum_squares - m * result.mean * result.mean) / (m - 1)) : NAN;
+        result.standard_error = std::sqrt(variance / m);
+        task.update(static_cast<int64_t>(m), fmt::format("trace {:.6g} +- {:.2g}", result.mean, result.standard_error));
+        if (static_cast<int64_t>(m) >= options.min_probes &&
+            result.standard_error <= options.relative_tolerance * std::abs(result.mean)) {
+            result.converged = true;
+            break;
+        }
+    }
+    return result;
+}
+
+DensityResult spectral_density(Objective& objective, const DensityOptions& options, ProgressSink* progress) {
+    options.validate();
+    const int64_t n = objective.dimension();
+    const ProgressTask task(progress, "spectral density", options.steps * options.runs, "HVPs");
+    const int64_t steps = std::min(options.steps, n);
+    auto generator = at::detail::createCPUGenerator(options.seed);
+    DensityResult result;
+    result.nodes = torch::zeros({options.runs, steps}, torch::kFloat64);
+    result.weights = torch::zeros({options.runs, steps}, torch::kFloat64);
+    for (int64_t run = 0; run < options.runs; ++run) {
+        // Lanczos from a normalized Rademacher vector, with full
+        // reorthogonalization (twice) against the stored basis.
+        torch::Tensor basis = torch::zeros({steps, n}, torch::kFloat64);
+        basis[0] = rademacher(n, generator) / std::sqrt(static_cast<double>(n));
+        std::vector<double> alpha, beta;
+        for (int64_t j = 0; j < steps; ++j) {
+            if (InterruptGuard::requested())
+                throw Interrupted(InterruptGuard::signal_number(),
+                                  "interrupted during the spectral density's Lanczos runs; nothing of this analysis is "
+                                  "saved: run it again");
+            torch::Tensor w = objective.hessian_vector_product(basis[j]).to(torch::kCPU, torch::kFloat64);
+            alpha.push_back(w.dot(basis[j]).item<double>());
+            for (int pass = 0; pass < 2; ++pass) {
+                const torch::Tensor used = basis.narrow(0, 0, j + 1);
+                w -= used.t().mv(used.mv(w));
+            }
+            task.update(run * steps + j + 1);
+            if (j + 1 == steps) break;
+            const double norm = w.norm().item<double>();
+            if (norm < 1e-10 * std::max(1.0, std::abs(alpha.back()))) break;  // invariant subspace found
+            beta.push_back(norm);
+            basis[j + 1] = w / norm;
+        }
+        const auto m = static_cast<Eigen::Index>(alpha.size());
+        Eigen::MatrixXd tridiagonal = Eigen::MatrixXd::Zero(m, m);
+        for (Eigen::Index i = 0; i < m; ++i) {
+            tridiagonal(i, i) = alpha[static_cast<std::size_t>(i)];
+            if (i + 1 < m) tridiagonal(i, i + 1) = tridiagonal(i + 1, i) = beta[static_cast<std::size_t>(i)];
+        }
+        const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver(tridiagonal);
+        for (Eigen::Index i = 0; i < m; ++i) {
+            result.nodes[run][i] = solver.eigenvalues()[i];
+            result.weights[run][i] = solver.eigenvectors()(0, i) * solver.eigenvectors()(0, i);
+        }
+    }
+    // Gaussian smoothing on a grid covering every node by 5 sigma.
+    const torch::Tensor used = result.weights.gt(0);
+    const double low = result.nodes.masked_select(used).min().item<double>();
+    const double high = result.nodes.masked_select(used).max().item<double>();
+    result.sigma = options.sigma > 0 ? options.sigma : std::max(0.01 * (high - low), 1e-12 + 1e-6 * std::abs(high));
+    result.grid = torch::linspace(low - 5 * result.sigma, high + 5 * result.sigma, options.grid_points,
+                                  torch::kFloat64);
+    const torch::Tensor distance = result.grid.view({-1, 1}) - result.nodes.flatten().view({1, -1});
+    const torch::Tensor kernel =
+        torch::exp(-0.5 * (distance / result.sigma).pow(2)) / (result.sigma * std::sqrt(2 * M_PI));
+    result.density = kernel.mv(result.weights.flatten()) / static_cast<double>(options.runs);
+    return result;
+}
+
+PowerIterationResult power_iteration(Objective& objective, int64_t max_iterations, uint64_t seed,
+                                     const std::function<bool(double previous, double estimate)>& settled) {
+    auto generator = at::detail::createCPUGenerator(seed);
+    torch::Tensor v = torch::randn({objective.dimension()}, generator, torch::kFloat64);
+    v /= v.norm();
+    PowerIterationResult result;
+    const int64_t before = objective.hvp_count();
+    for (int64_t i = 0; i < max_iterations; ++i) {
+        const torch::Tensor hv = objective.hessian_vector_product(v).to(torch::kCPU, torch::kFloat64);
+        const double estimate = v.dot(hv).item<double>();
+        const bool done = i > 0 && settled(result.value, estimate);
+        result.value = estimate;
+        if (done) {
+            result.converged = true;
+            break;
+        }
+        v = hv / hv.norm();
+    }
+    result.hessian_vector_products = objective.hvp_count() - before;
+    return result;
+}
+
+}  // namespace cellscape

@@ -1,0 +1,133 @@
+#include "cellscape/analysis/hessian_report.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "cellscape/io/hdf5.hpp"
+#include "cellscape/util/error.hpp"
+#include "cellscape/util/progress.hpp"
+
+namespace cellscape {
+namespace {
+
+torch::Tensor as_tensor(const std::vector<double>& values) { return torch::tensor(values, torch::kFloat64); }
+
+torch::Tensor as_flags(const std::vector<bool>& flags) {
+    const std::vector<int64_t> values(flags.begin(), flags.end());
+    return torch::tensor(values, torch::kInt64).to(torch::kUInt8);
+}
+
+void write_eigenpairs(Hdf5File& file, const Objective& objective, const EigenResult& result, const std::string& prefix) {
+    file.write(prefix + "eigenvalues", as_tensor(result.values));
+    file.write(prefix + "residuals", as_tensor(result.residuals));
+    file.write(prefix + "converged", as_flags(result.converged));
+    if (!result.vectors.defined()) return;
+    for (int64_t i = 0; i < result.vectors.size(1); ++i) {
+        const auto parts = objective.unflatten(result.vectors.select(1, i).contiguous());
+        for (std::size_t p = 0; p < parts.size(); ++p)
+            file.write(fmt::format("{}eigenvectors/{}/{}", prefix, i, objective.parameters()[p].first), parts[p]);
+    }
+}
+
+}  // namespace
+
+void HessianRequest::validate() const {
+    if (top.count < 0) throw SettingError("top_k", fmt::format("must not be negative (got {})", top.count));
+    if (bottom.count < 0) throw SettingError("bottom_k", fmt::format("must not be negative (got {})", bottom.count));
+    if (top.count > 0) top.validate("top_k");
+    if (bottom.count > 0) bottom.validate("bottom_k");
+    if (trace) trace_options.validate();
+    if (density) density_options.validate();
+}
+
+HessianReport analyse_hessian(Objective& objective, const HessianRequest& request, ProgressSink* progress) {
+    request.validate();
+    const auto start = std::chrono::steady_clock::now();
+    const ProgressTask notes(progress, "hessian", 0, "HVPs");
+    HessianReport report;
+    report.at_weights = objective.loss_and_accuracy();
+    const int64_t before = objective.hvp_count();
+    for (const bool top : {true, false}) {
+        const EigenOptions& options = top ? request.top : request.bottom;
+        if (options.count == 0) continue;
+        auto result = hessian_extreme_eigenpairs(objective, options, top, progress);
+        notes.note(fmt::format("{} eigenvalues: {:.6g} ({} HVPs)", top ? "top" : "bottom",
+                               fmt::join(result.values, ", "), result.hessian_vector_products));
+        (top ? report.top : report.bottom) = std::move(result);
+    }
+    if (request.trace) {
+        report.trace = hutchinson_trace(objective, request.trace_options, progress);
+        notes.note(fmt::format("trace: {:.6g} +- {:.2g} ({} probes{})", report.trace->mean,
+                               report.trace->standard_error, report.trace->samples.size(),
+                               report.trace->converged ? "" : ", the probe budget ran out before the relative tolerance"));
+    }
+    if (request.density) {
+        report.density = spectral_density(objective, request.density_options, progress);
+    }
+    report.hessian_vector_products = objective.hvp_count() - before;
+    report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return report;
+}
+
+void write_hessian_file(const std::filesystem::path& path, const Objective& objective, const HessianReport& report,
+                        const OutputRecord& record) {
+    write_hdf5_atomically(path, [&](Hdf5File& file) {
+        write_standard_attributes(file, hessian_format, 1, record);
+        objective.provenance().write_to(file);
+        file.set_attribute("/", "loss", report.at_weights.loss);
+        file.set_attribute("/", "accuracy", report.at_weights.accuracy);
+        file.set_attribute("/", "hvp_count", report.hessian_vector_products);
+        file.set_attribute("/", "seconds", report.seconds);
+        if (report.top) write_eigenpairs(file, objective, *report.top, "");
+        if (report.bottom) write_eigenpairs(file, objective, *report.bottom, "bottom_");
+        if (report.trace) {
+            file.set_attribute("/", "trace", report.trace->mean);
+            file.set_attribute("/", "trace_stderr", report.trace->standard_error);
+            file.set_attribute("/", "trace_converged", static_cast<int64_t>(report.trace->converged));
+            file.write("trace_samples", as_tensor(report.trace->samples));
+        }
+        if (report.density) {
+            file.set_attribute("/", "density_sigma", report.density->sigma);
+            file.write("density/grid", report.density->grid);
+            file.write("density/density", report.density->density);
+            file.write("density/nodes", report.density->nodes);
+            file.write("density/weights", report.density->weights);
+        }
+    });
+}
+
+nlohmann::ordered_json hessian_json(const Objective& objective, const HessianReport& report) {
+    nlohmann::ordered_json out;
+    auto finite_or_null = [](const std::vector<double>& values) {
+        nlohmann::json list = nlohmann::json::array();
+        for (double v : values) list.push_back(std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr));
+        return list;
+    };
+    if (report.top) {
+        out["eigenvalues"] = finite_or_null(report.top->values);
+        out["residuals"] = finite_or_null(report.top->residuals);
+        out["converged"] = report.top->converged;
+    }
+    if (report.bottom) {
+        out["bottom_eigenvalues"] = finite_or_null(report.bottom->values);
+        out["bottom_residuals"] = finite_or_null(report.bottom->residuals);
+        out["bottom_converged"] = report.bottom->converged;
+    }
+    if (report.trace) {
+        out["trace"] = report.trace->mean;
+        out["trace_stderr"] = report.trace->standard_error;
+        out["trace_probes"] = report.trace->samples.size();
+    }
+    if (report.density) out["density_sigma"] = report.density->sigma;
+    out["hvp_count"] = report.hessian_vector_products;
+    out["seconds"] = report.seconds;
+    out["loss"] = report.at_weights.loss;
+    out["accuracy"] = report.at_weights.accuracy;
+    out["parameters"] = objective.dimension();
+    out["samples"] = objective.sample_count();
+    return out;
+}
+
+}  // namespace cellscape

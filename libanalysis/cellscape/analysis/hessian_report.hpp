@@ -1,0 +1,48 @@
+#pragma once
+// One `cellscape hessian` run: which spectral quantities to compute, the
+// results, their HDF5 file (docs/hdf5-schema.md) and JSON summary.
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "cellscape/io/hdf5.hpp"
+#include "cellscape/analysis/hessian.hpp"
+
+namespace cellscape {
+
+inline constexpr const char* hessian_format = "cellscape-hessian";
+
+struct HessianRequest {
+    EigenOptions top;        // count 0: skip
+    EigenOptions bottom{0};  // count 0: skip (the default)
+    bool trace = false;
+    TraceOptions trace_options;
+    bool density = false;
+    DensityOptions density_options;
+    // SettingError for settings no analysis can use (before any model is
+    // loaded); "top_k" and "bottom_k" for the two counts.
+    void validate() const;
+};
+
+struct HessianReport {
+    LossAndAccuracy at_weights;
+    std::optional<EigenResult> top, bottom;
+    std::optional<TraceResult> trace;
+    std::optional<DensityResult> density;
+    int64_t hessian_vector_products = 0;
+    double seconds = 0;
+};
+
+// Runs the request; progress per HVP or probe, and a note with each result.
+HessianReport analyse_hessian(Objective& objective, const HessianRequest& request, ProgressSink* progress = nullptr);
+
+void write_hessian_file(const std::filesystem::path& path, const Objective& objective, const HessianReport& report,
+                        const OutputRecord& record);
+
+// {"eigenvalues": [...], "residuals": [...], "converged": [...], "bottom_eigenvalues": ..., "hvp_count": n,
+//  "trace": t, "trace_stderr": s, "seconds": x, "loss": l, "accuracy": a, "parameters": n}
+nlohmann::ordered_json hessian_json(const Objective& objective, const HessianReport& report);
+
+}  // namespace cellscape

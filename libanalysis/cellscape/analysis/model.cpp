@@ -1,0 +1,81 @@
+#include "cellscape/analysis/model.hpp"
+
+#include <fmt/format.h>
+
+#include "cellscape/nn/network.hpp"
+#include "cellscape/util/error.hpp"
+
+namespace cellscape {
+
+ModuleModel::ModuleModel(std::shared_ptr<torch::nn::Module> module,
+                         std::function<torch::Tensor(const torch::Tensor&)> forward,
+                         std::vector<std::pair<std::string, std::string>> groups)
+    : module_(std::move(module)), forward_(std::move(forward)), groups_(std::move(groups)) {}
+
+ScriptModel::ScriptModel(const std::string& path) : path_(path) {
+    try {
+        module_ = torch::jit::load(path, torch::kCPU);
+    } catch (const c10::Error& error) {
+        throw Error(fmt::format("{} is not a TorchScript module that LibTorch can load (save one with "
+                                "torch.jit.script(model).save(path) or torch.jit.trace): {}",
+                                path, error.what_without_backtrace()));
+    }
+}
+
+torch::Tensor ScriptModel::forward(const torch::Tensor& inputs) {
+    torch::jit::IValue output;
+    try {
+        output = module_.forward({inputs});
+    } catch (const std::exception& error) {
+        throw Error(fmt::format("the TorchScript module {} failed on inputs of shape {}: {}", path_,
+                                c10::str(inputs.sizes()), error.what()));
+    }
+    if (!output.isTensor())
+        throw Error(fmt::format("the TorchScript module {} must return one tensor of logits, not {}", path_,
+                                output.tagKind()));
+    return output.toTensor();
+}
+
+NamedTensors ScriptModel::named_parameters() {
+    NamedTensors tensors;
+    for (const auto& item : module_.named_parameters(true)) tensors.emplace_back(item.name, item.value);
+    return tensors;
+}
+
+NamedTensors ScriptModel::named_buffers() {
+    NamedTensors tensors;
+    for (const auto& item : module_.named_buffers(true)) tensors.emplace_back(item.name, item.value);
+    return tensors;
+}
+
+std::unique_ptr<Model> darts_model(nn::DartsNetwork network) {
+    std::vector<std::size_t> normal, reduce;
+    for (std::size_t i = 0; i < network->layout().size(); ++i) (network->layout()[i].reduction ? reduce : normal).push_back(i);
+    std::vector<std::pair<std::string, std::string>> groups = {
+        {"stem", R"(^stem\.)"},
+        {"cells", R"(^cells\.)"},
+        {"normal", fmt::format(R"(^cells\.({})\.)", fmt::join(normal, "|"))},
+        {"reduce", fmt::format(R"(^cells\.({})\.)", fmt::join(reduce, "|"))},
+        {"classifier", R"(^classifier\.)"},
+    };
+    return std::make_unique<ModuleModel>(
+        network.ptr(), [network](const torch::Tensor& x) mutable { return network->forward(x); }, groups);
+}
+
+std::unique_ptr<Model> model_from_checkpoint(const TrainingState& state, const std::string& origin) {
+    // The function analysed is the classifier; the auxiliary head only shapes
+    // training, so it is left out (its parameters would be Hessian null directions).
+    TrainingState classifier = state;
+    classifier.network.auxiliary = false;
+    auto outside_head = [](const NamedTensors& tensors) {
+        NamedTensors kept;
+        for (const auto& item : tensors)
+            if (item.first.rfind("auxiliary_head.", 0) != 0) kept.push_back(item);
+        return kept;
+    };
+    classifier.parameters = outside_head(state.parameters);
+    classifier.buffers = outside_head(state.buffers);
+    return darts_model(network_from_checkpoint(classifier, origin));
+}
+
+}  // namespace cellscape

@@ -1,0 +1,74 @@
+#pragma once
+// A model an analysis can evaluate: a forward function, named parameters and
+// buffers, a train/eval switch, and moving to a device and dtype. Two kinds
+// exist: a LibTorch module (the DARTS network of a checkpoint, or any module
+// a test builds) and a TorchScript module saved by PyTorch.
+#include <torch/script.h>
+#include <torch/torch.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cellscape/train/checkpoint.hpp"
+
+namespace cellscape {
+
+class Model {
+public:
+    virtual ~Model() = default;
+    virtual torch::Tensor forward(const torch::Tensor& inputs) = 0;
+    virtual NamedTensors named_parameters() = 0;
+    virtual NamedTensors named_buffers() = 0;
+    virtual void set_training(bool training) = 0;
+    virtual void to(torch::Device device, torch::ScalarType dtype) = 0;
+    // Named parameter groups this model knows (e.g. "normal", "reduce",
+    // "stem", "classifier" for DARTS networks), as name regexes.
+    virtual std::vector<std::pair<std::string, std::string>> parameter_groups() const { return {}; }
+};
+
+// A LibTorch module with its forward function.
+class ModuleModel : public Model {
+public:
+    ModuleModel(std::shared_ptr<torch::nn::Module> module,
+                std::function<torch::Tensor(const torch::Tensor&)> forward,
+                std::vector<std::pair<std::string, std::string>> groups = {});
+    torch::Tensor forward(const torch::Tensor& inputs) override { return forward_(inputs); }
+    NamedTensors named_parameters() override { return named_parameters_of(*module_); }
+    NamedTensors named_buffers() override { return named_buffers_of(*module_); }
+    void set_training(bool training) override { module_->train(training); }
+    void to(torch::Device device, torch::ScalarType dtype) override { module_->to(device, dtype); }
+    std::vector<std::pair<std::string, std::string>> parameter_groups() const override { return groups_; }
+
+private:
+    std::shared_ptr<torch::nn::Module> module_;
+    std::function<torch::Tensor(const torch::Tensor&)> forward_;
+    std::vector<std::pair<std::string, std::string>> groups_;
+};
+
+// A TorchScript module (torch.jit.script or torch.jit.trace, then save).
+class ScriptModel : public Model {
+public:
+    explicit ScriptModel(const std::string& path);
+    torch::Tensor forward(const torch::Tensor& inputs) override;
+    NamedTensors named_parameters() override;
+    NamedTensors named_buffers() override;
+    void set_training(bool training) override { module_.train(training); }
+    void to(torch::Device device, torch::ScalarType dtype) override { module_.to(device, dtype); }
+
+private:
+    std::string path_;
+    torch::jit::Module module_;
+};
+
+// A DARTS network as a model, with the parameter groups stem, cells (all),
+// normal, reduce and classifier, switching to NCHW for double backward.
+std::unique_ptr<Model> darts_model(nn::DartsNetwork network);
+
+// The DARTS network of a checkpoint without its auxiliary head, with the
+// parameter groups stem, cells (all), normal, reduce and classifier.
+std::unique_ptr<Model> model_from_checkpoint(const TrainingState& state, const std::string& origin);
+
+}  // namespace cellscape

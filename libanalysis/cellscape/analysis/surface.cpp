@@ -1,0 +1,580 @@
+#include "cellscape/analysis/surface.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <map>
+#include <optional>
+
+#include "cellscape/analysis/directions.hpp"
+#include "cellscape/analysis/gradient_variance.hpp"
+#include "cellscape/io/hdf5.hpp"
+#include "cellscape/util/error.hpp"
+#include "cellscape/util/hash.hpp"
+#include "cellscape/util/interrupt.hpp"
+#include "cellscape/util/progress.hpp"
+
+namespace cellscape {
+namespace {
+
+// A whole-string number, or nullopt.
+template <typename T>
+std::optional<T> parse_number(const std::string& text) {
+    try {
+        std::size_t used = 0;
+        T value;
+        if constexpr (std::is_same_v<T, double>) value = std::stod(text, &used);
+        else value = std::stoll(text, &used);
+        if (used != text.size()) return std::nullopt;
+        return value;
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
+
+std::vector<std::string> split(const std::string& text, char separator) {
+    std::vector<std::string> parts;
+    std::size_t start = 0;
+    while (true) {
+        const std::size_t end = text.find(separator, start);
+        parts.push_back(text.substr(start, end == std::string::npos ? std::string::npos : end - start));
+        if (end == std::string::npos) return parts;
+        start = end + 1;
+    }
+}
+
+std::string ignore_name(bool ignore_bias_and_bn) { return ignore_bias_and_bn ? "biasbn" : "none"; }
+
+// The names of the per-point datasets, in file order.
+std::vector<std::string> value_names(const std::vector<std::string>& evaluations, bool gradient_variance) {
+    std::vector<std::string> names;
+    for (const auto& evaluation : evaluations) {
+        names.push_back(evaluation + "_loss");
+        names.push_back(evaluation + "_acc");
+    }
+    if (gradient_variance)
+        for (const char* name : {"gradient_variance", "gradient_norm", "noise_scale"}) names.emplace_back(name);
+    return names;
+}
+
+// Everything that makes two runs compute the same numbers at the same points,
+// except which shard they compute: runs with equal descriptions can resume
+// each other and be merged.
+nlohmann::ordered_json describe_slice(const SurfaceObjectives& objectives, const SurfaceSlice& slice,
+                                      const SurfaceRequest& request) {
+    auto describe_objective = [](const Objective& objective) {
+        const ObjectiveProvenance& p = objective.provenance();
+        return nlohmann::ordered_json{{"weights", p.weights_hash},   {"dataset", p.dataset},
+                                      {"split", p.split},            {"samples", p.sample_indices_hash},
+                                      {"count", p.samples},          {"batch_size", p.batch_size},
+                                      {"bn", p.bn_mode},             {"dtype", p.dtype},
+                                      {"selection", p.parameter_selection}};
+    };
+    nlohmann::ordered_json description;
+    for (const auto& [name, objective] : objectives.evaluations) description[name] = describe_objective(*objective);
+    if (objectives.gradient_variance)
+        description["gradient_variance"] = describe_objective(*objectives.gradient_variance);
+    description["x"] = request.x.spec();
+    description["y"] = request.y ? request.y->spec() : "";
+    description["xdirection"] = hash_tensors(slice.x_direction);
+    description["ydirection"] = slice.y_direction.empty() ? "" : hash_tensors(slice.y_direction);
+    if (!slice.buffer_x_direction.empty()) description["buffer_xdirection"] = hash_tensors(slice.buffer_x_direction);
+    return description;
+}
+
+std::string hash_text(const std::string& text) {
+    Fnv1a hash;
+    hash.add(text);
+    return hash.hex();
+}
+
+// The in-memory copy of a surface file's per-point datasets and mask.
+struct SurfaceValues {
+    std::vector<int64_t> shape;  // {nx} or {ny, nx}
+    std::map<std::string, torch::Tensor> values;  // float64, flat
+    torch::Tensor completed;  // uint8, flat
+
+    // No point computed yet: NaN everywhere, nothing completed.
+    SurfaceValues(std::vector<int64_t> grid_shape, const std::vector<std::string>& names)
+        : shape(std::move(grid_shape)) {
+        int64_t points = 1;
+        for (int64_t size : shape) points *= size;
+        for (const auto& name : names) values[name] = torch::full({points}, NAN, torch::kFloat64);
+        completed = torch::zeros({points}, torch::kUInt8);
+    }
+
+    void write_to(Hdf5File& file) const {
+        for (const auto& [name, tensor] : values) file.write(name, tensor.view(shape));
+        file.write("completed", completed.view(shape));
+    }
+    void read_from(const Hdf5File& file, const std::vector<std::string>& names) {
+        for (const auto& name : names) {
+            if (!file.contains(name) || file.shape(name) != shape)
+                throw Error(fmt::format("{}: dataset {} is missing or has the wrong shape; the file is damaged, delete "
+                                        "it to start over",
+                                        file.path().string(), name));
+            values[name] = file.read(name).to(torch::kFloat64).reshape({-1});
+        }
+        completed = file.read("completed").to(torch::kUInt8).reshape({-1});
+    }
+};
+
+void write_direction(Hdf5File& file, const std::string& group, const NamedTensors& direction) {
+    file.create_group(group);
+    for (const auto& [name, tensor] : direction) file.write(group + "/" + name, tensor);
+}
+
+void create_partial_file(const std::filesystem::path& path, const SurfaceObjectives& objectives,
+                         const SurfaceSlice& slice, const SurfaceRequest& request,
+                         const nlohmann::ordered_json& description, const SurfaceValues& values,
+                         const OutputRecord& record) {
+    Hdf5File file(path, Hdf5File::Mode::create);
+    write_standard_attributes(file, surface_format, 1, record);
+    const Objective& first = *objectives.evaluations.front().second;
+    first.provenance().write_to(file);
+    std::vector<std::string> evaluation_names;
+    for (const auto& [name, objective] : objectives.evaluations) {
+        evaluation_names.push_back(name);
+        file.set_attribute("/", name + "_samples", objective->provenance().samples);
+        file.set_attribute("/", name + "_sample_indices_hash", objective->provenance().sample_indices_hash);
+    }
+    file.set_attribute("/", "split", fmt::to_string(fmt::join(evaluation_names, ",")));
+    file.set_attribute("/", "evaluations", fmt::to_string(fmt::join(evaluation_names, ",")));
+    file.set_attribute("/", "x", request.x.spec());
+    file.set_attribute("/", "y", request.y ? request.y->spec() : std::string());
+    file.set_attribute("/", "directions", slice.source);
+    file.set_attribute("/", "norm", slice.norm);
+    file.set_attribute("/", "slice", description.dump());
+    file.set_attribute("/", "slice_key", hash_text(description.dump()));
+    file.set_attribute("/", "shard", request.shard.spec());
+    file.set_attribute("/", "complete", int64_t{0});
+    if (objectives.gradient_variance) {
+        const Objective& gv = *objectives.gradient_variance;
+        file.set_attribute("/", "gradient_variance_batches", static_cast<int64_t>(gv.batch_count()));
+        file.set_attribute("/", "gradient_variance_batch_size", gv.batch_samples(0));
+    }
+    file.write("xcoordinates", torch::tensor(request.x.coordinates(), torch::kFloat64));
+    if (request.y) file.write("ycoordinates", torch::tensor(request.y->coordinates(), torch::kFloat64));
+    write_direction(file, "xdirection", slice.x_direction);
+    if (!slice.y_direction.empty()) write_direction(file, "ydirection", slice.y_direction);
+    values.write_to(file);
+    file.flush();
+}
+
+// Buffers at origin + a * direction, on every objective.
+void set_buffers_along(const std::vector<Objective*>& objectives, const SurfaceSlice& slice, double a) {
+    NamedTensors buffers;
+    for (std::size_t i = 0; i < slice.buffer_origin.size(); ++i)
+        buffers.emplace_back(slice.buffer_origin[i].first,
+                             slice.buffer_origin[i].second + a * slice.buffer_x_direction[i].second);
+    for (Objective* objective : objectives) objective->set_buffers(buffers);
+}
+
+}  // namespace
+
+GridAxis GridAxis::parse(const std::string& spec, const std::string& setting) {
+    const auto parts = spec.size() <= 100 ? split(spec, ':') : std::vector<std::string>{};
+    const auto min = parts.size() == 3 ? parse_number<double>(parts[0]) : std::nullopt;
+    const auto max = parts.size() == 3 ? parse_number<double>(parts[1]) : std::nullopt;
+    const auto count = parts.size() == 3 ? parse_number<long long>(parts[2]) : std::nullopt;
+    if (!min || !max || !count || !std::isfinite(*min) || !std::isfinite(*max))
+        throw SettingError(setting, fmt::format("'{}': give the grid as MIN:MAX:NUM with numbers MIN and MAX and an "
+                                                "integer NUM, e.g. -1:1:51",
+                                                spec.substr(0, 100)));
+    if (*count < 1 || *count > most_points)
+        throw SettingError(setting, fmt::format("'{}': NUM must be between 1 and {} (got {})", spec, most_points,
+                                                *count));
+    if (*count == 1 && *min != *max)
+        throw SettingError(setting, fmt::format("'{}': one point (NUM=1) needs MIN = MAX, e.g. 0:0:1", spec));
+    if (*count > 1 && !(*min < *max))
+        throw SettingError(setting, fmt::format("'{}': MIN must be less than MAX (swap them: {}:{}:{})", spec,
+                                                parts[1], parts[0], parts[2]));
+    return {*min, *max, static_cast<int64_t>(*count)};
+}
+
+void SurfaceRequest::validate() const {
+    const int64_t points = x.count * (y ? y->count : 1);
+    if (points > most_points)
+        throw SettingError(y ? "y" : "x", fmt::format("the grid {}{} has {} points; a surface holds at most {}: use "
+                                                      "fewer points per axis",
+                                                      x.spec(), y ? " by " + y->spec() : std::string(), points,
+                                                      most_points));
+}
+
+void SurfaceEvaluations::validate() const {
+    if (splits.empty())
+        throw SettingError("evaluations", "is empty: a surface needs the loss on at least one split (train, test)");
+    for (std::size_t i = 0; i < splits.size(); ++i)
+        for (std::size_t j = 0; j < i; ++j)
+            if (splits[i] == splits[j])
+                throw SettingError("evaluations", fmt::format("names {} twice", name_of(splits[i])));
+    if (gradient_variance_batches == 1 || gradient_variance_batches < 0)
+        throw SettingError("gradient_variance_batches",
+                           fmt::format("must be 0 (no gradient variance) or at least 2 batches for a variance (got {})",
+                                       gradient_variance_batches));
+    if (gradient_variance_batches > 0 && gradient_variance_batch_size < 1)
+        throw SettingError("gradient_variance_batch_size",
+                           fmt::format("must be at least 1 (got {})", gradient_variance_batch_size));
+}
+
+std::vector<double> GridAxis::coordinates() const {
+    std::vector<double> values;
+    for (int64_t i = 0; i < count; ++i)
+        values.push_back(i + 1 == count ? max
+                                        : min + (max - min) * static_cast<double>(i) / static_cast<double>(count - 1));
+    return values;
+}
+
+std::string GridAxis::spec() const { return fmt::format("{}:{}:{}", min, max, count); }
+
+Shard Shard::parse(const std::string& spec) {
+    if (spec.empty()) {
+        const char* id = std::getenv("SLURM_ARRAY_TASK_ID");
+        if (!id) return {};
+        const char* count = std::getenv("SLURM_ARRAY_TASK_COUNT");
+        const char* minimum = std::getenv("SLURM_ARRAY_TASK_MIN");
+        const long long task = parse_number<long long>(id).value_or(-1);
+        const long long tasks = count ? parse_number<long long>(count).value_or(0) : 0;
+        const long long first = minimum ? parse_number<long long>(minimum).value_or(-1) : 0;
+        if (task < 0 || first < 0 || task - first < 0 || task - first >= tasks)
+            throw SettingError("shard", fmt::format("SLURM_ARRAY_TASK_ID={} with SLURM_ARRAY_TASK_COUNT={} and "
+                                                    "SLURM_ARRAY_TASK_MIN={} do not give a shard; use a contiguous "
+                                                    "Slurm array (e.g. 0-7) or give the shard as I/N",
+                                                    id, count ? count : "(unset)", minimum ? minimum : "(unset)"));
+        return {task - first, tasks};
+    }
+    const auto parts = split(spec, '/');
+    const auto index = parts.size() == 2 ? parse_number<long long>(parts[0]) : std::nullopt;
+    const auto count = parts.size() == 2 ? parse_number<long long>(parts[1]) : std::nullopt;
+    if (!index || !count || *count < 1 || *index < 0 || *index >= *count)
+        throw SettingError("shard", fmt::format("'{}': give I/N with 0 <= I < N, e.g. 0/4 for the first of four shards",
+                                                spec.substr(0, 100)));
+    return {*index, *count};
+}
+
+std::string Shard::spec() const { return fmt::format("{}/{}", index, count); }
+
+SurfaceSlice make_surface_slice(const Objective& objective, const DirectionRequest& request, bool two_dimensional) {
+    SurfaceSlice slice;
+    for (const auto& [name, parameter] : objective.parameters())
+        slice.origin.emplace_back(name, parameter.detach().clone());
+    const DirectionSource source = request.source;
+    const bool drawn = source == DirectionSource::random || source == DirectionSource::hessian;
+    slice.source = source == DirectionSource::random ? "random"
+                                                     : fmt::format("{}:{}", name_of(source), request.file.string());
+    const DirectionNorm norm =
+        request.norm.value_or(source == DirectionSource::random ? DirectionNorm::filter : DirectionNorm::none);
+    slice.norm = name_of(norm);
+    if (!drawn && norm != DirectionNorm::none)
+        throw SettingError("norm", fmt::format("{} cannot apply to {}: those directions are used as they are",
+                                               slice.norm,
+                                               source == DirectionSource::surface ? "directions from an earlier surface"
+                                                                                  : "an interpolation"));
+    if (source == DirectionSource::interpolate && two_dimensional)
+        throw SettingError("y", "an interpolation between two checkpoints is 1D: give no y axis");
+    if (source != DirectionSource::random && request.file.empty())
+        throw SettingError("directions", fmt::format("{} directions need a file", name_of(source)));
+
+    switch (source) {
+        case DirectionSource::random: {
+            at::Generator generator = at::detail::createCPUGenerator(request.seed);
+            slice.x_direction = random_direction(slice.origin, generator);
+            if (two_dimensional) slice.y_direction = random_direction(slice.origin, generator);
+            break;
+        }
+        case DirectionSource::hessian:
+            slice.x_direction = hessian_direction(request.file, 0, slice.origin);
+            if (two_dimensional) slice.y_direction = hessian_direction(request.file, 1, slice.origin);
+            break;
+        case DirectionSource::surface: {
+            const Hdf5File file(request.file, Hdf5File::Mode::read);
+            require_format(file, surface_format);
+            slice.x_direction = read_direction(file, "xdirection", slice.origin);
+            if (two_dimensional) {
+                if (!file.contains("ydirection"))
+                    throw Error(fmt::format("{} is a 1D surface: it has no y direction", file.path().string()));
+                slice.y_direction = read_direction(file, "ydirection", slice.origin);
+            }
+            break;
+        }
+        case DirectionSource::interpolate: {
+            const TrainingState state = read_checkpoint(request.file);
+            slice.x_direction = difference_direction(state.parameters, slice.origin, request.file.string());
+            for (const auto& [name, buffer] : objective.buffers())
+                if (buffer.is_floating_point()) slice.buffer_origin.emplace_back(name, buffer.detach().clone());
+            slice.buffer_x_direction = difference_direction(state.buffers, slice.buffer_origin, request.file.string());
+            break;
+        }
+    }
+    if (drawn) {
+        normalize_direction(slice.x_direction, slice.origin, norm, request.ignore_bias_and_bn);
+        if (two_dimensional) normalize_direction(slice.y_direction, slice.origin, norm, request.ignore_bias_and_bn);
+        slice.norm += ", ignore " + ignore_name(request.ignore_bias_and_bn);
+    }
+    return slice;
+}
+
+LoadedSurfaceObjectives load_surface_objectives(const ObjectiveSource& source, const ObjectiveOptions& options,
+                                                const SurfaceEvaluations& evaluations) {
+    evaluations.validate();
+    LoadedSurfaceObjectives loaded;
+    for (const Split split : evaluations.splits) {
+        ObjectiveOptions settings = options;
+        settings.split = split;
+        loaded.owned.push_back(std::make_unique<Objective>(Objective::load(source, settings)));
+        loaded.objectives.evaluations.emplace_back(std::string(name_of(split)), loaded.owned.back().get());
+    }
+    if (evaluations.gradient_variance_batches > 0) {
+        ObjectiveOptions settings = options;
+        settings.split = evaluations.gradient_variance_split;
+        settings.bn_mode = evaluations.gradient_variance_bn_mode;
+        settings.sampling = Sampling::random;
+        settings.batch_size = evaluations.gradient_variance_batch_size;
+        settings.samples = evaluations.gradient_variance_batches * evaluations.gradient_variance_batch_size;
+        loaded.owned.push_back(std::make_unique<Objective>(Objective::load(source, settings)));
+        loaded.objectives.gradient_variance = loaded.owned.back().get();
+    }
+    return loaded;
+}
+
+namespace {
+
+// The objectives a surface moves, and their weights and buffers put back at
+// the slice's origin when it ends, however it ends.
+class MovedObjectives {
+public:
+    MovedObjectives(const SurfaceObjectives& objectives, const SurfaceSlice& slice) : slice_(slice) {
+        for (const auto& [name, objective] : objectives.evaluations) all_.push_back(objective);
+        if (objectives.gradient_variance) all_.push_back(objectives.gradient_variance);
+        for (const Objective* objective : all_)
+            if (objective->dimension() != all_.front()->dimension())
+                throw Error("internal: the surface's objectives select different parameters");
+        const Objective& first = *all_.front();
+        auto flat = [&](const NamedTensors& tensors) {
+            std::vector<torch::Tensor> parts;
+            for (const auto& [name, tensor] : tensors) parts.push_back(tensor.to(first.device(), first.dtype()));
+            return first.flatten(parts);
+        };
+        origin_ = flat(slice.origin);
+        x_direction_ = flat(slice.x_direction);
+        y_direction_ = slice.y_direction.empty() ? torch::zeros_like(origin_) : flat(slice.y_direction);
+    }
+    ~MovedObjectives() {
+        try {
+            move_to(0.0, 0.0);
+        } catch (...) {  // nothing sensible to do in a destructor; the weights were set from the same tensors before
+        }
+    }
+    MovedObjectives(const MovedObjectives&) = delete;
+    MovedObjectives& operator=(const MovedObjectives&) = delete;
+
+    // Weights at origin + a x + b y (and buffers along x for interpolations).
+    void move_to(double a, double b) {
+        const torch::Tensor weights = origin_ + a * x_direction_ + b * y_direction_;
+        for (Objective* objective : all_) objective->set_parameter_vector(weights);
+        if (!slice_.buffer_x_direction.empty()) set_buffers_along(all_, slice_, a);
+    }
+
+private:
+    const SurfaceSlice& slice_;
+    std::vector<Objective*> all_;
+    torch::Tensor origin_, x_direction_, y_direction_;
+};
+
+// The values at the current weights into `values` at `point`; false when the
+// loss or a gradient is not finite there (the point keeps NaN for those).
+bool evaluate_point(const SurfaceObjectives& objectives, SurfaceValues& values, int64_t point) {
+    bool finite = true;
+    for (const auto& [name, objective] : objectives.evaluations) {
+        const LossAndAccuracy result = objective->loss_and_accuracy(false);
+        values.values[name + "_loss"][point] = result.loss;
+        values.values[name + "_acc"][point] = result.accuracy;
+        finite = finite && std::isfinite(result.loss);
+    }
+    if (!objectives.gradient_variance || !finite) return finite;
+    try {
+        const GradientVariance noise = gradient_variance(*objectives.gradient_variance);
+        values.values["gradient_variance"][point] = noise.total_variance;
+        values.values["gradient_norm"][point] = noise.gradient_norm;
+        values.values["noise_scale"][point] = noise.noise_scale;
+        return true;
+    } catch (const NonFiniteGradient&) {
+        return false;
+    }
+}
+
+// The partial file's values: read back when it exists (same settings only), else created.
+void open_partial(const std::filesystem::path& partial, const SurfaceObjectives& objectives, const SurfaceSlice& slice,
+                  const SurfaceRequest& request, const std::vector<std::string>& names, SurfaceValues& values,
+                  const OutputRecord& record) {
+    const nlohmann::ordered_json description = describe_slice(objectives, slice, request);
+    if (!std::filesystem::exists(partial)) {
+        create_partial_file(partial, objectives, slice, request, description, values, record);
+        return;
+    }
+    auto damaged = [&](const std::string& why) {
+        return Error(fmt::format("{} is an unfinished surface that cannot be continued ({}); delete it to start over",
+                                 partial.string(), why));
+    };
+    try {
+        const Hdf5File existing(partial, Hdf5File::Mode::read);
+        require_format(existing, surface_format);
+        if (existing.string_attribute("/", "slice_key") != hash_text(description.dump()) ||
+            existing.string_attribute("/", "shard") != request.shard.spec())
+            throw Error(fmt::format("{} is an unfinished surface with other settings (model, data, directions, grid, "
+                                    "evaluations or shard); rerun with the settings it was started with, or delete it "
+                                    "to start over",
+                                    partial.string()));
+        values.read_from(existing, names);
+    } catch (const Hdf5Error& error) {
+        throw damaged(error.what());
+    }
+}
+
+}  // namespace
+
+SurfaceRun compute_surface(const SurfaceObjectives& objectives, const SurfaceSlice& slice,
+                           const SurfaceRequest& request, const std::filesystem::path& out,
+                           const OutputRecord& record, ProgressSink* progress) {
+    if (objectives.evaluations.empty())
+        throw SettingError("evaluations", "is empty: a surface needs the loss on at least one split (train, test)");
+    if (objectives.gradient_variance && objectives.gradient_variance->batch_count() < 2)
+        throw SettingError("gradient_variance_batches", "must be at least 2 batches for a variance");
+    request.validate();
+    if (request.y.has_value() != !slice.y_direction.empty())
+        throw Error("internal: a 2D grid needs two directions and a 1D grid one");
+    check_output_file(out, request.overwrite, "out");
+    const auto start = std::chrono::steady_clock::now();
+    const int64_t nx = request.x.count, ny = request.y ? request.y->count : 1;
+    const std::vector<double> xs = request.x.coordinates();
+    const std::vector<double> ys = request.y ? request.y->coordinates() : std::vector<double>{0.0};
+
+    std::vector<std::string> evaluation_names;
+    for (const auto& [name, objective] : objectives.evaluations) evaluation_names.push_back(name);
+    const std::vector<std::string> names = value_names(evaluation_names, objectives.gradient_variance != nullptr);
+    SurfaceValues values(request.y ? std::vector<int64_t>{ny, nx} : std::vector<int64_t>{nx}, names);
+    std::filesystem::path partial = out;
+    partial += ".partial";
+    open_partial(partial, objectives, slice, request, names, values, record);
+
+    SurfaceRun run;
+    run.grid_points = nx * ny;
+    auto* completed = values.completed.data_ptr<uint8_t>();
+    for (int64_t point = 0; point < nx * ny; ++point) {
+        run.shard_points += request.shard.owns(point);
+        run.resumed += request.shard.owns(point) && completed[point];
+    }
+    Hdf5File file(partial, Hdf5File::Mode::read_write);
+    InterruptGuard interrupts;
+    const ProgressTask task(progress, "surface", run.shard_points, "points");
+    if (run.resumed > 0)
+        task.note(fmt::format("resuming {}: {} of {} points already done", partial.string(), run.resumed,
+                              run.shard_points));
+    auto interrupted = [&] {
+        file.close();
+        return Interrupted(InterruptGuard::signal_number(),
+                           fmt::format("interrupted; {} of {} points are saved in {}: rerun the same command to continue",
+                                       run.resumed + run.computed, run.shard_points, partial.string()));
+    };
+    {
+        MovedObjectives moved(objectives, slice);
+        for (int64_t point = 0; point < nx * ny; ++point) {
+            if (!request.shard.owns(point) || completed[point]) continue;
+            if (InterruptGuard::requested()) throw interrupted();
+            const double a = xs[static_cast<std::size_t>(point % nx)], b = ys[static_cast<std::size_t>(point / nx)];
+            moved.move_to(a, b);
+            try {
+                run.non_finite += !evaluate_point(objectives, values, point);
+            } catch (const Interrupted&) {  // inside a gradient variance: this point is not saved, the others are
+                throw interrupted();
+            }
+            completed[point] = 1;
+            values.write_to(file);
+            file.flush();
+            ++run.computed;
+            task.update(run.resumed + run.computed,
+                        fmt::format("{} {:.4g} at ({:.3g}, {:.3g})", names.front(),
+                                    values.values[names.front()][point].item<double>(), a, b));
+        }
+    }
+    run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    run.seconds_per_point = run.computed > 0 ? run.seconds / static_cast<double>(run.computed) : 0;
+    file.set_attribute("/", "complete", int64_t{1});
+    file.close();
+    std::filesystem::rename(partial, out);
+    run.file = out;
+    run.complete = true;
+    return run;
+}
+
+void merge_surface_shards(const std::filesystem::path& out, const std::vector<std::filesystem::path>& shards,
+                          const std::string& command) {
+    if (shards.empty()) throw Error("merge needs at least one shard file");
+    check_output_file(out, false, "out");
+    std::string key;
+    int64_t count = 0;
+    std::vector<bool> seen;
+    std::vector<std::string> names;
+    std::optional<SurfaceValues> merged;
+    for (const auto& path : shards) {
+        const Hdf5File shard(path, Hdf5File::Mode::read);
+        require_format(shard, surface_format);
+        if (shard.int_attribute("/", "complete") != 1)
+            throw Error(fmt::format("{} is not a finished shard; rerun its command to complete it", path.string()));
+        const Shard part = Shard::parse(shard.string_attribute("/", "shard"));
+        if (!merged) {
+            key = shard.string_attribute("/", "slice_key");
+            count = part.count;
+            seen.assign(static_cast<std::size_t>(count), false);
+            names = value_names(split(shard.string_attribute("/", "evaluations"), ','),
+                                shard.has_attribute("/", "gradient_variance_batches"));
+            merged.emplace(shard.shape("completed"), names);
+        } else if (shard.string_attribute("/", "slice_key") != key || part.count != count) {
+            throw Error(fmt::format("{} was made with other settings (model, data, directions, grid or shard count) "
+                                    "than {}; merge only shards of one surface command",
+                                    path.string(), shards.front().string()));
+        }
+        SurfaceValues values(merged->shape, names);
+        values.read_from(shard, names);
+        const auto* completed = values.completed.data_ptr<uint8_t>();
+        for (int64_t point = 0; point < values.completed.numel(); ++point)
+            if (part.owns(point) && !completed[point])
+                throw Error(fmt::format("{} is marked finished but its point {} was not computed; the file is damaged: "
+                                        "delete it and rerun its shard",
+                                        path.string(), point));
+        const torch::Tensor mine = values.completed.to(torch::kBool);
+        for (const auto& name : names)
+            merged->values[name] = torch::where(mine, values.values[name], merged->values[name]);
+        merged->completed = merged->completed.bitwise_or(values.completed);
+        if (seen[static_cast<std::size_t>(part.index)])
+            throw Error(fmt::format("{} is shard {} again: give each shard once", path.string(), part.spec()));
+        seen[static_cast<std::size_t>(part.index)] = true;
+    }
+    std::vector<std::string> missing;
+    for (int64_t i = 0; i < count; ++i)
+        if (!seen[static_cast<std::size_t>(i)]) missing.push_back(Shard{i, count}.spec());
+    if (!missing.empty())
+        throw Error(fmt::format("shards {} are missing: compute them and merge all {} together",
+                                fmt::join(missing, ", "), count));
+    if (!merged->completed.to(torch::kBool).all().item<bool>())
+        throw Error("the shards do not cover every point of the grid; merge only shards of one surface command");
+    std::filesystem::path partial = out;
+    partial += ".partial";
+    std::filesystem::copy_file(shards.front(), partial, std::filesystem::copy_options::overwrite_existing);
+    {
+        Hdf5File file(partial, Hdf5File::Mode::read_write);
+        merged->write_to(file);
+        file.set_attribute("/", "shard", Shard{}.spec());
+        file.set_attribute("/", "command", command);
+        std::vector<std::string> sources;
+        for (const auto& path : shards) sources.push_back(path.string());
+        file.set_attribute("/", "merged_from", nlohmann::json(sources).dump());
+        file.close();
+    }
+    std::filesystem::rename(partial, out);
+}
+
+}  // namespace cellscape

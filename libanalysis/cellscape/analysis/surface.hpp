@@ -1,0 +1,152 @@
+#pragma once
+// Loss surfaces (PAPER.md section 4): loss and accuracy, and optionally the
+// mini-batch gradient variance, at the points w0 + a d1 (+ b d2) of a 1D or
+// 2D grid in weight space. Points are written to a partial file as they
+// finish, so a killed run continues where it stopped, and a run can compute
+// one shard of the points for a Slurm array task; `merge_surface_shards`
+// joins the shards into the file a single run writes.
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cellscape/io/hdf5.hpp"
+#include "cellscape/analysis/directions.hpp"
+#include "cellscape/analysis/objective.hpp"
+#include "cellscape/util/names.hpp"
+#include "cellscape/util/progress.hpp"
+
+namespace cellscape {
+
+inline constexpr const char* surface_format = "cellscape-surface";
+
+// One grid axis, from a MIN:MAX:NUM spec: NUM evenly spaced coordinates from
+// MIN to MAX inclusive (NUM=1 needs MIN=MAX).
+struct GridAxis {
+    static constexpr int64_t most_points = 100000;
+    double min = 0, max = 0;
+    int64_t count = 0;
+    // SettingError naming `setting` (e.g. "x") for anything but MIN:MAX:NUM
+    // with MIN < MAX (or MIN = MAX for NUM = 1) and 1 <= NUM <= most_points.
+    static GridAxis parse(const std::string& spec, const std::string& setting);
+    std::vector<double> coordinates() const;
+    std::string spec() const;
+};
+
+// Share `index` of `count` (0-based): the points p with p mod count = index.
+struct Shard {
+    int64_t index = 0, count = 1;
+    // "I/N" (SettingError "shard" otherwise); an empty spec reads
+    // SLURM_ARRAY_TASK_ID (minus SLURM_ARRAY_TASK_MIN) and
+    // SLURM_ARRAY_TASK_COUNT when set, else the whole grid.
+    static Shard parse(const std::string& spec);
+    bool owns(int64_t point) const { return point % count == index; }
+    std::string spec() const;
+};
+
+// Where the directions come from.
+enum class DirectionSource {
+    random,       // Gaussian, by seed
+    hessian,      // the top eigenvectors of a Hessian file
+    surface,      // the directions of an earlier surface file
+    interpolate,  // 1D: from the Objective's weights to a checkpoint's
+};
+template <>
+struct EnumNames<DirectionSource> {
+    static constexpr std::array<std::pair<std::string_view, DirectionSource>, 4> values{
+        {{"random", DirectionSource::random},
+         {"hessian", DirectionSource::hessian},
+         {"surface", DirectionSource::surface},
+         {"interpolate", DirectionSource::interpolate}}};
+};
+
+// How the directions are made.
+struct DirectionRequest {
+    DirectionSource source = DirectionSource::random;
+    std::filesystem::path file;  // the Hessian file, surface file or checkpoint of the other sources
+    // Unset: filter for random directions, none for the others (earlier
+    // surfaces' and interpolations' must not be normalized).
+    std::optional<DirectionNorm> norm;
+    bool ignore_bias_and_bn = true;
+    uint64_t seed = 0;
+};
+
+// The slice of weight space a surface lies in.
+struct SurfaceSlice {
+    NamedTensors origin;  // w0, a copy
+    NamedTensors x_direction, y_direction;  // y empty for 1D
+    // Interpolations also move the floating-point buffers (BatchNorm running
+    // statistics) along x, so that x = 1 is the target model in eval mode too.
+    NamedTensors buffer_origin, buffer_x_direction;
+    std::string source, norm;
+};
+
+// Builds the slice around the Objective's current weights.
+SurfaceSlice make_surface_slice(const Objective& objective, const DirectionRequest& request, bool two_dimensional);
+
+struct SurfaceRequest {
+    static constexpr int64_t most_points = 1000000;
+    GridAxis x;
+    std::optional<GridAxis> y;
+    Shard shard;
+    bool overwrite = false;  // replace an existing output file (once the new one is complete)
+    // SettingError "y" when the grid has more than most_points points.
+    void validate() const;
+};
+
+// What is evaluated at each point: loss and accuracy per named evaluation
+// set ("train", "test"), and the gradient variance over the batches of a
+// separate Objective. All share one model architecture and selection.
+struct SurfaceObjectives {
+    std::vector<std::pair<std::string, Objective*>> evaluations;
+    Objective* gradient_variance = nullptr;
+};
+
+// What the points of a surface evaluate: the loss and accuracy on these
+// splits, and (with batches >= 2; 0: none) the gradient variance over that
+// many random batches of one split, in one BatchNorm mode.
+struct SurfaceEvaluations {
+    std::vector<Split> splits{Split::test};
+    int64_t gradient_variance_batches = 0;
+    int64_t gradient_variance_batch_size = 128;
+    Split gradient_variance_split = Split::train;
+    BatchNormMode gradient_variance_bn_mode = BatchNormMode::eval;
+    // SettingError "evaluations", "gradient_variance_batches", ...
+    void validate() const;
+};
+
+// The objectives of a surface loaded from one model source and owned here:
+// one per evaluation split with `options` but that split, and the gradient
+// variance's.
+struct LoadedSurfaceObjectives {
+    std::vector<std::unique_ptr<Objective>> owned;
+    SurfaceObjectives objectives;
+};
+LoadedSurfaceObjectives load_surface_objectives(const ObjectiveSource& source, const ObjectiveOptions& options,
+                                                const SurfaceEvaluations& evaluations);
+
+struct SurfaceRun {
+    std::filesystem::path file;  // the finished file (or the partial one, when not complete)
+    int64_t grid_points = 0, shard_points = 0, computed = 0, resumed = 0, non_finite = 0;
+    double seconds = 0, seconds_per_point = 0;
+    bool complete = false;
+};
+
+// Computes the shard's points not yet in `out` + ".partial" (creating it
+// when absent) and renames it onto `out` when all are done. An interrupt
+// (SIGINT/SIGTERM) stops after the current point and throws Interrupted.
+// The objectives' weights and buffers are back at the slice's origin on
+// every way out. `out` must not exist unless the request overwrites.
+SurfaceRun compute_surface(const SurfaceObjectives& objectives, const SurfaceSlice& slice,
+                           const SurfaceRequest& request, const std::filesystem::path& out,
+                           const OutputRecord& record, ProgressSink* progress = nullptr);
+
+// Joins shard files (same slice, grid and evaluations; together every point)
+// into the file a single run writes.
+void merge_surface_shards(const std::filesystem::path& out, const std::vector<std::filesystem::path>& shards,
+                          const std::string& command);
+
+}  // namespace cellscape

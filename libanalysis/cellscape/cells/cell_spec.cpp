@@ -1,0 +1,157 @@
+#include "cellscape/cells/cell_spec.hpp"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "cellscape/cells/zoo.hpp"
+#include "cellscape/util/error.hpp"
+
+namespace cellscape {
+namespace {
+
+std::string zoo_names() {
+    std::string names;
+    for (const auto& entry : genotype_zoo()) names += (names.empty() ? "" : ", ") + entry.name;
+    return names;
+}
+
+// "count=3,seed=1" -> {count: 3, seed: 1}; only the keys in `allowed`.
+std::map<std::string, std::string> parse_options(const std::string& text, const std::string& spec,
+                                                 std::initializer_list<const char*> allowed) {
+    std::map<std::string, std::string> options;
+    std::stringstream stream(text);
+    std::string item;
+    while (std::getline(stream, item, ',')) {
+        if (item.empty()) continue;
+        const auto equals = item.find('=');
+        const std::string key = item.substr(0, equals);
+        bool known = false;
+        for (const char* candidate : allowed) known = known || key == candidate;
+        if (equals == std::string::npos || !known)
+            throw Error(fmt::format("cell spec '{}': option '{}' is not understood; use {} as key=value, "
+                                    "separated by commas",
+                                    spec, item, fmt::join(allowed, ", ")));
+        options[key] = item.substr(equals + 1);
+    }
+    return options;
+}
+
+std::uint64_t option_number(const std::map<std::string, std::string>& options, const std::string& key,
+                            std::uint64_t fallback, const std::string& spec) {
+    const auto found = options.find(key);
+    if (found == options.end()) return fallback;
+    const std::string& value = found->second;
+    if (value.empty() || value.size() > 19 || value.find_first_not_of("0123456789") != std::string::npos)
+        throw Error(fmt::format("cell spec '{}': {}={} is not a non-negative integer", spec, key, value));
+    return std::stoull(value);
+}
+
+int option_count(const std::map<std::string, std::string>& options, const std::string& key, int fallback,
+                 const std::string& spec) {
+    const auto value = option_number(options, key, static_cast<std::uint64_t>(fallback), spec);
+    if (value < 1 || value > 100000)
+        throw Error(fmt::format("cell spec '{}': {} must be between 1 and 100000", spec, key));
+    return static_cast<int>(value);
+}
+
+std::vector<NamedGenotype> read_cell_file(const std::string& path, const std::string& spec) {
+    if (!std::filesystem::is_regular_file(path))
+        throw Error(fmt::format("cell spec '{}': the file {} does not exist or is not a regular file", spec, path));
+    std::ifstream file(path);
+    std::stringstream contents;
+    contents << file.rdbuf();
+    if (!file) throw Error(fmt::format("cell spec '{}': could not read {}", spec, path));
+    const std::string text = contents.str();
+    const std::string stem = std::filesystem::path(path).stem().string();
+    const auto first = text.find_first_not_of(" \t\r\n");
+    if (first != std::string::npos && text[first] == '{') {
+        auto parsed = parse_genotype_json(text);
+        return {{parsed.name.value_or(stem), parsed.genotype}};
+    }
+    return parse_genotype_list(text, path, stem);
+}
+
+std::vector<NamedGenotype> resolve_random(const std::string& options_text, const std::string& spec) {
+    const auto options = parse_options(options_text, spec, {"count", "seed", "nodes"});
+    const int count = option_count(options, "count", 1, spec);
+    const std::uint64_t seed = option_number(options, "seed", 0, spec);
+    const int nodes = option_count(options, "nodes", 4, spec);
+    std::vector<NamedGenotype> cells;
+    const auto genotypes = sample_genotypes(count, seed, nodes);
+    for (std::size_t i = 0; i < genotypes.size(); ++i)
+        cells.push_back({fmt::format("random-s{}-{}", seed, i), genotypes[i]});
+    return cells;
+}
+
+std::vector<NamedGenotype> resolve_variant(const NamedGenotype& base, const std::string& kind_name,
+                                           const std::string& options_text, const std::string& spec) {
+    const auto kind = variant_kind_from_name(kind_name);
+    if (!kind)
+        throw Error(fmt::format("cell spec '{}': unknown variant kind '{}' (use widest, chain, "
+                                "random-connections or random-ops)",
+                                spec, kind_name));
+    const auto options = parse_options(options_text, spec, {"count", "seed", "cells"});
+    const int count = option_count(options, "count", 1, spec);
+    const std::uint64_t seed = option_number(options, "seed", 0, spec);
+    const std::string target_name = options.count("cells") ? options.at("cells") : "both";
+    const auto target = variant_target_from_name(target_name);
+    if (!target) throw Error(fmt::format("cell spec '{}': cells={} must be normal, reduce or both", spec, target_name));
+    return named_variants(base, *kind, count, seed, *target);
+}
+
+}  // namespace
+
+std::vector<NamedGenotype> named_variants(const NamedGenotype& base, VariantKind kind, int count,
+                                          std::uint64_t seed, VariantTarget target) {
+    const auto variants = make_variants(base.genotype, kind, count, seed, target);
+    std::string prefix = fmt::format("{}-{}", base.name, variant_kind_name(kind));
+    if (target != VariantTarget::both) prefix += "-" + variant_target_name(target);
+    const bool numbered = kind == VariantKind::random_connections || kind == VariantKind::random_operations;
+    std::vector<NamedGenotype> cells;
+    for (std::size_t i = 0; i < variants.size(); ++i)
+        cells.push_back({numbered ? fmt::format("{}-s{}-{}", prefix, seed, i) : prefix, variants[i]});
+    return cells;
+}
+
+std::vector<NamedGenotype> resolve_cells(const std::string& spec) {
+    const auto first = spec.find_first_not_of(" \t\r\n");
+    if (first == std::string::npos) throw Error("the cell is empty: give a zoo name, genotype text or @FILE");
+    if (spec[first] == '@') return read_cell_file(spec.substr(first + 1), spec);
+    if (spec[first] == '{') {
+        auto parsed = parse_genotype_json(spec);
+        return {{parsed.name.value_or("custom"), parsed.genotype}};
+    }
+    if (spec.find("Genotype") != std::string::npos) {
+        auto parsed = parse_genotype_text(spec);
+        return {{parsed.name.value_or("custom"), parsed.genotype}};
+    }
+
+    // NAME[:KIND[:OPTIONS]] or random[:OPTIONS]
+    const auto colon = spec.find(':');
+    const std::string base_name = spec.substr(0, colon);
+    const std::string rest = colon == std::string::npos ? "" : spec.substr(colon + 1);
+    if (base_name == "random") return resolve_random(rest, spec);
+
+    const auto base = find_in_zoo(base_name);
+    if (!base)
+        throw Error(fmt::format("'{}' is not a zoo cell ({}), genotype text, JSON or @FILE",
+                                base_name.substr(0, 200), zoo_names()));
+    if (colon == std::string::npos) return {*base};
+    const auto second = rest.find(':');
+    return resolve_variant(*base, rest.substr(0, second), second == std::string::npos ? "" : rest.substr(second + 1),
+                           spec);
+}
+
+NamedGenotype resolve_cell(const std::string& spec) {
+    auto cells = resolve_cells(spec);
+    if (cells.size() != 1)
+        throw Error(fmt::format("'{}' names {} cells where one is expected; drop count= or pick one", spec,
+                                cells.size()));
+    return cells.front();
+}
+
+}  // namespace cellscape

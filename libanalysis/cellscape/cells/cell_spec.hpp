@@ -1,0 +1,32 @@
+#pragma once
+// What every command's CELL argument accepts, resolved to named genotypes.
+//
+//   DARTS_V2                       a zoo cell (any case)
+//   DARTS_V2:chain                 a variant of a zoo cell; KIND is widest,
+//   DARTS_V2:random-connections:count=3,seed=1     chain, random-connections
+//                                  or random-ops; options count, seed, and
+//                                  cells=normal|reduce|both (default both)
+//   random:count=2,seed=7,nodes=4  uniform random cells of the DARTS space
+//   Genotype(normal=[...], ...)    genotype text, with or without `NAME = `
+//   {"normal": [...], ...}         the JSON form
+//   @FILE                          a file holding genotype text (one or more
+//                                  `NAME = Genotype(...)`, as genotypes.py) or JSON
+#include <string>
+#include <vector>
+
+#include "cellscape/cells/genotype.hpp"
+#include "cellscape/cells/sampling.hpp"
+
+namespace cellscape {
+
+std::vector<NamedGenotype> resolve_cells(const std::string& spec);
+
+// Like resolve_cells, but the spec must name exactly one cell.
+NamedGenotype resolve_cell(const std::string& spec);
+
+// The variants of `base` (see make_variants), named as resolve_cells names
+// them: "DARTS_V2-chain", "DARTS_V2-random-connections-s1-0", ...
+std::vector<NamedGenotype> named_variants(const NamedGenotype& base, VariantKind kind, int count,
+                                          std::uint64_t seed, VariantTarget target);
+
+}  // namespace cellscape

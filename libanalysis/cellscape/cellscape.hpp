@@ -1,0 +1,53 @@
+#pragma once
+// Everything cellscape offers a C++ program, in one include. Single headers
+// work too, e.g. #include <cellscape/analysis/hessian.hpp>; docs/library.md
+// shows a consumer.
+//
+// cells/     genotypes of the DARTS space, width and depth, variants, the zoo (no torch)
+// nn/        the DARTS evaluation network and its fast operations
+// data/      dataset readers and augmentation
+// train/     training with checkpoints and resume
+// analysis/  the Objective, Hessian spectra, loss surfaces, gradient variance
+// study/     a whole study: cells x settings -> files and a summary
+// io/        HDF5 and Graphviz
+// util/      the error type, progress, interruption, devices, seeded randomness
+#include "cellscape/analysis/directions.hpp"
+#include "cellscape/analysis/gradient_variance.hpp"
+#include "cellscape/analysis/hessian.hpp"
+#include "cellscape/analysis/hessian_report.hpp"
+#include "cellscape/analysis/model.hpp"
+#include "cellscape/analysis/objective.hpp"
+#include "cellscape/analysis/surface.hpp"
+#include "cellscape/cells/cell_report.hpp"
+#include "cellscape/cells/cell_spec.hpp"
+#include "cellscape/cells/diagram.hpp"
+#include "cellscape/cells/genotype.hpp"
+#include "cellscape/cells/metrics.hpp"
+#include "cellscape/cells/operation.hpp"
+#include "cellscape/cells/sampling.hpp"
+#include "cellscape/cells/zoo.hpp"
+
+#include "cellscape/data/augmentation.hpp"
+#include "cellscape/data/dataset.hpp"
+#include "cellscape/io/graphviz.hpp"
+#include "cellscape/io/hdf5.hpp"
+#include "cellscape/nn/convolution.hpp"
+#include "cellscape/nn/fast_autograd.hpp"
+#include "cellscape/nn/fast_paths.hpp"
+#include "cellscape/nn/network.hpp"
+#include "cellscape/nn/network_config.hpp"
+#include "cellscape/nn/operations.hpp"
+#include "cellscape/study/study.hpp"
+#include "cellscape/study/study_config.hpp"
+#include "cellscape/train/checkpoint.hpp"
+#include "cellscape/train/evaluation.hpp"
+#include "cellscape/train/trainer.hpp"
+#include "cellscape/train/training_config.hpp"
+#include "cellscape/util/device.hpp"
+#include "cellscape/util/error.hpp"
+#include "cellscape/util/hash.hpp"
+#include "cellscape/util/interrupt.hpp"
+#include "cellscape/util/memory.hpp"
+#include "cellscape/util/progress.hpp"
+#include "cellscape/util/random.hpp"
+#include "cellscape/util/version.hpp"

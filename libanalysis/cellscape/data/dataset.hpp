@@ -1,0 +1,56 @@
+#pragma once
+// Datasets held in memory as tensors: images (N x C x H x W, or N x D for
+// flat features) normalized per channel, and int64 labels. Batches are
+// slices of these tensors; no per-sample objects exist anywhere.
+//
+// Specs (see docs/data.md):
+//   fashion-mnist[:DIR]   gzipped IDX files (default DIR /usr/share/datasets/fashion-mnist)
+//   cifar10:DIR           the official binary version (data_batch_1..5.bin, test_batch.bin)
+//   cifar100:DIR          the official binary version (train.bin, test.bin; fine labels)
+//   h5:FILE               an HDF5 file with x, y and optional x_test, y_test
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace cellscape {
+
+struct LabelledImages {
+    torch::Tensor images;  // float32
+    torch::Tensor labels;  // int64
+    int64_t size() const { return labels.defined() ? labels.size(0) : 0; }
+};
+
+struct Dataset {
+    std::string spec;
+    LabelledImages train;
+    LabelledImages test;  // empty when the source has no test split
+    int64_t classes = 0;
+    std::vector<int64_t> sample_shape;  // C, H, W (or D)
+    std::vector<double> mean, std;      // per channel, from the training subset; applied to both splits
+    torch::Tensor train_indices, test_indices;  // which samples of the source the subsets hold
+};
+
+struct DatasetOptions {
+    std::string spec = "fashion-mnist";
+    int64_t train_size = 0;  // 0: all
+    int64_t test_size = 0;   // 0: all
+    uint64_t seed = 0;       // picks the subsets
+    bool normalize = true;
+};
+
+Dataset load_dataset(const DatasetOptions& options);
+
+// Raw readers, exposed for tests. Images come back as uint8 N x C x H x W (or
+// float32 from HDF5), labels as int64.
+LabelledImages read_idx_pair(const std::string& images_path, const std::string& labels_path);
+LabelledImages read_cifar_binary(const std::vector<std::string>& files, int label_bytes);
+
+// Seeded choice of `count` of `total` indices, sorted; all of them when count is 0.
+torch::Tensor choose_subset(int64_t total, int64_t count, uint64_t seed, const std::string& setting);
+
+// A stable hash of an index tensor (which samples a subset holds), for provenance.
+std::string hash_indices(const torch::Tensor& indices);
+
+}  // namespace cellscape

@@ -1,0 +1,67 @@
+#include "cellscape/io/graphviz.hpp"
+
+#include <fmt/format.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <vector>
+
+#include "cellscape/util/error.hpp"
+
+extern char** environ;
+
+namespace cellscape {
+
+void render_dot(const std::string& dot_text, const std::filesystem::path& output) {
+    std::string format = output.extension().string();
+    if (format != ".svg" && format != ".png" && format != ".pdf")
+        throw Error(fmt::format("cannot render to '{}': the file name must end in .svg, .png or .pdf",
+                                output.string()));
+    format = "-T" + format.substr(1);
+    if (output.has_parent_path() && !std::filesystem::is_directory(output.parent_path()))
+        throw Error(fmt::format("cannot render to '{}': the directory {} does not exist", output.string(),
+                                output.parent_path().string()));
+    const std::filesystem::path temporary = output.string() + ".partial";
+    const std::string out_flag = "-o" + temporary.string();
+
+    int pipe_fds[2];
+    if (pipe(pipe_fds) != 0) throw Error(fmt::format("cannot start Graphviz: pipe failed: {}", std::strerror(errno)));
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, pipe_fds[0], STDIN_FILENO);
+    posix_spawn_file_actions_addclose(&actions, pipe_fds[1]);
+    std::vector<char*> argv = {const_cast<char*>("dot"), format.data(), const_cast<char*>(out_flag.c_str()), nullptr};
+    pid_t pid = 0;
+    const int spawned = posix_spawnp(&pid, "dot", &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    close(pipe_fds[0]);
+    if (spawned != 0) {
+        close(pipe_fds[1]);
+        throw Error(spawned == ENOENT ? std::string("Graphviz's `dot` is not installed: apt-get install graphviz")
+                                      : fmt::format("cannot start Graphviz's `dot`: {}", std::strerror(spawned)));
+    }
+    // A `dot` that dies early must not kill us with SIGPIPE; its exit status says what went wrong.
+    auto previous = std::signal(SIGPIPE, SIG_IGN);
+    std::size_t written = 0;
+    while (written < dot_text.size()) {
+        const ssize_t n = write(pipe_fds[1], dot_text.data() + written, dot_text.size() - written);
+        if (n <= 0) break;
+        written += static_cast<std::size_t>(n);
+    }
+    close(pipe_fds[1]);
+    std::signal(SIGPIPE, previous);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        std::filesystem::remove(temporary);
+        throw Error(fmt::format("Graphviz's `dot` failed to render {} (see its message above)", output.string()));
+    }
+    std::filesystem::rename(temporary, output);
+}
+
+}  // namespace cellscape

@@ -1,0 +1,172 @@
+#include "cellscape/nn/network.hpp"
+
+#include <fmt/format.h>
+
+#include <regex>
+
+#include "cellscape/nn/fast_autograd.hpp"
+#include "cellscape/util/error.hpp"
+
+namespace cellscape::nn {
+namespace {
+
+bool is_reduction_layer(int64_t layer, int64_t layers) { return layer == layers / 3 || layer == 2 * layers / 3; }
+
+// Whole-edge dropout: each sample's output of the edge is zeroed with
+// probability p and the rest rescaled by 1/(1-p).
+torch::Tensor drop_path(const torch::Tensor& x, double probability) {
+    const double keep = 1.0 - probability;
+    const auto mask = torch::bernoulli(torch::full({x.size(0), 1, 1, 1}, keep, x.options()));
+    return x.div(keep).mul(mask);
+}
+
+}  // namespace
+
+CellModule::CellModule(const Cell& genotype_cell, int64_t channels_before_previous, int64_t previous_channels,
+                       int64_t channels, bool reduction, bool previous_was_reduction)
+    : concat_(genotype_cell.concat), channels_(channels) {
+    if (previous_was_reduction)
+        preprocess0_ = register_module("preprocess0", std::make_shared<FactorizedReduce>(channels_before_previous,
+                                                                                          channels));
+    else
+        preprocess0_ = register_module("preprocess0",
+                                       std::make_shared<ReluConvBatchNorm>(channels_before_previous, channels, 1, 1, 0));
+    preprocess1_ = register_module("preprocess1", std::make_shared<ReluConvBatchNorm>(previous_channels, channels, 1, 1, 0));
+    auto list = register_module("ops", torch::nn::ModuleList());
+    for (const Edge& edge : genotype_cell.edges) {
+        const int64_t stride = reduction && edge.source < 2 ? 2 : 1;
+        operations_.push_back(make_edge_operation(edge.op, channels, stride));
+        list->push_back(operations_.back());
+        sources_.push_back(edge.source);
+    }
+}
+
+torch::Tensor CellModule::forward(const torch::Tensor& before_previous, const torch::Tensor& previous,
+                                  double drop_path_probability) {
+    std::vector<torch::Tensor> states = {keep_gradient_layout(preprocess0_->forward(before_previous)),
+                                         keep_gradient_layout(preprocess1_->forward(previous))};
+    std::vector<torch::Tensor> rectified;  // relu(state), made once per state on first use
+    auto apply = [&](EdgeOperation& operation, std::size_t source) {
+        if (!operation.starts_with_relu()) return operation.forward(states[source]);
+        if (rectified.size() <= source) rectified.resize(states.size());
+        if (!rectified[source].defined()) rectified[source] = rectify(states[source]);
+        return operation.forward_rectified(rectified[source]);
+    };
+    const bool dropping = is_training() && drop_path_probability > 0.0;
+    for (std::size_t node = 0; node * 2 < operations_.size(); ++node) {
+        torch::Tensor sum;
+        for (std::size_t k = node * 2; k < node * 2 + 2; ++k) {
+            torch::Tensor h = keep_gradient_layout(apply(*operations_[k], static_cast<std::size_t>(sources_[k])));
+            if (dropping && !operations_[k]->is_identity()) h = drop_path(h, drop_path_probability);
+            sum = sum.defined() ? sum + h : h;
+        }
+        states.push_back(sum);
+    }
+    std::vector<torch::Tensor> outputs;
+    for (int node : concat_) outputs.push_back(states[static_cast<std::size_t>(node)]);
+    return keep_gradient_layout(concatenate_channels(outputs));
+}
+
+AuxiliaryHead::AuxiliaryHead(int64_t channels, int64_t height, int64_t width, int64_t classes) {
+    // 5x5 pooling with stride 3, then a 2x2 convolution: each side shrinks to (side - 5) / 3 + 1 - 1.
+    auto side_after = [](int64_t side) { return side >= 5 ? (side - 5) / 3 : 0; };
+    if (side_after(height) < 1 || side_after(width) < 1)
+        throw Error(fmt::format("the auxiliary head needs feature maps of at least 8x8 after cell 2*layers/3, but "
+                                "this input gives {}x{}; use inputs of 32x32 or larger, or no auxiliary head",
+                                height, width));
+    namespace nn = torch::nn;
+    features_ = register_module(
+        "features",
+        nn::Sequential(nn::ReLU(), nn::AvgPool2d(nn::AvgPool2dOptions(5).stride(3).padding(0).count_include_pad(false)),
+                       nn::Conv2d(nn::Conv2dOptions(channels, 128, 1).bias(false)), nn::BatchNorm2d(128), nn::ReLU(),
+                       nn::Conv2d(nn::Conv2dOptions(128, 768, 2).bias(false)), nn::BatchNorm2d(768), nn::ReLU()));
+    classifier_ = register_module("classifier", nn::Linear(768 * side_after(height) * side_after(width), classes));
+}
+
+torch::Tensor AuxiliaryHead::forward(const torch::Tensor& features) {
+    return classifier_->forward(run_sequence(features_, 0, features).flatten(1));
+}
+
+DartsNetworkImpl::DartsNetworkImpl(const Genotype& genotype, const NetworkConfig& config) : config_(config) {
+    validate_genotype(genotype);
+    config.validate();
+    namespace nn = torch::nn;
+    const int64_t stem_channels = 3 * config.init_channels;
+    stem_ = register_module(
+        "stem", nn::Sequential(nn::Conv2d(nn::Conv2dOptions(config.input_shape[0], stem_channels, 3).padding(1).bias(false)),
+                               nn::BatchNorm2d(stem_channels)));
+    cells_ = register_module("cells", nn::ModuleList());
+    int64_t before_previous = stem_channels, previous = stem_channels, channels = config.init_channels;
+    int64_t height = config.input_shape[1], width = config.input_shape[2];
+    bool previous_was_reduction = false;
+    for (int64_t layer = 0; layer < config.layers; ++layer) {
+        const bool reduction = is_reduction_layer(layer, config.layers);
+        if (reduction) {
+            channels *= 2;
+            height = reduced_size(height);
+            width = reduced_size(width);
+        }
+        auto cell = std::make_shared<CellModule>(reduction ? genotype.reduce : genotype.normal, before_previous,
+                                                 previous, channels, reduction, previous_was_reduction);
+        cells_->push_back(cell);
+        cell_modules_.push_back(cell);
+        before_previous = previous;
+        previous = cell->output_channels();
+        previous_was_reduction = reduction;
+        layout_.push_back({reduction, channels, previous, height, width});
+        if (config.auxiliary && layer == 2 * config.layers / 3) {
+            auxiliary_head_ = register_module("auxiliary_head",
+                                              std::make_shared<AuxiliaryHead>(previous, height, width, config.classes));
+            auxiliary_after_cell_ = layer;
+        }
+    }
+    classifier_ = register_module("classifier", nn::Linear(previous, config.classes));
+}
+
+DartsNetworkImpl::Output DartsNetworkImpl::forward_with_auxiliary(const torch::Tensor& images) {
+    Output output;
+    torch::Tensor before_previous = run_sequence(stem_, 0, images).contiguous(memory_format_);
+    torch::Tensor previous = before_previous;
+    for (std::size_t layer = 0; layer < cell_modules_.size(); ++layer) {
+        torch::Tensor next = cell_modules_[layer]->forward(before_previous, previous, drop_path_);
+        before_previous = previous;
+        previous = next;
+        if (auxiliary_head_ && is_training() && static_cast<int64_t>(layer) == auxiliary_after_cell_)
+            output.auxiliary_logits = auxiliary_head_->forward(previous);
+    }
+    output.logits = classifier_->forward(torch::adaptive_avg_pool2d(previous, {1, 1}).flatten(1));
+    return output;
+}
+
+int64_t DartsNetworkImpl::parameter_count() const {
+    int64_t count = 0;
+    for (const auto& item : named_parameters())
+        if (item.key().rfind("auxiliary_head.", 0) != 0) count += item.value().numel();
+    return count;
+}
+
+int64_t DartsNetworkImpl::auxiliary_parameter_count() const {
+    int64_t count = 0;
+    if (auxiliary_head_)
+        for (const auto& parameter : auxiliary_head_->parameters()) count += parameter.numel();
+    return count;
+}
+
+nlohmann::ordered_json network_summary(const std::string& name, const Genotype& genotype, const NetworkConfig& config) {
+    DartsNetwork network(genotype, config);
+    nlohmann::ordered_json summary = {{"name", name},
+                                      {"genotype", format_genotype(genotype)},
+                                      {"config", config.to_json()},
+                                      {"parameters", network->parameter_count()},
+                                      {"auxiliary_parameters", network->auxiliary_parameter_count()}};
+    nlohmann::ordered_json cells = nlohmann::ordered_json::array();
+    for (const CellLayout& cell : network->layout())
+        cells.push_back({{"type", cell.reduction ? "reduce" : "normal"},
+                         {"node_channels", cell.channels},
+                         {"output_channels", cell.output_channels},
+                         {"output_size", {cell.height, cell.width}}});
+    summary["cells"] = cells;
+    return summary;
+}
+
+}  // namespace cellscape::nn

@@ -1,0 +1,112 @@
+#include "cellscape/nn/network_size.hpp"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <string>
+
+#include "cellscape/util/error.hpp"
+
+namespace cellscape::nn {
+namespace {
+
+// Convolutions have no bias; every BatchNorm is affine (2 parameters per channel).
+int64_t batch_norm(int64_t c) { return 2 * c; }
+int64_t relu_conv_batch_norm(int64_t in, int64_t out) { return in * out + batch_norm(out); }
+int64_t factorized_reduce(int64_t in, int64_t out) { return 2 * in * (out / 2) + batch_norm(out); }
+
+int64_t edge_parameters(Operation op, int64_t c, bool strided) {
+    switch (op) {
+        case Operation::none:
+        case Operation::max_pool_3x3:
+        case Operation::avg_pool_3x3: return 0;
+        case Operation::skip_connect: return strided ? factorized_reduce(c, c) : 0;
+        case Operation::sep_conv_3x3: return 2 * (9 * c + c * c + batch_norm(c));
+        case Operation::sep_conv_5x5: return 2 * (25 * c + c * c + batch_norm(c));
+        case Operation::sep_conv_7x7: return 2 * (49 * c + c * c + batch_norm(c));
+        case Operation::dil_conv_3x3: return 9 * c + c * c + batch_norm(c);
+        case Operation::dil_conv_5x5: return 25 * c + c * c + batch_norm(c);
+        case Operation::conv_7x1_1x7: return 14 * c * c + batch_norm(c);
+    }
+    return 0;
+}
+
+bool is_reduction_layer(int64_t layer, int64_t layers) { return layer == layers / 3 || layer == 2 * layers / 3; }
+int64_t reduced(int64_t side) { return (side - 1) / 2 + 1; }
+
+std::string gibibytes(double bytes) { return fmt::format("{:.1f} GiB", bytes / (1024.0 * 1024.0 * 1024.0)); }
+
+}  // namespace
+
+NetworkSize network_size(const Genotype& genotype, const NetworkConfig& config) {
+    NetworkSize size;
+    const int64_t stem = 3 * config.init_channels;
+    int64_t height = config.input_shape[1], width = config.input_shape[2];
+    size.parameters = config.input_shape[0] * stem * 9 + batch_norm(stem);
+    size.activations_per_sample = stem * height * width;
+    int64_t before_previous = stem, previous = stem, channels = config.init_channels;
+    bool previous_was_reduction = false;
+    for (int64_t layer = 0; layer < config.layers; ++layer) {
+        const bool reduction = is_reduction_layer(layer, config.layers);
+        if (reduction) {
+            channels *= 2;
+            height = reduced(height);
+            width = reduced(width);
+        }
+        const Cell& cell = reduction ? genotype.reduce : genotype.normal;
+        size.parameters += previous_was_reduction ? factorized_reduce(before_previous, channels)
+                                                  : relu_conv_batch_norm(before_previous, channels);
+        size.parameters += relu_conv_batch_norm(previous, channels);
+        for (const Edge& edge : cell.edges) size.parameters += edge_parameters(edge.op, channels, reduction && edge.source < 2);
+        before_previous = previous;
+        previous = channels * static_cast<int64_t>(cell.concat.size());
+        size.activations_per_sample += previous * height * width;
+        previous_was_reduction = reduction;
+        if (config.auxiliary && layer == 2 * config.layers / 3) {
+            const int64_t side_height = height >= 5 ? (height - 5) / 3 : 0, side_width = width >= 5 ? (width - 5) / 3 : 0;
+            size.auxiliary_parameters = previous * 128 + batch_norm(128) + 128 * 768 * 4 + batch_norm(768) +
+                                        768 * side_height * side_width * config.classes + config.classes;
+        }
+    }
+    size.parameters += previous * config.classes + config.classes;
+    return size;
+}
+
+std::optional<int64_t> available_memory_bytes() {
+    std::ifstream meminfo("/proc/meminfo");
+    std::string key, unit;
+    int64_t kibibytes = 0;
+    while (meminfo >> key >> kibibytes >> unit)
+        if (key == "MemAvailable:") return kibibytes * 1024;
+    return std::nullopt;
+}
+
+void require_fits_in_memory(const NetworkSize& size, const NetworkConfig& config, int64_t batch_size,
+                            int64_t bytes_per_value, bool training, int64_t available_bytes) {
+    // Training keeps each parameter's value, gradient and momentum, and a
+    // copy when it saves a checkpoint; evaluation the value alone.
+    const double parameter_bytes = static_cast<double>(size.parameters + size.auxiliary_parameters) *
+                                   static_cast<double>(bytes_per_value) * (training ? 4.0 : 1.0);
+    const auto available = static_cast<double>(available_bytes);
+    if (parameter_bytes > available)
+        throw SettingError("init_channels",
+                           fmt::format("{} channels and {} cells make a network of {} parameters, which need {} "
+                                       "{}; this machine has {} available: use fewer channels or cells",
+                                       config.init_channels, config.layers, size.parameters,
+                                       gibibytes(parameter_bytes), training ? "to train" : "to evaluate",
+                                       gibibytes(available)));
+    // A forward pass holds at least every cell's output (training keeps them
+    // for the backward pass, and its gradients are as large again).
+    const double activation_bytes = static_cast<double>(size.activations_per_sample) * static_cast<double>(batch_size) *
+                                    static_cast<double>(bytes_per_value) * (training ? 2.0 : 1.0);
+    if (parameter_bytes + activation_bytes > available)
+        throw SettingError("batch_size",
+                           fmt::format("batches of {} need at least {} of feature maps in this network ({} channels, "
+                                       "{} cells, {}x{}x{} inputs) besides {} of parameters; this machine has {} "
+                                       "available: use smaller batches",
+                                       batch_size, gibibytes(activation_bytes), config.init_channels, config.layers,
+                                       config.input_shape[0], config.input_shape[1], config.input_shape[2],
+                                       gibibytes(parameter_bytes), gibibytes(available)));
+}
+
+}  // namespace cellscape::nn

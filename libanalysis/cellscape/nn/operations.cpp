@@ -1,0 +1,178 @@
+#include "cellscape/nn/operations.hpp"
+
+#include "cellscape/nn/convolution.hpp"
+#include "cellscape/nn/fast_autograd.hpp"
+#include "cellscape/nn/fast_paths.hpp"
+
+namespace cellscape::nn {
+namespace {
+
+using torch::nn::BatchNorm2d;
+using torch::nn::BatchNorm2dOptions;
+using torch::nn::Conv2d;
+using torch::nn::Conv2dOptions;
+using torch::nn::ReLU;
+
+Conv2d convolution(int64_t in, int64_t out, torch::ExpandingArray<2> kernel, torch::ExpandingArray<2> stride,
+                   torch::ExpandingArray<2> padding, int64_t dilation = 1, int64_t groups = 1) {
+    return Conv2d(Conv2dOptions(in, out, kernel).stride(stride).padding(padding).dilation(dilation).groups(groups)
+                      .bias(false));
+}
+
+BatchNorm2d batch_norm(int64_t channels) { return BatchNorm2d(BatchNorm2dOptions(channels).affine(true)); }
+
+// A module whose whole computation is the Sequential `op`, which starts with a ReLU.
+struct SequentialOperation : EdgeOperation {
+    explicit SequentialOperation(torch::nn::Sequential sequence) : op(register_module("op", sequence)) {}
+    torch::Tensor forward(const torch::Tensor& input) override { return run_sequence(op, 0, input); }
+    bool starts_with_relu() const override { return true; }
+    torch::Tensor forward_rectified(const torch::Tensor& rectified) override { return run_sequence(op, 1, rectified); }
+    torch::nn::Sequential op;
+};
+
+// Eval-mode BatchNorm as the per-channel affine map x * scale + shift, with
+// scale = gamma / sqrt(var + eps) and shift = beta - mean * scale.
+std::pair<torch::Tensor, torch::Tensor> batch_norm_affine(const torch::nn::BatchNorm2dImpl& bn) {
+    const torch::Tensor scale = bn.weight * torch::rsqrt(bn.running_var + bn.options.eps());
+    return {scale, bn.bias - bn.running_mean * scale};
+}
+
+// A convolution followed by an eval-mode BatchNorm as one convolution with
+// weight w * scale and bias `shift`. The same function of the weights, gamma
+// and beta, so the same derivatives, with one operation fewer to run and to
+// differentiate twice.
+torch::Tensor folded_convolution(const torch::nn::Conv2dImpl& conv, const torch::Tensor& scale,
+                                 const torch::Tensor& shift, const torch::Tensor& input) {
+    const torch::Tensor weight = conv.weight * scale.view({-1, 1, 1, 1});
+    const ConvolutionGeometry g = geometry_of(conv);
+    if (!fast_paths().convolution_derivatives)
+        return torch::conv2d(input, weight, shift, {g.stride[0], g.stride[1]}, {g.padding[0], g.padding[1]},
+                             {g.dilation[0], g.dilation[1]}, g.groups);
+    return convolution(input, weight, g, shift);
+}
+
+bool folds_into_convolution(const torch::nn::BatchNorm2dImpl& bn) { return !bn.is_training() && fast_paths().batchnorm_folding; }
+
+// Twice (ReLU, depthwise kxk, pointwise 1x1, BatchNorm); stride on the first depthwise only.
+std::shared_ptr<EdgeOperation> separable_convolution(int64_t c, int64_t kernel, int64_t stride) {
+    const int64_t padding = kernel / 2;
+    return std::make_shared<SequentialOperation>(torch::nn::Sequential(
+        ReLU(), convolution(c, c, kernel, stride, padding, 1, c), convolution(c, c, 1, 1, 0), batch_norm(c), ReLU(),
+        convolution(c, c, kernel, 1, padding, 1, c), convolution(c, c, 1, 1, 0), batch_norm(c)));
+}
+
+// ReLU, depthwise kxk with dilation 2, pointwise 1x1, BatchNorm.
+std::shared_ptr<EdgeOperation> dilated_convolution(int64_t c, int64_t kernel, int64_t stride) {
+    return std::make_shared<SequentialOperation>(torch::nn::Sequential(
+        ReLU(), convolution(c, c, kernel, stride, kernel - 1, 2, c), convolution(c, c, 1, 1, 0), batch_norm(c)));
+}
+
+// ReLU, 1x7 conv, 7x1 conv, BatchNorm.
+std::shared_ptr<EdgeOperation> factorized_7x7(int64_t c, int64_t stride) {
+    return std::make_shared<SequentialOperation>(
+        torch::nn::Sequential(ReLU(), convolution(c, c, {1, 7}, {1, stride}, {0, 3}),
+                              convolution(c, c, {7, 1}, {stride, 1}, {3, 0}), batch_norm(c)));
+}
+
+struct Pooling : EdgeOperation {
+    Pooling(bool max, int64_t stride) : max_(max), stride_(stride) {}
+    torch::Tensor forward(const torch::Tensor& input) override {
+        namespace F = torch::nn::functional;
+        if (max_) return F::max_pool2d(input, F::MaxPool2dFuncOptions(3).stride(stride_).padding(1));
+        return F::avg_pool2d(input, F::AvgPool2dFuncOptions(3).stride(stride_).padding(1).count_include_pad(false));
+    }
+    bool max_;
+    int64_t stride_;
+};
+
+struct Identity : EdgeOperation {
+    torch::Tensor forward(const torch::Tensor& input) override { return input; }
+    bool is_identity() const override { return true; }
+};
+
+struct Zero : EdgeOperation {
+    explicit Zero(int64_t stride) : stride_(stride) {}
+    torch::Tensor forward(const torch::Tensor& input) override {
+        using torch::indexing::None;
+        using torch::indexing::Slice;
+        if (stride_ == 1) return input.mul(0.0);
+        return input.index({Slice(), Slice(), Slice(None, None, stride_), Slice(None, None, stride_)}).mul(0.0);
+    }
+    int64_t stride_;
+};
+
+}  // namespace
+
+torch::Tensor run_sequence(torch::nn::Sequential sequence, std::size_t first, torch::Tensor input) {
+    for (std::size_t i = first; i < sequence->size(); ++i) {
+        const auto* conv = sequence->ptr(i)->as<torch::nn::Conv2d>();
+        const auto* bn = i + 1 < sequence->size() ? sequence->ptr(i + 1)->as<torch::nn::BatchNorm2d>() : nullptr;
+        if (conv && bn && folds_into_convolution(*bn)) {
+            const auto [scale, shift] = batch_norm_affine(*bn);
+            input = folded_convolution(*conv, scale, shift, input);
+            ++i;
+        } else if (conv) {
+            input = convolve(*conv, input);
+        } else if (sequence->ptr(i)->as<torch::nn::ReLU>()) {
+            input = rectify(input);
+        } else {
+            input = (sequence->begin() + static_cast<std::ptrdiff_t>(i))->forward(input);
+        }
+    }
+    return input;
+}
+
+torch::Tensor ReluConvBatchNorm::forward(const torch::Tensor& input) { return run_sequence(op, 0, input); }
+
+torch::Tensor ReluConvBatchNorm::forward_rectified(const torch::Tensor& rectified) {
+    return run_sequence(op, 1, rectified);
+}
+
+ReluConvBatchNorm::ReluConvBatchNorm(int64_t in_channels, int64_t out_channels, int64_t kernel, int64_t stride,
+                                     int64_t padding)
+    : op(register_module("op", torch::nn::Sequential(ReLU(), convolution(in_channels, out_channels, kernel, stride,
+                                                                                  padding),
+                                                             batch_norm(out_channels)))) {}
+
+FactorizedReduce::FactorizedReduce(int64_t in_channels, int64_t out_channels) {
+    TORCH_CHECK(out_channels % 2 == 0, "a factorized reduce needs an even channel count, got ", out_channels);
+    conv_1 = register_module("conv_1", convolution(in_channels, out_channels / 2, 1, 2, 0));
+    conv_2 = register_module("conv_2", convolution(in_channels, out_channels / 2, 1, 2, 0));
+    bn = register_module("bn", batch_norm(out_channels));
+}
+
+torch::Tensor FactorizedReduce::forward_rectified(const torch::Tensor& x) {
+    // The second branch sees the input shifted by one pixel; for odd sizes it
+    // would come out one pixel smaller, so it is padded at the far edge (even
+    // sizes, the DARTS case, are unchanged). Negative padding crops, and unlike
+    // slicing keeps the gradient channels-last (see nn/fast_autograd.hpp).
+    const torch::Tensor shifted = torch::constant_pad_nd(x, {-1, x.size(3) % 2, -1, x.size(2) % 2});
+    if (folds_into_convolution(*bn)) {
+        const auto [scale, shift] = batch_norm_affine(*bn);
+        const int64_t half = conv_1->options.out_channels();
+        return concatenate_channels(
+            {folded_convolution(*conv_1, scale.narrow(0, 0, half), shift.narrow(0, 0, half), x),
+             folded_convolution(*conv_2, scale.narrow(0, half, half), shift.narrow(0, half, half), shifted)});
+    }
+    return bn->forward(concatenate_channels({convolve(*conv_1, x), convolve(*conv_2, shifted)}));
+}
+
+std::shared_ptr<EdgeOperation> make_edge_operation(Operation op, int64_t channels, int64_t stride) {
+    switch (op) {
+        case Operation::none: return std::make_shared<Zero>(stride);
+        case Operation::max_pool_3x3: return std::make_shared<Pooling>(true, stride);
+        case Operation::avg_pool_3x3: return std::make_shared<Pooling>(false, stride);
+        case Operation::skip_connect:
+            if (stride == 1) return std::make_shared<Identity>();
+            return std::make_shared<FactorizedReduce>(channels, channels);
+        case Operation::sep_conv_3x3: return separable_convolution(channels, 3, stride);
+        case Operation::sep_conv_5x5: return separable_convolution(channels, 5, stride);
+        case Operation::sep_conv_7x7: return separable_convolution(channels, 7, stride);
+        case Operation::dil_conv_3x3: return dilated_convolution(channels, 3, stride);
+        case Operation::dil_conv_5x5: return dilated_convolution(channels, 5, stride);
+        case Operation::conv_7x1_1x7: return factorized_7x7(channels, stride);
+    }
+    TORCH_CHECK(false, "unknown operation");
+}
+
+}  // namespace cellscape::nn

@@ -1,0 +1,61 @@
+#pragma once
+// The edge operations of the DARTS evaluation network (PAPER.md section 1),
+// as LibTorch modules. Submodule names follow the DARTS code base, so a
+// parameter's path reads like `cells.3.ops.1.op.2.weight`.
+#include <torch/torch.h>
+
+#include <memory>
+
+#include "cellscape/cells/operation.hpp"
+#include "cellscape/nn/fast_autograd.hpp"
+
+namespace cellscape::nn {
+
+// An edge's operation: one tensor in, one tensor out.
+struct EdgeOperation : torch::nn::Module {
+    virtual torch::Tensor forward(const torch::Tensor& input) = 0;
+    // Operations that begin with a ReLU can take the rectified input instead,
+    // so a cell rectifies each of its states once however many edges read it.
+    virtual bool starts_with_relu() const { return false; }
+    virtual torch::Tensor forward_rectified(const torch::Tensor& rectified) { return forward(rectified); }
+    // Drop path skips identity edges (as in DARTS): dropping them would
+    // delete the cell's shortcut rather than regularize an operation.
+    virtual bool is_identity() const { return false; }
+};
+
+// ReLU, 1x1 (or kxk) convolution, BatchNorm: the cell preprocessing.
+struct ReluConvBatchNorm : EdgeOperation {
+    ReluConvBatchNorm(int64_t in_channels, int64_t out_channels, int64_t kernel, int64_t stride, int64_t padding);
+    torch::Tensor forward(const torch::Tensor& input) override;
+    bool starts_with_relu() const override { return true; }
+    torch::Tensor forward_rectified(const torch::Tensor& rectified) override;
+    torch::nn::Sequential op;
+};
+
+// Two stride-2 1x1 convolutions to out_channels/2 each, the second on the
+// input shifted by one pixel, concatenated, then BatchNorm. Halves H and W
+// (rounding up, also for odd sizes).
+struct FactorizedReduce : EdgeOperation {
+    FactorizedReduce(int64_t in_channels, int64_t out_channels);
+    torch::Tensor forward(const torch::Tensor& input) override { return forward_rectified(rectify(input)); }
+    bool starts_with_relu() const override { return true; }
+    torch::Tensor forward_rectified(const torch::Tensor& rectified) override;
+    torch::nn::Conv2d conv_1{nullptr}, conv_2{nullptr};
+    torch::nn::BatchNorm2d bn{nullptr};
+};
+
+// Runs the modules of `sequence` from index `first` on `input`. Each
+// convolution followed by an eval-mode BatchNorm runs as one convolution with
+// the BatchNorm folded into its weights and bias (the same function and
+// derivatives, one pass over the feature map fewer), and every convolution
+// runs through nn::convolve, whose derivatives are fast (nn/convolution.hpp);
+// with those fast paths off (nn/fast_paths.hpp), the modules run as they are.
+torch::Tensor run_sequence(torch::nn::Sequential sequence, std::size_t first, torch::Tensor input);
+
+// The module for `op` on an edge with `channels` in and out and the given stride.
+std::shared_ptr<EdgeOperation> make_edge_operation(Operation op, int64_t channels, int64_t stride);
+
+// Spatial size after an operation of stride 2 (all of them agree): ceil(size / 2).
+inline int64_t reduced_size(int64_t size) { return (size - 1) / 2 + 1; }
+
+}  // namespace cellscape::nn

@@ -1,0 +1,245 @@
+#include "cellscape/study/study_config.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+#include <toml.hpp>
+
+#include "cellscape/util/error.hpp"
+
+namespace cellscape {
+namespace {
+
+// Reads the keys of one TOML table into settings, remembering which keys it
+// knows so that anything else can be reported as unknown.
+class TableReader {
+public:
+    TableReader(const toml::value& table, std::string name, const std::filesystem::path& file)
+        : table_(table), name_(std::move(name)), file_(file) {}
+
+    template <typename T>
+    void read(const std::string& key, T& target) {
+        known_.insert(key);
+        if (!table_.contains(key)) return;
+        try {
+            target = toml::get<T>(table_.at(key));
+        } catch (const std::exception&) {
+            throw error(key, fmt::format("has the wrong type (expected {})", type_name<T>()));
+        }
+    }
+
+    // A name of an enum's value (e.g. "train" for Split), or a list of them.
+    template <typename Enum>
+    void read_name(const std::string& key, Enum& target) {
+        std::string text;
+        read(key, text);
+        if (table_.contains(key)) target = parse(key, text, target);
+    }
+    template <typename Enum>
+    void read_names(const std::string& key, std::vector<Enum>& target) {
+        std::vector<std::string> texts;
+        read(key, texts);
+        if (!table_.contains(key)) return;
+        target.clear();
+        for (const auto& text : texts) target.push_back(parse(key, text, Enum{}));
+    }
+
+    Error error(const std::string& key, const std::string& problem) const {
+        return study_config_error(file_, name_, key, problem);
+    }
+
+    // The sub-table `key` (an empty table when absent).
+    TableReader table(const std::string& key) {
+        known_.insert(key);
+        if (table_.contains(key) && !table_.at(key).is_table())
+            throw error(key, fmt::format("must be a table ([{}])", where(key)));
+        return TableReader(table_.contains(key) ? table_.at(key) : empty(), where(key), file_);
+    }
+
+    void reject_unknown_keys() const {
+        if (!table_.is_table()) return;
+        for (const auto& [key, value] : table_.as_table())
+            if (!known_.count(key))
+                throw error(key, fmt::format("is not a known key; known here: {} (see docs/study.md)",
+                                             fmt::join(known_, ", ")));
+    }
+
+private:
+    template <typename Enum>
+    Enum parse(const std::string& key, const std::string& text, Enum) const {
+        try {
+            return parse_name<Enum>(text, key);
+        } catch (const SettingError& wrong) {
+            throw error(key, wrong.problem());
+        }
+    }
+    static const toml::value& empty() {
+        static const toml::value table(toml::table{});  // (braces would make an array)
+        return table;
+    }
+    std::string where(const std::string& key) const { return name_.empty() ? key : name_ + "." + key; }
+    template <typename T>
+    static const char* type_name() {
+        if constexpr (std::is_same_v<T, bool>) return "true or false";
+        else if constexpr (std::is_same_v<T, std::string>) return "a string";
+        else if constexpr (std::is_floating_point_v<T>) return "a number";
+        else if constexpr (std::is_integral_v<T>) return "an integer";
+        else return "a list";
+    }
+
+    const toml::value& table_;
+    std::string name_;
+    std::filesystem::path file_;
+    std::set<std::string> known_;
+};
+
+// A training or network setting's place in the config.
+std::string section_of_training_setting(const std::string& setting) {
+    if (setting == "dataset" || setting == "train_size" || setting == "test_size") return "data";
+    if (setting == "init_channels" || setting == "layers" || setting == "input_shape" || setting == "classes")
+        return "network";
+    return "training";
+}
+
+void read_training(TableReader& top, StudyConfig& config) {
+    TableReader data = top.table("data");
+    data.read("dataset", config.training.dataset);
+    data.read("train_size", config.training.train_size);
+    data.read("test_size", config.training.test_size);
+    data.reject_unknown_keys();
+
+    TableReader network = top.table("network");
+    network.read("init_channels", config.network.init_channels);
+    network.read("layers", config.network.layers);
+    network.read("auxiliary", config.network.auxiliary);
+    network.reject_unknown_keys();
+
+    TableReader training = top.table("training");
+    TrainingConfig& t = config.training;
+    training.read("epochs", t.epochs);
+    training.read("batch_size", t.batch_size);
+    training.read("learning_rate", t.learning_rate);
+    training.read("min_learning_rate", t.min_learning_rate);
+    training.read("momentum", t.momentum);
+    training.read("weight_decay", t.weight_decay);
+    training.read("gradient_clip", t.gradient_clip);
+    training.read("drop_path", t.drop_path);
+    training.read("auxiliary_weight", t.auxiliary_weight);
+    training.read("crop_padding", t.augmentation.crop_padding);
+    training.read("horizontal_flip", t.augmentation.horizontal_flip);
+    training.read("cutout", t.augmentation.cutout);
+    training.read("seed", t.seed);
+    training.read("checkpoint_epochs", t.checkpoint_epochs);
+    training.read("loss_threshold", config.loss_threshold);
+    training.reject_unknown_keys();
+}
+
+void read_analysis(TableReader& top, StudyConfig& config) {
+    TableReader analysis = top.table("analysis");
+    analysis.read("epochs", config.analysis_epochs);
+    analysis.read("seed", config.analysis_seed);
+    TableReader hessian = analysis.table("hessian");
+    StudyHessianSettings& h = config.hessian;
+    hessian.read("enabled", h.enabled);
+    hessian.read("top_k", h.top_k);
+    hessian.read("tol", h.tolerance);
+    hessian.read("ncv", h.ncv);
+    hessian.read("trace", h.trace);
+    hessian.read("trace_max_probes", h.trace_max_probes);
+    hessian.read("trace_rtol", h.trace_rtol);
+    hessian.read("density", h.density);
+    hessian.read("slq_steps", h.slq_steps);
+    hessian.read("slq_runs", h.slq_runs);
+    hessian.read("samples", h.samples);
+    hessian.read("batch_size", h.batch_size);
+    hessian.reject_unknown_keys();
+    TableReader surface = analysis.table("surface");
+    StudySurfaceSettings& s = config.surface;
+    surface.read("enabled", s.enabled);
+    surface.read("x", s.x);
+    surface.read("y", s.y);
+    surface.read_names("eval", s.evaluations);
+    surface.read("samples", s.samples);
+    surface.read("batch_size", s.batch_size);
+    surface.read("gradient_variance", s.gradient_variance);
+    surface.read("gv_batches", s.gv_batches);
+    surface.read("gv_batch_size", s.gv_batch_size);
+    surface.read_name("gv_split", s.gv_split);
+    surface.read_name("gv_bn", s.gv_bn);
+    surface.reject_unknown_keys();
+    TableReader gradvar = analysis.table("gradient_variance");
+    gradvar.read("enabled", config.gradient_variance.enabled);
+    gradvar.read("batches", config.gradient_variance.batches);
+    gradvar.read("batch_size", config.gradient_variance.batch_size);
+    gradvar.reject_unknown_keys();
+    analysis.reject_unknown_keys();
+}
+
+// The analysis epochs (default: the last), each of which needs a checkpoint.
+void settle_analysis_epochs(StudyConfig& config) {
+    TrainingConfig& t = config.training;
+    if (config.analysis_epochs.empty()) config.analysis_epochs.push_back(t.epochs);
+    for (int64_t epoch : config.analysis_epochs) {
+        if (epoch < 1 || epoch > t.epochs)
+            throw study_config_error(config.source, "analysis", "epochs",
+                                     fmt::format("has {}, outside 1 to {} (training.epochs)", epoch, t.epochs));
+        if (epoch != t.epochs &&
+            std::find(t.checkpoint_epochs.begin(), t.checkpoint_epochs.end(), epoch) == t.checkpoint_epochs.end())
+            t.checkpoint_epochs.push_back(epoch);
+    }
+    std::sort(t.checkpoint_epochs.begin(), t.checkpoint_epochs.end());
+}
+
+}  // namespace
+
+Error study_config_error(const std::filesystem::path& file, const std::string& section, const std::string& key,
+                         const std::string& problem) {
+    return Error(fmt::format("{}: {}{}: {}", file.string(), section.empty() ? "" : "[" + section + "] ", key, problem));
+}
+
+StudyConfig StudyConfig::load(const std::filesystem::path& path) {
+    if (!std::filesystem::exists(path))
+        throw Error(fmt::format("study config {} does not exist (data/studies/quick.toml is an example)", path.string()));
+    if (!std::filesystem::is_regular_file(path))
+        throw Error(fmt::format("study config {} is not a file (a directory?): name a TOML file, e.g. "
+                                "data/studies/quick.toml",
+                                path.string()));
+    toml::value root;
+    try {
+        root = toml::parse(path.string());
+    } catch (const std::exception& error) {
+        throw Error(fmt::format("{} is not valid TOML: {}", path.string(), error.what()));
+    }
+    StudyConfig config;
+    config.source = path;
+    config.name = path.stem().string();
+    config.training.checkpoint_epochs.clear();
+    TableReader top(root, "", path);
+    top.read("name", config.name);
+    top.read("cells", config.cells);
+    top.read("device", config.device);
+    top.read("threads", config.threads);
+    read_training(top, config);
+    read_analysis(top, config);
+    TableReader slurm = top.table("slurm");
+    slurm.read("surface_shards", config.slurm_surface_shards);
+    if (config.slurm_surface_shards < 1)
+        throw slurm.error("surface_shards", fmt::format("must be at least 1 (got {})", config.slurm_surface_shards));
+    slurm.reject_unknown_keys();
+    top.reject_unknown_keys();
+
+    if (config.cells.empty())
+        throw top.error("cells", "lists no cell; e.g. cells = [\"DARTS_V2\", \"DARTS_V2:chain\"]");
+    try {
+        config.training.validate();
+        config.network.validate();
+    } catch (const SettingError& error) {
+        // The [data], [network] and [training] keys are the settings' own names.
+        throw study_config_error(path, section_of_training_setting(error.setting()), error.setting(), error.problem());
+    }
+    settle_analysis_epochs(config);
+    return config;
+}
+
+}  // namespace cellscape

@@ -1,0 +1,77 @@
+#pragma once
+// A study's TOML configuration (docs/study.md): the cells, the data, the
+// network, the training schedule, and which analyses run at which
+// checkpoints. Torch-free, so the command line can read it cheaply.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "cellscape/analysis/objective_settings.hpp"
+#include "cellscape/nn/network_config.hpp"
+#include "cellscape/train/training_config.hpp"
+
+namespace cellscape {
+
+struct StudyHessianSettings {
+    bool enabled = true;
+    int64_t top_k = 1;
+    double tolerance = 1e-4;
+    int64_t ncv = 0;  // Krylov subspace size; 0: Spectra's default for top_k
+    bool trace = true;
+    int64_t trace_max_probes = 30;
+    double trace_rtol = 0.05;
+    bool density = false;
+    int64_t slq_steps = 30, slq_runs = 3;
+    int64_t samples = 256, batch_size = 128;
+};
+
+struct StudySurfaceSettings {
+    bool enabled = true;
+    std::string x = "-1:1:11", y = "-1:1:11";  // y empty: 1D
+    std::vector<Split> evaluations{Split::test};
+    int64_t samples = 500, batch_size = 64;
+    bool gradient_variance = false;
+    int64_t gv_batches = 5, gv_batch_size = 64;
+    Split gv_split = Split::train;                // the samples of the gradient variance
+    BatchNormMode gv_bn = BatchNormMode::eval;    // and BatchNorm's mode for it
+};
+
+struct StudyGradientVarianceSettings {
+    bool enabled = true;
+    int64_t batches = 10, batch_size = 64;
+};
+
+struct StudyConfig {
+    std::filesystem::path source;  // the TOML file it was read from
+    std::string name;
+    std::vector<std::string> cells;  // cell specs, as every command's CELL argument
+    nn::NetworkConfig network;
+    TrainingConfig training;
+    std::string device = "cpu";
+    int threads = 0;  // 0: all cores
+    // Checkpoints the analyses run at (epochs); default: the last epoch.
+    std::vector<int64_t> analysis_epochs;
+    // Convergence speed: how many epochs the training loss (a quarter-epoch
+    // moving average of the step losses) takes to reach this.
+    double loss_threshold = 1.0;
+    uint64_t analysis_seed = 0;  // samples and directions, the same for every cell
+    StudyHessianSettings hessian;
+    StudySurfaceSettings surface;
+    StudyGradientVarianceSettings gradient_variance;
+    // With --slurm: split each surface into this many point shards, each an
+    // array task of its own (1: the cell's task computes the whole surface).
+    int64_t slurm_surface_shards = 1;
+
+    // Throws Error naming the file, the key and the fix (unknown keys
+    // included, so a typo is not silently ignored). What needs LibTorch to
+    // check (devices, the analyses' settings) is checked by
+    // validate_study (study/study.hpp), before any work.
+    static StudyConfig load(const std::filesystem::path& path);
+};
+
+// "file: [section] key: problem": an error about a key of a study config.
+Error study_config_error(const std::filesystem::path& file, const std::string& section, const std::string& key,
+                         const std::string& problem);
+
+}  // namespace cellscape

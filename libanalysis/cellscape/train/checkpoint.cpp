@@ -1,0 +1,160 @@
+#include "cellscape/train/checkpoint.hpp"
+
+#include <fmt/format.h>
+
+#include <map>
+
+#include "cellscape/io/hdf5.hpp"
+#include "cellscape/util/error.hpp"
+#include "cellscape/util/hash.hpp"
+
+namespace cellscape {
+namespace {
+
+torch::Tensor as_tensor(const std::vector<double>& values) {
+    return torch::tensor(values, torch::TensorOptions().dtype(torch::kFloat64));
+}
+
+std::vector<double> as_vector(const torch::Tensor& tensor) {
+    const torch::Tensor data = tensor.to(torch::kFloat64).contiguous();
+    return std::vector<double>(data.data_ptr<double>(), data.data_ptr<double>() + data.numel());
+}
+
+void write_group(Hdf5File& file, const std::string& group, const NamedTensors& tensors) {
+    file.create_group(group);  // present even when empty (momentum 0 keeps no buffers)
+    for (const auto& [name, tensor] : tensors) file.write(group + "/" + name, tensor);
+}
+
+NamedTensors read_group(const Hdf5File& file, const std::string& group) {
+    NamedTensors tensors;
+    if (!file.contains(group)) return tensors;
+    for (const std::string& name : file.members(group)) tensors.emplace_back(name, file.read(group + "/" + name));
+    return tensors;
+}
+
+}  // namespace
+
+std::string hash_tensors(const NamedTensors& tensors) {
+    Fnv1a hash;
+    for (const auto& [name, tensor] : tensors) {
+        hash.add(name);
+        const torch::Tensor data = tensor.to(torch::kCPU).contiguous();
+        hash.add(data.data_ptr(), static_cast<std::size_t>(data.nbytes()));
+    }
+    return hash.hex();
+}
+
+void write_checkpoint(const std::filesystem::path& path, const TrainingState& state, const std::string& command) {
+    write_hdf5_atomically(path, [&](Hdf5File& file) {
+        write_standard_attributes(file, checkpoint_format, checkpoint_format_version, command);
+        file.set_attribute("/", "cell_name", state.cell_name);
+        file.set_attribute("/", "genotype", format_genotype(state.genotype));
+        file.set_attribute("/", "network_config", state.network.to_json().dump());
+        file.set_attribute("/", "training_config", state.training.to_json().dump());
+        file.set_attribute("/", "epoch", state.epoch);
+        file.set_attribute("/", "step_in_epoch", state.step_in_epoch);
+        file.set_attribute("/", "complete", static_cast<int64_t>(state.complete()));
+        file.set_attribute("/", "model_source", std::string("darts-network"));
+        file.set_attribute("/", "weights_hash", hash_tensors(state.parameters));
+        file.set_attribute("/", "dataset", state.training.dataset);
+        file.set_attribute("/", "train_indices_hash", state.train_indices_hash);
+        file.set_attribute("/", "test_indices_hash", state.test_indices_hash);
+        file.set_attribute("/", "seed", static_cast<int64_t>(state.training.seed));
+        file.set_attribute("/", "device", state.device);
+        file.set_attribute("/", "threads", static_cast<int64_t>(state.threads));
+        write_group(file, "parameters", state.parameters);
+        write_group(file, "buffers", state.buffers);
+        write_group(file, "optimizer/momentum", state.momentum);
+        if (state.rng_state.defined()) file.write("rng/cpu_state", state.rng_state);
+        const TrainingHistory& h = state.history;
+        file.write("history/step/loss", as_tensor(h.step_loss));
+        file.write("history/step/accuracy", as_tensor(h.step_accuracy));
+        file.write("history/step/learning_rate", as_tensor(h.step_learning_rate));
+        file.write("history/epoch/train_loss", as_tensor(h.epoch_train_loss));
+        file.write("history/epoch/train_accuracy", as_tensor(h.epoch_train_accuracy));
+        file.write("history/epoch/test_loss", as_tensor(h.epoch_test_loss));
+        file.write("history/epoch/test_accuracy", as_tensor(h.epoch_test_accuracy));
+        file.write("history/epoch/learning_rate", as_tensor(h.epoch_learning_rate));
+        file.write("history/epoch/seconds", as_tensor(h.epoch_seconds));
+    });
+}
+
+TrainingState read_checkpoint(const std::filesystem::path& path) {
+    const Hdf5File file(path, Hdf5File::Mode::read);
+    require_format(file, checkpoint_format);
+    const int64_t version = file.int_attribute("/", "format_version");
+    if (version > checkpoint_format_version)
+        throw Error(fmt::format("{} is a checkpoint of format version {}, newer than this cellscape reads ({}); "
+                                "update cellscape",
+                                path.string(), version, checkpoint_format_version));
+    TrainingState state;
+    try {
+        state.cell_name = file.string_attribute("/", "cell_name");
+        state.genotype = parse_genotype_text(file.string_attribute("/", "genotype")).genotype;
+        state.network = nn::NetworkConfig::from_json(nlohmann::json::parse(file.string_attribute("/", "network_config")));
+        state.training = TrainingConfig::from_json(nlohmann::json::parse(file.string_attribute("/", "training_config")));
+    } catch (const nlohmann::json::exception& error) {
+        throw Error(fmt::format("{}: the stored configuration is damaged ({})", path.string(), error.what()));
+    }
+    state.epoch = file.int_attribute("/", "epoch");
+    state.step_in_epoch = file.int_attribute("/", "step_in_epoch");
+    state.train_indices_hash = file.string_attribute("/", "train_indices_hash");
+    state.test_indices_hash = file.string_attribute("/", "test_indices_hash");
+    state.device = file.string_attribute("/", "device");
+    state.threads = static_cast<int>(file.int_attribute("/", "threads"));
+    state.parameters = read_group(file, "parameters");
+    state.buffers = read_group(file, "buffers");
+    state.momentum = read_group(file, "optimizer/momentum");
+    if (file.contains("rng/cpu_state")) state.rng_state = file.read("rng/cpu_state");
+    TrainingHistory& h = state.history;
+    h.step_loss = as_vector(file.read("history/step/loss"));
+    h.step_accuracy = as_vector(file.read("history/step/accuracy"));
+    h.step_learning_rate = as_vector(file.read("history/step/learning_rate"));
+    h.epoch_train_loss = as_vector(file.read("history/epoch/train_loss"));
+    h.epoch_train_accuracy = as_vector(file.read("history/epoch/train_accuracy"));
+    h.epoch_test_loss = as_vector(file.read("history/epoch/test_loss"));
+    h.epoch_test_accuracy = as_vector(file.read("history/epoch/test_accuracy"));
+    h.epoch_learning_rate = as_vector(file.read("history/epoch/learning_rate"));
+    h.epoch_seconds = as_vector(file.read("history/epoch/seconds"));
+    return state;
+}
+
+NamedTensors named_parameters_of(torch::nn::Module& module) {
+    NamedTensors tensors;
+    for (const auto& item : module.named_parameters()) tensors.emplace_back(item.key(), item.value());
+    return tensors;
+}
+
+NamedTensors named_buffers_of(torch::nn::Module& module) {
+    NamedTensors tensors;
+    for (const auto& item : module.named_buffers()) tensors.emplace_back(item.key(), item.value());
+    return tensors;
+}
+
+void load_tensors(const NamedTensors& from, torch::nn::Module& into, bool buffers, const std::string& origin) {
+    std::map<std::string, torch::Tensor> stored(from.begin(), from.end());
+    torch::NoGradGuard no_grad;
+    const auto targets = buffers ? into.named_buffers() : into.named_parameters();
+    for (const auto& item : targets) {
+        const auto found = stored.find(item.key());
+        if (found == stored.end())
+            throw Error(fmt::format("{} has no {} '{}': it was written for a different network", origin,
+                                    buffers ? "buffer" : "parameter", item.key()));
+        if (found->second.sizes() != item.value().sizes())
+            throw Error(fmt::format("{}: '{}' has shape {} but the network expects {}", origin, item.key(),
+                                    c10::str(found->second.sizes()), c10::str(item.value().sizes())));
+        item.value().copy_(found->second);
+    }
+    if (stored.size() != targets.size())
+        throw Error(fmt::format("{} holds {} {} but the network has {}: it was written for a different network", origin,
+                                stored.size(), buffers ? "buffers" : "parameters", targets.size()));
+}
+
+nn::DartsNetwork network_from_checkpoint(const TrainingState& state, const std::string& origin) {
+    nn::DartsNetwork network(state.genotype, state.network);
+    load_tensors(state.parameters, *network, false, origin);
+    load_tensors(state.buffers, *network, true, origin);
+    return network;
+}
+
+}  // namespace cellscape

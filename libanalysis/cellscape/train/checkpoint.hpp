@@ -1,0 +1,66 @@
+#pragma once
+// Training checkpoints (DESIGN.md, Files; schema in docs/hdf5-schema.md):
+// the genotype, the network and training configuration, every parameter and
+// buffer by its module path, the optimizer's momentum buffers, the training
+// history, and where in training the state was taken.
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cellscape/cells/genotype.hpp"
+#include "cellscape/nn/network.hpp"
+#include "cellscape/train/training_config.hpp"
+
+namespace cellscape {
+
+inline constexpr const char* checkpoint_format = "cellscape-checkpoint";
+inline constexpr int64_t checkpoint_format_version = 1;
+
+struct TrainingHistory {
+    // One entry per optimizer step: the mini-batch cross-entropy of the main
+    // classifier (without the auxiliary term), its accuracy, the learning rate.
+    std::vector<double> step_loss, step_accuracy, step_learning_rate;
+    // One entry per finished epoch. Train loss/accuracy: sample-weighted mean
+    // over the epoch's steps (train mode, augmented); test: eval mode.
+    std::vector<double> epoch_train_loss, epoch_train_accuracy, epoch_test_loss, epoch_test_accuracy,
+        epoch_learning_rate, epoch_seconds;
+};
+
+using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
+
+struct TrainingState {
+    std::string cell_name;
+    Genotype genotype;
+    nn::NetworkConfig network;
+    TrainingConfig training;
+    int64_t epoch = 0;          // finished epochs
+    int64_t step_in_epoch = 0;  // > 0: interrupted inside epoch `epoch` after this many steps
+    torch::Tensor rng_state;    // torch's CPU generator at that point (mid-epoch states only)
+    NamedTensors parameters, buffers, momentum;
+    TrainingHistory history;
+    // Provenance
+    std::string train_indices_hash, test_indices_hash, device;
+    int threads = 0;  // LibTorch threads the run used (resuming on another count is not bitwise)
+
+    bool complete() const { return epoch >= training.epochs && step_in_epoch == 0; }
+};
+
+void write_checkpoint(const std::filesystem::path& path, const TrainingState& state, const std::string& command);
+TrainingState read_checkpoint(const std::filesystem::path& path);
+
+// Parameters and buffers of a module by module path; and copying them back
+// (Error naming the first missing or misshapen tensor).
+NamedTensors named_parameters_of(torch::nn::Module& module);
+NamedTensors named_buffers_of(torch::nn::Module& module);
+void load_tensors(const NamedTensors& from, torch::nn::Module& into, bool buffers, const std::string& origin);
+
+// The network of a checkpoint with its weights, on the CPU.
+nn::DartsNetwork network_from_checkpoint(const TrainingState& state, const std::string& origin);
+
+// A hash of tensors' names and bytes, for the weights_hash provenance attribute.
+std::string hash_tensors(const NamedTensors& tensors);
+
+}  // namespace cellscape

@@ -1,0 +1,356 @@
+#include "cellscape/train/trainer.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cmath>
+
+#include "cellscape/data/augmentation.hpp"
+#include "cellscape/data/dataset.hpp"
+#include "cellscape/nn/network.hpp"
+#include "cellscape/nn/network_size.hpp"
+#include "cellscape/train/checkpoint.hpp"
+#include "cellscape/train/evaluation.hpp"
+#include "cellscape/util/device.hpp"
+#include "cellscape/util/error.hpp"
+#include "cellscape/util/interrupt.hpp"
+#include "cellscape/util/progress.hpp"
+
+namespace cellscape {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+// Each epoch draws its order, augmentation and drop-path masks from its own
+// seed, so epochs do not depend on how earlier ones were run (SplitMix64 mix).
+uint64_t epoch_seed(uint64_t seed, int64_t epoch) {
+    uint64_t z = seed + 0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(epoch + 1);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+// LibTorch's optimizers key a parameter's state by its TensorImpl's address.
+void* momentum_key(const torch::Tensor& parameter) { return parameter.unsafeGetTensorImpl(); }
+
+NamedTensors to_cpu_copies(const NamedTensors& tensors) {
+    NamedTensors copies;
+    for (const auto& [name, tensor] : tensors) copies.emplace_back(name, tensor.detach().to(torch::kCPU).clone());
+    return copies;
+}
+
+NamedTensors momentum_of(torch::optim::SGD& optimizer, const NamedTensors& parameters) {
+    NamedTensors buffers;
+    auto& states = optimizer.state();
+    for (const auto& [name, parameter] : parameters) {
+        const auto found = states.find(momentum_key(parameter));
+        if (found == states.end()) continue;
+        const auto& state = static_cast<const torch::optim::SGDParamState&>(*found->second);
+        if (state.momentum_buffer().defined()) buffers.emplace_back(name, state.momentum_buffer().to(torch::kCPU).clone());
+    }
+    return buffers;
+}
+
+void restore_momentum(torch::optim::SGD& optimizer, const NamedTensors& parameters, const NamedTensors& stored) {
+    std::map<std::string, torch::Tensor> by_name(stored.begin(), stored.end());
+    for (const auto& [name, parameter] : parameters) {
+        const auto found = by_name.find(name);
+        if (found == by_name.end()) continue;
+        auto state = std::make_unique<torch::optim::SGDParamState>();
+        state->momentum_buffer(found->second.to(parameter.device()).clone());
+        optimizer.state()[momentum_key(parameter)] = std::move(state);
+    }
+}
+
+// Sample-weighted mean of the last `steps` step values (every batch is full but maybe the last).
+double epoch_mean(const std::vector<double>& values, int64_t steps, int64_t samples, int64_t batch_size) {
+    double sum = 0;
+    const std::size_t first = values.size() - static_cast<std::size_t>(steps);
+    for (int64_t step = 0; step < steps; ++step) {
+        const int64_t size = std::min(batch_size, samples - step * batch_size);
+        sum += values[first + static_cast<std::size_t>(step)] * static_cast<double>(size);
+    }
+    return sum / static_cast<double>(samples);
+}
+
+void check_unfinished_run(const fs::path& out_dir) {
+    const fs::path latest = out_dir / "latest.h5";
+    if (!fs::exists(latest)) return;
+    const TrainingState previous = read_checkpoint(latest);
+    if (previous.complete())
+        throw Error(fmt::format("{} already holds a finished training run ({}); train into another directory or "
+                                "remove it",
+                                out_dir.string(), previous.cell_name));
+    throw Error(fmt::format("{} holds an unfinished training run of {} (epoch {} of {}); resume it from {}, or train "
+                            "into another directory",
+                            out_dir.string(), previous.cell_name, previous.epoch, previous.training.epochs,
+                            latest.string()));
+}
+
+// The state a run starts from: the checkpoint's when resuming, else a fresh one.
+TrainingState initial_state(const TrainingRequest& request) {
+    if (request.resume) return read_checkpoint(*request.resume);
+    check_unfinished_run(request.out_dir);
+    TrainingState state;
+    state.cell_name = request.cell.name;
+    state.genotype = request.cell.genotype;
+    state.network = request.network;
+    state.training = request.training;
+    return state;
+}
+
+// The run's data; fills in the network's input shape and classes from it,
+// and checks a resumed run sees the samples it was trained on.
+Dataset load_training_data(TrainingState& state, const TrainingRequest& request) {
+    const TrainingConfig& config = state.training;
+    Dataset dataset = load_dataset({config.dataset, config.train_size, config.test_size, config.seed, true});
+    if (dataset.sample_shape.size() != 3)
+        throw SettingError("dataset", fmt::format("{} holds flat features; a DARTS network needs images (N x C x H x W)",
+                                                  config.dataset));
+    const std::string train_hash = hash_indices(dataset.train_indices);
+    const std::string test_hash = dataset.test.size() > 0 ? hash_indices(dataset.test_indices) : "none";
+    if (request.resume) {
+        if (state.train_indices_hash != train_hash || state.test_indices_hash != test_hash)
+            throw Error(fmt::format("{} was trained on other samples of {} than this machine now loads (the subset "
+                                    "hashes differ); resume where the dataset matches",
+                                    request.resume->string(), config.dataset));
+    } else {
+        state.network.classes = dataset.classes;
+        state.network.input_shape = {dataset.sample_shape[0], dataset.sample_shape[1], dataset.sample_shape[2]};
+        state.train_indices_hash = train_hash;
+        state.test_indices_hash = test_hash;
+    }
+    return dataset;
+}
+
+// Training refuses to start what cannot fit in this machine's memory.
+void check_memory(const TrainingState& state) {
+    const auto available = nn::available_memory_bytes();
+    if (!available) return;
+    nn::require_fits_in_memory(nn::network_size(state.genotype, state.network), state.network,
+                               state.training.batch_size, 4, true, *available);
+}
+
+}  // namespace
+
+TrainingStepResult training_step(nn::DartsNetwork& network, torch::optim::SGD& optimizer, const torch::Tensor& images,
+                                 const torch::Tensor& labels, const TrainingConfig& config) {
+    namespace F = torch::nn::functional;
+    const auto output = network->forward_with_auxiliary(images);
+    const torch::Tensor main_loss = F::cross_entropy(output.logits, labels);
+    TrainingStepResult result;
+    result.loss = main_loss.item<double>();
+    if (!std::isfinite(result.loss)) return result;  // the weights stay as they were
+    torch::Tensor loss = main_loss;
+    if (output.auxiliary_logits.defined())
+        loss = loss + config.auxiliary_weight * F::cross_entropy(output.auxiliary_logits, labels);
+    optimizer.zero_grad();
+    loss.backward();
+    if (config.gradient_clip > 0) torch::nn::utils::clip_grad_norm_(network->parameters(), config.gradient_clip);
+    optimizer.step();
+    result.accuracy = output.logits.argmax(1).eq(labels).to(torch::kFloat64).mean().item<double>();
+    return result;
+}
+
+std::string epoch_checkpoint_name(int64_t epoch) { return fmt::format("epoch-{:04}.h5", epoch); }
+
+namespace {
+
+// A run in progress: its state, data, network and optimizer, and where it writes.
+class TrainingRun {
+public:
+    TrainingRun(const TrainingRequest& request, TrainingState state, Dataset dataset)
+        : request_(request),
+          state_(std::move(state)),
+          dataset_(std::move(dataset)),
+          latest_(request.out_dir / "latest.h5"),
+          network_(make_network()),
+          parameters_(named_parameters_of(*network_)),
+          optimizer_(network_->parameters(), torch::optim::SGDOptions(config().learning_rate)
+                                                 .momentum(config().momentum)
+                                                 .weight_decay(config().weight_decay)),
+          progress_(request.progress, fmt::format("train {}", state_.cell_name), config().epochs * steps_per_epoch(),
+                    "steps") {
+        if (request.resume) restore_momentum(optimizer_, parameters_, state_.momentum);
+    }
+
+    TrainingSummary run() {
+        InterruptGuard interrupts;
+        const auto start = Clock::now();
+        std::vector<fs::path> written;
+        for (int64_t epoch = state_.epoch; epoch < config().epochs; ++epoch) {
+            const auto epoch_start = Clock::now();
+            train_epoch(epoch);
+            finish_epoch(epoch, std::chrono::duration<double>(Clock::now() - epoch_start).count(), written);
+        }
+        return summary(written, std::chrono::duration<double>(Clock::now() - start).count());
+    }
+
+private:
+    const TrainingConfig& config() const { return state_.training; }
+    int64_t samples() const { return dataset_.train.size(); }
+    int64_t steps_per_epoch() const { return (samples() + config().batch_size - 1) / config().batch_size; }
+
+    nn::DartsNetwork make_network() {
+        torch::manual_seed(config().seed);  // initial weights
+        nn::DartsNetwork network(state_.genotype, state_.network);
+        if (request_.resume) {
+            load_tensors(state_.parameters, *network, false, request_.resume->string());
+            load_tensors(state_.buffers, *network, true, request_.resume->string());
+        }
+        network->to(request_.device);
+        return network;
+    }
+
+    void capture(const torch::Tensor& rng_state) {
+        state_.parameters = to_cpu_copies(parameters_);
+        state_.buffers = to_cpu_copies(named_buffers_of(*network_));
+        state_.momentum = momentum_of(optimizer_, parameters_);
+        state_.rng_state = rng_state;
+    }
+
+    void train_epoch(int64_t epoch) {
+        const double learning_rate = config().learning_rate_at(epoch);
+        for (auto& group : optimizer_.param_groups())
+            static_cast<torch::optim::SGDOptions&>(group.options()).lr(learning_rate);
+        network_->set_drop_path(config().drop_path * static_cast<double>(epoch) / static_cast<double>(config().epochs));
+        network_->train();
+        at::Generator generator = at::detail::getDefaultCPUGenerator();  // a handle sharing the default state
+        torch::manual_seed(epoch_seed(config().seed, epoch));
+        const torch::Tensor order = torch::randperm(samples(), torch::kInt64);
+        int64_t first_step = 0;
+        if (state_.step_in_epoch > 0) {  // resuming inside this epoch: same order, same random stream
+            first_step = state_.step_in_epoch;
+            generator.set_state(state_.rng_state);
+            state_.step_in_epoch = 0;
+        }
+        for (int64_t step = first_step; step < steps_per_epoch(); ++step) {
+            if (InterruptGuard::requested()) save_and_stop(epoch, step, generator);
+            const int64_t size = std::min(config().batch_size, samples() - step * config().batch_size);
+            const torch::Tensor indices = order.narrow(0, step * config().batch_size, size);
+            const torch::Tensor images =
+                augment(dataset_.train.images.index_select(0, indices), config().augmentation).to(request_.device);
+            const torch::Tensor labels = dataset_.train.labels.index_select(0, indices).to(request_.device);
+            const TrainingStepResult result = training_step(network_, optimizer_, images, labels, config());
+            if (!std::isfinite(result.loss)) stop_on_non_finite_loss(result.loss, epoch, step, learning_rate);
+            state_.history.step_loss.push_back(result.loss);
+            state_.history.step_accuracy.push_back(result.accuracy);
+            state_.history.step_learning_rate.push_back(learning_rate);
+            progress_.update(epoch * steps_per_epoch() + step + 1,
+                             fmt::format("epoch {}/{}, loss {:.4f}", epoch + 1, config().epochs, result.loss));
+        }
+    }
+
+    [[noreturn]] void save_and_stop(int64_t epoch, int64_t step, at::Generator& generator) {
+        state_.epoch = epoch;
+        state_.step_in_epoch = step;
+        capture(generator.get_state());
+        write_checkpoint(latest_, state_, request_.command);
+        const int signal = InterruptGuard::signal_number();
+        throw Interrupted(signal, fmt::format("interrupted by {} in epoch {}, after step {} of {}; the state is saved "
+                                              "in {}: resume from it to continue",
+                                              signal == SIGINT ? "SIGINT" : "SIGTERM", epoch + 1, step,
+                                              steps_per_epoch(), latest_.string()),
+                          latest_.string());
+    }
+
+    [[noreturn]] void stop_on_non_finite_loss(double loss, int64_t epoch, int64_t step, double learning_rate) const {
+        throw Error(fmt::format("the training loss became {} in epoch {}, step {} (learning rate {:g}); training "
+                                "stopped. {}. Lower the learning rate, keep gradient clipping on, or check the data",
+                                loss, epoch + 1, step + 1, learning_rate,
+                                fs::exists(latest_)
+                                    ? fmt::format("The last good state is {} (epoch {})", latest_.string(), state_.epoch)
+                                    : std::string("No checkpoint had been written yet")));
+    }
+
+    // The epoch's means, the test evaluation, the finiteness check and the checkpoints.
+    void finish_epoch(int64_t epoch, double seconds, std::vector<fs::path>& written) {
+        TrainingHistory& history = state_.history;
+        history.epoch_train_loss.push_back(epoch_mean(history.step_loss, steps_per_epoch(), samples(), config().batch_size));
+        history.epoch_train_accuracy.push_back(
+            epoch_mean(history.step_accuracy, steps_per_epoch(), samples(), config().batch_size));
+        network_->eval();
+        const LossAndAccuracy test =
+            dataset_.test.size() > 0
+                ? evaluate_classifier([&](const torch::Tensor& x) { return network_->forward(x); },
+                                      dataset_.test.images, dataset_.test.labels, config().eval_batch_size,
+                                      request_.device)
+                : LossAndAccuracy{NAN, NAN};
+        history.epoch_test_loss.push_back(test.loss);
+        history.epoch_test_accuracy.push_back(test.accuracy);
+        history.epoch_learning_rate.push_back(config().learning_rate_at(epoch));
+        history.epoch_seconds.push_back(seconds);
+        state_.epoch = epoch + 1;
+        for (const auto& [name, parameter] : parameters_)
+            if (!torch::isfinite(parameter).all().item<bool>())
+                throw Error(fmt::format("parameter {} became non-finite in epoch {}; training stopped without saving "
+                                        "this epoch. Lower the learning rate or keep gradient clipping on",
+                                        name, state_.epoch));
+        capture(torch::Tensor());
+        write_checkpoint(latest_, state_, request_.command);
+        const auto& wanted = config().checkpoint_epochs;
+        if (state_.epoch == config().epochs || std::find(wanted.begin(), wanted.end(), state_.epoch) != wanted.end()) {
+            written.push_back(request_.out_dir / epoch_checkpoint_name(state_.epoch));
+            write_checkpoint(written.back(), state_, request_.command);
+        }
+        progress_.note(fmt::format("epoch {}/{}: train loss {:.4f} acc {:.4f}, test loss {:.4f} acc {:.4f}, lr {:.5f}, "
+                                   "{:.1f} s",
+                                   state_.epoch, config().epochs, history.epoch_train_loss.back(),
+                                   history.epoch_train_accuracy.back(), test.loss, test.accuracy,
+                                   history.epoch_learning_rate.back(), seconds));
+    }
+
+    TrainingSummary summary(std::vector<fs::path> written, double seconds) const {
+        TrainingSummary summary;
+        summary.cell_name = state_.cell_name;
+        summary.out_dir = request_.out_dir;
+        summary.parameters = network_->parameter_count();
+        summary.checkpoints = std::move(written);
+        summary.epochs = state_.epoch;
+        summary.final_checkpoint = request_.out_dir / epoch_checkpoint_name(state_.epoch);
+        const TrainingHistory& history = state_.history;
+        if (!history.epoch_train_loss.empty()) {
+            summary.final_train_loss = history.epoch_train_loss.back();
+            summary.final_train_accuracy = history.epoch_train_accuracy.back();
+            summary.final_test_loss = history.epoch_test_loss.back();
+            summary.final_test_accuracy = history.epoch_test_accuracy.back();
+        }
+        summary.seconds = seconds;
+        return summary;
+    }
+
+    const TrainingRequest& request_;
+    TrainingState state_;
+    Dataset dataset_;
+    fs::path latest_;
+    nn::DartsNetwork network_;
+    NamedTensors parameters_;
+    torch::optim::SGD optimizer_;
+    ProgressTask progress_;
+};
+
+}  // namespace
+
+TrainingSummary train_network(const TrainingRequest& request) {
+    require_available(request.device, "device");
+    TrainingState state = initial_state(request);
+    state.training.validate();
+    state.network.validate();
+    validate_genotype(state.genotype);
+    if (request.resume && state.threads != torch::get_num_threads())
+        ProgressTask(request.progress, "train", 0, "steps")
+            .note(fmt::format("resuming with {} threads where the run used {}: the weights will not be bitwise those "
+                              "of an uninterrupted run",
+                              torch::get_num_threads(), state.threads));
+    state.threads = torch::get_num_threads();
+    state.device = request.device.str();
+    fs::create_directories(request.out_dir);
+    Dataset dataset = load_training_data(state, request);
+    check_memory(state);
+    return TrainingRun(request, std::move(state), std::move(dataset)).run();
+}
+
+}  // namespace cellscape

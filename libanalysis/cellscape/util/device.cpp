@@ -1,0 +1,87 @@
+#include "cellscape/util/device.hpp"
+
+#include <ATen/detail/CUDAHooksInterface.h>
+#include <fmt/format.h>
+#include <torch/version.h>
+
+#include <thread>
+
+#include "cellscape/util/error.hpp"
+
+namespace cellscape {
+
+torch::Device parse_device(const std::string& name, const std::string& setting) {
+    torch::Device device = torch::kCPU;
+    if (name == "auto") {
+        if (torch::cuda::is_available()) device = torch::Device(torch::kCUDA);
+    } else if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
+        try {
+            device = torch::Device(name);
+        } catch (const c10::Error&) {
+            throw SettingError(setting, fmt::format("'{}' is not a device: use cpu, cuda, cuda:N or auto", name));
+        }
+    } else if (name != "cpu") {
+        throw SettingError(setting, fmt::format("'{}' is not a device: use cpu, cuda, cuda:N or auto", name));
+    }
+    require_available(device, setting);
+    return device;
+}
+
+void require_available(const torch::Device& device, const std::string& setting) {
+    if (!device.is_cuda()) {
+        if (!device.is_cpu())
+            throw SettingError(setting, fmt::format("{} is not supported: use the CPU or a CUDA device", device.str()));
+        return;
+    }
+    if (!torch::cuda::is_available())
+        throw SettingError(setting, fmt::format("{}: CUDA is not available (this cellscape is built against a CPU-only "
+                                                "LibTorch, or the machine has no GPU); see docs/gpu.md, or use the CPU",
+                                                device.str()));
+    const auto count = static_cast<int>(torch::cuda::device_count());
+    if (device.has_index() && device.index() >= count)
+        throw SettingError(setting, fmt::format("{}: this machine has {} GPU(s), cuda:0 to cuda:{}", device.str(), count,
+                                                count - 1));
+}
+
+void set_threads(int threads) {
+    const int hardware = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    if (threads < 0)
+        throw SettingError("threads", fmt::format("must be 0 (one per hardware thread) or positive, got {}", threads));
+    if (threads > 4 * hardware)
+        throw SettingError("threads", fmt::format("is {} but this machine has {} hardware threads: use at most {} "
+                                                  "(0: one per hardware thread)",
+                                                  threads, hardware, 4 * hardware));
+    torch::set_num_threads(threads > 0 ? threads : hardware);
+}
+
+namespace {
+
+// CUDART_VERSION: 1000 * major + 10 * minor.
+std::string cuda_version_text(long version) { return fmt::format("{}.{}", version / 1000, version % 1000 / 10); }
+
+// CUDNN_VERSION: 10000 * major + 100 * minor + patch from cuDNN 9 on,
+// 1000 * major + 100 * minor + patch before.
+std::string cudnn_version_text(long version) {
+    if (version >= 90000) return fmt::format("{}.{}.{}", version / 10000, version % 10000 / 100, version % 100);
+    return fmt::format("{}.{}.{}", version / 1000, version % 1000 / 100, version % 100);
+}
+
+}  // namespace
+
+TorchBuild describe_torch_build() {
+    TorchBuild build;
+    build.libtorch_version = TORCH_VERSION;
+    // LibTorch's CUDA library registers these hooks when it is loaded; without
+    // it they are the stub that says CUDA is not built.
+    const auto& hooks = at::detail::getCUDAHooks();
+    build.cuda_compiled = hooks.isBuilt();
+    if (build.cuda_compiled) {
+        build.cuda_version = cuda_version_text(hooks.versionCUDART());
+        if (hooks.compiledWithCuDNN()) build.cudnn_version = cudnn_version_text(hooks.versionCuDNN());
+    }
+    build.cuda_devices = torch::cuda::is_available() ? static_cast<int>(torch::cuda::device_count()) : 0;
+    build.cudnn_available = build.cuda_devices > 0 && torch::cuda::cudnn_is_available();
+    return build;
+}
+
+}  // namespace cellscape

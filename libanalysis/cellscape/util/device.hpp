@@ -1,0 +1,34 @@
+#pragma once
+// Choosing where torch computes, and what this LibTorch can use.
+#include <torch/torch.h>
+
+#include <string>
+
+namespace cellscape {
+
+// "cpu", "cuda", "cuda:N" or "auto" (CUDA when available). Throws
+// SettingError naming `setting` for other text, and when CUDA is asked for
+// and this build or machine has none.
+torch::Device parse_device(const std::string& name, const std::string& setting = "device");
+
+// SettingError naming `setting` when `device` is a CUDA device this process cannot use.
+void require_available(const torch::Device& device, const std::string& setting = "device");
+
+// LibTorch's intra-op threads for the whole process; 0 means one per
+// hardware thread. A process-wide setting, so the library never calls it
+// itself: the command line (or a host program) does, once. SettingError
+// "threads" for a negative count or more than 4 per hardware thread.
+void set_threads(int threads);
+
+// What the LibTorch this program runs on was built with, and what it sees.
+struct TorchBuild {
+    std::string libtorch_version;  // e.g. "2.11.0"
+    bool cuda_compiled = false;    // LibTorch's CUDA library is linked in and registered
+    std::string cuda_version;      // the CUDA runtime LibTorch was built for ("13.0"); empty without CUDA
+    std::string cudnn_version;     // the cuDNN it was built for ("9.19.0"); empty without cuDNN
+    int cuda_devices = 0;          // GPUs visible to this process
+    bool cudnn_available = false;  // cuDNN loads and a GPU is visible
+};
+TorchBuild describe_torch_build();
+
+}  // namespace cellscape

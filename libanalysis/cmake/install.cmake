@@ -1,0 +1,26 @@
+# Installing the library as a CMake package:
+#   include/cellscape/...             every header, and cellscape/cellscape.hpp
+#   lib/libcellscape_*.a
+#   lib/cmake/cellscape/              cellscape-config.cmake (find_package),
+#                                     the exported targets, FindSpectra.cmake
+# A consumer writes find_package(cellscape REQUIRED) and links
+# cellscape::cellscape (docs/library.md).
+include(CMakePackageConfigHelpers)
+set(cellscape_package_dir ${CMAKE_INSTALL_LIBDIR}/cmake/cellscape)
+
+install(TARGETS cellscape_cells cellscape_analysis cellscape_library EXPORT cellscape-targets
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY ${library_dir} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} FILES_MATCHING PATTERN "*.hpp")
+install(FILES ${generated_dir}/cellscape/util/version.hpp DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/cellscape/util)
+install(EXPORT cellscape-targets NAMESPACE cellscape:: DESTINATION ${cellscape_package_dir})
+
+configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/cellscape-config.cmake.in
+                              ${CMAKE_CURRENT_BINARY_DIR}/cellscape-config.cmake
+                              INSTALL_DESTINATION ${cellscape_package_dir})
+write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/cellscape-config-version.cmake
+                                 COMPATIBILITY SameMinorVersion)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/cellscape-config.cmake
+              ${CMAKE_CURRENT_BINARY_DIR}/cellscape-config-version.cmake
+              ${CMAKE_CURRENT_LIST_DIR}/FindSpectra.cmake
+        DESTINATION ${cellscape_package_dir})

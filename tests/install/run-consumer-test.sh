@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs the built cellscape into a temporary prefix, builds the consumer
+# project in tests/install/consumer against it (find_package(cellscape)), and
+# runs it. Also checks that the binaries hold no absolute path of the source
+# tree. Usage: run-consumer-test.sh BUILD_DIR SOURCE_DIR PYTHON
+set -euo pipefail
+build_dir=${1:?usage: run-consumer-test.sh BUILD_DIR SOURCE_DIR PYTHON}
+source_dir=${2:?}
+python=${3:?}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+cmake --install "$build_dir" --prefix "$work/prefix" > "$work/install.log"
+test -f "$work/prefix/include/cellscape/cellscape.hpp"
+test -f "$work/prefix/include/cellscape/util/version.hpp"
+test -f "$work/prefix/lib/cmake/cellscape/cellscape-config.cmake"
+# The installed headers include each other as <cellscape/...> only.
+if grep -rEn '#include "(analysis|cells|data|io|nn|study|train|util)/' "$work/prefix/include/cellscape"; then
+  echo "installed headers include generic paths" >&2; exit 1
+fi
+
+torch_prefix=$("$python" -c 'import torch; print(torch.utils.cmake_prefix_path)')
+cmake -S "$source_dir/tests/install/consumer" -B "$work/consumer" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_PREFIX_PATH="$work/prefix;$torch_prefix" -DPython_EXECUTABLE="$python" > "$work/configure.log" 2>&1 ||
+  { cat "$work/configure.log"; exit 1; }
+cmake --build "$work/consumer" > "$work/build.log" 2>&1 || { tail -50 "$work/build.log"; exit 1; }
+"$work/consumer/top_eigenvalue"
+# The installed command runs from there (it finds LibTorch's libraries).
+"$work/prefix/bin/cellscape" info > /dev/null
+
+# No absolute path of the checkout in what was built and installed, but
+# where LibTorch lies (the venv, named in the command's library search path).
+venv_libraries=$(dirname "$("$python" -c 'import torch; print(torch.__file__)')")/lib
+for binary in "$work/prefix/bin/cellscape" "$work/prefix/lib/libcellscape_cells.a" \
+              "$work/prefix/lib/libcellscape_analysis.a"; do
+  if strings "$binary" | grep -F "$source_dir/" | grep -vF "$venv_libraries" | head -3 | grep -q .; then
+    echo "$binary holds paths of the source tree:" >&2
+    strings "$binary" | grep -F "$source_dir/" | grep -vF "$venv_libraries" | head -3 >&2
+    exit 1
+  fi
+done
+echo "installed package: consumer built and ran; no source paths in the binaries"

@@ -1,0 +1,149 @@
+#include "slurm_submission.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "cellscape/study/study.hpp"
+#include "cellscape/util/error.hpp"
+#include "cellscape/util/version.hpp"
+
+namespace cellscape {
+namespace {
+
+// A path as one single-quoted shell word.
+std::string quoted(const std::filesystem::path& path) {
+    std::string word = "'";
+    for (char c : path.string()) word += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return word + "'";
+}
+
+std::string resource_lines(const SlurmOptions& options) {
+    std::string lines;
+    if (!options.partition.empty()) lines += fmt::format("#SBATCH --partition={}\n", options.partition);
+    if (options.cpus_per_task > 0) lines += fmt::format("#SBATCH --cpus-per-task={}\n", options.cpus_per_task);
+    if (options.gpus_per_task > 0) lines += fmt::format("#SBATCH --gpus-per-task={}\n", options.gpus_per_task);
+    if (!options.time.empty()) lines += fmt::format("#SBATCH --time={}\n", options.time);
+    return lines;
+}
+
+void write_script(const std::filesystem::path& path, const std::string& text) {
+    std::ofstream out(path);
+    out << text;
+    if (!out) throw Error(fmt::format("cannot write {}", path.string()));
+    std::filesystem::permissions(path, std::filesystem::perms::owner_exec, std::filesystem::perm_options::add);
+}
+
+// Runs `sbatch --parsable ARGS` and returns the job id it prints.
+std::string sbatch(const std::string& arguments) {
+    const std::string command = "sbatch --parsable " + arguments + " 2>&1";
+    FILE* pipe = popen(command.c_str(), "r");
+    if (!pipe) throw Error("cannot run sbatch");
+    std::string output;
+    std::array<char, 256> buffer{};
+    while (fgets(buffer.data(), static_cast<int>(buffer.size()), pipe)) output += buffer.data();
+    const int status = pclose(pipe);
+    while (!output.empty() && (output.back() == '\n' || output.back() == '\r')) output.pop_back();
+    if (status != 0) {
+        if (status == 127 * 256 || output.find("not found") != std::string::npos)
+            throw Error("sbatch is not on PATH: submit from a Slurm login node, or use --dry-run to write the scripts");
+        throw Error(fmt::format("sbatch failed: {}", output));
+    }
+    return output.substr(0, output.find(';'));  // "ID" or "ID;CLUSTER"
+}
+
+}  // namespace
+
+SlurmSubmission submit_study_to_slurm(const StudyConfig& config, const std::filesystem::path& config_path,
+                                      const std::filesystem::path& out_dir, const SlurmOptions& options) {
+    const auto out = std::filesystem::absolute(out_dir);
+    const auto config_file = std::filesystem::absolute(config_path);
+    const auto binary = std::filesystem::read_symlink("/proc/self/exe");
+    const auto slurm_dir = out / "slurm";
+    std::filesystem::create_directories(slurm_dir / "logs");
+
+    SlurmSubmission submission;
+    const std::vector<NamedGenotype> cells = study_cells(config);
+    for (std::size_t i = 0; i < cells.size(); ++i)
+        if (!study_cell_finished(config, out, cells[i])) submission.cells.push_back(i);
+
+    submission.cells_script = slurm_dir / "cells.sbatch";
+    write_script(submission.cells_script,
+                 fmt::format("#!/bin/bash\n"
+                             "# cellscape study {name}: one array task per cell still to do (train, then analyse).\n"
+                             "#SBATCH --job-name=cellscape-{name}-cells\n"
+                             "#SBATCH --array={array}\n"
+                             "#SBATCH --output={logs}/cell-%a.log\n"
+                             "{resources}"
+                             "set -euo pipefail\n"
+                             "exec {binary} study {config} --out {out} --cell-index \"$SLURM_ARRAY_TASK_ID\"{skip}\n",
+                             fmt::arg("name", config.name), fmt::arg("array", fmt::join(submission.cells, ",")),
+                             fmt::arg("logs", (slurm_dir / "logs").string()), fmt::arg("resources", resource_lines(options)),
+                             fmt::arg("binary", quoted(binary)), fmt::arg("config", quoted(config_file)),
+                             fmt::arg("out", quoted(out)),
+                             fmt::arg("skip", config.slurm_surface_shards > 1 ? " --skip-surfaces" : "")));
+    const int64_t shards = config.slurm_surface_shards;
+    std::vector<std::size_t> shard_tasks;  // cell * shards + shard
+    for (std::size_t cell : submission.cells)
+        for (int64_t shard = 0; shard < shards; ++shard)
+            shard_tasks.push_back(cell * static_cast<std::size_t>(shards) + static_cast<std::size_t>(shard));
+    if (shards > 1) {
+        submission.surfaces_script = slurm_dir / "surfaces.sbatch";
+        write_script(submission.surfaces_script,
+                     fmt::format("#!/bin/bash\n"
+                                 "# cellscape study {name}: each cell's surfaces in {shards} point shards, after its "
+                                 "training.\n"
+                                 "#SBATCH --job-name=cellscape-{name}-surfaces\n"
+                                 "#SBATCH --array={array}\n"
+                                 "#SBATCH --output={logs}/surface-%a.log\n"
+                                 "{resources}"
+                                 "set -euo pipefail\n"
+                                 "exec {binary} study {config} --out {out} --cell-index $((SLURM_ARRAY_TASK_ID / "
+                                 "{shards})) --surface-shard $((SLURM_ARRAY_TASK_ID % {shards}))\n",
+                                 fmt::arg("name", config.name), fmt::arg("shards", shards),
+                                 fmt::arg("array", fmt::join(shard_tasks, ",")),
+                                 fmt::arg("logs", (slurm_dir / "logs").string()),
+                                 fmt::arg("resources", resource_lines(options)), fmt::arg("binary", quoted(binary)),
+                                 fmt::arg("config", quoted(config_file)), fmt::arg("out", quoted(out))));
+    }
+    SlurmOptions summary_resources = options;
+    summary_resources.gpus_per_task = 0;  // collecting and plotting need no GPU
+    summary_resources.cpus_per_task = 1;
+    submission.summary_script = slurm_dir / "summary.sbatch";
+    write_script(submission.summary_script,
+                 fmt::format("#!/bin/bash\n"
+                             "# cellscape study {name}: the summary of all cells and the figures, after the cells.\n"
+                             "#SBATCH --job-name=cellscape-{name}-summary\n"
+                             "#SBATCH --output={logs}/summary.log\n"
+                             "{resources}"
+                             "set -uo pipefail\n"
+                             "{binary} study {config} --out {out} --collect\n"
+                             "status=$?\n"
+                             "if [ -f {out}/summary.h5 ] && {python} -c 'import cellscape_plots' 2>/dev/null; then\n"
+                             "  {python} -m cellscape_plots study {out} || status=1\n"
+                             "else\n"
+                             "  echo \"no figures: {python} cannot import cellscape_plots (see docs/cluster.md)\"\n"
+                             "fi\n"
+                             "exit $status\n",
+                             fmt::arg("name", config.name), fmt::arg("logs", (slurm_dir / "logs").string()),
+                             fmt::arg("resources", resource_lines(summary_resources)),
+                             fmt::arg("binary", quoted(binary)), fmt::arg("config", quoted(config_file)),
+                             fmt::arg("out", quoted(out)), fmt::arg("python", quoted(std::filesystem::path(options.figures_python)))));
+    if (options.dry_run) return submission;
+    std::string dependency;
+    if (!submission.cells.empty()) {
+        submission.cells_job = sbatch(quoted(submission.cells_script));
+        dependency = fmt::format("--dependency=afterany:{} ", submission.cells_job);
+        if (shards > 1) {
+            submission.surfaces_job = sbatch(dependency + quoted(submission.surfaces_script));
+            dependency = fmt::format("--dependency=afterany:{}:{} ", submission.cells_job, submission.surfaces_job);
+        }
+    }
+    submission.summary_job = sbatch(dependency + quoted(submission.summary_script));
+    return submission;
+}
+
+}  // namespace cellscape
