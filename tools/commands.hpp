@@ -35,7 +35,9 @@ struct OutputFile {
     std::string path;
     bool force = false;
     void add_to(CLI::App& command, const std::string& description);
-    void check() const;  // when a path was given
+    // When a path was given; `allow_existing` leaves an existing file to the
+    // command (a surface continues or finds its own earlier result).
+    void check(bool allow_existing = false) const;
 };
 
 // How the cell-printing commands (cell, sample, variants) show their cells.

@@ -3,6 +3,8 @@
 #include <c10/util/Exception.h>
 #include <hdf5.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <map>
 
@@ -17,6 +19,11 @@
 namespace {
 
 std::string typed_command_line;
+
+cellscape::tools::TerminalProgress& terminal_progress() {
+    static cellscape::tools::TerminalProgress terminal;
+    return terminal;
+}
 
 // Library settings whose flag is not "--" + the setting with '-' for '_'.
 const std::map<std::string, std::string>& flag_exceptions() {
@@ -71,7 +78,12 @@ int run(int argc, char** argv) {
     cellscape::tools::add_study_command(app);
     cellscape::tools::add_info_command(app);
     try {
-        app.parse(argc, argv);
+        try {
+            app.parse(argc, argv);
+        } catch (...) {
+            terminal_progress().end_line();  // the error gets a line of its own
+            throw;
+        }
     } catch (const CLI::ParseError& error) {
         return app.exit(error);
     } catch (const cellscape::Interrupted& error) {
@@ -107,18 +119,15 @@ int run(int argc, char** argv) {
 
 const std::string& cellscape::tools::command_line() { return typed_command_line; }
 
-cellscape::ProgressSink* cellscape::tools::progress_sink() {
-    static TerminalProgress terminal;
-    return &terminal;
-}
+cellscape::ProgressSink* cellscape::tools::progress_sink() { return &terminal_progress(); }
 
 void cellscape::tools::OutputFile::add_to(CLI::App& command, const std::string& description) {
     command.add_option("--out", path, description);
     command.add_flag("--force", force, "Replace an existing --out file (once the new one is complete)");
 }
 
-void cellscape::tools::OutputFile::check() const {
-    if (!path.empty()) cellscape::check_output_file(path, force, "out");
+void cellscape::tools::OutputFile::check(bool allow_existing) const {
+    if (!path.empty()) cellscape::check_output_file(path, force || allow_existing, "out");
 }
 
 int main(int argc, char** argv) {
@@ -128,5 +137,13 @@ int main(int argc, char** argv) {
     cellscape::keep_freed_memory_for_reuse();
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
     for (int i = 0; i < argc; ++i) typed_command_line += (i ? " " : "") + std::string(argv[i]);
-    return run(argc, argv);
+    const int status = run(argc, argv);
+    terminal_progress().end_line();
+    // Every file is closed by now. Leave without the exit handlers: after a
+    // write failed on a full disk, HDF5 1.10's own handler crashes closing
+    // the file it failed to close (a segmentation fault after the error).
+    std::cout.flush();
+    std::cerr.flush();
+    std::fflush(nullptr);
+    std::_Exit(status);
 }

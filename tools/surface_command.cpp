@@ -122,7 +122,7 @@ void add_surface_command(CLI::App& app) {
         const SurfaceEvaluations evaluations = options->evaluations_();
         ObjectiveFlags flags = options->objective;
         const DirectionRequest directions = options->directions_(flags.source);
-        options->out.check();
+        options->out.check(true);
         const ObjectiveOptions objective_options = flags.resolve();
         apply_threads(flags.threads, flags.source.checkpoint);
         const LoadedSurfaceObjectives loaded = load_surface_objectives(flags.source, objective_options, evaluations);

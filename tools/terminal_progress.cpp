@@ -14,8 +14,11 @@ TerminalProgress::TerminalProgress() : terminal_(isatty(STDERR_FILENO) == 1) {
     interval_seconds_ = terminal_ ? 0.2 : (interval ? std::atof(interval) : 10.0);
 }
 
-TerminalProgress::~TerminalProgress() {
+TerminalProgress::~TerminalProgress() { end_line(); }
+
+void TerminalProgress::end_line() {
     if (line_open_) std::fputs("\n", stderr);
+    line_open_ = false;
 }
 
 void TerminalProgress::note(std::string_view line) {

@@ -17,6 +17,8 @@ public:
     ~TerminalProgress() override;
     void update(const ProgressUpdate& update) override;
     void note(std::string_view line) override;
+    // Ends a progress line drawn in place, so that what follows starts on its own line.
+    void end_line();
 
 private:
     bool terminal_;

@@ -11,11 +11,13 @@ import numpy as np  # noqa: E402
 from .files import CellscapeFile, PlotInputError  # noqa: E402
 
 
-def _save(fig, out_dir, name):
+def _save(fig, out_dir, name, tight=True):
+    """Writes the figure as NAME.png and NAME.pdf and closes it (every figure goes through here)."""
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / f"{name}.png", out_dir / f"{name}.pdf"]
-    fig.tight_layout()
+    if tight:
+        fig.tight_layout()
     for path in paths:
         fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -244,13 +246,7 @@ def study_loss_contours(study, out_dir):
     for axis in axes.flat[len(surfaces):]:
         axis.axis("off")
     fig.colorbar(filled, ax=list(axes.flat), shrink=0.8, label="loss (shared scale)")
-    out_dir = pathlib.Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / "loss-contours.png", out_dir / "loss-contours.pdf"]
-    for path in paths:
-        fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return paths
+    return _save(fig, out_dir, "loss-contours", tight=False)  # the shared colour bar does not fit tight_layout
 
 
 def study_gradient_variance_surfaces(study, out_dir):
@@ -278,22 +274,28 @@ def study_gradient_variance_surfaces(study, out_dir):
 
 
 def study_hessian(study, out_dir):
-    fig, (bar_axis, density_axis) = plt.subplots(1, 2, figsize=(11, 4))
+    """The top eigenvalue per cell, and the spectral densities beside it when any cell has one."""
     colors = _width_colors([study.width(c) for c in study.cells])
     name = f"hessian-epoch-{study.last_epoch:04d}.h5"
-    for index, (cell, color) in enumerate(zip(study.cells, colors)):
-        bar_axis.bar(index, study.value(cell, "top_eigenvalue", study.last_epoch), color=color)
+    densities = []
+    for cell, color in zip(study.cells, colors):
         path = study.cell_file(cell, name)
         if path.exists():
             with CellscapeFile(path, "cellscape-hessian") as f:
                 if f.has("density/grid"):
-                    density_axis.semilogy(f.array("density/grid"), np.maximum(f.array("density/density"), 1e-8),
-                                          color=color, label=study.label(cell))
+                    densities.append((cell, color, f.array("density/grid"), f.array("density/density")))
+    fig, axes = plt.subplots(1, 2 if densities else 1, figsize=(11 if densities else 6, 4), squeeze=False)
+    bar_axis = axes[0][0]
+    for index, (cell, color) in enumerate(zip(study.cells, colors)):
+        bar_axis.bar(index, study.value(cell, "top_eigenvalue", study.last_epoch), color=color)
     bar_axis.set_xticks(range(len(study.cells)))
     bar_axis.set_xticklabels([f"{c}\n{_width_label(study.width(c))}" for c in study.cells], fontsize=6, rotation=30)
     bar_axis.set(ylabel="top Hessian eigenvalue", title=f"sharpness at epoch {study.last_epoch}")
-    density_axis.set(xlabel="eigenvalue", ylabel="density", title="spectral density (SLQ)")
-    if density_axis.lines:
+    if densities:
+        density_axis = axes[0][1]
+        for cell, color, grid, density in densities:
+            density_axis.semilogy(grid, np.maximum(density, 1e-8), color=color, label=study.label(cell))
+        density_axis.set(xlabel="eigenvalue", ylabel="density", title="spectral density (SLQ)")
         density_axis.legend(fontsize=6)
     return _save(fig, out_dir, "hessian")
 

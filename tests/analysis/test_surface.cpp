@@ -229,22 +229,48 @@ TEST_CASE("an interrupted surface resumes to the file an uninterrupted run write
     const auto out = directory / "resumed.h5";
     CHECK_THROWS_AS(run_surface(request, out, 3, interrupt_on_fifth_point), Interrupted);
     CHECK_FALSE(std::filesystem::exists(out));
-    auto partial = out;
+    auto partial = out, points = out;
     partial += ".partial";
+    points += ".points";
     REQUIRE(std::filesystem::exists(partial));
-    CHECK(Hdf5File(partial, Hdf5File::Mode::read).read("completed").sum().item<int64_t>() == 4);
+    CHECK(Hdf5File(points, Hdf5File::Mode::read).read("completed").sum().item<int64_t>() == 4);
 
     SECTION("the same command continues where it stopped") {
         const SurfaceRun run = run_surface(request, out);
         CHECK(run.resumed == 4);
         CHECK(run.computed == 8);
         CHECK_FALSE(std::filesystem::exists(partial));
+        CHECK_FALSE(std::filesystem::exists(points));
         require_identical(point_values(out), point_values(directory / "straight.h5"));
+        const SurfaceRun again = run_surface(request, out);  // finished: found, not recomputed
+        CHECK(again.computed == 0);
+        CHECK(again.complete);
     }
     SECTION("other settings are refused rather than mixed into the partial file") {
         CHECK_THROWS_WITH(run_surface(request, out, 4), Contains("other settings") && Contains("delete it"));
         CHECK_THROWS_WITH(run_surface(grid("-1:1:5", "-1:1:3"), out), Contains("other settings"));
     }
+}
+
+TEST_CASE("the objective's weights are back at the origin however a surface ends") {
+    TemporaryDirectory directory;
+    const SurfaceRequest request = grid("-1:1:3", "-1:1:3");
+    int forward_calls = 0;
+    bool fail = false;
+    Objective objective(tiny_model([&] {
+                            if (fail && ++forward_calls == 7) throw std::runtime_error("a failing forward pass");
+                        }),
+                        tiny_data(), float64_options(), provenance());
+    const torch::Tensor origin = objective.parameter_vector().clone();
+    DirectionRequest directions;
+    const SurfaceSlice slice = make_surface_slice(objective, directions, true);
+    fail = true;  // the third point's evaluation throws, with the weights moved there
+    CHECK_THROWS_WITH(compute_surface({{{"train", &objective}}, nullptr}, slice, request, directory / "s.h5", "test"),
+                      Contains("a failing forward pass"));
+    CHECK(torch::equal(objective.parameter_vector(), origin));
+    fail = false;
+    compute_surface({{{"train", &objective}}, nullptr}, slice, request, directory / "s.h5", "test");
+    CHECK(torch::equal(objective.parameter_vector(), origin));
 }
 
 TEST_CASE("merged shards equal a single run; incomplete or foreign shard sets are refused") {
@@ -269,6 +295,16 @@ TEST_CASE("merged shards equal a single run; incomplete or foreign shard sets ar
     run_surface(request, directory / "other-seed.h5", 9);
     CHECK_THROWS_WITH(merge_surface_shards(directory / "m.h5", {shards[0], directory / "other-seed.h5", shards[2]}, "merge"),
                       Contains("other settings"));
+    // A shard marked finished whose own points are not all computed (damaged, or edited).
+    {
+        Hdf5File damaged(shards[1], Hdf5File::Mode::read_write);
+        torch::Tensor completed = damaged.read("completed");
+        completed.view({-1})[1] = 0;  // point 1 belongs to shard 1/3
+        damaged.write("completed", completed);
+    }
+    CHECK_THROWS_WITH(merge_surface_shards(directory / "m.h5", shards, "merge"),
+                      Contains("its point 1 was not computed"));
+    CHECK_THROWS_WITH(merge_surface_shards(directory / "merged.h5", shards, "merge"), Contains("already exists"));
 }
 
 TEST_CASE("directions from an earlier surface, Hessian-free interpolation and a gradient-variance surface") {

@@ -110,3 +110,15 @@ TEST_CASE("a file's errors name the file and the statement's line") {
     const auto empty = dir.write("empty.txt", "# nothing here\n");
     CHECK_THAT(error_of("@" + empty.string()), Contains("no genotype found"));
 }
+
+TEST_CASE("very long cell specs are refused with a sentence, not a crash") {
+    // std::regex in the genotype reader overflowed the stack on lines of ~50 KB.
+    const std::string huge(1 << 20, 'A');
+    CHECK_THAT(error_of(huge), Contains("is not a zoo cell"));
+    const std::string long_genotype = "X = Genotype(normal=[" + std::string(1 << 20, ' ') + "])";
+    CHECK_THAT(error_of(long_genotype), !Contains("no error"));
+    const testing::TemporaryDirectory directory;
+    CHECK_THAT(error_of("@" + directory.write("huge.txt", huge + "\n").string()), Contains("no genotype found"));
+    CHECK_THAT(error_of("@" + directory.write("long.txt", "  name_" + huge + " = Genotype (\n").string()),
+               !Contains("no error"));
+}

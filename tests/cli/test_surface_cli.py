@@ -41,7 +41,7 @@ def test_a_2d_surface_with_gradient_variance_lands_in_y_by_x_order(cellscape, ti
         assert set(f["xdirection"]) == parameters == set(f["ydirection"])
         # biasbn: the direction is zero on every 1-D tensor (BatchNorm, the classifier's bias)
         assert not f["xdirection/classifier.bias"][()].any()
-    assert not (tmp_path / "surface.h5.partial").exists()
+    assert not (tmp_path / "surface.h5.partial").exists() and not (tmp_path / "surface.h5.points").exists()
 
 
 def test_sigterm_keeps_the_finished_points_and_the_same_command_resumes(cellscape, tiny_run, tmp_path):
@@ -61,8 +61,9 @@ def test_sigterm_keeps_the_finished_points_and_the_same_command_resumes(cellscap
     assert process.wait(timeout=60) == 128 + signal.SIGTERM
     assert "rerun the same command to continue" in message
     assert not out.exists()
-    with h5py.File(tmp_path / "resumed.h5.partial") as partial:
-        done = int(partial["completed"][()].sum())
+    assert (tmp_path / "resumed.h5.partial").exists()  # the slice; the values so far are in .points
+    with h5py.File(tmp_path / "resumed.h5.points") as points:
+        done = int(points["completed"][()].sum())
     assert 4 <= done < 30
 
     summary = json.loads(cellscape(*args, "--out", str(out), "--json").stdout)

@@ -5,6 +5,9 @@
 #include <torch/torch.h>
 
 #include "cellscape/io/hdf5.hpp"
+#include "cellscape/io/output_lock.hpp"
+
+#include <unistd.h>
 #include "support/temporary_directory.hpp"
 #include "cellscape/util/error.hpp"
 
@@ -85,4 +88,46 @@ TEST_CASE("files that are missing, not HDF5, or of another format get clear erro
                                                                              "cellscape-checkpoint"));
     CHECK(file.string_attribute("/", "command") == "cellscape surface ...");
     CHECK(file.string_attribute("/", "created").size() == 20);  // 2026-11-27T22:53:00Z
+}
+
+TEST_CASE("HDF5's error printing is off only while cellscape reads and writes") {
+    const TemporaryDirectory dir;
+    H5E_auto2_t before = nullptr;
+    void* before_data = nullptr;
+    H5Eget_auto2(H5E_DEFAULT, &before, &before_data);
+    REQUIRE(before != nullptr);  // HDF5's default prints error stacks
+    CHECK_THROWS(Hdf5File(dir.write("not.h5", "text"), Hdf5File::Mode::read));
+    { Hdf5File(dir / "file.h5", Hdf5File::Mode::create).write("x", torch::ones({2})); }
+    H5E_auto2_t after = nullptr;
+    void* after_data = nullptr;
+    H5Eget_auto2(H5E_DEFAULT, &after, &after_data);
+    CHECK(after == before);  // the host program's setting is back
+    CHECK(after_data == before_data);
+}
+
+TEST_CASE("an output file is refused before any work when it exists, is a directory or has no directory") {
+    const TemporaryDirectory dir;
+    CHECK_NOTHROW(check_output_file(dir / "new.h5", false, "out"));
+    CHECK_THROWS_WITH(check_output_file(dir.write("old.h5", "results"), false, "out"),
+                      Contains("already exists: name another file, or allow overwriting it"));
+    CHECK_NOTHROW(check_output_file(dir / "old.h5", true, "out"));
+    CHECK_THROWS_WITH(check_output_file(dir.path(), true, "out"), Contains("is a directory: name a file in it"));
+    CHECK_THROWS_WITH(check_output_file(dir / "missing/x.h5", false, "out"), Contains("does not exist: create it"));
+    try {
+        check_output_file(dir / "old.h5", false, "out");
+    } catch (const SettingError& error) {
+        CHECK(error.setting() == "out");
+    }
+}
+
+TEST_CASE("a second writer of the same output is told who holds it") {
+    const TemporaryDirectory dir;
+    {
+        const OutputLock first(dir / "run", "the training run in run");
+        CHECK_THROWS_WITH(OutputLock(dir / "run", "the training run in run"),
+                          Contains("the training run in run is being written by another cellscape process (pid " +
+                                   std::to_string(::getpid()) + ")"));
+        CHECK_NOTHROW(OutputLock(dir / "other.h5", "another surface"));
+    }
+    CHECK_NOTHROW(OutputLock(dir / "run", "the training run in run"));  // released with its holder
 }

@@ -8,6 +8,7 @@
 #include "cellscape/cells/zoo.hpp"
 #include "cellscape/nn/network.hpp"
 #include "cellscape/nn/fast_paths.hpp"
+#include "cellscape/nn/network_size.hpp"
 #include "support/small_network.hpp"
 #include "cellscape/util/error.hpp"
 
@@ -263,4 +264,32 @@ TEST_CASE("the network summary lists every cell with its channels and size") {
     CHECK(summary["cells"][2]["node_channels"] == 32);
     CHECK(summary["cells"][5]["output_size"].get<std::vector<int64_t>>() == std::vector<int64_t>{7, 7});  // 28 -> 14 -> 7
     CHECK(summary["cells"][7]["output_channels"] == 256);
+}
+
+TEST_CASE("the parameter count computed before building a network is the built network's") {
+    for (const auto& cell : genotype_zoo()) {
+        INFO(cell.name);
+        for (auto config : {small_config(4, 3, {3, 32, 32}), small_config(6, 5, {1, 28, 28}),
+                            small_config(8, 8, {3, 32, 32}, 100)}) {
+            config.auxiliary = config.input_shape[1] == 32;
+            const nn::NetworkSize size = nn::network_size(cell.genotype, config);
+            nn::DartsNetwork network(cell.genotype, config);
+            CHECK(size.parameters == network->parameter_count());
+            CHECK(size.auxiliary_parameters == network->auxiliary_parameter_count());
+        }
+    }
+}
+
+TEST_CASE("a network that does not fit in memory is refused before it is built") {
+    const Genotype genotype = find_in_zoo("DARTS_V2")->genotype;
+    constexpr int64_t gibibyte = int64_t{1} << 30;
+    const auto wide = small_config(4096, 20, {3, 32, 32});
+    CHECK_THROWS_WITH(nn::require_fits_in_memory(nn::network_size(genotype, wide), wide, 1, 4, true, 8 * gibibyte),
+                      Contains("init_channels: 4096 channels and 20 cells make a network of") &&
+                          Contains("8.0 GiB available"));
+    const auto paper = small_config(36, 20, {3, 32, 32});  // 3.3 M parameters
+    const nn::NetworkSize size = nn::network_size(genotype, paper);
+    CHECK_NOTHROW(nn::require_fits_in_memory(size, paper, 96, 4, true, 8 * gibibyte));
+    CHECK_THROWS_WITH(nn::require_fits_in_memory(size, paper, 1000000, 4, true, 8 * gibibyte),
+                      Contains("batch_size: batches of 1000000 need at least"));
 }

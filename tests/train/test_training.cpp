@@ -9,6 +9,7 @@
 #include "cellscape/nn/network.hpp"
 #include "support/small_network.hpp"
 #include "support/temporary_directory.hpp"
+#include "support/toy_dataset.hpp"
 #include "cellscape/train/checkpoint.hpp"
 #include "cellscape/train/trainer.hpp"
 #include "cellscape/util/device.hpp"
@@ -17,29 +18,9 @@
 using namespace cellscape;
 using Catch::Matchers::Contains;
 using testing::TemporaryDirectory;
+using testing::write_toy_dataset;
 
 namespace {
-
-// 64 training and 32 test images of 1x8x8 in 4 classes whose means differ,
-// so a small network can learn them.
-std::filesystem::path write_toy_dataset(const TemporaryDirectory& dir, bool poison = false) {
-    torch::manual_seed(11);
-    auto make = [](int64_t n) {
-        const auto labels = torch::arange(n, torch::kInt64).remainder(4);
-        auto images = torch::randn({n, 1, 8, 8}) * 0.5 + labels.to(torch::kFloat32).view({n, 1, 1, 1});
-        return std::make_pair(images, labels);
-    };
-    auto [x, y] = make(64);
-    auto [x_test, y_test] = make(32);
-    if (poison) x.fill_(NAN);
-    const auto path = dir / "toy.h5";
-    Hdf5File file(path, Hdf5File::Mode::create);
-    file.write("x", x);
-    file.write("y", y);
-    file.write("x_test", x_test);
-    file.write("y_test", y_test);
-    return path;
-}
 
 TrainingRequest toy_request(const std::filesystem::path& data, const std::filesystem::path& out, int64_t epochs) {
     TrainingRequest request;
@@ -176,13 +157,64 @@ TEST_CASE("a NaN loss stops training with a clear message and keeps the last goo
     CHECK_THROWS_WITH(train_network(fresh), Contains("No checkpoint had been written yet"));
 }
 
-TEST_CASE("an output directory holding an unfinished run is not overwritten") {
+TEST_CASE("rerunning a training request continues its run; other settings are refused, not mixed in") {
     const TemporaryDirectory dir;
     const auto data = write_toy_dataset(dir);
+    train_network(toy_request(data, dir / "straight", 2));
     train_network(toy_request(data, dir / "run", 2));
     std::filesystem::copy_file(dir / "run/epoch-0001.h5", dir / "run/latest.h5",
                                std::filesystem::copy_options::overwrite_existing);
-    CHECK_THROWS_WITH(train_network(toy_request(data, dir / "run", 2)),
-                      Contains("holds an unfinished training run") && Contains("resume it from"));
+    std::filesystem::remove(dir / "run/epoch-0002.h5");
+
+    auto other = toy_request(data, dir / "run", 2);
+    other.training.learning_rate = 0.1;
+    CHECK_THROWS_WITH(train_network(other), Contains("holds an unfinished training run of DARTS_V2 with other settings "
+                                                     "(learning_rate was 0.05, this run now says 0.1)"));
+    const TrainingSummary continued = train_network(toy_request(data, dir / "run", 2));
+    CHECK(continued.epochs == 2);
+    CHECK(same_tensors(read_checkpoint(dir / "run/epoch-0002.h5").parameters,
+                       read_checkpoint(dir / "straight/epoch-0002.h5").parameters));
+    // Finished: a rerun changes nothing.
+    const auto written = std::filesystem::last_write_time(dir / "run/epoch-0002.h5");
+    CHECK(train_network(toy_request(data, dir / "run", 2)).epochs == 2);
+    CHECK(std::filesystem::last_write_time(dir / "run/epoch-0002.h5") == written);
     CHECK_THROWS_WITH(read_checkpoint(data), Contains("not a cellscape file"));
+}
+
+TEST_CASE("a checkpoint whose weights are NaN, edited or not floating point is refused by name") {
+    const TemporaryDirectory dir;
+    train_network(toy_request(write_toy_dataset(dir), dir / "run", 1));
+    const auto path = dir / "run/epoch-0001.h5";
+    const TrainingState state = read_checkpoint(path);
+    const std::string first = state.parameters.front().first;
+    auto refusal = [&](const TrainingState& changed) {
+        write_checkpoint(dir / "changed.h5", changed, "test");
+        const TrainingState read_back = read_checkpoint(dir / "changed.h5");
+        try {
+            network_from_checkpoint(read_back, "changed.h5");
+        } catch (const Error& error) {
+            return std::string(error.what());
+        }
+        return std::string("accepted");
+    };
+    CHECK(refusal(state) == "accepted");  // rewritten unchanged (hashed in name order), it is the same checkpoint
+
+    TrainingState nan = state;
+    nan.parameters.front().second = nan.parameters.front().second.clone().fill_(NAN);
+    CHECK_THAT(refusal(nan), Contains("'" + first + "' holds NaN or infinite values"));
+
+    TrainingState integers = state;
+    integers.parameters.front().second = integers.parameters.front().second.to(torch::kInt32);
+    CHECK_THAT(refusal(integers), Contains("'" + first + "' is stored as Int"));
+
+    // Edited in place after it was written: the recorded hash no longer matches.
+    {
+        Hdf5File file(path, Hdf5File::Mode::read_write);
+        file.write("parameters/" + first, state.parameters.front().second * 1.001);
+    }
+    CHECK_THROWS_WITH(network_from_checkpoint(read_checkpoint(path), "epoch-0001.h5"),
+                      Contains("do not match the weights_hash"));
+    TrainingRequest resume = toy_request(dir / "toy.h5", dir / "run", 2);
+    resume.resume = path;
+    CHECK_THROWS_WITH(train_network(resume), Contains("do not match the weights_hash"));
 }

@@ -63,9 +63,12 @@ std::unique_ptr<Model> darts_model(nn::DartsNetwork network) {
 }
 
 std::unique_ptr<Model> model_from_checkpoint(const TrainingState& state, const std::string& origin) {
+    nn::DartsNetwork whole = network_from_checkpoint(state, origin);  // checks the weights
+    if (!state.network.auxiliary) return darts_model(whole);
     // The function analysed is the classifier; the auxiliary head only shapes
     // training, so it is left out (its parameters would be Hessian null directions).
     TrainingState classifier = state;
+    classifier.weights_hash.clear();  // checked above, with the head
     classifier.network.auxiliary = false;
     auto outside_head = [](const NamedTensors& tensors) {
         NamedTensors kept;

@@ -156,7 +156,7 @@ Objective Objective::load(const ObjectiveSource& source, const ObjectiveOptions&
         const TrainingState state = read_checkpoint(source.checkpoint);
         model = model_from_checkpoint(state, source.checkpoint);
         provenance.model_source = "checkpoint:" + source.checkpoint;
-        provenance.weights_hash = hash_tensors(state.parameters);
+        provenance.weights_hash = state.weights_hash;
         // The training run's subsets and normalization, so the data is what the model saw.
         data_options = {state.training.dataset, state.training.train_size, state.training.test_size,
                         state.training.seed, true};

@@ -6,12 +6,14 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <optional>
 
 #include "cellscape/analysis/directions.hpp"
 #include "cellscape/analysis/gradient_variance.hpp"
 #include "cellscape/io/hdf5.hpp"
+#include "cellscape/io/output_lock.hpp"
 #include "cellscape/util/error.hpp"
 #include "cellscape/util/hash.hpp"
 #include "cellscape/util/interrupt.hpp"
@@ -127,11 +129,10 @@ void write_direction(Hdf5File& file, const std::string& group, const NamedTensor
     for (const auto& [name, tensor] : direction) file.write(group + "/" + name, tensor);
 }
 
-void create_partial_file(const std::filesystem::path& path, const SurfaceObjectives& objectives,
-                         const SurfaceSlice& slice, const SurfaceRequest& request,
-                         const nlohmann::ordered_json& description, const SurfaceValues& values,
-                         const OutputRecord& record) {
-    Hdf5File file(path, Hdf5File::Mode::create);
+// The slice's file: everything but the values, written once (atomically).
+void write_slice_file(Hdf5File& file, const SurfaceObjectives& objectives, const SurfaceSlice& slice,
+                      const SurfaceRequest& request, const nlohmann::ordered_json& description,
+                      const SurfaceValues& values, const OutputRecord& record) {
     write_standard_attributes(file, surface_format, 1, record);
     const Objective& first = *objectives.evaluations.front().second;
     first.provenance().write_to(file);
@@ -161,7 +162,6 @@ void create_partial_file(const std::filesystem::path& path, const SurfaceObjecti
     write_direction(file, "xdirection", slice.x_direction);
     if (!slice.y_direction.empty()) write_direction(file, "ydirection", slice.y_direction);
     values.write_to(file);
-    file.flush();
 }
 
 // Buffers at origin + a * direction, on every objective.
@@ -406,33 +406,96 @@ bool evaluate_point(const SurfaceObjectives& objectives, SurfaceValues& values, 
     }
 }
 
-// The partial file's values: read back when it exists (same settings only), else created.
-void open_partial(const std::filesystem::path& partial, const SurfaceObjectives& objectives, const SurfaceSlice& slice,
-                  const SurfaceRequest& request, const std::vector<std::string>& names, SurfaceValues& values,
-                  const OutputRecord& record) {
-    const nlohmann::ordered_json description = describe_slice(objectives, slice, request);
-    if (!std::filesystem::exists(partial)) {
-        create_partial_file(partial, objectives, slice, request, description, values, record);
-        return;
+// An unfinished surface on disk, kept so that a killed run (kill -9
+// included) continues where it stopped and never trusts a half-written
+// file: OUT.partial holds the slice (directions, grid, provenance) and is
+// written once, atomically; OUT.points holds the values and the completion
+// mask and is rewritten atomically after every point; the finished OUT is
+// made from the two under a temporary name and renamed into place.
+class PartialSurface {
+public:
+    PartialSurface(const std::filesystem::path& out, std::string key, std::string shard)
+        : out_(out), slice_(with_suffix(".partial")), points_(with_suffix(".points")), key_(std::move(key)),
+          shard_(std::move(shard)) {}
+
+    const std::filesystem::path& slice_file() const { return slice_; }
+
+    // The values saved so far into `values`; false when there is nothing to continue.
+    bool read_saved(SurfaceValues& values, const std::vector<std::string>& names) const {
+        if (!std::filesystem::exists(slice_)) {
+            std::filesystem::remove(points_);  // values without their slice cannot be trusted
+            return false;
+        }
+        try {
+            const Hdf5File existing(slice_, Hdf5File::Mode::read);
+            require_format(existing, surface_format);
+            if (existing.string_attribute("/", "slice_key") != key_ || existing.string_attribute("/", "shard") != shard_)
+                throw Error(fmt::format("{} is an unfinished surface with other settings (model, data, directions, "
+                                        "grid, evaluations or shard); rerun with the settings it was started with, or "
+                                        "delete it to start over",
+                                        slice_.string()));
+            if (!std::filesystem::exists(points_)) return true;  // no point finished yet
+            const Hdf5File saved(points_, Hdf5File::Mode::read);
+            if (saved.string_attribute("/", "slice_key") != key_)
+                throw Hdf5Error(fmt::format("{} belongs to another surface", points_.string()));
+            values.read_from(saved, names);
+            return true;
+        } catch (const Hdf5Error& error) {
+            throw Error(fmt::format("{} is an unfinished surface that cannot be continued ({}); delete it and {} to "
+                                    "start over",
+                                    slice_.string(), error.what(), points_.string()));
+        }
     }
-    auto damaged = [&](const std::string& why) {
-        return Error(fmt::format("{} is an unfinished surface that cannot be continued ({}); delete it to start over",
-                                 partial.string(), why));
-    };
-    try {
-        const Hdf5File existing(partial, Hdf5File::Mode::read);
-        require_format(existing, surface_format);
-        if (existing.string_attribute("/", "slice_key") != hash_text(description.dump()) ||
-            existing.string_attribute("/", "shard") != request.shard.spec())
-            throw Error(fmt::format("{} is an unfinished surface with other settings (model, data, directions, grid, "
-                                    "evaluations or shard); rerun with the settings it was started with, or delete it "
-                                    "to start over",
-                                    partial.string()));
-        values.read_from(existing, names);
-    } catch (const Hdf5Error& error) {
-        throw damaged(error.what());
+
+    void create(const std::function<void(Hdf5File&)>& write) const { write_hdf5_atomically(slice_, write); }
+
+    void save(const SurfaceValues& values) const {
+        write_hdf5_atomically(points_, [&](Hdf5File& file) {
+            file.set_attribute("/", "slice_key", key_);
+            values.write_to(file);
+        });
     }
-}
+
+    // The finished file: the slice's file with the final values, renamed onto OUT.
+    void finish(const SurfaceValues& values) const {
+        const std::filesystem::path finished = with_suffix(".finished");
+        std::filesystem::copy_file(slice_, finished, std::filesystem::copy_options::overwrite_existing);
+        {
+            Hdf5File file(finished, Hdf5File::Mode::read_write);
+            values.write_to(file);
+            file.set_attribute("/", "complete", int64_t{1});
+            file.close();
+        }
+        std::filesystem::rename(finished, out_);
+        remove_leftovers();
+    }
+
+    void remove_leftovers() const {
+        std::filesystem::remove(slice_);
+        std::filesystem::remove(points_);
+    }
+
+    // Whether `file` is a finished surface of this slice and shard.
+    bool is_finished_file(const std::filesystem::path& file) const {
+        try {
+            const Hdf5File existing(file, Hdf5File::Mode::read);
+            require_format(existing, surface_format);
+            return existing.int_attribute("/", "complete") == 1 && existing.string_attribute("/", "slice_key") == key_ &&
+                   existing.string_attribute("/", "shard") == shard_;
+        } catch (const Hdf5Error&) {
+            return false;
+        }
+    }
+
+private:
+    std::filesystem::path with_suffix(const char* suffix) const {
+        std::filesystem::path path = out_;
+        path += suffix;
+        return path;
+    }
+    std::filesystem::path out_, slice_, points_;
+    std::string key_, shard_;
+};
 
 }  // namespace
 
@@ -446,7 +509,7 @@ SurfaceRun compute_surface(const SurfaceObjectives& objectives, const SurfaceSli
     request.validate();
     if (request.y.has_value() != !slice.y_direction.empty())
         throw Error("internal: a 2D grid needs two directions and a 1D grid one");
-    check_output_file(out, request.overwrite, "out");
+    check_output_file(out, true, "out");  // an existing file is decided below, once the slice is known
     const auto start = std::chrono::steady_clock::now();
     const int64_t nx = request.x.count, ny = request.y ? request.y->count : 1;
     const std::vector<double> xs = request.x.coordinates();
@@ -456,28 +519,42 @@ SurfaceRun compute_surface(const SurfaceObjectives& objectives, const SurfaceSli
     for (const auto& [name, objective] : objectives.evaluations) evaluation_names.push_back(name);
     const std::vector<std::string> names = value_names(evaluation_names, objectives.gradient_variance != nullptr);
     SurfaceValues values(request.y ? std::vector<int64_t>{ny, nx} : std::vector<int64_t>{nx}, names);
-    std::filesystem::path partial = out;
-    partial += ".partial";
-    open_partial(partial, objectives, slice, request, names, values, record);
-
+    const OutputLock lock(out, fmt::format("the surface {}", out.string()));
+    const nlohmann::ordered_json description = describe_slice(objectives, slice, request);
+    const PartialSurface partial(out, hash_text(description.dump()), request.shard.spec());
     SurfaceRun run;
     run.grid_points = nx * ny;
-    auto* completed = values.completed.data_ptr<uint8_t>();
-    for (int64_t point = 0; point < nx * ny; ++point) {
-        run.shard_points += request.shard.owns(point);
-        run.resumed += request.shard.owns(point) && completed[point];
+    for (int64_t point = 0; point < nx * ny; ++point) run.shard_points += request.shard.owns(point);
+    if (std::filesystem::exists(out) && !request.overwrite) {
+        // Rerunning a finished command finds its result (a run killed after
+        // it renamed the file leaves only what remains to clean up).
+        if (!partial.is_finished_file(out))
+            throw SettingError("out", fmt::format("{} already exists and is not this surface: name another file, or "
+                                                  "allow overwriting it",
+                                                  out.string()));
+        partial.remove_leftovers();
+        run.file = out;
+        run.resumed = run.shard_points;
+        run.complete = true;
+        return run;
     }
-    Hdf5File file(partial, Hdf5File::Mode::read_write);
+    if (!partial.read_saved(values, names))
+        partial.create([&](Hdf5File& file) {
+            write_slice_file(file, objectives, slice, request, description, values, record);
+        });
+
+    auto* completed = values.completed.data_ptr<uint8_t>();
+    for (int64_t point = 0; point < nx * ny; ++point) run.resumed += request.shard.owns(point) && completed[point];
     InterruptGuard interrupts;
     const ProgressTask task(progress, "surface", run.shard_points, "points");
     if (run.resumed > 0)
-        task.note(fmt::format("resuming {}: {} of {} points already done", partial.string(), run.resumed,
+        task.note(fmt::format("resuming {}: {} of {} points already done", partial.slice_file().string(), run.resumed,
                               run.shard_points));
     auto interrupted = [&] {
-        file.close();
         return Interrupted(InterruptGuard::signal_number(),
-                           fmt::format("interrupted; {} of {} points are saved in {}: rerun the same command to continue",
-                                       run.resumed + run.computed, run.shard_points, partial.string()));
+                           fmt::format("interrupted; {} of {} points are saved beside {}: rerun the same command to "
+                                       "continue",
+                                       run.resumed + run.computed, run.shard_points, out.string()));
     };
     {
         MovedObjectives moved(objectives, slice);
@@ -492,8 +569,7 @@ SurfaceRun compute_surface(const SurfaceObjectives& objectives, const SurfaceSli
                 throw interrupted();
             }
             completed[point] = 1;
-            values.write_to(file);
-            file.flush();
+            partial.save(values);
             ++run.computed;
             task.update(run.resumed + run.computed,
                         fmt::format("{} {:.4g} at ({:.3g}, {:.3g})", names.front(),
@@ -502,9 +578,7 @@ SurfaceRun compute_surface(const SurfaceObjectives& objectives, const SurfaceSli
     }
     run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     run.seconds_per_point = run.computed > 0 ? run.seconds / static_cast<double>(run.computed) : 0;
-    file.set_attribute("/", "complete", int64_t{1});
-    file.close();
-    std::filesystem::rename(partial, out);
+    partial.finish(values);
     run.file = out;
     run.complete = true;
     return run;

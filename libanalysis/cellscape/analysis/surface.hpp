@@ -139,7 +139,9 @@ struct SurfaceRun {
 // when absent) and renames it onto `out` when all are done. An interrupt
 // (SIGINT/SIGTERM) stops after the current point and throws Interrupted.
 // The objectives' weights and buffers are back at the slice's origin on
-// every way out. `out` must not exist unless the request overwrites.
+// every way out. An existing `out` is this surface finished (returned as it
+// is), or refused unless the request overwrites it. Unfinished work is
+// kept in OUT.partial (the slice) and OUT.points (the values so far).
 SurfaceRun compute_surface(const SurfaceObjectives& objectives, const SurfaceSlice& slice,
                            const SurfaceRequest& request, const std::filesystem::path& out,
                            const OutputRecord& record, ProgressSink* progress = nullptr);

@@ -29,6 +29,20 @@ private:
     void* data_ = nullptr;
 };
 
+// File access without HDF5's sieve buffer: a dataset's data goes to disk in
+// its write call, so a full disk fails there, with an error we report. With
+// the buffer, the data is written when the dataset closes; on a full disk
+// that close fails in a destructor, and HDF5 1.10 later wrote from the
+// freed buffer (a segmentation fault, seen with a file-size limit).
+const H5::FileAccPropList& direct_writes() {
+    static const H5::FileAccPropList access = [] {
+        H5::FileAccPropList list;
+        list.setSieveBufSize(0);
+        return list;
+    }();
+    return access;
+}
+
 H5::PredType file_type_of(torch::ScalarType type) {
     switch (type) {
         case torch::kFloat32: return H5::PredType::NATIVE_FLOAT;
@@ -60,7 +74,7 @@ Hdf5File::Hdf5File(const std::filesystem::path& path, Mode mode) : path_(path) {
     const QuietHdf5 quiet;
     try {
         if (mode == Mode::create) {
-            file_ = H5::H5File(path.string(), H5F_ACC_TRUNC);
+            file_ = H5::H5File(path.string(), H5F_ACC_TRUNC, H5::FileCreatPropList::DEFAULT, direct_writes());
             return;
         }
         if (!std::filesystem::exists(path)) throw Hdf5Error(fmt::format("{} does not exist", path.string()));
@@ -68,22 +82,28 @@ Hdf5File::Hdf5File(const std::filesystem::path& path, Mode mode) : path_(path) {
             throw Hdf5Error(fmt::format("{} is a directory, not an HDF5 file", path.string()));
         if (H5::H5File::isHdf5(path.string()) <= 0)
             throw Hdf5Error(fmt::format("{} is not an HDF5 file (or it is truncated or corrupt)", path.string()));
-        file_ = H5::H5File(path.string(), mode == Mode::read ? H5F_ACC_RDONLY : H5F_ACC_RDWR);
+        file_ = H5::H5File(path.string(), mode == Mode::read ? H5F_ACC_RDONLY : H5F_ACC_RDWR,
+                           H5::FileCreatPropList::DEFAULT, direct_writes());
     } catch (const H5::Exception& error) {
         throw Hdf5Error(fmt::format("cannot open {} as HDF5: {}", path.string(), error.getDetailMsg()));
     }
 }
 
 Hdf5File::~Hdf5File() {
-    const QuietHdf5 quiet;
     try {
-        file_.close();
-    } catch (const H5::Exception&) {  // a failed final flush: the file is incomplete, and whoever wrote it saw
-    }                                 // the error that stopped the writing
+        close();
+    } catch (const Hdf5Error&) {  // a failed final flush: the file is incomplete, and whoever wrote it saw
+    }                             // the error that stopped the writing
 }
 
 void Hdf5File::fail(const std::string& what, const std::string& object) const {
-    throw Hdf5Error(fmt::format("{}: {} '{}'", path_.string(), what, object));
+    // A write that fails on a (nearly) full disk says so.
+    std::error_code error;
+    const auto space = std::filesystem::space(path_.parent_path().empty() ? "." : path_.parent_path(), error);
+    const bool full = !error && space.available < (std::uintmax_t{16} << 20);
+    throw Hdf5Error(fmt::format("{}: {} '{}'{}", path_.string(), what, object,
+                                full ? fmt::format(" (the disk holding it has {} KiB free)", space.available / 1024)
+                                     : ""));
 }
 
 bool Hdf5File::contains(const std::string& name) const {
@@ -352,12 +372,16 @@ void Hdf5File::flush() {
 }
 
 void Hdf5File::close() {
+    // Exactly one H5Fclose per file. HDF5 releases the identifier even when
+    // the close fails (its final flush on a full disk); H5::H5File keeps it
+    // and closes it again in its destructor, which crashed HDF5 1.10. So the
+    // C++ handle lets go of the file first, and the one close is ours.
     const QuietHdf5 quiet;
-    try {
-        file_.close();
-    } catch (const H5::Exception&) {
-        fail("cannot finish writing (is the disk full?):", "/");
-    }
+    const hid_t id = file_.getId();
+    if (id < 0 || H5Iis_valid(id) <= 0) return;
+    H5Iinc_ref(id);         // the handle's release below only drops this extra reference
+    file_ = H5::H5File();   // an empty handle: nothing left to close
+    if (H5Fclose(id) < 0) fail("cannot finish writing (is the disk full?):", "/");
 }
 
 void write_hdf5_atomically(const std::filesystem::path& path, const std::function<void(Hdf5File&)>& write) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <map>
 #include <optional>
 
 #include "cellscape/analysis/gradient_variance.hpp"
@@ -21,6 +22,7 @@
 #include "cellscape/util/error.hpp"
 #include "cellscape/util/interrupt.hpp"
 #include "cellscape/util/progress.hpp"
+#include "cellscape/util/settings_difference.hpp"
 
 namespace cellscape {
 namespace {
@@ -102,23 +104,13 @@ nlohmann::ordered_json analysis_settings(const StudyConfig& config, const std::s
     return settings;
 }
 
-// The first key whose value differs between two settings objects, described.
-std::optional<std::string> first_difference(const nlohmann::json& stored, const nlohmann::json& wanted) {
-    for (const auto& [key, value] : wanted.items()) {
-        if (!stored.contains(key)) return fmt::format("{} is {} now and was not recorded", key, value.dump());
-        if (stored.at(key) != value)
-            return fmt::format("{} was {}, the config now says {}", key, stored.at(key).dump(), value.dump());
-    }
-    return std::nullopt;
-}
-
 // An existing output made with other settings is refused, with the way out.
 void require_same_settings(const std::filesystem::path& file, const nlohmann::ordered_json& wanted) {
     const Hdf5File existing(file, Hdf5File::Mode::read);
     const nlohmann::json stored = existing.has_attribute("/", "settings")
                                       ? nlohmann::json::parse(existing.string_attribute("/", "settings"), nullptr, false)
                                       : nlohmann::json::object();
-    if (const auto difference = first_difference(stored, wanted))
+    if (const auto difference = settings_difference(stored, wanted))
         throw Error(fmt::format("{} was made with other settings ({}); delete it to compute it again with these, or "
                                 "run the study into another directory",
                                 file.string(), *difference));
@@ -130,19 +122,8 @@ void require_same_training(const StudyConfig& config, const NamedGenotype& cell,
     std::filesystem::path checkpoint = train_dir / "latest.h5";
     if (!std::filesystem::exists(checkpoint)) checkpoint = train_dir / epoch_checkpoint_name(config.training.epochs);
     if (!std::filesystem::exists(checkpoint)) return;
-    const TrainingState state = read_checkpoint(checkpoint);
-    nlohmann::json stored = state.training.to_json(), wanted = config.training.to_json();
-    stored.erase("checkpoint_epochs");  // more checkpoints change nothing that was trained
-    wanted.erase("checkpoint_epochs");
-    nlohmann::json stored_network = state.network.to_json(), wanted_network = config.network.to_json();
-    for (auto* network : {&stored_network, &wanted_network}) {
-        network->erase("classes");  // taken from the dataset
-        network->erase("input_shape");
-    }
-    std::optional<std::string> difference = first_difference(stored, wanted);
-    if (!difference) difference = first_difference(stored_network, wanted_network);
-    if (!difference && format_genotype(state.genotype) != format_genotype(cell.genotype))
-        difference = fmt::format("the genotype of {} differs", cell.name);
+    const auto difference =
+        training_difference(read_checkpoint(checkpoint), cell.genotype, config.network, config.training, "the config");
     if (difference)
         throw Error(fmt::format("{} was trained with other settings ({}); delete {} to train it again with these, or "
                                 "run the study into another directory",
@@ -289,19 +270,13 @@ void fill_row(StudyRow& row, const StudyConfig& config, const std::filesystem::p
     row.train_accuracy = history.epoch_train_accuracy.at(last);
     row.test_loss = history.epoch_test_loss.at(last);
     row.test_accuracy = history.epoch_test_accuracy.at(last);
-    // Convergence speed at step resolution: the first step where the mean
-    // step loss over the last quarter epoch is at most the threshold, in epochs.
-    const std::vector<double>& steps = history.step_loss;
-    const std::size_t steps_per_epoch = state.epoch > 0 ? steps.size() / static_cast<std::size_t>(state.epoch) : 0;
-    const std::size_t window = std::max<std::size_t>(1, steps_per_epoch / 4);
-    double window_sum = 0;
-    for (std::size_t step = 0; steps_per_epoch > 0 && step < steps_per_epoch * (last + 1); ++step) {
-        window_sum += steps[step] - (step >= window ? steps[step - window] : 0.0);
-        if (step + 1 >= window && window_sum / static_cast<double>(window) <= config.loss_threshold) {
-            row.epochs_to_threshold = static_cast<double>(step + 1) / static_cast<double>(steps_per_epoch);
-            break;
-        }
-    }
+    const std::size_t steps_per_epoch =
+        state.epoch > 0 ? history.step_loss.size() / static_cast<std::size_t>(state.epoch) : 0;
+    const std::vector<double> until_epoch(history.step_loss.begin(),
+                                          history.step_loss.begin() +
+                                              static_cast<std::ptrdiff_t>(steps_per_epoch * (last + 1)));
+    row.epochs_to_threshold =
+        epochs_to_threshold(until_epoch, static_cast<int64_t>(steps_per_epoch), config.loss_threshold);
     const auto hessian_path = cell_dir / analysis_name("hessian", epoch);
     if (std::filesystem::exists(hessian_path)) {
         const Hdf5File file(hessian_path, Hdf5File::Mode::read);
@@ -317,6 +292,19 @@ void fill_row(StudyRow& row, const StudyConfig& config, const std::filesystem::p
 }
 
 }  // namespace
+
+double epochs_to_threshold(const std::vector<double>& step_losses, int64_t steps_per_epoch, double threshold) {
+    if (steps_per_epoch < 1) return NAN;
+    const auto per_epoch = static_cast<std::size_t>(steps_per_epoch);
+    const std::size_t window = std::max<std::size_t>(1, per_epoch / 4);
+    double window_sum = 0;
+    for (std::size_t step = 0; step < step_losses.size(); ++step) {
+        window_sum += step_losses[step] - (step >= window ? step_losses[step - window] : 0.0);
+        if (step + 1 >= window && window_sum / static_cast<double>(window) <= threshold)
+            return static_cast<double>(step + 1) / static_cast<double>(per_epoch);
+    }
+    return NAN;
+}
 
 const std::vector<StudyColumn>& study_columns() {
     static const std::vector<StudyColumn> columns = {
@@ -416,12 +404,7 @@ std::vector<NamedGenotype> study_cells(const StudyConfig& config) {
     return cells;
 }
 
-namespace {
-
-// What went wrong in one cell, in a sentence; an interrupt is not a failure
-// and goes on up. Any exception ends only this cell: the others and the
-// summary must not be lost to one cell's problem, whatever it is.
-std::string failure_of(const std::exception_ptr& failure) {
+std::string describe_failure(const std::exception_ptr& failure) {
     try {
         std::rethrow_exception(failure);
     } catch (const Interrupted&) {
@@ -436,6 +419,8 @@ std::string failure_of(const std::exception_ptr& failure) {
         return fmt::format("unexpected error: {}", error.what());
     }
 }
+
+namespace {
 
 // One cell: train, analyse, and its rows from the files.
 void run_cell(const StudyConfig& config, const NamedGenotype& cell, const std::filesystem::path& cell_dir,
@@ -456,11 +441,22 @@ void run_cell(const StudyConfig& config, const NamedGenotype& cell, const std::f
 }  // namespace
 
 void validate_study(const StudyConfig& config) {
+    // The library's setting names where the config's keys differ.
+    static const std::map<std::string, std::string> keys = {
+        {"tolerance", "tol"},
+        {"krylov_dimension", "ncv"},
+        {"evaluations", "eval"},
+        {"gradient_variance_batches", "gv_batches"},
+        {"gradient_variance_batch_size", "gv_batch_size"},
+        {"gradient_variance_split", "gv_split"},
+    };
     auto where = [&](const std::string& section, const std::function<void()>& check) {
         try {
             check();
         } catch (const SettingError& error) {
-            throw study_config_error(config.source, section, error.setting(), error.problem());
+            const auto key = keys.find(error.setting());
+            throw study_config_error(config.source, section, key == keys.end() ? error.setting() : key->second,
+                                     error.problem());
         }
     };
     where("", [&] { (void)parse_device(config.device); });
@@ -473,6 +469,9 @@ void validate_study(const StudyConfig& config) {
             objective_options(config, config.hessian.samples, config.hessian.batch_size, Split::train).validate();
             const HessianRequest request = hessian_request(config);
             if (request.top.count < 1) throw SettingError("top_k", "must be at least 1 (or disable the analysis)");
+            if (request.trace && config.hessian.trace_max_probes < 2)
+                throw SettingError("trace_max_probes", fmt::format("must be at least 2 (got {})",
+                                                                   config.hessian.trace_max_probes));
             request.validate();
         });
     if (config.gradient_variance.enabled)
@@ -532,9 +531,9 @@ StudyResult run_study(const StudyConfig& config, const std::filesystem::path& ou
         try {
             run_cell(config, cell, cell_dir, command, part, progress, result);
         } catch (...) {
-            // Interrupted goes on up (failure_of rethrows it): the summary
-            // is written only by a study that went through all its cells.
-            const std::string failure = failure_of(std::current_exception());
+            // Interrupted goes on up (describe_failure rethrows it): the
+            // summary is written only by a study that went through all its cells.
+            const std::string failure = describe_failure(std::current_exception());
             result.rows.resize(rows_before);
             StudyRow row = cell_row(cell);
             row.status = fmt::format("failed: {}", failure);

@@ -38,6 +38,11 @@ struct StudyRow {
     double top_eigenvalue = NAN, trace = NAN, gradient_variance = NAN, noise_scale = NAN;
 };
 
+// Convergence speed at step resolution: the first step at which the mean of
+// the last quarter epoch of step losses (at least one step) is at most
+// `threshold`, in epochs (step / steps_per_epoch); NaN when none is.
+double epochs_to_threshold(const std::vector<double>& step_losses, int64_t steps_per_epoch, double threshold);
+
 // One column of the summary: summary.h5 and `study --json` give these, in
 // this order, under these names.
 struct StudyColumn {
@@ -68,6 +73,12 @@ struct StudyPart {
     bool skip_surfaces = false;
     std::optional<int64_t> surface_shard;
 };
+
+// What went wrong in one cell, in a sentence, whatever the exception (an
+// Error's message, LibTorch's c10::Error, running out of memory, any
+// std::exception): one cell's failure must not end the study. Interrupted
+// is not a failure and is rethrown.
+std::string describe_failure(const std::exception_ptr& failure);
 
 // Checks every setting of the config that needs LibTorch to check (the
 // device, each analysis's settings, the cells), naming the file, the

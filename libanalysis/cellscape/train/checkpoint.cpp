@@ -2,11 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 
 #include "cellscape/io/hdf5.hpp"
 #include "cellscape/util/error.hpp"
 #include "cellscape/util/hash.hpp"
+#include "cellscape/util/settings_difference.hpp"
 
 namespace cellscape {
 namespace {
@@ -33,6 +35,25 @@ NamedTensors read_group(const Hdf5File& file, const std::string& group) {
 }
 
 }  // namespace
+
+std::optional<std::string> training_difference(const TrainingState& stored, const Genotype& genotype,
+                                               const nn::NetworkConfig& network, const TrainingConfig& training,
+                                               const std::string& now) {
+    nlohmann::json stored_training = stored.training.to_json(), wanted_training = training.to_json();
+    nlohmann::json stored_network = stored.network.to_json(), wanted_network = network.to_json();
+    stored_training.erase("checkpoint_epochs");  // more checkpoints change nothing that is trained
+    wanted_training.erase("checkpoint_epochs");
+    for (auto* json : {&stored_network, &wanted_network}) {
+        json->erase("classes");  // taken from the dataset
+        json->erase("input_shape");
+    }
+    if (auto difference = settings_difference(stored_training, wanted_training, now)) return difference;
+    if (auto difference = settings_difference(stored_network, wanted_network, now)) return difference;
+    if (format_genotype(stored.genotype) != format_genotype(genotype))
+        return fmt::format("the genotype was {}, {} now says {}", format_genotype(stored.genotype), now,
+                           format_genotype(genotype));
+    return std::nullopt;
+}
 
 std::string hash_tensors(const NamedTensors& tensors) {
     Fnv1a hash;
@@ -102,6 +123,7 @@ TrainingState read_checkpoint(const std::filesystem::path& path) {
     state.test_indices_hash = file.string_attribute("/", "test_indices_hash");
     state.device = file.string_attribute("/", "device");
     state.threads = static_cast<int>(file.int_attribute("/", "threads"));
+    state.weights_hash = file.string_attribute("/", "weights_hash");
     state.parameters = read_group(file, "parameters");
     state.buffers = read_group(file, "buffers");
     state.momentum = read_group(file, "optimizer/momentum");
@@ -150,10 +172,34 @@ void load_tensors(const NamedTensors& from, torch::nn::Module& into, bool buffer
                                 stored.size(), buffers ? "buffers" : "parameters", targets.size()));
 }
 
+void check_loaded_weights(const TrainingState& state, torch::nn::Module& network, const std::string& origin) {
+    const NamedTensors loaded = named_parameters_of(network);
+    for (const auto& [name, tensor] : loaded)
+        if (!torch::isfinite(tensor).all().item<bool>())
+            throw Error(fmt::format("{}: parameter '{}' holds NaN or infinite values; the checkpoint is unusable (an "
+                                    "earlier epoch's may not be)",
+                                    origin, name));
+    for (const auto& [name, tensor] : state.parameters)
+        if (tensor.scalar_type() != torch::kFloat32 && tensor.scalar_type() != torch::kFloat64)
+            throw Error(fmt::format("{}: parameter '{}' is stored as {}, not as floating-point numbers; the file was "
+                                    "not written by cellscape's training",
+                                    origin, name, c10::toString(tensor.scalar_type())));
+    // Training hashes the parameters in the network's order; a checkpoint
+    // rewritten from a read state (read in name order) in name order.
+    NamedTensors by_name = loaded;
+    std::sort(by_name.begin(), by_name.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    if (!state.weights_hash.empty() && hash_tensors(loaded) != state.weights_hash &&
+        hash_tensors(by_name) != state.weights_hash)
+        throw Error(fmt::format("{}: the parameters do not match the weights_hash the checkpoint recorded when it was "
+                                "written; the file was damaged or edited since",
+                                origin));
+}
+
 nn::DartsNetwork network_from_checkpoint(const TrainingState& state, const std::string& origin) {
     nn::DartsNetwork network(state.genotype, state.network);
     load_tensors(state.parameters, *network, false, origin);
     load_tensors(state.buffers, *network, true, origin);
+    check_loaded_weights(state, *network, origin);
     return network;
 }
 

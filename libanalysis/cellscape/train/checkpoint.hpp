@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -43,6 +44,9 @@ struct TrainingState {
     TrainingHistory history;
     // Provenance
     std::string train_indices_hash, test_indices_hash, device;
+    // As read from a checkpoint: hash_tensors of the parameters in the
+    // network's order (as training writes them) or in name order.
+    std::string weights_hash;
     int threads = 0;  // LibTorch threads the run used (resuming on another count is not bitwise)
 
     bool complete() const { return epoch >= training.epochs && step_in_epoch == 0; }
@@ -57,8 +61,23 @@ NamedTensors named_parameters_of(torch::nn::Module& module);
 NamedTensors named_buffers_of(torch::nn::Module& module);
 void load_tensors(const NamedTensors& from, torch::nn::Module& into, bool buffers, const std::string& origin);
 
-// The network of a checkpoint with its weights, on the CPU.
+// The network of a checkpoint with its weights, on the CPU, checked with
+// check_loaded_weights.
 nn::DartsNetwork network_from_checkpoint(const TrainingState& state, const std::string& origin);
+
+// After the checkpoint's parameters were loaded into `network`: Error when
+// one is not finite, or when they do not hash to the checkpoint's
+// weights_hash (the file was damaged or edited, or has tensors of another
+// type that loading converted).
+void check_loaded_weights(const TrainingState& state, torch::nn::Module& network, const std::string& origin);
+
+// Which setting of a stored run differs from a new run's (the genotype, the
+// network's size, the training settings; the checkpoint epochs, the classes
+// and the input shape, which the data decides, do not count), as a phrase;
+// none when the run was made with these settings.
+std::optional<std::string> training_difference(const TrainingState& stored, const Genotype& genotype,
+                                               const nn::NetworkConfig& network, const TrainingConfig& training,
+                                               const std::string& now);
 
 // A hash of tensors' names and bytes, for the weights_hash provenance attribute.
 std::string hash_tensors(const NamedTensors& tensors);

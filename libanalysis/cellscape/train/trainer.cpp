@@ -6,9 +6,11 @@
 #include <chrono>
 #include <csignal>
 #include <cmath>
+#include <optional>
 
 #include "cellscape/data/augmentation.hpp"
 #include "cellscape/data/dataset.hpp"
+#include "cellscape/io/output_lock.hpp"
 #include "cellscape/nn/network.hpp"
 #include "cellscape/nn/network_size.hpp"
 #include "cellscape/train/checkpoint.hpp"
@@ -76,24 +78,26 @@ double epoch_mean(const std::vector<double>& values, int64_t steps, int64_t samp
     return sum / static_cast<double>(samples);
 }
 
-void check_unfinished_run(const fs::path& out_dir) {
-    const fs::path latest = out_dir / "latest.h5";
-    if (!fs::exists(latest)) return;
+// Where a run starts: the checkpoint it resumes (given, or the out
+// directory's latest.h5 when that holds a run with the request's settings:
+// rerunning the same command continues it), or nothing for a fresh run.
+std::optional<fs::path> start_point(const TrainingRequest& request) {
+    if (request.resume) return request.resume;
+    const fs::path latest = request.out_dir / "latest.h5";
+    if (!fs::exists(latest)) return std::nullopt;
     const TrainingState previous = read_checkpoint(latest);
-    if (previous.complete())
-        throw Error(fmt::format("{} already holds a finished training run ({}); train into another directory or "
-                                "remove it",
-                                out_dir.string(), previous.cell_name));
-    throw Error(fmt::format("{} holds an unfinished training run of {} (epoch {} of {}); resume it from {}, or train "
-                            "into another directory",
-                            out_dir.string(), previous.cell_name, previous.epoch, previous.training.epochs,
-                            latest.string()));
+    if (const auto difference = training_difference(previous, request.cell.genotype, request.network,
+                                                    request.training, "this run"))
+        throw Error(fmt::format("{} holds {} training run of {} with other settings ({}); train into another "
+                                "directory, or remove it",
+                                request.out_dir.string(), previous.complete() ? "a finished" : "an unfinished",
+                                previous.cell_name, *difference));
+    return latest;
 }
 
-// The state a run starts from: the checkpoint's when resuming, else a fresh one.
-TrainingState initial_state(const TrainingRequest& request) {
-    if (request.resume) return read_checkpoint(*request.resume);
-    check_unfinished_run(request.out_dir);
+// The state a run starts from: its start point's, else a fresh one.
+TrainingState initial_state(const TrainingRequest& request, const std::optional<fs::path>& start) {
+    if (start) return read_checkpoint(*start);
     TrainingState state;
     state.cell_name = request.cell.name;
     state.genotype = request.cell.genotype;
@@ -104,7 +108,7 @@ TrainingState initial_state(const TrainingRequest& request) {
 
 // The run's data; fills in the network's input shape and classes from it,
 // and checks a resumed run sees the samples it was trained on.
-Dataset load_training_data(TrainingState& state, const TrainingRequest& request) {
+Dataset load_training_data(TrainingState& state, const std::optional<fs::path>& resumed) {
     const TrainingConfig& config = state.training;
     Dataset dataset = load_dataset({config.dataset, config.train_size, config.test_size, config.seed, true});
     if (dataset.sample_shape.size() != 3)
@@ -112,11 +116,11 @@ Dataset load_training_data(TrainingState& state, const TrainingRequest& request)
                                                   config.dataset));
     const std::string train_hash = hash_indices(dataset.train_indices);
     const std::string test_hash = dataset.test.size() > 0 ? hash_indices(dataset.test_indices) : "none";
-    if (request.resume) {
+    if (resumed) {
         if (state.train_indices_hash != train_hash || state.test_indices_hash != test_hash)
             throw Error(fmt::format("{} was trained on other samples of {} than this machine now loads (the subset "
                                     "hashes differ); resume where the dataset matches",
-                                    request.resume->string(), config.dataset));
+                                    resumed->string(), config.dataset));
     } else {
         state.network.classes = dataset.classes;
         state.network.input_shape = {dataset.sample_shape[0], dataset.sample_shape[1], dataset.sample_shape[2]};
@@ -162,8 +166,9 @@ namespace {
 // A run in progress: its state, data, network and optimizer, and where it writes.
 class TrainingRun {
 public:
-    TrainingRun(const TrainingRequest& request, TrainingState state, Dataset dataset)
+    TrainingRun(const TrainingRequest& request, std::optional<fs::path> resumed, TrainingState state, Dataset dataset)
         : request_(request),
+          resumed_(std::move(resumed)),
           state_(std::move(state)),
           dataset_(std::move(dataset)),
           latest_(request.out_dir / "latest.h5"),
@@ -174,7 +179,7 @@ public:
                                                  .weight_decay(config().weight_decay)),
           progress_(request.progress, fmt::format("train {}", state_.cell_name), config().epochs * steps_per_epoch(),
                     "steps") {
-        if (request.resume) restore_momentum(optimizer_, parameters_, state_.momentum);
+        if (resumed_) restore_momentum(optimizer_, parameters_, state_.momentum);
     }
 
     TrainingSummary run() {
@@ -197,9 +202,10 @@ private:
     nn::DartsNetwork make_network() {
         torch::manual_seed(config().seed);  // initial weights
         nn::DartsNetwork network(state_.genotype, state_.network);
-        if (request_.resume) {
-            load_tensors(state_.parameters, *network, false, request_.resume->string());
-            load_tensors(state_.buffers, *network, true, request_.resume->string());
+        if (resumed_) {
+            load_tensors(state_.parameters, *network, false, resumed_->string());
+            load_tensors(state_.buffers, *network, true, resumed_->string());
+            check_loaded_weights(state_, *network, resumed_->string());
         }
         network->to(request_.device);
         return network;
@@ -323,6 +329,7 @@ private:
     }
 
     const TrainingRequest& request_;
+    std::optional<fs::path> resumed_;
     TrainingState state_;
     Dataset dataset_;
     fs::path latest_;
@@ -336,21 +343,28 @@ private:
 
 TrainingSummary train_network(const TrainingRequest& request) {
     require_available(request.device, "device");
-    TrainingState state = initial_state(request);
+    fs::create_directories(request.out_dir);
+    const OutputLock lock(request.out_dir, fmt::format("the training run in {}", request.out_dir.string()));
+    const std::optional<fs::path> start = start_point(request);
+    TrainingState state = initial_state(request, start);
     state.training.validate();
     state.network.validate();
     validate_genotype(state.genotype);
-    if (request.resume && state.threads != torch::get_num_threads())
+    if (start && !request.resume)
+        ProgressTask(request.progress, "train", 0, "steps")
+            .note(fmt::format("continuing the {} run in {} (epoch {} of {})",
+                              state.complete() ? "finished" : "unfinished", request.out_dir.string(), state.epoch,
+                              state.training.epochs));
+    if (start && state.threads != torch::get_num_threads())
         ProgressTask(request.progress, "train", 0, "steps")
             .note(fmt::format("resuming with {} threads where the run used {}: the weights will not be bitwise those "
                               "of an uninterrupted run",
                               torch::get_num_threads(), state.threads));
     state.threads = torch::get_num_threads();
     state.device = request.device.str();
-    fs::create_directories(request.out_dir);
-    Dataset dataset = load_training_data(state, request);
+    Dataset dataset = load_training_data(state, start);
     check_memory(state);
-    return TrainingRun(request, std::move(state), std::move(dataset)).run();
+    return TrainingRun(request, start, std::move(state), std::move(dataset)).run();
 }
 
 }  // namespace cellscape

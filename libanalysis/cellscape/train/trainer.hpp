@@ -22,7 +22,7 @@ struct TrainingRequest {
     nn::NetworkConfig network;  // classes and input shape are taken from the dataset
     TrainingConfig training;
     std::filesystem::path out_dir;
-    std::optional<std::filesystem::path> resume;  // a checkpoint of this run to continue from
+    std::optional<std::filesystem::path> resume;  // a checkpoint to continue from (its settings, not these)
     torch::Device device = torch::kCPU;
     std::string command;              // the command line, stored in every checkpoint
     ProgressSink* progress = nullptr;  // steps and epoch summaries; null: none
@@ -41,6 +41,9 @@ struct TrainingSummary {
 
 // Trains per `request`. Writes DIR/epoch-NNNN.h5 at the checkpoint epochs
 // and the last, and DIR/latest.h5 after every epoch and on interruption.
+// When DIR/latest.h5 holds a run with the request's settings, it continues
+// that run (rerunning a command resumes it; a finished run is left as it
+// is); a run with other settings there is refused, naming the difference.
 // Throws Interrupted (after saving) on SIGINT/SIGTERM, Error on a NaN loss
 // (keeping the last good checkpoint), SettingError for settings no run can
 // use or a network that does not fit in memory, before any work. Runs on

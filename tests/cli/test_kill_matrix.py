@@ -1,0 +1,144 @@
+"""Crash consistency: `train`, `surface` and `study` killed with SIGKILL at
+seeded moments of a run, then the same command run again (until it
+succeeds), must end with the files an uninterrupted run writes, and leave no
+half-written file behind.
+
+Everything runs on one thread with fixed seeds, so the computations are
+deterministic and the final numbers are compared bitwise (tolerance 0).
+Only what says when or how a file was made differs: the `created` and
+`command` attributes and the recorded seconds."""
+import os
+import random
+import signal
+import subprocess
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+BINARY = os.environ.get("CELLSCAPE")
+SEEDS = [1, 2, 3]
+# What differs between two runs of the same computation without being a result.
+NOT_RESULTS = {"history/epoch/seconds", "seconds"}
+STUDY = """
+cells = ["DARTS_V2", "DARTS_V2:chain"]
+threads = 1
+[data]
+dataset = "fashion-mnist"
+train_size = 256
+test_size = 64
+[network]
+init_channels = 4
+layers = 3
+[training]
+epochs = 2
+batch_size = 32
+[analysis.hessian]
+top_k = 1
+tol = 0.01
+trace = false
+samples = 32
+batch_size = 32
+[analysis.surface]
+x = "-1:1:3"
+y = "-1:1:3"
+samples = 32
+batch_size = 32
+[analysis.gradient_variance]
+batches = 2
+batch_size = 16
+"""
+
+
+def datasets(path):
+    """Every dataset of an HDF5 file (strings decoded), but the timing ones."""
+    found = {}
+    with h5py.File(path) as f:
+        def visit(name, item):
+            if isinstance(item, h5py.Dataset) and name not in NOT_RESULTS:
+                value = item[()]
+                found[name] = [v.decode() if isinstance(v, bytes) else v for v in value] \
+                    if value.dtype.kind in "OS" else value
+        f.visititems(visit)
+    return found
+
+
+def assert_same_results(a, b):
+    first, second = datasets(a), datasets(b)
+    assert first.keys() == second.keys(), (a, b)
+    for name in first:
+        if isinstance(first[name], list):
+            assert first[name] == second[name], (b, name)
+        else:
+            np.testing.assert_array_equal(first[name], second[name], err_msg=f"{b}: {name}")
+
+
+def h5_files(directory):
+    return sorted(p.relative_to(directory) for p in directory.rglob("*.h5"))
+
+
+def no_half_written_files(directory):
+    """After a successful rerun nothing unfinished may remain to be trusted later."""
+    leftovers = [p for p in directory.rglob("*") if p.name.endswith((".partial", ".points", ".finished"))]
+    assert not leftovers, leftovers
+
+
+def timed(command):
+    start = time.monotonic()
+    subprocess.run(command, check=True, capture_output=True, timeout=600)
+    return time.monotonic() - start
+
+
+def kill_then_finish(command, seconds, seed):
+    """Kills the command with SIGKILL at a seeded moment of a run of `seconds`, then reruns it until it succeeds."""
+    moment = random.Random(seed).uniform(0.05, 0.95) * seconds
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(moment)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    for _ in range(3):
+        result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        if result.returncode == 0:
+            return
+    raise AssertionError(f"{command[1]} did not finish after SIGKILL at {moment:.2f} s:\n{result.stderr}")
+
+
+def train_command(out):
+    return [BINARY, "train", "--cell", "DARTS_V2", "--dataset", "fashion-mnist", "--train-size", "512",
+            "--test-size", "64", "--batch-size", "32", "--init-channels", "4", "--layers", "3", "--epochs", "3",
+            "--checkpoint-epochs", "1,2", "--threads", "1", "--seed", "5", "--out", str(out)]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_training_killed_at_any_moment_ends_with_the_uninterrupted_checkpoints(tmp_path, seed):
+    seconds = timed(train_command(tmp_path / "straight"))
+    kill_then_finish(train_command(tmp_path / "killed"), seconds, seed)
+    assert h5_files(tmp_path / "killed") == h5_files(tmp_path / "straight")
+    for name in h5_files(tmp_path / "straight"):
+        assert_same_results(tmp_path / "straight" / name, tmp_path / "killed" / name)
+    no_half_written_files(tmp_path / "killed")
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_surface_killed_at_any_moment_ends_with_the_uninterrupted_file(tiny_run, tmp_path, seed):
+    def command(out):
+        return [BINARY, "surface", "--checkpoint", str(tiny_run / "epoch-0002.h5"), "--x", "-1:1:5", "--y", "-1:1:4",
+                "--eval", "train,test", "--samples", "64", "--batch-size", "32", "--threads", "1",
+                "--out", str(out)]
+    seconds = timed(command(tmp_path / "straight.h5"))
+    kill_then_finish(command(tmp_path / "killed.h5"), seconds, seed)
+    assert_same_results(tmp_path / "straight.h5", tmp_path / "killed.h5")
+    no_half_written_files(tmp_path)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_study_killed_at_any_moment_ends_with_the_uninterrupted_files(tmp_path, seed):
+    config = tmp_path / "kill.toml"
+    config.write_text(STUDY)
+    seconds = timed([BINARY, "study", str(config), "--out", str(tmp_path / "straight")])
+    kill_then_finish([BINARY, "study", str(config), "--out", str(tmp_path / "killed")], seconds, seed)
+    assert h5_files(tmp_path / "killed") == h5_files(tmp_path / "straight")
+    for name in h5_files(tmp_path / "straight"):
+        assert_same_results(tmp_path / "straight" / name, tmp_path / "killed" / name)
+    no_half_written_files(tmp_path / "killed")

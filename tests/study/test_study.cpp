@@ -1,0 +1,240 @@
+// A study end to end on a toy dataset: what it does on an interrupt, on one
+// cell's failure (a LibTorch error included), on bad settings and on a rerun
+// with other settings. Interrupts are raised in this process with raise()
+// from a progress sink, so they land at a known moment.
+#include <catch2/catch.hpp>
+
+#include <torch/torch.h>
+
+#include <csignal>
+#include <functional>
+#include <string>
+
+#include "cellscape/io/hdf5.hpp"
+#include "cellscape/study/study.hpp"
+#include "cellscape/train/checkpoint.hpp"
+#include "cellscape/util/device.hpp"
+#include "cellscape/util/interrupt.hpp"
+#include "support/temporary_directory.hpp"
+#include "support/toy_dataset.hpp"
+
+using namespace cellscape;
+using Catch::Matchers::Contains;
+using testing::TemporaryDirectory;
+
+namespace {
+
+// Two cells, one epoch (or more), the top Hessian eigenvalue and the
+// gradient variance on a few samples: seconds per run.
+StudyConfig toy_study(const std::filesystem::path& data, int64_t epochs = 1) {
+    StudyConfig config;
+    config.source = "toy.toml";
+    config.name = "toy";
+    config.cells = {"DARTS_V2", "DARTS_V2:chain"};
+    config.network.init_channels = 2;
+    config.network.layers = 3;
+    config.training.dataset = "h5:" + data.string();
+    config.training.epochs = epochs;
+    config.training.batch_size = 32;
+    config.analysis_epochs = {epochs};
+    config.hessian.samples = 16;
+    config.hessian.batch_size = 16;
+    config.hessian.tolerance = 1e-3;
+    config.hessian.trace = false;
+    config.gradient_variance.batches = 2;
+    config.gradient_variance.batch_size = 8;
+    config.surface.enabled = false;
+    return config;
+}
+
+// A progress sink that calls `act` once: on the first note containing
+// `text`, or (`on_update`) on the first update of a task containing it.
+class ActOnProgress : public ProgressSink {
+public:
+    ActOnProgress(std::string text, std::function<void()> act, bool on_update = false)
+        : text_(std::move(text)), act_(std::move(act)), on_update_(on_update) {}
+    void update(const ProgressUpdate& update) override {
+        if (on_update_) act_once(update.task);
+    }
+    void note(std::string_view line) override {
+        if (!on_update_) act_once(line);
+    }
+
+private:
+    void act_once(std::string_view text) {
+        if (!done_ && text.find(text_) != std::string_view::npos) {
+            done_ = true;
+            act_();
+        }
+    }
+    std::string text_;
+    std::function<void()> act_;
+    bool on_update_;
+    bool done_ = false;
+};
+
+volatile std::sig_atomic_t host_saw = 0;
+extern "C" void host_handler(int signal_number) { host_saw = signal_number; }
+
+std::vector<double> column(const std::filesystem::path& summary, const std::string& name) {
+    const Hdf5File file(summary, Hdf5File::Mode::read);
+    const torch::Tensor values = file.read(name).to(torch::kFloat64).contiguous();
+    return {values.data_ptr<double>(), values.data_ptr<double>() + values.numel()};
+}
+
+}  // namespace
+
+TEST_CASE("an interrupt stops a study at its next step, writes no summary, and a rerun finishes it bitwise") {
+    set_threads(1);
+    const TemporaryDirectory dir;
+    const StudyConfig config = toy_study(testing::write_toy_dataset(dir));
+    const StudyResult straight = run_study(config, dir / "straight", "test");
+
+    SECTION("between two cells") {
+        ActOnProgress interrupter("cell 2/2", [] { std::raise(SIGTERM); });
+        CHECK_THROWS_AS(run_study(config, dir / "interrupted", "test", {}, &interrupter), Interrupted);
+        CHECK(std::filesystem::exists(dir / "interrupted/DARTS_V2/hessian-epoch-0001.h5"));  // the first cell is done
+        CHECK_FALSE(std::filesystem::exists(dir / "interrupted/DARTS_V2-chain/train"));
+    }
+    SECTION("in a Hessian's Lanczos iterations, between the trainer's guard and the next") {
+        ActOnProgress interrupter("top eigenvalues", [] { std::raise(SIGTERM); }, true);
+        CHECK_THROWS_AS(run_study(config, dir / "interrupted", "test", {}, &interrupter), Interrupted);
+        CHECK(std::filesystem::exists(dir / "interrupted/DARTS_V2/train/epoch-0001.h5"));
+        CHECK_FALSE(std::filesystem::exists(dir / "interrupted/DARTS_V2/hessian-epoch-0001.h5"));
+    }
+    SECTION("inside training") {
+        ActOnProgress interrupter("train DARTS_V2-chain", [] { std::raise(SIGTERM); }, true);
+        CHECK_THROWS_AS(run_study(config, dir / "interrupted", "test", {}, &interrupter), Interrupted);
+        const TrainingState saved = read_checkpoint(dir / "interrupted/DARTS_V2-chain/train/latest.h5");
+        CHECK_FALSE(saved.complete());  // saved mid-epoch, to resume from
+    }
+    CHECK_FALSE(std::filesystem::exists(dir / "interrupted/summary.h5"));
+    const StudyResult resumed = run_study(config, dir / "interrupted", "test");
+    CHECK(resumed.failed_cells == 0);
+    // One thread and the same seeds: the resumed study is the uninterrupted one, bitwise.
+    for (const char* name : {"train_loss", "test_loss", "top_eigenvalue", "gradient_variance"})
+        CHECK(column(resumed.summary, name) == column(straight.summary, name));
+}
+
+TEST_CASE("after a study returns, a SIGINT reaches the host program's own handler") {
+    set_threads(1);
+    const TemporaryDirectory dir;
+    StudyConfig config = toy_study(testing::write_toy_dataset(dir));
+    config.cells = {"DARTS_V2"};
+    struct sigaction host {}, previous {};
+    host.sa_handler = host_handler;
+    sigemptyset(&host.sa_mask);
+    sigaction(SIGINT, &host, &previous);
+    host_saw = 0;
+    run_study(config, dir / "study", "test");
+    std::raise(SIGINT);
+    sigaction(SIGINT, &previous, nullptr);
+    CHECK(host_saw == SIGINT);
+}
+
+TEST_CASE("a LibTorch error in one cell leaves the others finished and the summary written") {
+    set_threads(1);
+    const TemporaryDirectory dir;
+    const StudyConfig config = toy_study(testing::write_toy_dataset(dir), 2);
+    // Stop the first cell after its first epoch, ...
+    ActOnProgress interrupter("epoch 1/2", [] { std::raise(SIGTERM); });
+    CHECK_THROWS_AS(run_study(config, dir / "study", "test", {}, &interrupter), Interrupted);
+    // ... and give its saved optimizer state a momentum buffer of the wrong
+    // shape: resuming, LibTorch's SGD step throws a c10::Error.
+    const auto latest = dir / "study/DARTS_V2/train/latest.h5";
+    TrainingState state = read_checkpoint(latest);
+    REQUIRE_FALSE(state.momentum.empty());
+    state.momentum.front().second = torch::zeros({3});
+    write_checkpoint(latest, state, "test");
+
+    const StudyResult result = run_study(config, dir / "study", "test");
+    REQUIRE(result.rows.size() == 2);
+    CHECK(result.failed_cells == 1);
+    CHECK_THAT(result.rows[0].status, Contains("failed: LibTorch reported:"));
+    CHECK(result.rows[1].status == "ok");
+    CHECK(std::filesystem::exists(dir / "study/summary.h5"));
+    CHECK(std::isfinite(result.rows[1].top_eigenvalue));
+}
+
+TEST_CASE("a failing cell's exception of any kind becomes a sentence; an interrupt goes on up") {
+    auto describe = [](auto throwing) {
+        try {
+            throwing();
+        } catch (...) {
+            return describe_failure(std::current_exception());
+        }
+        return std::string("nothing thrown");
+    };
+    CHECK(describe([] { throw Error("the loss became nan"); }) == "the loss became nan");
+    CHECK_THAT(describe([] { TORCH_CHECK(false, "size mismatch"); }),
+               Contains("LibTorch reported: size mismatch"));
+    CHECK_THAT(describe([] { throw std::bad_alloc(); }), Contains("out of memory"));
+    CHECK_THAT(describe([] { throw std::runtime_error("odd"); }), Contains("unexpected error: odd"));
+    CHECK_THROWS_AS(describe([] { throw Interrupted(SIGINT, "stop"); }), Interrupted);
+}
+
+TEST_CASE("every analysis setting is checked before any cell is trained, naming the key") {
+    const TemporaryDirectory dir;
+    StudyConfig config = toy_study(testing::write_toy_dataset(dir));
+    config.hessian.trace = true;
+    config.hessian.trace_max_probes = 1;
+    CHECK_THROWS_WITH(run_study(config, dir / "study", "test"),
+                      Contains("toy.toml: [analysis.hessian] trace_max_probes: must be at least 2 (got 1)"));
+    CHECK_FALSE(std::filesystem::exists(dir / "study/DARTS_V2"));
+
+    config = toy_study(dir / "toy.h5");
+    config.surface.enabled = true;
+    config.surface.gradient_variance = true;
+    config.surface.gv_batches = 1;
+    CHECK_THROWS_WITH(validate_study(config), Contains("[analysis.surface] gv_batches: must be at least 2 for a variance (got 1)"));
+    config.surface.gv_batches = 0;
+    CHECK_THROWS_WITH(validate_study(config), Contains("[analysis.surface] gv_batches: must be at least 2 for a variance (got 0)"));
+    config.surface.gradient_variance = false;
+    config.surface.x = "-1:1:0";
+    CHECK_THROWS_WITH(validate_study(config), Contains("[analysis.surface] x: '-1:1:0'"));
+    config = toy_study(dir / "toy.h5");
+    config.hessian.tolerance = -1;
+    CHECK_THROWS_WITH(validate_study(config), Contains("[analysis.hessian] tol: must be between 0 and 1"));
+    config = toy_study(dir / "toy.h5");
+    config.device = "gpu";
+    CHECK_THROWS_WITH(validate_study(config), Contains("toy.toml: device: 'gpu' is not a device"));
+}
+
+TEST_CASE("a rerun with other settings does not reuse what the old ones made") {
+    set_threads(1);
+    const TemporaryDirectory dir;
+    StudyConfig config = toy_study(testing::write_toy_dataset(dir));
+    config.cells = {"DARTS_V2"};
+    run_study(config, dir / "study", "test");
+
+    StudyConfig changed = config;
+    changed.training.learning_rate = 0.05;
+    StudyResult result = run_study(changed, dir / "study", "test");
+    CHECK(result.failed_cells == 1);
+    CHECK_THAT(result.rows[0].status, Contains("was trained with other settings (learning_rate was 0.025, the config "
+                                               "now says 0.05)"));
+
+    changed = config;
+    changed.hessian.top_k = 2;
+    result = run_study(changed, dir / "study", "test");
+    CHECK(result.failed_cells == 1);
+    CHECK_THAT(result.rows[0].status, Contains("hessian-epoch-0001.h5 was made with other settings (top_k was 1, the "
+                                               "config now says 2)"));
+
+    result = run_study(config, dir / "study", "test");  // the original settings reuse everything
+    CHECK(result.failed_cells == 0);
+}
+
+TEST_CASE("convergence speed is the first step whose quarter-epoch mean loss reaches the threshold") {
+    // 8 steps per epoch: the window is 2 steps. Means of steps (1,2)=2.5, (2,3)=2.0,
+    // (3,4)=1.5, (4,5)=1.1, (5,6)=0.9: the threshold 1.0 is reached at step 6,
+    // inside the first epoch: 6/8 = 0.75 epochs.
+    const std::vector<double> losses = {3.0, 2.0, 2.0, 1.0, 1.2, 0.6, 0.5, 0.5, 0.4, 0.4};
+    CHECK(epochs_to_threshold(losses, 8, 1.0) == 0.75);
+    CHECK(epochs_to_threshold(losses, 8, 2.5) == 0.25);  // the first full window
+    CHECK(epochs_to_threshold(losses, 8, 0.41) == 1.25);  // step 10 (mean 0.4; step 9: 0.45), in the second epoch
+    CHECK(std::isnan(epochs_to_threshold(losses, 8, 0.1)));
+    // A single step is one step of one epoch: 4 steps per epoch give a window of 1.
+    CHECK(epochs_to_threshold({0.9, 0.5}, 4, 0.6) == 0.5);
+    CHECK(std::isnan(epochs_to_threshold({}, 8, 1.0)));
+}
