@@ -17,8 +17,13 @@ mkdir -p "$corpus"
 # One seed per zoo genotype line, plus the hand-written seeds.
 grep '= Genotype' "$here/../../data/zoo/genotypes.txt" | split -l 1 - "$corpus/zoo-"
 cp "$here"/seeds/* "$corpus/"
+# Very long lines (a std::regex once overflowed the stack on them): one of
+# 150 KB of letters, and a statement whose name and padding are as long.
+head -c 150000 /dev/zero | tr '\0' 'A' > "$corpus/long-line"
+{ printf 'X'; head -c 150000 /dev/zero | tr '\0' 'x'; printf ' = Genotype(normal=[]'; head -c 1000 /dev/zero | tr '\0' ' '; echo ')'; } \
+  > "$corpus/long-statement"
 
-"$build_dir/genotype_parser_fuzz" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 \
+"$build_dir/genotype_parser_fuzz" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 -max_len=262144 \
   -artifact_prefix="$build_dir/" \
   -print_final_stats=1 "$corpus" 2>&1 | tail -n 25
 echo "fuzzed the genotype parser for ${seconds}s without a failure"

@@ -44,7 +44,7 @@ class Hdf5File;
 // `weights` by name and shape, in the weights' dtype and device.
 NamedTensors read_direction(const Hdf5File& file, const std::string& group, const NamedTensors& weights);
 
-// Eigenvector `index` of a Hessian file (`cellscape hessian --eigenvectors`).
+// Eigenvector `index` of a Hessian file written with its eigenvectors (EigenOptions::keep_vectors).
 NamedTensors hessian_direction(const std::filesystem::path& hessian_file, int64_t index, const NamedTensors& weights);
 
 // The difference `target - weights` per tensor, `target` matched by name

@@ -82,7 +82,7 @@ ParsedGenotype parse_genotype_text(std::string_view text);
 
 // The JSON form: {"normal": [["sep_conv_3x3", 0], ...], "normal_concat": [2, 3, 4, 5],
 // "reduce": [...], "reduce_concat": [...]}, with an optional "name". An object
-// with a "genotype" string (what `cellscape cell --json` prints) is accepted
+// with a "genotype" string (what the cell report, cells/cell_report.hpp, prints) is accepted
 // too. Throws Error naming the problem and where it is.
 std::string format_genotype_json(const Genotype& genotype);
 ParsedGenotype parse_genotype_json(std::string_view text);

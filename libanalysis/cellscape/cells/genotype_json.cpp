@@ -82,7 +82,7 @@ ParsedGenotype parse_genotype_json(std::string_view text) {
         if (!document["name"].is_string()) fail("name", "expected a string");
         result.name = document["name"].get<std::string>();
     }
-    if (document.contains("genotype")) {  // the object `cellscape cell --json` prints
+    if (document.contains("genotype")) {  // the object a cell report prints (cells/cell_report.hpp)
         if (!document["genotype"].is_string()) fail("genotype", "expected the DARTS text form as a string");
         result.genotype = parse_genotype_text(document["genotype"].get<std::string>()).genotype;
         return result;

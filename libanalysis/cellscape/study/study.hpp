@@ -43,7 +43,7 @@ struct StudyRow {
 // `threshold`, in epochs (step / steps_per_epoch); NaN when none is.
 double epochs_to_threshold(const std::vector<double>& step_losses, int64_t steps_per_epoch, double threshold);
 
-// One column of the summary: summary.h5 and `study --json` give these, in
+// One column of the summary: summary.h5 and the command line's JSON give these, in
 // this order, under these names.
 struct StudyColumn {
     const char* name;

@@ -59,7 +59,7 @@ struct StudyConfig {
     StudyHessianSettings hessian;
     StudySurfaceSettings surface;
     StudyGradientVarianceSettings gradient_variance;
-    // With --slurm: split each surface into this many point shards, each an
+    // On Slurm: split each surface into this many point shards, each an
     // array task of its own (1: the cell's task computes the whole surface).
     int64_t slurm_surface_shards = 1;
 

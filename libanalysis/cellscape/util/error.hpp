@@ -15,8 +15,8 @@ public:
 // A setting that cannot take the value it was given. `setting` is the name
 // of the field in the library's options (e.g. "batch_size"); `problem` says
 // what is wrong and what would do, without naming how the user spelled the
-// setting: the command line puts the flag in front of it ("--batch-size:
-// ..."), the study's TOML loader the key ("[analysis.hessian] batch_size:
+// setting: the command line puts the flag in front of it (the batch-size
+// flag), the study's TOML loader the key ("[analysis.hessian] batch_size:
 // ..."). what() is "batch_size: " followed by the problem.
 class SettingError : public Error {
 public:

@@ -1,0 +1,47 @@
+"""Rules the library's sources keep (libanalysis/): it speaks in its own
+settings, not in command-line flags; it writes nothing to the terminal and
+changes no process-wide setting behind its caller's back."""
+import pathlib
+import re
+
+LIBRARY = pathlib.Path(__file__).resolve().parents[1] / "libanalysis"
+SOURCES = sorted(p for p in LIBRARY.rglob("*") if p.suffix in (".cpp", ".hpp", ".in"))
+
+
+def lines_matching(pattern, allowed=()):
+    found = []
+    for path in SOURCES:
+        if path.relative_to(LIBRARY).as_posix() in allowed:
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if re.search(pattern, line):
+                found.append(f"{path.relative_to(LIBRARY)}:{number}: {line.strip()}")
+    return found
+
+
+def test_the_library_sources_exist():
+    assert len(SOURCES) > 50
+
+
+def test_no_library_source_mentions_a_command_line_flag():
+    # "--flag" anywhere, in code, messages or comments: the command line and
+    # the study's TOML loader say how the user spelled a setting.
+    # (A flag follows a space, a quote or a backtick; "(--depth" is a decrement.)
+    assert lines_matching(r"(?<=[\s\"'`])--[a-z][a-z0-9-]*") == []
+
+
+def test_the_library_writes_nothing_to_the_terminal():
+    # Progress goes to the caller's ProgressSink, errors are exceptions.
+    assert lines_matching(r"std::(cout|cerr|clog)\b|\b(f?printf|fputs|puts|perror)\s*\(") == []
+
+
+def test_process_wide_settings_are_changed_only_where_the_caller_asks():
+    # Threads: only set_threads (util/device.cpp), which the caller calls.
+    assert lines_matching(r"set_num_threads|set_num_interop_threads", allowed=("cellscape/util/device.cpp",)) == []
+    # HDF5's error printing: only the scoped guard in io/hdf5.cpp, which restores it.
+    assert lines_matching(r"H5Eset_auto|dontPrint", allowed=("cellscape/io/hdf5.cpp",)) == []
+    # Signal handlers: only the interrupt guard, which restores the caller's.
+    assert lines_matching(r"\bsigaction\s*\(|std::signal\s*\(", allowed=("cellscape/util/interrupt.cpp",
+                                                                         "cellscape/io/graphviz.cpp")) == []
+    # The allocator's tuning: only keep_freed_memory_for_reuse, which the program calls.
+    assert lines_matching(r"\bmallopt\s*\(", allowed=("cellscape/util/memory.cpp",)) == []
