@@ -331,3 +331,24 @@ TEST_CASE("bad input to the Hessian gets clear errors") {
                           Contains("not finite"));
     }
 }
+
+TEST_CASE("an eigenvalue that did not converge is reported as such, never as a plausible number") {
+    Objective objective = tiny_objective(false);
+    EigenOptions options;
+    options.count = 3;
+    options.krylov_dimension = 4;  // a small basis and one restart: not enough for three pairs to 1e-12
+    options.max_restarts = 1;
+    options.tolerance = 1e-12;
+    const EigenResult result = hessian_extreme_eigenpairs(objective, options, true);
+    REQUIRE(result.values.size() == 3);
+    REQUIRE(result.converged.size() == 3);
+    CHECK(std::count(result.converged.begin(), result.converged.end(), false) > 0);
+    for (std::size_t i = 0; i < 3; ++i) {
+        INFO(i);
+        CHECK(std::isnan(result.values[i]) == !result.converged[i]);
+        CHECK(std::isnan(result.residuals[i]) == !result.converged[i]);
+    }
+    options.tolerance = -1;
+    CHECK_THROWS_WITH(hessian_extreme_eigenpairs(objective, options, true),
+                      Contains("tolerance: must be between 0 and 1"));
+}
