@@ -66,42 +66,42 @@ SlurmSubmission submit_study_to_slurm(const StudyConfig& config, const std::file
     std::filesystem::create_directories(slurm_dir / "logs");
 
     SlurmSubmission submission;
-    const std::vector<NamedGenotype> cells = study_cells(config);
-    for (std::size_t i = 0; i < cells.size(); ++i)
-        if (!study_cell_finished(config, out, cells[i])) submission.cells.push_back(i);
+    const std::vector<StudyReplicate> replicates = study_replicates(config);
+    for (std::size_t i = 0; i < replicates.size(); ++i)
+        if (!study_replicate_finished(config, out, replicates[i])) submission.replicates.push_back(i);
 
     submission.cells_script = slurm_dir / "cells.sbatch";
     write_script(submission.cells_script,
                  fmt::format("#!/bin/bash\n"
-                             "# cellscape study {name}: one array task per cell still to do (train, then analyse).\n"
+                             "# cellscape study {name}: one array task per (cell, seed) still to do (train, then analyse).\n"
                              "#SBATCH --job-name=cellscape-{name}-cells\n"
                              "#SBATCH --array={array}\n"
                              "#SBATCH --output={logs}/cell-%a.log\n"
                              "{resources}"
                              "set -euo pipefail\n"
-                             "exec {binary} study {config} --out {out} --cell-index \"$SLURM_ARRAY_TASK_ID\"{skip}\n",
-                             fmt::arg("name", config.name), fmt::arg("array", fmt::join(submission.cells, ",")),
+                             "exec {binary} study {config} --out {out} --replicate-index \"$SLURM_ARRAY_TASK_ID\"{skip}\n",
+                             fmt::arg("name", config.name), fmt::arg("array", fmt::join(submission.replicates, ",")),
                              fmt::arg("logs", (slurm_dir / "logs").string()), fmt::arg("resources", resource_lines(options)),
                              fmt::arg("binary", quoted(binary)), fmt::arg("config", quoted(config_file)),
                              fmt::arg("out", quoted(out)),
                              fmt::arg("skip", config.slurm_surface_shards > 1 ? " --skip-surfaces" : "")));
     const int64_t shards = config.slurm_surface_shards;
     std::vector<std::size_t> shard_tasks;  // cell * shards + shard
-    for (std::size_t cell : submission.cells)
+    for (std::size_t cell : submission.replicates)
         for (int64_t shard = 0; shard < shards; ++shard)
             shard_tasks.push_back(cell * static_cast<std::size_t>(shards) + static_cast<std::size_t>(shard));
     if (shards > 1) {
         submission.surfaces_script = slurm_dir / "surfaces.sbatch";
         write_script(submission.surfaces_script,
                      fmt::format("#!/bin/bash\n"
-                                 "# cellscape study {name}: each cell's surfaces in {shards} point shards, after its "
+                                 "# cellscape study {name}: each replicate's surfaces in {shards} point shards, after its "
                                  "training.\n"
                                  "#SBATCH --job-name=cellscape-{name}-surfaces\n"
                                  "#SBATCH --array={array}\n"
                                  "#SBATCH --output={logs}/surface-%a.log\n"
                                  "{resources}"
                                  "set -euo pipefail\n"
-                                 "exec {binary} study {config} --out {out} --cell-index $((SLURM_ARRAY_TASK_ID / "
+                                 "exec {binary} study {config} --out {out} --replicate-index $((SLURM_ARRAY_TASK_ID / "
                                  "{shards})) --surface-shard $((SLURM_ARRAY_TASK_ID % {shards}))\n",
                                  fmt::arg("name", config.name), fmt::arg("shards", shards),
                                  fmt::arg("array", fmt::join(shard_tasks, ",")),
@@ -134,7 +134,7 @@ SlurmSubmission submit_study_to_slurm(const StudyConfig& config, const std::file
                              fmt::arg("out", quoted(out)), fmt::arg("python", quoted(std::filesystem::path(options.figures_python)))));
     if (options.dry_run) return submission;
     std::string dependency;
-    if (!submission.cells.empty()) {
+    if (!submission.replicates.empty()) {
         submission.cells_job = sbatch(quoted(submission.cells_script));
         dependency = fmt::format("--dependency=afterany:{} ", submission.cells_job);
         if (shards > 1) {

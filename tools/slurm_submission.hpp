@@ -1,7 +1,7 @@
 #pragma once
 // Running a study on a Slurm cluster: a job array with one task per
-// unfinished cell (train, then that cell's analyses), with slurm.surface_shards
-// = N > 1 a second array of N surface shards per cell after it, and a final
+// unfinished replicate ((cell, seed): train, then its analyses), with slurm.surface_shards
+// = N > 1 a second array of N surface shards per replicate after it, and a final
 // job that depends on them, merges the shards, writes the summary from the
 // cells' files and draws the figures. The scripts live in DIR/slurm/, the logs in DIR/slurm/logs/.
 #include <filesystem>
@@ -25,7 +25,7 @@ struct SlurmOptions {
 
 struct SlurmSubmission {
     std::filesystem::path cells_script, surfaces_script, summary_script;  // surfaces: with slurm.surface_shards > 1
-    std::vector<std::size_t> cells;  // the array's task indices (cells still to do)
+    std::vector<std::size_t> replicates;  // the array's task indices ((cell, seed) pairs still to do)
     std::string cells_job, surfaces_job, summary_job;  // job ids; empty when not submitted
 };
 

@@ -14,13 +14,40 @@
 #include "cellscape/util/error.hpp"
 
 namespace cellscape::tools {
+namespace {
+
+// A table as a list of row objects, the JSON contract of `study --json`
+// (docs/study.md): the same names as summary.h5's columns, NaN as null.
+nlohmann::ordered_json table_json(const StudyTable& table) {
+    nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+    const std::size_t count =
+        table.columns.empty() ? 0 : std::visit([](const auto& values) { return values.size(); },
+                                               table.columns.front().second);
+    for (std::size_t i = 0; i < count; ++i) {
+        nlohmann::ordered_json row;
+        for (const auto& [name, values] : table.columns)
+            std::visit(
+                [&, name = name](const auto& column) {
+                    const auto& value = column[i];
+                    if constexpr (std::is_same_v<std::decay_t<decltype(value)>, double>)
+                        row[name] = std::isfinite(value) ? nlohmann::json(value) : nlohmann::json();
+                    else
+                        row[name] = value;
+                },
+                values);
+        rows.push_back(row);
+    }
+    return rows;
+}
+
+}  // namespace
 
 void add_study_command(CLI::App& app) {
     struct Options {
         std::string config;
         std::string out;
         bool json = false;
-        std::optional<std::size_t> cell_index;
+        std::optional<std::size_t> replicate_index;
         bool collect = false;
         bool skip_surfaces = false;
         std::optional<int64_t> surface_shard;
@@ -32,12 +59,16 @@ void add_study_command(CLI::App& app) {
     command->add_option("config", options->config, "Study configuration (TOML), e.g. data/studies/quick.toml")
         ->required();
     command->add_option("--out", options->out, "Output directory (rerun the same command to resume)")->required();
-    command->add_flag("--json", options->json, "Print the summary rows as JSON instead of a table");
-    command->add_option("--cell-index", options->cell_index, "Only this cell (0-based; a Slurm array task), no summary");
-    command->add_flag("--collect", options->collect, "Compute nothing: summarize the cells' files (unfinished cells fail)");
-    command->add_flag("--skip-surfaces", options->skip_surfaces, "With --cell-index: leave the surfaces to shard tasks");
+    command->add_flag("--json", options->json,
+                      "Print the three tables (replicates, cells, associations) as JSON instead of tables");
+    command->add_option("--replicate-index,--cell-index", options->replicate_index,
+                        "Only this (cell, seed) pair (0-based, cell by cell; a Slurm array task), no summary");
+    command->add_flag("--collect", options->collect,
+                      "Compute nothing: summarize the replicates' files (unfinished ones fail)");
+    command->add_flag("--skip-surfaces", options->skip_surfaces,
+                      "With --replicate-index: leave the surfaces to shard tasks");
     command->add_option("--surface-shard", options->surface_shard,
-                        "With --cell-index: only shard I of its surfaces (of slurm.surface_shards)");
+                        "With --replicate-index: only shard I of its surfaces (of slurm.surface_shards)");
     command->add_flag("--slurm", options->slurm, "Submit as a Slurm job array (one task per cell) and a summary job");
     command->add_option("--partition", options->slurm_options.partition, "Slurm partition");
     command->add_option("--cpus-per-task", options->slurm_options.cpus_per_task, "Slurm CPUs per cell task");
@@ -52,8 +83,8 @@ void add_study_command(CLI::App& app) {
         const StudyConfig config = StudyConfig::load(options->config);
         validate_study(config);  // every setting, before anything is trained or submitted
         if (options->slurm) {
-            if (options->cell_index || options->collect || options->skip_surfaces || options->surface_shard)
-                throw Error("--slurm submits the whole study; --cell-index, --collect, --skip-surfaces and "
+            if (options->replicate_index || options->collect || options->skip_surfaces || options->surface_shard)
+                throw Error("--slurm submits the whole study; --replicate-index, --collect, --skip-surfaces and "
                             "--surface-shard are what its jobs run");
             const SlurmSubmission submission =
                 submit_study_to_slurm(config, options->config, options->out, options->slurm_options);
@@ -66,7 +97,7 @@ void add_study_command(CLI::App& app) {
             std::cout << nlohmann::ordered_json{{"cells_job", submission.cells_job},
                                                 {"surfaces_job", submission.surfaces_job},
                                                 {"summary_job", submission.summary_job},
-                                                {"cells", submission.cells},
+                                                {"replicates", submission.replicates},
                                                 {"cells_script", submission.cells_script.string()},
                                                 {"summary_script", submission.summary_script.string()}}
                              .dump(options->json ? 2 : -1)
@@ -74,7 +105,7 @@ void add_study_command(CLI::App& app) {
             return;
         }
         StudyPart part;
-        part.only_cell = options->cell_index;
+        part.only_replicate = options->replicate_index;
         part.collect_only = options->collect;
         part.skip_surfaces = options->skip_surfaces;
         part.surface_shard = options->surface_shard;
@@ -84,40 +115,27 @@ void add_study_command(CLI::App& app) {
             throw study_config_error(config.source, "", "threads", error.problem());
         }
         const StudyResult result = run_study(config, options->out, command_line(), part, progress_sink());
-        if (part.only_cell) {
-            if (result.failed_cells > 0)
-                throw Error(fmt::format("cell {} failed: {}", *part.only_cell, result.rows.front().status));
+        if (part.only_replicate) {
+            if (result.failed_replicates > 0)
+                throw Error(fmt::format("replicate {} failed: {}", *part.only_replicate, result.rows.front().status));
             return;
         }
         if (options->json) {
-            nlohmann::ordered_json rows = nlohmann::ordered_json::array();
-            for (const StudyRow& row : result.rows) {
-                nlohmann::ordered_json object;
-                for (const StudyColumn& column : study_columns())
-                    std::visit(
-                        [&](auto field) {
-                            const auto& value = row.*field;
-                            if constexpr (std::is_same_v<std::decay_t<decltype(value)>, double>)
-                                object[column.name] = std::isfinite(value) ? nlohmann::json(value) : nlohmann::json();
-                            else
-                                object[column.name] = value;
-                        },
-                        column.field);
-                rows.push_back(object);
-            }
             std::cout << nlohmann::ordered_json{{"summary", result.summary.string()},
-                                                {"failed_cells", result.failed_cells},
-                                                {"rows", rows}}
+                                                {"failed_replicates", result.failed_replicates},
+                                                {"replicates", table_json(replicates_table(result.rows))},
+                                                {"cells", table_json(cells_table(result.cells))},
+                                                {"associations", table_json(associations_table(result.associations))}}
                              .dump(2)
                       << "\n";
         } else {
-            std::cout << format_study_table(result.rows)
+            std::cout << format_study_result(result, config.replicated)
                       << fmt::format("summary: {}\n", result.summary.string());
         }
-        if (result.failed_cells > 0)
-            throw Error(fmt::format("{} cell(s) failed (see the table and the messages above); the other cells' "
+        if (result.failed_replicates > 0)
+            throw Error(fmt::format("{} replicate(s) failed (see the table and the messages above); the others' "
                                     "results are in {}",
-                                    result.failed_cells, result.summary.string()));
+                                    result.failed_replicates, result.summary.string()));
     });
 }
 

@@ -20,6 +20,7 @@ struct SurfaceOptions {
     bool gradient_variance = false;
     int64_t gv_batches = 10, gv_batch_size = 128;
     std::string gv_split = "train", gv_bn = "eval";
+    double basin_level = default_basin_level;
     OutputFile out{"surface.h5"};
     bool json = false;
 
@@ -29,6 +30,7 @@ struct SurfaceOptions {
         if (!y.empty()) request.y = GridAxis::parse(y, "y");
         request.shard = Shard::parse(shard);
         request.overwrite = out.force;
+        request.basin_level = basin_level;
         request.validate();
         return request;
     }
@@ -112,6 +114,10 @@ void add_surface_command(CLI::App& app) {
     command->add_option("--gv-bn", options->gv_bn,
                         "Gradient variance: BatchNorm mode (train: the noise SGD sees; eval: running statistics)")
         ->check(one_of<BatchNormMode>())
+        ->capture_default_str();
+    command->add_option("--basin-level", options->basin_level,
+                        "Basin metrics: the fraction of points, and the radius along rays, with loss <= this times "
+                        "the origin's")
         ->capture_default_str();
     command->add_option("--shard", options->shard,
                         "Compute share I/N of the points (default: SLURM_ARRAY_TASK_ID/COUNT when set)");

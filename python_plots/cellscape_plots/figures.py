@@ -1,6 +1,7 @@
 """The figures: one function per kind of file, and the study's figures.
 Every function writes PNG and PDF files and returns their paths."""
 import pathlib
+import textwrap
 
 import matplotlib
 
@@ -16,7 +17,7 @@ def _save(fig, out_dir, name, tight=True):
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / f"{name}.png", out_dir / f"{name}.pdf"]
-    if tight:
+    if tight and fig.get_layout_engine() is None:  # a constrained figure keeps its own layout
         fig.tight_layout()
     for path in paths:
         fig.savefig(path, dpi=120)
@@ -139,48 +140,126 @@ def train_figures(path, out_dir):
 
 # ---------------------------------------------------------------------- study
 
+# The metrics of a study summary (docs/hdf5-schema.md), with their axis labels.
+METRICS = [("train_loss", "training loss"), ("train_acc", "training accuracy"), ("test_loss", "test loss"),
+           ("test_acc", "test accuracy"), ("epochs_to_threshold", "epochs to train loss <= {threshold:g}"),
+           ("top_eigenvalue", "top Hessian eigenvalue"), ("trace", "Hessian trace"),
+           ("gradient_variance", "gradient variance"), ("noise_scale", "gradient noise scale"),
+           ("basin_fraction", "basin fraction"), ("basin_radius", "basin radius")]
+PREDICTORS = [("normal_width", "normal-cell width (c)"), ("normal_depth", "normal-cell depth")]
+REPLICATE_COLUMNS = ["cell", "status", "directory", "seed", "normal_width", "normal_depth", "epoch"]
+CELL_COLUMNS = ["cell", "directory", "normal_width", "normal_depth", "epoch", "n"]
+ASSOCIATION_COLUMNS = ["epoch", "metric", "predictor", "controlling", "spearman_rho", "ci_low", "ci_high", "p_value",
+                       "n_cells", "expected_sign", "verdict"]
+# loss-landscape's plot_2D defaults (vmin 0.1, vmax 10, vlevel 0.5): the paper's contour levels.
+LINEAR_LEVELS = np.arange(0.1, 10, 0.5)
+LINEAR_MAX = 10.0
+
+
+class Replicate:
+    """One finished training run of a cell (one seed): its directory and its last analysed epoch."""
+
+    def __init__(self, seed, directory, epoch):
+        self.seed, self.directory, self.epoch = seed, directory, epoch
+
+    def file(self, name):
+        return self.directory / name
+
+
 class Study:
-    """A study directory: summary.h5 and the per-cell files it points to."""
+    """A study directory: summary.h5 (version 2: the tables replicates, cells
+    and associations) and the cell and replicate files it points to."""
 
     def __init__(self, directory):
         self.directory = pathlib.Path(directory)
-        with CellscapeFile(self.directory / "summary.h5", "cellscape-study") as f:
-            self.rows = {name: f.array(name) for name in
-                         ["normal_width", "normal_depth", "reduce_width", "reduce_depth", "parameters", "epoch",
-                          "train_loss", "test_loss", "test_acc", "epochs_to_threshold", "top_eigenvalue", "trace",
-                          "gradient_variance", "noise_scale"]}
-            for name in ["cell", "status", "directory"]:
-                self.rows[name] = np.array(f.strings(name))
+        path = self.directory / "summary.h5"
+        with CellscapeFile(path, "cellscape-study") as f:
+            if not f.has("replicates"):
+                raise PlotInputError(f"{path} was written by an older cellscape (summary version 1, without the "
+                                     "replicates, cells and associations tables): rerun `cellscape study` on its "
+                                     "configuration, which resumes from the finished files and rewrites the summary")
+            self.replicates = f.table("replicates", REPLICATE_COLUMNS)
+            self.cell_rows = f.table("cells", CELL_COLUMNS)
+            self.associations = f.table("associations", ASSOCIATION_COLUMNS)
+            self.name = str(f.attribute("name", default=self.directory.name))
             self.loss_threshold = float(f.attribute("loss_threshold"))
-        ok = self.rows["status"] == "ok"
-        if not ok.any():
-            raise PlotInputError(f"{self.directory}/summary.h5 has no successful cell to plot")
-        # The cells (one entry each), ordered by width, then name.
-        cells = {}
-        for i in np.flatnonzero(ok):
-            cells.setdefault(self.rows["cell"][i], i)
-        self.cells = sorted(cells, key=lambda c: (self.rows["normal_width"][cells[c]], c))
-        self.first_row = cells
-        self.last_epoch = int(self.rows["epoch"][ok].max())
-
-    def value(self, cell, column, epoch=None):
-        rows = (self.rows["cell"] == cell) & (self.rows["status"] == "ok")
-        if epoch is not None:
-            rows &= self.rows["epoch"] == epoch
-        values = self.rows[column][rows]
-        return values[-1] if len(values) else np.nan
-
-    def cell_file(self, cell, name):
-        return self.directory / self.rows["directory"][self.first_row[cell]] / name
+            self.seeds = [int(s) for s in f.array("seeds")] if f.has("seeds") else []
+        self.ok = self.replicates["status"] == "ok"
+        if not self.ok.any():
+            raise PlotInputError(f"{path} has no finished replicate to plot")
+        self.last_epoch = int(self.replicates["epoch"][self.ok].max())
+        first = {}
+        for i in np.flatnonzero(self.ok):
+            first.setdefault(self.replicates["cell"][i], i)
+        self._first_row = first
+        self.cells = sorted(first, key=lambda c: (self.width(c), c))  # by width, then name
 
     def width(self, cell):
-        return float(self.rows["normal_width"][self.first_row[cell]])
+        return float(self.replicates["normal_width"][self._first_row[cell]])
 
     def depth(self, cell):
-        return int(self.rows["normal_depth"][self.first_row[cell]])
+        return int(self.replicates["normal_depth"][self._first_row[cell]])
+
+    def predictor(self, cell, name):
+        return self.width(cell) if name == "normal_width" else self.depth(cell)
 
     def label(self, cell):
         return f"{cell} ({_width_label(self.width(cell))}, depth {self.depth(cell)})"
+
+    def panel_title(self, cell, width=24):
+        """The label, on one line when short, else the name wrapped above '(W c, depth D)'."""
+        label = self.label(cell)
+        if len(label) <= width + 4:
+            return label
+        return textwrap.fill(cell, width) + f"\n({_width_label(self.width(cell))}, depth {self.depth(cell)})"
+
+    def cell_directory(self, cell):
+        rows = np.flatnonzero(self.cell_rows["cell"] == cell)
+        if not len(rows):
+            raise PlotInputError(f"{self.directory}/summary.h5 has no row for cell {cell} in 'cells'")
+        return self.directory / self.cell_rows["directory"][rows[0]]
+
+    def replicates_of(self, cell, epoch=None):
+        """The cell's finished replicates in the order of the study's seeds, each
+        at its last finished epoch (or at `epoch`: only those that reached it)."""
+        rows = self.ok & (self.replicates["cell"] == cell)
+        if epoch is not None:
+            rows &= self.replicates["epoch"] == epoch
+        last = {}
+        for i in np.flatnonzero(rows):
+            seed = int(self.replicates["seed"][i])
+            if seed not in last or self.replicates["epoch"][i] > self.replicates["epoch"][last[seed]]:
+                last[seed] = i
+        order = sorted(last, key=lambda s: (self.seeds.index(s) if s in self.seeds else len(self.seeds), s))
+        return [Replicate(s, self.directory / self.replicates["directory"][last[s]],
+                          int(self.replicates["epoch"][last[s]])) for s in order]
+
+    def first_replicate_file(self, cell, name):
+        """The file `name` of the cell's first seed that finished the last epoch (None: no such seed or file)."""
+        for replicate in self.replicates_of(cell, self.last_epoch)[:1]:
+            if replicate.file(name).exists():
+                return replicate.file(name)
+        return None
+
+    def cell_value(self, cell, column, epoch=None):
+        """A /cells column of the cell at `epoch` (default: the last), NaN when absent."""
+        epoch = self.last_epoch if epoch is None else epoch
+        if column not in self.cell_rows:
+            return np.nan
+        rows = (self.cell_rows["cell"] == cell) & (self.cell_rows["epoch"] == epoch)
+        values = self.cell_rows[column][rows]
+        return float(values[-1]) if len(values) else np.nan
+
+    def association(self, metric, predictor, controlling="", epoch=None):
+        """The /associations row of metric ~ predictor (a dict), or None."""
+        epoch = self.last_epoch if epoch is None else epoch
+        table = self.associations
+        rows = np.flatnonzero((table["epoch"] == epoch) & (table["metric"] == metric) &
+                              (table["predictor"] == predictor) & (table["controlling"] == controlling))
+        return {name: values[rows[0]] for name, values in table.items()} if len(rows) else None
+
+    def metric_label(self, metric):
+        return dict(METRICS)[metric].format(threshold=self.loss_threshold)
 
 
 def _grid(count, columns=3):
@@ -188,73 +267,131 @@ def _grid(count, columns=3):
     return (count + columns - 1) // columns, columns
 
 
+def _panels(count, columns, panel_size):
+    """A constrained figure with `count` panels in rows of `columns`; the unused grid cells removed."""
+    rows, columns = _grid(count, columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(panel_size[0] * columns, panel_size[1] * rows),
+                             squeeze=False, layout="constrained")
+    for axis in axes.flat[count:]:
+        fig.delaxes(axis)
+    return fig, list(axes.flat[:count])
+
+
+def _short(name, length=14):
+    return name if len(name) <= length else name[:length - 1] + "\u2026"
+
+
 def study_cell_diagrams(study, out_dir):
-    rows, columns = _grid(len(study.cells), 2)
-    fig, axes = plt.subplots(rows, columns, figsize=(7 * columns, 3.2 * rows), squeeze=False)
-    for axis, cell in zip(axes.flat, study.cells):
-        image_path = study.cell_file(cell, "cell.png")
+    fig, axes = _panels(len(study.cells), 2, (7, 3.2))
+    for axis, cell in zip(axes, study.cells):
+        image_path = study.cell_directory(cell) / "cell.png"
         if image_path.exists():
             axis.imshow(plt.imread(image_path))
-        axis.set_title(study.label(cell), fontsize=9)
-        axis.axis("off")
-    for axis in axes.flat[len(study.cells):]:
+        axis.set_title(study.panel_title(cell, 60), fontsize=9)
         axis.axis("off")
     return _save(fig, out_dir, "cells")
 
 
+def _padded(rows):
+    """Rows of different lengths as one array, NaN after each row's end."""
+    table = np.full((len(rows), max(len(r) for r in rows)), np.nan)
+    for index, row in enumerate(rows):
+        table[index, :len(row)] = row
+    return table
+
+
+def _loss_histories(study, cell):
+    """The epoch train and test losses of the cell's finished replicates (replicates x epochs),
+    from each one's last checkpoint."""
+    train, test = [], []
+    for replicate in study.replicates_of(cell):
+        with CellscapeFile(replicate.file(f"train/epoch-{replicate.epoch:04d}.h5"), "cellscape-checkpoint") as f:
+            train.append(f.array("history/epoch/train_loss"))
+            test.append(f.array("history/epoch/test_loss"))
+    return _padded(train), _padded(test)
+
+
 def study_loss_curves(study, out_dir):
-    fig, (train_axis, test_axis) = plt.subplots(1, 2, figsize=(11, 4))
+    """Train and test loss per epoch: a line per cell (mean over its seeds) and a
+    band from the lowest to the highest seed, coloured by width."""
+    fig, (train_axis, test_axis) = plt.subplots(1, 2, figsize=(12, 4.2), layout="constrained")
     colors = _width_colors([study.width(c) for c in study.cells])
-    final = f"epoch-{study.last_epoch:04d}.h5"
     for cell, color in zip(study.cells, colors):
-        with CellscapeFile(study.cell_file(cell, f"train/{final}"), "cellscape-checkpoint") as f:
-            train, test = f.array("history/epoch/train_loss"), f.array("history/epoch/test_loss")
-        epochs = np.arange(1, len(train) + 1)
-        train_axis.plot(epochs, train, marker="o", color=color, label=study.label(cell))
-        test_axis.plot(epochs, test, marker="s", color=color, label=study.label(cell))
+        for axis, losses, marker in zip((train_axis, test_axis), _loss_histories(study, cell), "os"):
+            epochs = np.arange(1, losses.shape[1] + 1)
+            axis.fill_between(epochs, np.nanmin(losses, axis=0), np.nanmax(losses, axis=0), color=color,
+                              alpha=0.2, linewidth=0, label="_band")
+            axis.plot(epochs, np.nanmean(losses, axis=0), marker=marker, markersize=3, color=color,
+                      label=study.label(cell))
     train_axis.axhline(study.loss_threshold, color="grey", linestyle=":", linewidth=1)
-    train_axis.set(xlabel="epoch", ylabel="training loss", title="training loss (colour: width)")
-    test_axis.set(xlabel="epoch", ylabel="test loss", title="test loss")
-    train_axis.legend(fontsize=7)
+    train_axis.set(xlabel="epoch", ylabel="training loss", title="training loss: mean over seeds, band min to max")
+    test_axis.set(xlabel="epoch", ylabel="test loss", title="test loss: mean over seeds, band min to max")
+    handles, labels = train_axis.get_legend_handles_labels()
+    handles.append(matplotlib.patches.Patch(color="grey", alpha=0.3))
+    labels.append("band: min to max over seeds")
+    fig.legend(handles, labels, loc="outside right upper", fontsize=7, title="colour: width")
     return _save(fig, out_dir, "loss-curves")
 
 
-def _surface_files(study):
-    name = f"surface-epoch-{study.last_epoch:04d}.h5"
-    return [(cell, study.cell_file(cell, name)) for cell in study.cells if study.cell_file(cell, name).exists()]
+def _surfaces(study, dataset=None):
+    """(cell, x, y, values, split) of every cell's 2D surface (its first seed, direction pair 0, last
+    epoch): `dataset`, or the loss of the first evaluation set."""
+    surfaces = []
+    for cell in study.cells:
+        path = study.first_replicate_file(cell, f"surface-epoch-{study.last_epoch:04d}.h5")
+        if path is None:
+            continue
+        with CellscapeFile(path, "cellscape-surface") as f:
+            split = f.attribute("evaluations").split(",")[0]
+            name = dataset or f"{split}_loss"
+            if f.has("ycoordinates") and f.has(name):
+                surfaces.append((cell, f.array("xcoordinates"), f.array("ycoordinates"), f.array(name), split))
+    return surfaces
 
 
 def study_loss_contours(study, out_dir):
-    surfaces = []
-    for cell, path in _surface_files(study):
-        with CellscapeFile(path, "cellscape-surface") as f:
-            if not f.has("ycoordinates"):
-                continue
-            split = f.attribute("evaluations").split(",")[0]
-            surfaces.append((cell, f.array("xcoordinates"), f.array("ycoordinates"), f.array(f"{split}_loss"), split))
+    """Every cell's loss surface on one logarithmic colour scale."""
+    surfaces = _surfaces(study)
     if not surfaces:
         return []
     finite = np.concatenate([s[3][np.isfinite(s[3])].ravel() for s in surfaces])
     levels = np.geomspace(max(finite.min(), 1e-6), finite.max(), 20)  # one colour scale for all cells
-    rows, columns = _grid(len(surfaces))
-    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.8 * rows), squeeze=False)
-    for axis, (cell, x, y, loss, split) in zip(axes.flat, surfaces):
+    fig, axes = _panels(len(surfaces), 3, (3.8, 3.6))
+    for axis, (cell, x, y, loss, split) in zip(axes, surfaces):
         filled = axis.contourf(x, y, loss, levels=levels, cmap="viridis", norm=matplotlib.colors.LogNorm())
         axis.contour(x, y, loss, levels=levels, colors="white", linewidths=0.3)
-        axis.set_title(f"{study.label(cell)}\n{split} loss", fontsize=8)
+        axis.set_title(study.panel_title(cell), fontsize=8)
         axis.set_aspect("equal")
-    for axis in axes.flat[len(surfaces):]:
-        axis.axis("off")
-    fig.colorbar(filled, ax=list(axes.flat), shrink=0.8, label="loss (shared scale)")
-    return _save(fig, out_dir, "loss-contours", tight=False)  # the shared colour bar does not fit tight_layout
+    fig.colorbar(filled, ax=axes, shrink=0.8, format="%.3g", label=f"{split} loss (shared log scale)")
+    fig.suptitle(f"{split} loss at epoch {study.last_epoch} (first seed), by width")
+    return _save(fig, out_dir, "loss-contours")
+
+
+def study_linear_contours(study, out_dir):
+    """Every cell's loss surface as the paper draws it: contour lines at loss-landscape's
+    linear levels (0.1 to 10 by 0.5), nothing above 10."""
+    surfaces, omitted = [], []
+    for surface in _surfaces(study):
+        (surfaces if np.any(surface[3] <= LINEAR_MAX) else omitted).append(surface)
+    if not surfaces:
+        return []
+    fig, axes = _panels(len(surfaces), 4, (3.3, 3.2))
+    for axis, (cell, x, y, loss, split) in zip(axes, surfaces):
+        shown = np.ma.masked_where(~(loss <= LINEAR_MAX), loss)  # above 10 (or NaN): blank
+        lines = axis.contour(x, y, shown, levels=LINEAR_LEVELS, cmap="viridis", vmin=LINEAR_LEVELS[0],
+                             vmax=LINEAR_MAX, linewidths=0.8)
+        axis.clabel(lines, inline=True, fontsize=5, fmt="%.1f")
+        axis.set_title(study.panel_title(cell), fontsize=8)
+        axis.set_aspect("equal")
+    title = f"{split} loss at epoch {study.last_epoch} (first seed): levels 0.1 to 10 by 0.5, blank above 10"
+    if omitted:
+        title += "\nnot shown (loss above 10 everywhere): " + ", ".join(s[0] for s in omitted)
+    fig.suptitle(title, fontsize=9)
+    return _save(fig, out_dir, "loss-contours-linear")
 
 
 def study_gradient_variance_surfaces(study, out_dir):
-    surfaces = []
-    for cell, path in _surface_files(study):
-        with CellscapeFile(path, "cellscape-surface") as f:
-            if f.has("ycoordinates") and f.has("gradient_variance"):
-                surfaces.append((cell, f.array("xcoordinates"), f.array("ycoordinates"), f.array("gradient_variance")))
+    surfaces = _surfaces(study, "gradient_variance")
     if not surfaces:
         return []
     # The variance spans orders of magnitude across a slice: log10, one z scale for all cells.
@@ -263,58 +400,130 @@ def study_gradient_variance_surfaces(study, out_dir):
     top = max(np.nanmax(v[np.isfinite(v)]) for v in logs)
     rows, columns = _grid(len(surfaces))
     fig = plt.figure(figsize=(4.5 * columns, 4 * rows))
-    for index, ((cell, x, y, _), values) in enumerate(zip(surfaces, logs)):
+    for index, ((cell, x, y, _, _), values) in enumerate(zip(surfaces, logs)):
         axis = fig.add_subplot(rows, columns, index + 1, projection="3d")
         grid_x, grid_y = np.meshgrid(x, y)
         axis.plot_surface(grid_x, grid_y, values, cmap="magma", vmin=bottom, vmax=top, linewidth=0)
         axis.set_zlim(bottom, top)
-        axis.set_title(study.label(cell), fontsize=8)
+        axis.set_title(study.panel_title(cell), fontsize=8)
         axis.set(xlabel="x", ylabel="y", zlabel="log10 gradient variance")
     return _save(fig, out_dir, "gradient-variance-surfaces")
 
 
-def study_hessian(study, out_dir):
-    """The top eigenvalue per cell, and the spectral densities beside it when any cell has one."""
-    colors = _width_colors([study.width(c) for c in study.cells])
-    name = f"hessian-epoch-{study.last_epoch:04d}.h5"
-    densities = []
+def _cell_means(study, metric):
+    """Per cell (in study order): the mean over seeds and its 95% interval, from /cells."""
+    return [np.array([study.cell_value(c, f"{metric}_{part}") for c in study.cells])
+            for part in ("mean", "ci_low", "ci_high")]
+
+
+def _interval_bars(axis, x, mean, low, high):
+    """Error bars from low to high where the interval is known (n >= 2)."""
+    known = np.isfinite(mean) & np.isfinite(low) & np.isfinite(high)
+    if known.any():
+        axis.errorbar(np.asarray(x, float)[known], mean[known],
+                      yerr=[mean[known] - low[known], high[known] - mean[known]],
+                      fmt="none", ecolor="black", elinewidth=0.8, capsize=3, zorder=2)
+
+
+def _density_curves(study, colors):
+    """(cell, colour, grid, density) of every cell's first seed with a spectral density."""
+    curves = []
     for cell, color in zip(study.cells, colors):
-        path = study.cell_file(cell, name)
-        if path.exists():
+        path = study.first_replicate_file(cell, f"hessian-epoch-{study.last_epoch:04d}.h5")
+        if path is not None:
             with CellscapeFile(path, "cellscape-hessian") as f:
                 if f.has("density/grid"):
-                    densities.append((cell, color, f.array("density/grid"), f.array("density/density")))
-    fig, axes = plt.subplots(1, 2 if densities else 1, figsize=(11 if densities else 6, 4), squeeze=False)
-    bar_axis = axes[0][0]
-    for index, (cell, color) in enumerate(zip(study.cells, colors)):
-        bar_axis.bar(index, study.value(cell, "top_eigenvalue", study.last_epoch), color=color)
-    bar_axis.set_xticks(range(len(study.cells)))
-    bar_axis.set_xticklabels([f"{c}\n{_width_label(study.width(c))}" for c in study.cells], fontsize=6, rotation=30)
-    bar_axis.set(ylabel="top Hessian eigenvalue", title=f"sharpness at epoch {study.last_epoch}")
+                    curves.append((cell, color, f.array("density/grid"), f.array("density/density")))
+    return curves
+
+
+def study_hessian(study, out_dir):
+    """The top eigenvalue per cell (mean over seeds, 95% interval) and the spectral
+    densities (first seed): a panel only for what the study computed."""
+    colors = _width_colors([study.width(c) for c in study.cells])
+    mean, low, high = _cell_means(study, "top_eigenvalue")
+    has_bars, densities = np.isfinite(mean).any(), _density_curves(study, colors)
+    count = int(has_bars) + int(bool(densities))
+    if not count:
+        return []
+    fig, axes = plt.subplots(1, count, figsize=(6 * count, 4.2), squeeze=False, layout="constrained")
+    axes = list(axes[0])
+    if has_bars:
+        _eigenvalue_bars(axes.pop(0), study, colors, mean, low, high)
     if densities:
-        density_axis = axes[0][1]
-        for cell, color, grid, density in densities:
-            density_axis.semilogy(grid, np.maximum(density, 1e-8), color=color, label=study.label(cell))
-        density_axis.set(xlabel="eigenvalue", ylabel="density", title="spectral density (SLQ)")
-        density_axis.legend(fontsize=6)
+        _densities(axes.pop(0), study, densities)
     return _save(fig, out_dir, "hessian")
 
 
+def _eigenvalue_bars(axis, study, colors, mean, low, high):
+    positions = np.arange(len(study.cells))
+    axis.bar(positions, mean, color=colors)
+    _interval_bars(axis, positions, mean, low, high)
+    axis.set_xticks(positions)
+    many = len(study.cells) > 4
+    axis.set_xticklabels([f"{_short(c)}\n{_width_label(study.width(c))}" for c in study.cells], fontsize=6,
+                         rotation=45 if many else 0, ha="right" if many else "center")
+    axis.set(ylabel="top Hessian eigenvalue",
+             title=f"sharpness at epoch {study.last_epoch}: mean over seeds, 95% interval")
+
+
+def _densities(axis, study, densities):
+    for cell, color, grid, density in densities:
+        axis.semilogy(grid, np.maximum(density, 1e-8), color=color, label=study.label(cell))
+    axis.set(xlabel="eigenvalue", ylabel="density", title="spectral density (SLQ, first seed)")
+    axis.legend(fontsize=6)
+
+
+def _least_squares(x, y):
+    """Slope and intercept through the finite points, or None when x does not vary."""
+    finite = np.isfinite(x) & np.isfinite(y)
+    if finite.sum() < 2 or np.ptp(x[finite]) == 0:
+        return None
+    return np.polyfit(x[finite], y[finite], 1)
+
+
+def _association_title(row):
+    """rho [interval], p, and the verdict against the paper's claim."""
+    if row is None:
+        return "no association in the summary"
+    claim = {-1: "paper: rho < 0", 1: "paper: rho > 0"}.get(int(row["expected_sign"]), "")
+    if not np.isfinite(row["spearman_rho"]):
+        return f"rho undefined ({row['n_cells']} cells)\n{row['verdict']}"
+    return (f"rho {row['spearman_rho']:+.2f} [{row['ci_low']:+.2f}, {row['ci_high']:+.2f}], "
+            f"p {row['p_value']:.2g}, {row['n_cells']} cells\n{row['verdict']}" + (f" ({claim})" if claim else ""))
+
+
+def _association_panel(axis, study, metric, predictor, colors):
+    """Per-cell means of a metric against a predictor, their intervals, a fitted line and the association."""
+    x = np.array([study.predictor(c, predictor) for c in study.cells], dtype=float)
+    mean, low, high = _cell_means(study, metric)
+    _interval_bars(axis, x, mean, low, high)
+    axis.scatter(x, mean, color=colors, s=30, zorder=3)
+    fit = _least_squares(x, mean)
+    if fit is not None:
+        ends = np.array([np.nanmin(x), np.nanmax(x)])
+        axis.plot(ends, np.polyval(fit, ends), color="grey", linestyle="--", linewidth=1, label="least squares")
+    axis.set(xlabel=dict(PREDICTORS)[predictor], ylabel=study.metric_label(metric))
+    axis.set_title(_association_title(study.association(metric, predictor)), fontsize=8)
+    if predictor == "normal_depth":
+        axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+
+
 def study_scatter(study, out_dir):
-    columns = [("top_eigenvalue", "top Hessian eigenvalue"), ("gradient_variance", "gradient variance"),
-               ("epochs_to_threshold", f"epochs to train loss <= {study.loss_threshold:g}"),
-               ("test_acc", "test accuracy")]
-    fig, axes = plt.subplots(2, len(columns), figsize=(4 * len(columns), 7))
+    """Every metric that has a value: per-cell means against width and against depth,
+    with 95% intervals, a least-squares line and Spearman's rho from the summary."""
+    metrics = [m for m, _ in METRICS if np.isfinite(_cell_means(study, m)[0]).any()]
+    if not metrics:
+        return []
     colors = _width_colors([study.width(c) for c in study.cells])
-    for column, (name, title) in enumerate(columns):
-        for row, (measure, label) in enumerate([(study.width, "normal-cell width (c)"),
-                                                (study.depth, "normal-cell depth")]):
-            axis = axes[row][column]
-            for cell, color in zip(study.cells, colors):
-                axis.scatter(measure(cell), study.value(cell, name, study.last_epoch), color=color, s=40)
-                axis.annotate(cell, (measure(cell), study.value(cell, name, study.last_epoch)), fontsize=5)
-            axis.set(xlabel=label, ylabel=title)
-    fig.suptitle(f"at epoch {study.last_epoch}")
+    fig, axes = plt.subplots(len(metrics), len(PREDICTORS), figsize=(9, 2.8 * len(metrics) + 0.6), squeeze=False,
+                             layout="constrained")
+    for row, metric in enumerate(metrics):
+        for column, (predictor, _) in enumerate(PREDICTORS):
+            _association_panel(axes[row][column], study, metric, predictor, colors)
+    fig.suptitle(f"{study.name}, epoch {study.last_epoch}: per-cell means over seeds (bars: 95% t interval, "
+                 "dashed: least squares)\nrho: Spearman's rank correlation [95% bootstrap interval], "
+                 "p: permutation test", fontsize=9)
     return _save(fig, out_dir, "scatter")
 
 
@@ -323,7 +532,7 @@ def study_figures(directory, out_dir=None):
     study = Study(directory)
     out_dir = pathlib.Path(out_dir) if out_dir else study.directory / "figures"
     paths = []
-    for draw in (study_cell_diagrams, study_loss_curves, study_loss_contours, study_gradient_variance_surfaces,
-                 study_hessian, study_scatter):
+    for draw in (study_cell_diagrams, study_loss_curves, study_loss_contours, study_linear_contours,
+                 study_gradient_variance_surfaces, study_hessian, study_scatter):
         paths += draw(study, out_dir)
     return paths

@@ -53,6 +53,25 @@ class CellscapeFile:
         value = self.file.attrs[name]
         return value.decode() if isinstance(value, bytes) else value
 
+    def table(self, group, required=()):
+        """A table stored as a group of equally long 1-D datasets, by column name:
+        strings as str arrays, numbers as stored; `required` columns must exist."""
+        names = self.members(group)
+        for name in required:
+            if name not in names:
+                raise PlotInputError(f"{self.path} has no dataset '{group}/{name}' (see docs/hdf5-schema.md)")
+        columns = {name: self._column(f"{group}/{name}") for name in names}
+        lengths = {len(values) for values in columns.values()}
+        if len(lengths) > 1:
+            raise PlotInputError(f"{self.path}: the columns of '{group}' differ in length ({sorted(lengths)})")
+        return columns
+
+    def _column(self, name):
+        dataset = self.file[name]
+        if h5py.check_string_dtype(dataset.dtype) is not None:
+            return np.array(dataset.asstr()[()], dtype=str)
+        return np.asarray(dataset[()])
+
     def members(self, group):
         if group not in self.file:
             raise PlotInputError(f"{self.path} has no group '{group}' (see docs/hdf5-schema.md)")

@@ -2,6 +2,7 @@
 names (docs/hdf5-schema.md): every figure is produced, and a file that lacks
 a name gets one clear error line, not a traceback."""
 import h5py
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
@@ -11,12 +12,43 @@ from cellscape_plots.figures import (gradvar_figures, hessian_figures, study_fig
                                      train_figures)
 
 
+def _finite(values):
+    return np.isfinite(np.asarray(values, float)).any()
+
+
+def _has_data(axis):
+    """Whether the axis shows something: a finite line, bar, point or polygon, an
+    image, or nothing on purpose (an axis turned off: a titled blank)."""
+    if not axis.axison or axis.images:
+        return True
+    if any(_finite(line.get_ydata()) for line in axis.get_lines()):
+        return True
+    if any(_finite(patch.get_height()) for patch in axis.patches if hasattr(patch, "get_height")):
+        return True
+    for collection in axis.collections:
+        if type(collection).__name__ == "PathCollection":
+            if _finite(collection.get_offsets()):
+                return True
+        elif any(len(path.vertices) and _finite(path.vertices) for path in collection.get_paths()):
+            return True
+    return False
+
+
+class Drawn(dict):
+    """Panels by figure name; `figure`: the figure-level texts by name."""
+
+    def __init__(self):
+        super().__init__()
+        self.figure = {}
+
+
 @pytest.fixture
 def drawn(monkeypatch):
     """Every figure saved during a test, by file name: its axes (titles, labels,
-    lines' data, scatter points, bars, images, contour sets), read off the
-    matplotlib objects just before they are written and closed."""
-    figures_by_name = {}
+    lines' data, scatter points, bars, shaded bands, error bars, images, contour
+    sets, tick labels), read off the matplotlib objects just before they are
+    written and closed; and in `drawn.figure[name]` its legends and suptitle."""
+    figures_by_name = Drawn()
     save = figures._save
 
     def capture(fig, out_dir, name, tight=True):
@@ -31,21 +63,28 @@ def drawn(monkeypatch):
                 "points": [np.asarray(c.get_offsets()) for c in axis.collections
                            if type(c).__name__ == "PathCollection"],
                 "bars": [patch.get_height() for patch in axis.patches],
+                "bands": [np.concatenate([p.vertices for p in c.get_paths()]) for c in axis.collections
+                          if "FillBetween" in type(c).__name__],
+                "errorbars": [np.asarray(container.lines[2][0].get_segments()) for container in axis.containers
+                              if type(container).__name__ == "ErrorbarContainer"],
                 "images": len(axis.images),
                 "contours": [c for c in axis.collections if type(c).__name__ in ("QuadContourSet", "ContourSet")] or
                             [c for c in getattr(axis, "_children", []) if "Contour" in type(c).__name__],
+                "xticklabels": [t.get_text() for t in axis.get_xticklabels()],
                 "is_3d": axis.name == "3d",
-                "empty": not (axis.get_lines() or axis.collections or axis.patches or axis.images or
-                              not axis.axison),
+                "empty": not _has_data(axis),
             })
         figures_by_name[name] = panels
+        figures_by_name.figure[name] = {
+            "suptitle": fig._suptitle.get_text() if fig._suptitle else "",
+            "legends": [[t.get_text() for t in legend.get_texts()] for legend in fig.legends]}
         return save(fig, out_dir, name, tight)
 
     monkeypatch.setattr(figures, "_save", capture)
     return figures_by_name
 
 
-def write_surface(path, two_d=True, gradient_variance=True):
+def write_surface(path, two_d=True, gradient_variance=True, scale=1.0, offset=0.0):
     x = np.linspace(-1, 1, 5)
     y = np.linspace(-1, 1, 4)
     with h5py.File(path, "w") as f:
@@ -55,7 +94,7 @@ def write_surface(path, two_d=True, gradient_variance=True):
         shape = (len(y), len(x)) if two_d else (len(x),)
         if two_d:
             f["ycoordinates"] = y
-            loss = 0.3 + np.add.outer(y ** 2, 2 * x ** 2)
+            loss = 0.3 + offset + scale * np.add.outer(y ** 2, 2 * x ** 2)
         else:
             loss = 0.3 + x ** 2
         for split in ("train", "test"):
@@ -66,14 +105,15 @@ def write_surface(path, two_d=True, gradient_variance=True):
         f["completed"] = np.ones(shape, dtype=np.uint8)
 
 
-def write_hessian(path):
+def write_hessian(path, density=True):
     with h5py.File(path, "w") as f:
         f.attrs["format"] = "cellscape-hessian"
         f.attrs["trace"] = 12.5
         f["eigenvalues"] = np.array([9.0, 4.0])
-        grid = np.linspace(-1, 10, 50)
-        f["density/grid"] = grid
-        f["density/density"] = np.exp(-grid ** 2)
+        if density:
+            grid = np.linspace(-1, 10, 50)
+            f["density/grid"] = grid
+            f["density/density"] = np.exp(-grid ** 2)
 
 
 def write_gradvar(path):
@@ -84,41 +124,157 @@ def write_gradvar(path):
         f["tensor_snr"] = np.array([[1.0, 2.0, 3.0], [0.5, 1.0, 1.5]])
 
 
-def write_checkpoint(path, cell, epochs=3):
+def write_checkpoint(path, cell, epochs=3, train_loss=None, test_loss=None):
     with h5py.File(path, "w") as f:
         f.attrs["format"] = "cellscape-checkpoint"
         f.attrs["cell_name"] = cell
         f["history/step/loss"] = np.linspace(2, 0.5, 30)
-        f["history/epoch/train_loss"] = np.linspace(1.5, 0.5, epochs)
-        f["history/epoch/test_loss"] = np.linspace(1.6, 0.7, epochs)
+        f["history/epoch/train_loss"] = np.linspace(1.5, 0.5, epochs) if train_loss is None else train_loss
+        f["history/epoch/test_loss"] = np.linspace(1.6, 0.7, epochs) if test_loss is None else test_loss
         f["history/epoch/test_accuracy"] = np.linspace(0.5, 0.8, epochs)
 
 
-def write_study(directory):
-    cells = [("WIDE", "WIDE", 4.0, 2), ("CHAIN", "CHAIN", 1.0, 5)]
-    for _, folder, _, _ in cells:
-        (directory / folder / "train").mkdir(parents=True)
-        write_checkpoint(directory / folder / "train" / "epoch-0003.h5", folder)
-        write_surface(directory / folder / "surface-epoch-0003.h5")
-        write_hessian(directory / folder / "hessian-epoch-0003.h5")
-    strings = h5py.string_dtype()
+# A v2 study: 4 cells x 3 seeds, analysed at epochs 2 and 3; WIDE's seeds 2 and 3
+# failed (their directories hold checkpoints of absurd losses that must not be plotted).
+LONG = "DARTS_V2-random-connections-count-2-seed-1"
+CELLS = [("WIDE", 4.0, 2), ("CHAIN", 1.0, 5), ("MID", 2.0, 3), (LONG, 3.0, 4)]  # name, width, depth
+BY_WIDTH = ["CHAIN", "MID", LONG, "WIDE"]
+SEEDS = [1, 2, 3]
+EPOCHS = [2, 3]
+METRIC_NAMES = ["train_loss", "train_acc", "test_loss", "test_acc", "epochs_to_threshold", "top_eigenvalue", "trace",
+                "gradient_variance", "noise_scale", "basin_fraction", "basin_radius"]
+SHOWN_METRICS = METRIC_NAMES[:-2]  # the basin metrics are NaN throughout: no panels for them
+TOP_EIGENVALUE = {"CHAIN": 20.0, "MID": 12.0, LONG: 8.0, "WIDE": 5.0}
+
+
+def failed(cell, seed):
+    return cell == "WIDE" and seed != 1
+
+
+def history(cell, seed, epochs=3, test=False):
+    """The epoch losses of a replicate's checkpoint: each seed and cell its own."""
+    if failed(cell, seed):
+        return np.full(epochs, 100.0)
+    start, end = (1.6, 0.7) if test else (1.5, 0.5)
+    return BY_WIDTH.index(cell) * 0.1 + np.linspace(start, end, epochs) * (1 + 0.2 * (seed - 1))
+
+
+def cell_mean(cell, metric, epoch):
+    """The /cells mean of a metric: distinct per cell, metric and epoch; NaN for the basin metrics."""
+    if metric.startswith("basin"):
+        return np.nan
+    if metric == "top_eigenvalue":
+        value = TOP_EIGENVALUE[cell]
+    else:
+        value = 1 + BY_WIDTH.index(cell) + METRIC_NAMES.index(metric)
+    return value + (0 if epoch == 3 else 1000)
+
+
+def cell_interval(cell, metric, epoch):
+    """(low, high): NaN for WIDE (one finished replicate), else around the mean."""
+    mean = cell_mean(cell, metric, epoch)
+    if cell == "WIDE":
+        return np.nan, np.nan
+    return mean - 1 - 0.1 * BY_WIDTH.index(cell), mean + 2
+
+
+def association(epoch, metric, predictor, controlling):
+    """rho, low, high, p, expected sign, verdict: only epoch 3's plain ones are to be drawn."""
+    if epoch != 3 or controlling:
+        return 0.11, -0.5, 0.6, 0.9, 0, "no claim"
+    if metric == "top_eigenvalue" and predictor == "normal_width":
+        return -0.8, -1.0, -0.2, 0.083, -1, "holds"
+    if metric == "train_loss" and predictor == "normal_depth":
+        return 0.4, -0.6, 0.95, 0.5, -1, "undecided"
+    return 0.2, -0.7, 0.9, 0.7, 0, "no claim"
+
+
+def write_table(f, group, columns):
+    for name, values in columns.items():
+        if isinstance(values[0], str):
+            f.create_dataset(f"{group}/{name}", data=values, dtype=h5py.string_dtype())
+        elif isinstance(values[0], (int, np.integer)):
+            f[f"{group}/{name}"] = np.asarray(values, dtype=np.int64)
+        else:
+            f[f"{group}/{name}"] = np.asarray(values, dtype=np.float64)
+
+
+def write_replicate_files(directory, cell, seed, density=True):
+    directory.mkdir(parents=True)
+    (directory / "train").mkdir()
+    for epoch in EPOCHS:
+        write_checkpoint(directory / "train" / f"epoch-{epoch:04d}.h5", cell, epochs=epoch,
+                         train_loss=history(cell, seed, epoch), test_loss=history(cell, seed, epoch, test=True))
+    scale = 5.0 if cell == "CHAIN" else 1.0  # CHAIN's surface rises to 15.3: above 10 it is left blank
+    write_surface(directory / "surface-epoch-0003.h5", scale=scale, offset=50.0 * (seed - 1))
+    write_surface(directory / "surface-epoch-0003-pair-1.h5", offset=1000.0)  # another direction pair: not drawn
+    write_hessian(directory / "hessian-epoch-0003.h5", density=density)
+
+
+def write_study(directory, density=True, top_eigenvalue=True):
+    """A v2 summary with its replicate files; WIDE's cell directory has a cell.png."""
+    replicates = {name: [] for name in ["cell", "genotype", "status", "directory", "seed", "normal_width",
+                                        "normal_depth", "reduce_width", "reduce_depth", "parameters", "epoch"]
+                  + METRIC_NAMES}
+    for cell, width, depth in CELLS:
+        for seed in SEEDS:
+            write_replicate_files(directory / cell / f"seed-{seed}", cell, seed, density)
+            for epoch in [0] if failed(cell, seed) else EPOCHS:
+                row = {"cell": cell, "genotype": "Genotype(...)", "directory": f"{cell}/seed-{seed}", "seed": seed,
+                       "status": "failed: NaN loss at step 3" if failed(cell, seed) else "ok",
+                       "normal_width": width, "normal_depth": depth, "reduce_width": 2.0, "reduce_depth": 2,
+                       "parameters": 1000, "epoch": epoch}
+                row.update({m: cell_mean(cell, m, epoch) + seed for m in METRIC_NAMES})
+                for name, value in row.items():
+                    replicates[name].append(value)
+    cells = {name: [] for name in ["cell", "genotype", "directory", "normal_width", "normal_depth", "reduce_width",
+                                   "reduce_depth", "parameters", "epoch", "n"]}
+    for cell, width, depth in CELLS:
+        for epoch in EPOCHS:
+            row = {"cell": cell, "genotype": "Genotype(...)", "directory": cell, "normal_width": width,
+                   "normal_depth": depth, "reduce_width": 2.0, "reduce_depth": 2, "parameters": 1000, "epoch": epoch,
+                   "n": sum(not failed(cell, s) for s in SEEDS)}
+            for metric in METRIC_NAMES:
+                mean = np.nan if metric == "top_eigenvalue" and not top_eigenvalue else cell_mean(cell, metric, epoch)
+                low, high = cell_interval(cell, metric, epoch)
+                row.update({f"{metric}_mean": mean, f"{metric}_std": 1.0, f"{metric}_ci_low": low,
+                            f"{metric}_ci_high": high})
+            for name, value in row.items():
+                cells.setdefault(name, []).append(value)
+    associations = {name: [] for name in ["epoch", "metric", "predictor", "controlling", "spearman_rho", "ci_low",
+                                          "ci_high", "p_value", "n_cells", "expected_sign", "verdict"]}
+    for epoch in EPOCHS:
+        for metric in METRIC_NAMES:
+            for predictor, other in [("normal_width", "normal_depth"), ("normal_depth", "normal_width")]:
+                for controlling in ["", other]:
+                    rho, low, high, p, sign, verdict = association(epoch, metric, predictor, controlling)
+                    for name, value in zip(list(associations), [epoch, metric, predictor, controlling, rho, low, high,
+                                                                p, 4, sign, verdict]):
+                        associations[name].append(value)
     with h5py.File(directory / "summary.h5", "w") as f:
         f.attrs["format"] = "cellscape-study"
+        f.attrs["version"] = 2
+        f.attrs["name"] = "tiny"
+        f.attrs["dataset"] = "fashion-mnist"
         f.attrs["loss_threshold"] = 0.8
-        f.create_dataset("cell", data=[c[0] for c in cells], dtype=strings)
-        f.create_dataset("directory", data=[c[1] for c in cells], dtype=strings)
-        f.create_dataset("status", data=["ok", "ok"], dtype=strings)
-        f["normal_width"] = [c[2] for c in cells]
-        f["normal_depth"] = [c[3] for c in cells]
-        f["reduce_width"] = [2.0, 2.0]
-        f["reduce_depth"] = [2, 2]
-        f["parameters"] = [1000, 800]
-        f["epoch"] = [3, 3]
-        for name, values in [("train_loss", [0.4, 0.6]), ("test_loss", [0.5, 0.7]), ("test_acc", [0.8, 0.7]),
-                             ("epochs_to_threshold", [2.0, np.nan]), ("top_eigenvalue", [5.0, 20.0]),
-                             ("trace", [50.0, 90.0]), ("gradient_variance", [1.0, 3.0]),
-                             ("noise_scale", [10.0, 30.0])]:
-            f[name] = np.array(values)
+        f.attrs["basin_level"] = 1.0
+        f["seeds"] = np.array(SEEDS, dtype=np.int64)
+        write_table(f, "replicates", replicates)
+        write_table(f, "cells", cells)
+        write_table(f, "associations", associations)
+    plt.imsave(directory / "WIDE" / "cell.png", np.zeros((4, 4, 3)))
+
+
+def write_v1_study(directory):
+    """A summary as cellscape wrote it before version 2: root-level columns."""
+    directory.mkdir(exist_ok=True)
+    with h5py.File(directory / "summary.h5", "w") as f:
+        f.attrs["format"] = "cellscape-study"
+        f.attrs["format_version"] = 1
+        f.attrs["loss_threshold"] = 0.8
+        f.create_dataset("cell", data=["WIDE"], dtype=h5py.string_dtype())
+        f.create_dataset("status", data=["ok"], dtype=h5py.string_dtype())
+        f["epoch"] = [3]
 
 
 def assert_written(paths, names):
@@ -177,42 +333,129 @@ def test_a_hessian_file_without_a_density_gets_no_empty_panel(tmp_path, drawn):
     assert len(drawn["h-hessian"]) == 1
 
 
+def label(cell):
+    width, depth = {c: (w, d) for c, w, d in CELLS}[cell]
+    return f"{cell} ({width:g}c, depth {depth})"
+
+
 def test_study_figures(tmp_path, drawn):
     write_study(tmp_path)
     paths = study_figures(tmp_path)
-    assert_written(paths, ["cells", "loss-curves", "loss-contours", "gradient-variance-surfaces", "hessian",
-                           "scatter"])
+    assert_written(paths, ["cells", "loss-curves", "loss-contours", "loss-contours-linear",
+                           "gradient-variance-surfaces", "hessian", "scatter"])
     assert all(p.parent == tmp_path / "figures" for p in paths)
     for name, panels in drawn.items():
-        assert not any(panel["empty"] for panel in panels), name
-
-    # Cells ordered by width: CHAIN (1c) first, then WIDE (4c).
-    train, test = drawn["loss-curves"]
-    assert [label for _, _, label in train["lines"] if label.startswith(("CHAIN", "WIDE"))] == [
-        "CHAIN (1c, depth 5)", "WIDE (4c, depth 2)"]
-    for _, ys, label in train["lines"][:2]:
-        np.testing.assert_allclose(ys, np.linspace(1.5, 0.5, 3))
-    threshold = [ys for _, ys, label in train["lines"] if label.startswith("_")]
-    assert threshold and np.allclose(threshold[0], 0.8)  # the study's loss threshold
-    np.testing.assert_allclose(test["lines"][1][1], np.linspace(1.6, 0.7, 3))
-    assert len(drawn["loss-contours"]) == 2
-    assert [panel["title"].split("\n")[0] for panel in drawn["loss-contours"]] == [
-        "CHAIN (1c, depth 5)", "WIDE (4c, depth 2)"]
+        assert panels and not any(panel["empty"] for panel in panels), name
+    # Cells ordered by width; the diagram is read from the cell's directory (only WIDE has one).
+    assert [panel["images"] for panel in drawn["cells"]] == [0, 0, 0, 1]
+    assert [panel["title"] for panel in drawn["cells"]] == [label(c) for c in BY_WIDTH]
+    contours = drawn["loss-contours"]
+    assert [panel["title"] for panel in contours][::3] == [label("CHAIN"), label("WIDE")]
+    assert all(panel["contours"] for panel in contours)
     assert all(panel["is_3d"] for panel in drawn["gradient-variance-surfaces"])
-    assert len(drawn["gradient-variance-surfaces"]) == 2
-    assert sum(panel["images"] for panel in drawn["cells"]) == 0  # no cell.png in this study: titled blanks
-    bars, densities = drawn["hessian"]
-    assert bars["bars"] == [20.0, 5.0]  # top eigenvalues, CHAIN then WIDE
-    assert len(densities["lines"]) == 2
-    # 4 measures against width (top row) and depth (bottom row); one point per cell.
+    assert len(drawn["gradient-variance-surfaces"]) == 4
+
+
+def draw_study(directory, draw, **options):
+    """One study figure of a study written here (faster than all of them)."""
+    write_study(directory, **options)
+    return draw(figures.Study(directory), directory / "figures")
+
+
+def test_loss_curves_are_the_mean_over_seeds_with_a_min_to_max_band(tmp_path, drawn):
+    draw_study(tmp_path, figures.study_loss_curves)
+    train, test = drawn["loss-curves"]
+    for panel, is_test in [(train, False), (test, True)]:
+        assert "band min to max" in panel["title"]
+        means = [line for line in panel["lines"] if not line[2].startswith("_")]
+        assert [line[2] for line in means] == [label(c) for c in BY_WIDTH]
+        assert len(panel["bands"]) == len(BY_WIDTH)
+        for cell, (epochs, mean, _), band in zip(BY_WIDTH, means, panel["bands"]):
+            # From each finished replicate's last checkpoint (epoch 3: 3 epochs); WIDE's failed seed left out.
+            seeds = np.array([history(cell, s, 3, is_test) for s in SEEDS if not failed(cell, s)])
+            np.testing.assert_allclose(epochs, [1, 2, 3])
+            np.testing.assert_allclose(mean, seeds.mean(axis=0))
+            for epoch in epochs:
+                at = band[np.isclose(band[:, 0], epoch), 1]
+                assert at.min() == pytest.approx(seeds[:, int(epoch) - 1].min()), (cell, epoch)
+                assert at.max() == pytest.approx(seeds[:, int(epoch) - 1].max()), (cell, epoch)
+    threshold = [ys for _, ys, line_label in train["lines"] if line_label.startswith("_")]
+    assert threshold and np.allclose(threshold[0], 0.8)  # the study's loss threshold
+    (legend,) = drawn.figure["loss-curves"]["legends"]
+    assert legend == [label(c) for c in BY_WIDTH] + ["band: min to max over seeds"]
+
+
+def test_the_linear_contours_have_the_papers_levels_and_nothing_above_10(tmp_path, drawn):
+    draw_study(tmp_path, figures.study_linear_contours)
+    panels = drawn["loss-contours-linear"]
+    titles = [panel["title"] for panel in panels]
+    assert titles[0] == label("CHAIN") and titles[3] == label("WIDE")
+    # A long name is wrapped above its width and depth, no line longer than the short titles.
+    assert titles[2].startswith("DARTS_V2-random-") and titles[2].endswith("\n(3c, depth 4)")
+    assert max(len(line) for title in titles for line in title.split("\n")) <= 28
+    for panel in panels:
+        (contour,) = panel["contours"]
+        levels = np.asarray(contour.levels)
+        assert levels[0] == pytest.approx(0.1) and levels.max() <= 10 and np.allclose(np.diff(levels), 0.5)
+        assert contour.zmax <= 10  # CHAIN's surface reaches 15.3: that part is blank
+        # The first seed's direction pair 0 (the other seeds' and pair 1's surfaces lie above 50).
+        assert contour.zmin == pytest.approx(0.3 + (5 if panel["title"] == label("CHAIN") else 1) / 9)
+    assert "blank above 10" in drawn.figure["loss-contours-linear"]["suptitle"]
+
+
+def test_the_scatter_plots_show_means_intervals_fit_and_association(tmp_path, drawn):
+    draw_study(tmp_path, figures.study_scatter)
     scatter = drawn["scatter"]
-    assert len(scatter) == 8
-    top_eigenvalue_by_width, top_eigenvalue_by_depth = scatter[0], scatter[4]
-    assert top_eigenvalue_by_width["xlabel"] == "normal-cell width (c)"
-    points = np.concatenate(top_eigenvalue_by_width["points"])
-    np.testing.assert_allclose(points, [[1.0, 20.0], [4.0, 5.0]])
-    np.testing.assert_allclose(np.concatenate(top_eigenvalue_by_depth["points"]), [[5, 20.0], [2, 5.0]])
-    assert "epochs to train loss <= 0.8" in scatter[2]["ylabel"]
+    assert len(scatter) == 2 * len(SHOWN_METRICS)  # the basin metrics, NaN throughout, get no panels
+    assert not any(panel["empty"] for panel in scatter)
+    predictors = {c: (w, d) for c, w, d in CELLS}
+    for index, metric in enumerate(SHOWN_METRICS):
+        for column in range(2):
+            panel = scatter[2 * index + column]
+            assert panel["xlabel"] == ["normal-cell width (c)", "normal-cell depth"][column]
+            x = np.array([predictors[c][column] for c in BY_WIDTH], float)
+            means = np.array([cell_mean(c, metric, 3) for c in BY_WIDTH])
+            np.testing.assert_allclose(np.concatenate(panel["points"]), np.column_stack([x, means]))
+            # The 95% interval of /cells, from low to high; none for WIDE (one finished replicate).
+            (bars,) = panel["errorbars"]
+            expected = [[[x[i], low], [x[i], high]] for i, c in enumerate(BY_WIDTH) if c != "WIDE"
+                        for low, high in [cell_interval(c, metric, 3)]]
+            np.testing.assert_allclose(bars, expected)
+            (fit,) = [line for line in panel["lines"] if line[2] == "least squares"]
+            np.testing.assert_allclose(fit[1], np.polyval(np.polyfit(x, means, 1), fit[0]))
+    top_by_width = scatter[2 * SHOWN_METRICS.index("top_eigenvalue")]
+    assert top_by_width["ylabel"] == "top Hessian eigenvalue"
+    assert top_by_width["title"] == "rho -0.80 [-1.00, -0.20], p 0.083, 4 cells\nholds (paper: rho < 0)"
+    train_loss_by_depth = scatter[2 * SHOWN_METRICS.index("train_loss") + 1]
+    assert train_loss_by_depth["title"] == "rho +0.40 [-0.60, +0.95], p 0.5, 4 cells\nundecided (paper: rho < 0)"
+    assert scatter[2]["title"] == "rho +0.20 [-0.70, +0.90], p 0.7, 4 cells\nno claim"
+    assert scatter[2 * SHOWN_METRICS.index("epochs_to_threshold")]["ylabel"] == "epochs to train loss <= 0.8"
+
+
+def test_the_study_hessian_figure_never_has_an_empty_panel(tmp_path, drawn):
+    draw_study(tmp_path / "both", figures.study_hessian)
+    bars, densities = drawn["hessian"]
+    assert bars["bars"] == [TOP_EIGENVALUE[c] for c in BY_WIDTH]
+    (intervals,) = bars["errorbars"]
+    np.testing.assert_allclose(intervals[:, :, 1], [cell_interval(c, "top_eigenvalue", 3) for c in BY_WIDTH[:3]])
+    assert bars["xticklabels"][2] == "DARTS_V2-rand\u2026\n3c"  # long names shortened
+    assert len(densities["lines"]) == 4
+    draw_study(tmp_path / "no-density", figures.study_hessian, density=False)
+    assert [panel["bars"] for panel in drawn["hessian"]] == [[TOP_EIGENVALUE[c] for c in BY_WIDTH]]
+    draw_study(tmp_path / "density-only", figures.study_hessian, top_eigenvalue=False)
+    assert [len(panel["lines"]) for panel in drawn["hessian"]] == [4]
+    del drawn["hessian"]
+    assert draw_study(tmp_path / "neither", figures.study_hessian, density=False, top_eigenvalue=False) == []
+    assert "hessian" not in drawn
+
+
+def test_a_version_1_summary_gets_one_line_saying_to_rerun_the_study(tmp_path, capsys):
+    write_v1_study(tmp_path)
+    with pytest.raises(PlotInputError, match="written by an older cellscape"):
+        study_figures(tmp_path)
+    assert main(["study", str(tmp_path)]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "older cellscape" in error and "rerun `cellscape study`" in error
 
 
 def test_a_file_missing_a_dataset_gets_a_clear_error(tmp_path, capsys):

@@ -122,3 +122,42 @@ TEST_CASE("very long cell specs are refused with a sentence, not a crash") {
     CHECK_THAT(error_of("@" + directory.write("long.txt", "  name_" + huge + " = Genotype (\n").string()),
                !Contains("no error"));
 }
+
+TEST_CASE("stratified connections: per_width cells at each width, normal cell rewired only") {
+    const auto base = resolve_cell("DARTS_V2");
+    const auto cells = resolve_cells("DARTS_V2:stratified-connections:per_width=2,seed=3,min_width=2,max_width=3.5");
+    REQUIRE(cells.size() == 8);  // 2c, 2.5c, 3c, 3.5c
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+        const double width = 2.0 + 0.5 * static_cast<double>(i / 2);
+        // Measured independently of the generator's bookkeeping.
+        CHECK(cell_metrics(cells[i].genotype.normal, CellType::normal).width == width);
+        CHECK(cells[i].genotype.reduce == base.genotype.reduce);
+        CHECK(cells[i].genotype.normal.concat == base.genotype.normal.concat);
+        for (std::size_t e = 0; e < base.genotype.normal.edges.size(); ++e)  // operations kept, sources redrawn
+            CHECK(cells[i].genotype.normal.edges[e].op == base.genotype.normal.edges[e].op);
+    }
+    CHECK(cells[0].name == "DARTS_V2-stratified-s3-2c-0");
+    CHECK(cells[3].name == "DARTS_V2-stratified-s3-2.5c-1");
+    // Seeded: the same spec gives the same cells, another seed others.
+    const auto again = resolve_cells("DARTS_V2:stratified-connections:per_width=2,seed=3,min_width=2,max_width=3.5");
+    const auto other = resolve_cells("DARTS_V2:stratified-connections:per_width=2,seed=4,min_width=2,max_width=3.5");
+    bool same = true, different = false;
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+        same = same && again[i].genotype == cells[i].genotype;
+        different = different || !(other[i].genotype == cells[i].genotype);
+    }
+    CHECK(same);
+    CHECK(different);
+    // Without bounds: every reachable width, 1c to 4c for four nodes.
+    CHECK(resolve_cells("DARTS_V2:stratified-connections:seed=1").size() == 7);
+}
+
+TEST_CASE("stratified connections refuse widths the base cell cannot reach") {
+    CHECK_THROWS_WITH(resolve_cells("DARTS_V2:stratified-connections:max_width=4.5"),
+                      Contains("4.5c is not reachable") && Contains("1c to 4c"));
+    CHECK_THROWS_WITH(resolve_cells("DARTS_V2:stratified-connections:min_width=0.5"), Contains("0.5c is not reachable"));
+    CHECK_THROWS_WITH(resolve_cells("DARTS_V2:stratified-connections:min_width=2.2"), Contains("steps of 0.5c"));
+    CHECK_THROWS_WITH(resolve_cells("DARTS_V2:stratified-connections:min_width=3,max_width=2"),
+                      Contains("above max_width"));
+    CHECK_THROWS_WITH(resolve_cells("DARTS_V2:stratified-connections:cells=both"), Contains("normal cell only"));
+}

@@ -1,4 +1,4 @@
-// Width and depth (PAPER.md section 2), checked against counts done by hand.
+// Width and depth (docs/science.md section 2), checked against counts done by hand.
 #include <catch2/catch.hpp>
 
 #include "cellscape/cells/metrics.hpp"
@@ -23,7 +23,7 @@ Cell cell_from(std::vector<int> sources, std::vector<int> concat) {
 
 }  // namespace
 
-// Each expectation was counted by hand from the genotype in PAPER.md; the
+// Each expectation was counted by hand from the genotype in data/zoo/genotypes.txt; the
 // comment lists each node's two sources, the node's width share, and the
 // longest path into it.
 TEST_CASE("widths and depths of the zoo cells match hand counts") {

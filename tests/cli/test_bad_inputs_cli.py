@@ -200,7 +200,7 @@ def test_a_rerun_with_edited_settings_does_not_reuse_the_old_results(cellscape, 
     assert "trained with other settings (learning_rate was 0.025, the config now says 0.05)" in result.stdout
     assert (out / "summary.h5").read_bytes() != before  # the summary says the cell failed, not the old numbers
     with h5py.File(out / "summary.h5") as f:
-        assert f["status"][0].decode().startswith("failed:")
+        assert f["replicates/status"][0].decode().startswith("failed:")
 
 
 def test_a_second_writer_of_a_training_run_is_told_who_holds_it(cellscape, tmp_path):

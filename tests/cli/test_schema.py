@@ -26,6 +26,14 @@ def written_names(path):
     return names
 
 
+def datasets_of(path):
+    """Every dataset of a file by its path ('a/b'), read whole."""
+    data = {}
+    with h5py.File(path) as f:
+        f.visititems(lambda name, item: data.update({name: item[()]}) if isinstance(item, h5py.Dataset) else None)
+    return data
+
+
 def matches(pattern, name):
     regex = "^" + re.escape(pattern).replace(r"\{name\}", "[^/]+") + "$"
     return re.match(regex, name) is not None

@@ -14,6 +14,7 @@ import h5py
 import numpy as np
 import pytest
 
+from test_schema import datasets_of
 from test_study_cli import TINY_STUDY
 
 
@@ -118,11 +119,6 @@ def wait_for(jobs, env, root):
     pytest.fail(f"the Slurm jobs did not finish: {queue.stdout}\n{logs(root)}")
 
 
-def summary_columns(path):
-    with h5py.File(path) as f:
-        return {name: f[name][()] for name in f}
-
-
 def test_a_tiny_study_through_slurm_has_the_summary_of_a_local_run(cellscape, slurm, tmp_path):
     env, root = slurm
     config = tmp_path / "tiny.toml"
@@ -139,13 +135,13 @@ def test_a_tiny_study_through_slurm_has_the_summary_of_a_local_run(cellscape, sl
                                 "--json"], env=env, capture_output=True, text=True)
     assert submitted.returncode == 0, submitted.stderr
     jobs = json.loads(submitted.stdout)
-    assert jobs["cells"] == [0, 1] and jobs["cells_job"] and jobs["surfaces_job"] and jobs["summary_job"]
+    assert jobs["replicates"] == [0, 1] and jobs["cells_job"] and jobs["surfaces_job"] and jobs["summary_job"]
     wait_for([jobs["cells_job"], jobs["surfaces_job"], jobs["summary_job"]], env, root)
     summary_log = out / "slurm" / "logs" / "summary.log"
     assert (out / "summary.h5").exists(), summary_log.read_text() if summary_log.exists() else logs(root)
 
     cellscape("study", str(config), "--out", str(tmp_path / "local"))
-    through_slurm, local = summary_columns(out / "summary.h5"), summary_columns(tmp_path / "local" / "summary.h5")
+    through_slurm, local = datasets_of(out / "summary.h5"), datasets_of(tmp_path / "local" / "summary.h5")
     assert through_slurm.keys() == local.keys()
     for name in local:
         if local[name].dtype.kind == "f":
@@ -161,5 +157,5 @@ def test_a_tiny_study_through_slurm_has_the_summary_of_a_local_run(cellscape, sl
 
     again = json.loads(subprocess.run([binary, "study", str(config), "--out", str(out), "--slurm", "--json"],
                                       env=env, capture_output=True, text=True, check=True).stdout)
-    assert again["cells"] == [] and not again["cells_job"] and again["summary_job"]  # nothing left to recompute
+    assert again["replicates"] == [] and not again["cells_job"] and again["summary_job"]  # nothing left to recompute
     wait_for([again["summary_job"]], env, root)

@@ -73,10 +73,10 @@ def study(cellscape, tmp_path_factory):
 
 def test_the_summary_has_a_row_per_cell_and_checkpoint_with_cellscape_cells_widths(cellscape, study):
     config, out, result = study
-    assert result["failed_cells"] == 0
-    assert [(r["cell"], r["epoch"]) for r in result["rows"]] == [
+    assert result["failed_replicates"] == 0
+    assert [(r["cell"], r["epoch"]) for r in result["replicates"]] == [
         ("DARTS_V2", 1), ("DARTS_V2", 2), ("DARTS_V2-chain", 1), ("DARTS_V2-chain", 2)]
-    for row in result["rows"]:
+    for row in result["replicates"]:
         cell = json.loads(cellscape("cell", row["cell"].replace("-chain", ":chain"), "--json").stdout)
         assert (row["normal_width"], row["normal_depth"]) == (cell["normal"]["width"], cell["normal"]["depth"])
         assert (row["reduce_width"], row["reduce_depth"]) == (cell["reduce"]["width"], cell["reduce"]["depth"])
@@ -90,10 +90,10 @@ def test_the_summary_has_a_row_per_cell_and_checkpoint_with_cellscape_cells_widt
         expected = (below[0] + 2) / 8 if below.size else None
         assert row["epochs_to_threshold"] == pytest.approx(expected) if expected else row["epochs_to_threshold"] is None
     # The threshold is crossed inside an epoch, where only the moving window can find it.
-    assert any(r["epochs_to_threshold"] and r["epochs_to_threshold"] % 1 for r in result["rows"])
+    assert any(r["epochs_to_threshold"] and r["epochs_to_threshold"] % 1 for r in result["replicates"])
     check_against_schema(out / "summary.h5", "cellscape-study")
     with h5py.File(out / "summary.h5") as f:
-        assert [c.decode() for c in f["cell"][()]] == [r["cell"] for r in result["rows"]]
+        assert [c.decode() for c in f["replicates/cell"][()]] == [r["cell"] for r in result["replicates"]]
     for name in ["cell.png", "train/epoch-0001.h5", "train/epoch-0002.h5", "hessian-epoch-0001.h5",
                  "surface-epoch-0002.h5", "gradvar-epoch-0002.h5"]:
         assert (out / "DARTS_V2-chain" / name).exists(), name
@@ -104,7 +104,7 @@ def test_a_rerun_skips_finished_work(cellscape, study):
     before = outputs(out)
     again = json.loads(cellscape("study", str(config), "--out", str(out), "--json").stdout)
     assert outputs(out) == before
-    assert again["rows"] == result["rows"]
+    assert again["replicates"] == result["replicates"]
 
 
 def test_sigterm_stops_the_study_and_the_rerun_finishes_only_what_is_missing(cellscape, study, tmp_path):
@@ -114,7 +114,7 @@ def test_sigterm_stops_the_study_and_the_rerun_finishes_only_what_is_missing(cel
                                stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "CELLSCAPE_PROGRESS_SECONDS": "0"})
     for line in process.stderr:
-        if line.startswith("cell 2/2"):
+        if "replicate 2/2" in line:
             process.send_signal(signal.SIGTERM)
             break
     process.stderr.read()
@@ -123,7 +123,7 @@ def test_sigterm_stops_the_study_and_the_rerun_finishes_only_what_is_missing(cel
     assert len(first_cell) >= 6
     rerun = json.loads(cellscape("study", str(config), "--out", str(out), "--json").stdout)
     assert {p: t for p, t in outputs(out).items() if p in first_cell} == first_cell
-    assert [r["test_loss"] for r in rerun["rows"]] == [r["test_loss"] for r in result["rows"]]
+    assert [r["test_loss"] for r in rerun["replicates"]] == [r["test_loss"] for r in result["replicates"]]
 
 
 def test_a_failing_cell_is_reported_and_the_others_are_kept(cellscape, study, tmp_path):
@@ -133,10 +133,10 @@ def test_a_failing_cell_is_reported_and_the_others_are_kept(cellscape, study, tm
     broken.parent.mkdir(parents=True)
     broken.write_text("not a checkpoint")
     result = cellscape("study", str(config), "--out", str(out), check=False)
-    assert result.returncode == 1 and "1 cell(s) failed" in result.stderr
+    assert result.returncode == 1 and "1 replicate(s) failed" in result.stderr
     assert "DARTS_V2" in result.stdout and "failed:" in result.stdout
     with h5py.File(out / "summary.h5") as f:
-        status = [s.decode() for s in f["status"][()]]
+        status = [s.decode() for s in f["replicates/status"][()]]
     assert status[0].startswith("failed:") and status[1:] == ["ok", "ok"]
 
 

@@ -18,7 +18,7 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-// Parameter counts from the operation definitions of PAPER.md section 1,
+// Parameter counts from the operation definitions of docs/science.md section 1,
 // written independently of the module code: convolutions have no bias,
 // every BatchNorm has 2 parameters per channel.
 int64_t operation_parameters(Operation op, int64_t c, bool stride_two) {

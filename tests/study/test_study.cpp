@@ -78,7 +78,7 @@ extern "C" void host_handler(int signal_number) { host_saw = signal_number; }
 
 std::vector<double> column(const std::filesystem::path& summary, const std::string& name) {
     const Hdf5File file(summary, Hdf5File::Mode::read);
-    const torch::Tensor values = file.read(name).to(torch::kFloat64).contiguous();
+    const torch::Tensor values = file.read("replicates/" + name).to(torch::kFloat64).contiguous();
     return {values.data_ptr<double>(), values.data_ptr<double>() + values.numel()};
 }
 
@@ -91,7 +91,7 @@ TEST_CASE("an interrupt stops a study at its next step, writes no summary, and a
     const StudyResult straight = run_study(config, dir / "straight", "test");
 
     SECTION("between two cells") {
-        ActOnProgress interrupter("cell 2/2", [] { std::raise(SIGTERM); });
+        ActOnProgress interrupter("replicate 2/2", [] { std::raise(SIGTERM); });
         CHECK_THROWS_AS(run_study(config, dir / "interrupted", "test", {}, &interrupter), Interrupted);
         CHECK(std::filesystem::exists(dir / "interrupted/DARTS_V2/hessian-epoch-0001.h5"));  // the first cell is done
         CHECK_FALSE(std::filesystem::exists(dir / "interrupted/DARTS_V2-chain/train"));
@@ -110,7 +110,7 @@ TEST_CASE("an interrupt stops a study at its next step, writes no summary, and a
     }
     CHECK_FALSE(std::filesystem::exists(dir / "interrupted/summary.h5"));
     const StudyResult resumed = run_study(config, dir / "interrupted", "test");
-    CHECK(resumed.failed_cells == 0);
+    CHECK(resumed.failed_replicates == 0);
     // One thread and the same seeds: the resumed study is the uninterrupted one, bitwise.
     for (const char* name : {"train_loss", "test_loss", "top_eigenvalue", "gradient_variance"})
         CHECK(column(resumed.summary, name) == column(straight.summary, name));
@@ -149,7 +149,7 @@ TEST_CASE("a LibTorch error in one cell leaves the others finished and the summa
 
     const StudyResult result = run_study(config, dir / "study", "test");
     REQUIRE(result.rows.size() == 2);
-    CHECK(result.failed_cells == 1);
+    CHECK(result.failed_replicates == 1);
     CHECK_THAT(result.rows[0].status, Contains("failed: LibTorch reported:"));
     CHECK(result.rows[1].status == "ok");
     CHECK(std::filesystem::exists(dir / "study/summary.h5"));
@@ -210,19 +210,19 @@ TEST_CASE("a rerun with other settings does not reuse what the old ones made") {
     StudyConfig changed = config;
     changed.training.learning_rate = 0.05;
     StudyResult result = run_study(changed, dir / "study", "test");
-    CHECK(result.failed_cells == 1);
+    CHECK(result.failed_replicates == 1);
     CHECK_THAT(result.rows[0].status, Contains("was trained with other settings (learning_rate was 0.025, the config "
                                                "now says 0.05)"));
 
     changed = config;
     changed.hessian.top_k = 2;
     result = run_study(changed, dir / "study", "test");
-    CHECK(result.failed_cells == 1);
+    CHECK(result.failed_replicates == 1);
     CHECK_THAT(result.rows[0].status, Contains("hessian-epoch-0001.h5 was made with other settings (top_k was 1, the "
                                                "config now says 2)"));
 
     result = run_study(config, dir / "study", "test");  // the original settings reuse everything
-    CHECK(result.failed_cells == 0);
+    CHECK(result.failed_replicates == 0);
 }
 
 TEST_CASE("convergence speed is the first step whose quarter-epoch mean loss reaches the threshold") {

@@ -1,5 +1,5 @@
 #pragma once
-// Directions in weight space for loss surfaces (PAPER.md section 4): one
+// Directions in weight space for loss surfaces (docs/science.md section 4): one
 // tensor per selected parameter, named like the parameter. Random Gaussian
 // directions are rescaled to the weights so that a step of 1 means the same
 // relative change in every filter, whatever its scale (Li et al.'s filter

@@ -1,5 +1,5 @@
 #pragma once
-// Mini-batch gradient noise (PAPER.md section 4): how far the gradient of one
+// Mini-batch gradient noise (docs/science.md section 4): how far the gradient of one
 // batch of B samples strays from the gradient over all K batches.
 #include <nlohmann/json.hpp>
 

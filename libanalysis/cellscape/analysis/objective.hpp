@@ -1,5 +1,5 @@
 #pragma once
-// The Objective (DESIGN.md): a model, a fixed and reproducible set of
+// The Objective (docs/analysis.md): a model, a fixed and reproducible set of
 // evaluation batches, the cross-entropy loss averaged over all of their
 // samples, an explicit BatchNorm mode, a dtype and a device. Every analysis
 // (Hessian, surfaces, gradient variance) takes one; none touches datasets or

@@ -124,6 +124,25 @@ struct SurfaceValues {
     }
 };
 
+std::vector<double> doubles(const torch::Tensor& tensor) {
+    const torch::Tensor flat = tensor.to(torch::kFloat64).contiguous().reshape({-1});
+    return {flat.data_ptr<double>(), flat.data_ptr<double>() + flat.numel()};
+}
+
+// Each evaluated split's basin metrics, as attributes of a complete surface.
+void write_basin_attributes(Hdf5File& file, double level) {
+    const std::vector<double> xs = doubles(file.read("xcoordinates"));
+    const std::vector<double> ys = file.contains("ycoordinates") ? doubles(file.read("ycoordinates"))
+                                                                 : std::vector<double>{0.0};
+    file.set_attribute("/", "basin_level", level);
+    for (const auto& name : split(file.string_attribute("/", "evaluations"), ',')) {
+        const BasinMetrics basin = basin_metrics(doubles(file.read(name + "_loss")), xs, ys, level);
+        file.set_attribute("/", name + "_basin_fraction", basin.fraction);
+        file.set_attribute("/", name + "_basin_radius", basin.radius);
+        file.set_attribute("/", name + "_basin_rays_inside", basin.rays_inside);
+    }
+}
+
 void write_direction(Hdf5File& file, const std::string& group, const NamedTensors& direction) {
     file.create_group(group);
     for (const auto& [name, tensor] : direction) file.write(group + "/" + name, tensor);
@@ -152,6 +171,7 @@ void write_slice_file(Hdf5File& file, const SurfaceObjectives& objectives, const
     file.set_attribute("/", "slice_key", hash_text(description.dump()));
     file.set_attribute("/", "shard", request.shard.spec());
     file.set_attribute("/", "complete", int64_t{0});
+    file.set_attribute("/", "basin_level", request.basin_level);
     if (objectives.gradient_variance) {
         const Objective& gv = *objectives.gradient_variance;
         file.set_attribute("/", "gradient_variance_batches", static_cast<int64_t>(gv.batch_count()));
@@ -196,6 +216,8 @@ GridAxis GridAxis::parse(const std::string& spec, const std::string& setting) {
 }
 
 void SurfaceRequest::validate() const {
+    if (!(basin_level > 1) || !std::isfinite(basin_level))
+        throw SettingError("basin_level", fmt::format("must be a number above 1 (got {})", basin_level));
     const int64_t points = x.count * (y ? y->count : 1);
     if (points > most_points)
         throw SettingError(y ? "y" : "x", fmt::format("the grid {}{} has {} points; a surface holds at most {}: use "
@@ -456,13 +478,15 @@ public:
         });
     }
 
-    // The finished file: the slice's file with the final values, renamed onto OUT.
-    void finish(const SurfaceValues& values) const {
+    // The finished file: the slice's file with the final values (and, for a
+    // whole grid, its basin metrics), renamed onto OUT.
+    void finish(const SurfaceValues& values, std::optional<double> basin_level) const {
         const std::filesystem::path finished = with_suffix(".finished");
         std::filesystem::copy_file(slice_, finished, std::filesystem::copy_options::overwrite_existing);
         {
             Hdf5File file(finished, Hdf5File::Mode::read_write);
             values.write_to(file);
+            if (basin_level) write_basin_attributes(file, *basin_level);
             file.set_attribute("/", "complete", int64_t{1});
             file.close();
         }
@@ -578,7 +602,7 @@ SurfaceRun compute_surface(const SurfaceObjectives& objectives, const SurfaceSli
     }
     run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     run.seconds_per_point = run.computed > 0 ? run.seconds / static_cast<double>(run.computed) : 0;
-    partial.finish(values);
+    partial.finish(values, request.shard.count == 1 ? std::optional<double>(request.basin_level) : std::nullopt);
     run.file = out;
     run.complete = true;
     return run;
@@ -641,6 +665,8 @@ void merge_surface_shards(const std::filesystem::path& out, const std::vector<st
     {
         Hdf5File file(partial, Hdf5File::Mode::read_write);
         merged->write_to(file);
+        write_basin_attributes(file, file.has_attribute("/", "basin_level") ? file.double_attribute("/", "basin_level")
+                                                                            : default_basin_level);
         file.set_attribute("/", "shard", Shard{}.spec());
         file.set_attribute("/", "command", command);
         std::vector<std::string> sources;
@@ -649,6 +675,18 @@ void merge_surface_shards(const std::filesystem::path& out, const std::vector<st
         file.close();
     }
     std::filesystem::rename(partial, out);
+}
+
+SurfaceBasin read_surface_basin(const Hdf5File& file, double level) {
+    require_format(file, surface_format);
+    const std::vector<std::string> splits = split(file.string_attribute("/", "evaluations"), ',');
+    SurfaceBasin basin;
+    basin.split = std::find(splits.begin(), splits.end(), "test") != splits.end() ? "test" : splits.front();
+    const std::vector<double> ys =
+        file.contains("ycoordinates") ? doubles(file.read("ycoordinates")) : std::vector<double>{0.0};
+    basin.metrics = basin_metrics(doubles(file.read(basin.split + "_loss")), doubles(file.read("xcoordinates")), ys,
+                                  level);
+    return basin;
 }
 
 }  // namespace cellscape

@@ -1,5 +1,5 @@
 #pragma once
-// Loss surfaces (PAPER.md section 4): loss and accuracy, and optionally the
+// Loss surfaces (docs/science.md section 4): loss and accuracy, and optionally the
 // mini-batch gradient variance, at the points w0 + a d1 (+ b d2) of a 1D or
 // 2D grid in weight space. Points are written to a partial file as they
 // finish, so a killed run continues where it stopped, and a run can compute
@@ -15,6 +15,7 @@
 
 #include "cellscape/io/hdf5.hpp"
 #include "cellscape/analysis/directions.hpp"
+#include "cellscape/analysis/basin.hpp"
 #include "cellscape/analysis/objective.hpp"
 #include "cellscape/util/names.hpp"
 #include "cellscape/util/progress.hpp"
@@ -93,6 +94,9 @@ struct SurfaceRequest {
     std::optional<GridAxis> y;
     Shard shard;
     bool overwrite = false;  // replace an existing output file (once the new one is complete)
+    // The finished surface's basin metrics cut at this multiple of the
+    // origin's loss (analysis/basin.hpp); SettingError "basin_level" unless > 1.
+    double basin_level = default_basin_level;
     // SettingError "y" when the grid has more than most_points points.
     void validate() const;
 };
@@ -150,5 +154,13 @@ SurfaceRun compute_surface(const SurfaceObjectives& objectives, const SurfaceSli
 // into the file a single run writes.
 void merge_surface_shards(const std::filesystem::path& out, const std::vector<std::filesystem::path>& shards,
                           const std::string& command);
+
+// The basin metrics of a finished surface file at `level`, from the test
+// split's loss when the surface has it, else the first evaluated split's.
+struct SurfaceBasin {
+    std::string split;
+    BasinMetrics metrics;
+};
+SurfaceBasin read_surface_basin(const Hdf5File& file, double level);
 
 }  // namespace cellscape

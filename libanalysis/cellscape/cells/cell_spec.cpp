@@ -4,9 +4,13 @@
 
 #include <filesystem>
 #include <fstream>
+#include <cmath>
 #include <map>
+#include <optional>
 #include <sstream>
 
+#include "cellscape/cells/metrics.hpp"
+#include "cellscape/cells/sampling.hpp"
 #include "cellscape/cells/zoo.hpp"
 #include "cellscape/util/error.hpp"
 
@@ -87,12 +91,67 @@ std::vector<NamedGenotype> resolve_random(const std::string& options_text, const
     return cells;
 }
 
+// A width option ("2", "2.5c"): a multiple of 0.5.
+std::optional<double> option_width(const std::map<std::string, std::string>& options, const std::string& key,
+                                   const std::string& spec) {
+    const auto found = options.find(key);
+    if (found == options.end()) return std::nullopt;
+    std::string text = found->second;
+    if (!text.empty() && text.back() == 'c') text.pop_back();
+    double value = NAN;
+    std::size_t used = 0;
+    try {
+        value = std::stod(text, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (text.empty() || used != text.size() || !(value > 0) || value > 1000 || std::round(2 * value) != 2 * value)
+        throw Error(fmt::format("cell spec '{}': {}={} is not a width in steps of 0.5c (e.g. 2 or 2.5)", spec, key,
+                                found->second));
+    return value;
+}
+
+// BASE:stratified-connections:per_width=N,seed=S[,min_width=..][,max_width=..][,cells=normal]
+std::vector<NamedGenotype> resolve_stratified(const NamedGenotype& base, const std::string& options_text,
+                                              const std::string& spec) {
+    const auto options = parse_options(options_text, spec, {"per_width", "seed", "min_width", "max_width", "cells"});
+    if (options.count("cells") && options.at("cells") != "normal")
+        throw Error(fmt::format("cell spec '{}': cells={} is not possible here: stratified-connections rewires the "
+                                "normal cell only (its width is what it stratifies); leave cells out",
+                                spec, options.at("cells")));
+    const int per_width = option_count(options, "per_width", 1, spec);
+    const std::uint64_t seed = option_number(options, "seed", 0, spec);
+    const std::vector<double> reachable = reachable_normal_widths(base.genotype);
+    const double low = option_width(options, "min_width", spec).value_or(reachable.front());
+    const double high = option_width(options, "max_width", spec).value_or(reachable.back());
+    if (low > high)
+        throw Error(fmt::format("cell spec '{}': min_width={} is above max_width={}", spec, format_width(low),
+                                format_width(high)));
+    std::vector<double> widths;
+    for (double width = low; width <= high + 1e-9; width += 0.5) widths.push_back(width);
+    std::vector<WidthVariant> variants;
+    try {
+        variants = stratified_connection_variants(base.genotype, per_width, seed, widths);
+    } catch (const SettingError& error) {
+        throw Error(fmt::format("cell spec '{}': {} {}", spec, error.setting() == "widths" ? "width" : error.setting(),
+                                error.problem()));
+    }
+    std::vector<NamedGenotype> cells;
+    std::map<double, int> numbers;
+    for (auto& variant : variants)
+        cells.push_back({fmt::format("{}-stratified-s{}-{}-{}", base.name, seed, format_width(variant.width),
+                                     numbers[variant.width]++),
+                         std::move(variant.genotype)});
+    return cells;
+}
+
 std::vector<NamedGenotype> resolve_variant(const NamedGenotype& base, const std::string& kind_name,
                                            const std::string& options_text, const std::string& spec) {
+    if (kind_name == "stratified-connections") return resolve_stratified(base, options_text, spec);
     const auto kind = variant_kind_from_name(kind_name);
     if (!kind)
         throw Error(fmt::format("cell spec '{}': unknown variant kind '{}' (use widest, chain, "
-                                "random-connections or random-ops)",
+                                "random-connections, random-ops or stratified-connections)",
                                 spec, kind_name));
     const auto options = parse_options(options_text, spec, {"count", "seed", "cells"});
     const int count = option_count(options, "count", 1, spec);

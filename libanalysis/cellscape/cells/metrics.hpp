@@ -1,5 +1,5 @@
 #pragma once
-// Width and depth of a cell as the paper defines them (PAPER.md section 2),
+// Width and depth of a cell as the paper defines them (docs/science.md section 2),
 // and a few counts that go with them.
 #include <map>
 #include <string>

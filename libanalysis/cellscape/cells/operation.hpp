@@ -1,5 +1,5 @@
 #pragma once
-// The operations an edge of a cell can carry (PAPER.md section 1).
+// The operations an edge of a cell can carry (docs/science.md section 1).
 #include <array>
 #include <optional>
 #include <string_view>

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
+#include "cellscape/cells/metrics.hpp"
 #include "cellscape/util/error.hpp"
 #include "cellscape/util/random.hpp"
 
@@ -107,6 +110,50 @@ std::vector<Genotype> make_variants(const Genotype& base, VariantKind kind, int 
         if (target != VariantTarget::reduce) variant.normal = rewire(base.normal, kind, random);
         if (target != VariantTarget::normal) variant.reduce = rewire(base.reduce, kind, random);
         variants.push_back(variant);
+    }
+    return variants;
+}
+
+std::vector<double> reachable_normal_widths(const Genotype& base) {
+    std::vector<double> widths;
+    const auto nodes = static_cast<int>(base.normal.edges.size() / 2);
+    for (int half = 2; half <= 2 * nodes; ++half) widths.push_back(0.5 * half);
+    return widths;
+}
+
+std::vector<WidthVariant> stratified_connection_variants(const Genotype& base, int per_width, std::uint64_t seed,
+                                                         const std::vector<double>& widths, int64_t max_draws) {
+    validate_genotype(base);
+    if (per_width < 1 || per_width > most_sampled_cells)
+        throw SettingError("per_width",
+                           fmt::format("must be between 1 and {} (got {})", most_sampled_cells, per_width));
+    const std::vector<double> reachable = reachable_normal_widths(base);
+    if (widths.empty()) throw SettingError("widths", "is empty: give at least one width");
+    for (double width : widths)
+        if (std::find(reachable.begin(), reachable.end(), width) == reachable.end())
+            throw SettingError("widths", fmt::format("{} is not reachable by rewiring this normal cell: random "
+                                                     "connections give {} to {} in steps of 0.5c",
+                                                     format_width(width), format_width(reachable.front()),
+                                                     format_width(reachable.back())));
+    std::vector<std::vector<Genotype>> groups(widths.size());
+    SeededRandom random(seed);
+    std::size_t full = 0;
+    for (int64_t draw = 0; draw < max_draws && full < widths.size(); ++draw) {
+        Genotype variant = base;
+        variant.normal = rewire(base.normal, VariantKind::random_connections, random);
+        const double width = cell_metrics(variant.normal, CellType::normal).width;
+        const auto group = static_cast<std::size_t>(std::find(widths.begin(), widths.end(), width) - widths.begin());
+        if (group == widths.size() || groups[group].size() >= static_cast<std::size_t>(per_width)) continue;
+        groups[group].push_back(std::move(variant));
+        full += groups[group].size() == static_cast<std::size_t>(per_width);
+    }
+    std::vector<WidthVariant> variants;
+    for (std::size_t g = 0; g < widths.size(); ++g) {
+        if (groups[g].size() < static_cast<std::size_t>(per_width))
+            throw SettingError("widths", fmt::format("{} was drawn only {} times in {} random rewirings (wanted {}): "
+                                                     "ask for fewer cells at that width or leave it out",
+                                                     format_width(widths[g]), groups[g].size(), max_draws, per_width));
+        for (auto& genotype : groups[g]) variants.push_back({std::move(genotype), widths[g]});
     }
     return variants;
 }

@@ -1,6 +1,6 @@
 #pragma once
 // Random cells of the DARTS space and the variants of a cell that the study
-// compares (PAPER.md section 3). Every function is deterministic given its
+// compares (docs/science.md section 3). Every function is deterministic given its
 // seed, on every machine and compiler (see util/random.hpp).
 #include <cstdint>
 #include <optional>
@@ -42,5 +42,25 @@ std::optional<VariantTarget> variant_target_from_name(const std::string& name);
 // The deterministic kinds give one genotype whatever `count` is.
 std::vector<Genotype> make_variants(const Genotype& base, VariantKind kind, int count, std::uint64_t seed,
                                     VariantTarget target = VariantTarget::both);
+
+// Random-connection variants of `base` that rewire its normal cell only
+// (the reduction cell kept), stratified over the normal cell's width: drawn
+// in sequence from one seeded stream, a draw is kept while its width still
+// has fewer than `per_width` cells. `widths` (multiples of 0.5c) must be
+// reachable: random connections give every width from 1c (the first node
+// always reads both inputs) to N c. Returned grouped by width, in the
+// order of `widths`, each group in drawing order. SettingError "widths"
+// for an unreachable width, or one still short after `max_draws` draws.
+struct WidthVariant {
+    Genotype genotype;
+    double width = 0;
+};
+std::vector<WidthVariant> stratified_connection_variants(const Genotype& base, int per_width, std::uint64_t seed,
+                                                         const std::vector<double>& widths,
+                                                         int64_t max_draws = 200000);
+
+// The widths random connections can give the normal cell of `base`: 1c to
+// N c in steps of 0.5c.
+std::vector<double> reachable_normal_widths(const Genotype& base);
 
 }  // namespace cellscape

@@ -1,5 +1,5 @@
 #pragma once
-// The genotype zoo: cells published by NAS papers (PAPER.md section 1). The
+// The genotype zoo: cells published by NAS papers (docs/science.md section 1). The
 // genotypes are data, data/zoo/genotypes.txt, compiled into the library so
 // the binary needs no data directory at run time.
 #include <optional>

@@ -89,7 +89,7 @@ struct OutputRecord {
     std::string settings;  // JSON of the settings that made it (a study compares them on a rerun); may be empty
 };
 
-// The root attributes every cellscape output carries (DESIGN.md, Files):
+// The root attributes every cellscape output carries (docs/hdf5-schema.md):
 // format, format_version, cellscape_version, command, created (UTC, ISO
 // 8601), and settings when the record has them.
 void write_standard_attributes(Hdf5File& file, const std::string& format, int64_t format_version,

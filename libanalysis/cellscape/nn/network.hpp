@@ -1,5 +1,5 @@
 #pragma once
-// The DARTS evaluation network built from any genotype (PAPER.md section 1):
+// The DARTS evaluation network built from any genotype (docs/science.md section 1):
 // stem, `layers` cells with reduction cells at layers/3 and 2*layers/3, an
 // optional auxiliary head, global average pooling and a linear classifier.
 #include <torch/torch.h>

@@ -1,5 +1,5 @@
 #pragma once
-// The edge operations of the DARTS evaluation network (PAPER.md section 1),
+// The edge operations of the DARTS evaluation network (docs/science.md section 1),
 // as LibTorch modules. Submodule names follow the DARTS code base, so a
 // parameter's path reads like `cells.3.ops.1.op.2.weight`.
 #include <torch/torch.h>

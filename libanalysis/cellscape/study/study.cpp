@@ -10,6 +10,7 @@
 
 #include "cellscape/analysis/gradient_variance.hpp"
 #include "cellscape/analysis/hessian_report.hpp"
+#include "cellscape/analysis/basin.hpp"
 #include "cellscape/analysis/surface.hpp"
 #include "cellscape/cells/cell_spec.hpp"
 #include "cellscape/cells/diagram.hpp"
@@ -27,8 +28,27 @@
 namespace cellscape {
 namespace {
 
+// Between the steps of a study, where nothing is half written.
+void stop_if_interrupted(const std::string& next) {
+    if (InterruptGuard::requested())
+        throw Interrupted(InterruptGuard::signal_number(),
+                          fmt::format("interrupted before {}; rerun the same command to continue", next));
+}
+
 std::string analysis_name(const std::string& kind, int64_t epoch) {
     return fmt::format("{}-epoch-{:04d}.h5", kind, epoch);
+}
+
+// Direction pair 0's surface keeps the name of a study without pairs.
+std::string surface_name(int64_t epoch, int64_t pair) {
+    return pair == 0 ? analysis_name("surface", epoch) : fmt::format("surface-epoch-{:04d}-pair-{}.h5", epoch, pair);
+}
+
+// The replicate's own copy of the config: its training seed.
+StudyConfig replicate_config(const StudyConfig& config, uint64_t seed) {
+    StudyConfig copy = config;
+    copy.training.seed = seed;
+    return copy;
 }
 
 ObjectiveOptions objective_options(const StudyConfig& config, int64_t samples, int64_t batch_size, Split split) {
@@ -72,6 +92,7 @@ SurfaceEvaluations surface_evaluations(const StudyConfig& config) {
 
 SurfaceRequest surface_request(const StudyConfig& config) {
     SurfaceRequest request;
+    request.basin_level = config.surface.basin_level;
     request.x = GridAxis::parse(config.surface.x, "x");
     if (!config.surface.y.empty()) request.y = GridAxis::parse(config.surface.y, "y");
     request.validate();
@@ -80,8 +101,9 @@ SurfaceRequest surface_request(const StudyConfig& config) {
 
 // The settings each kind of output is made with, as its file records them
 // (the "settings" attribute): a rerun with other settings must not reuse it.
-nlohmann::ordered_json analysis_settings(const StudyConfig& config, const std::string& kind) {
+nlohmann::ordered_json analysis_settings(const StudyConfig& config, const std::string& kind, int64_t pair = 0) {
     nlohmann::ordered_json settings = {{"analysis_seed", config.analysis_seed}};
+    if (pair > 0) settings["direction_pair"] = pair;
     if (kind == "hessian") {
         const StudyHessianSettings& h = config.hessian;
         settings.update({{"samples", h.samples}, {"batch_size", h.batch_size}, {"top_k", h.top_k},
@@ -147,22 +169,26 @@ void train_cell(const StudyConfig& config, const NamedGenotype& cell, const std:
     train_network(request);
 }
 
-std::filesystem::path surface_shard_path(const std::filesystem::path& cell_dir, int64_t epoch, int64_t shard,
-                                         int64_t shards) {
-    return cell_dir / fmt::format("surface-epoch-{:04d}.shard-{}-of-{}.h5", epoch, shard, shards);
+std::filesystem::path surface_shard_path(const std::filesystem::path& cell_dir, int64_t epoch, int64_t pair,
+                                         int64_t shard, int64_t shards) {
+    std::string name = surface_name(epoch, pair);
+    name.resize(name.size() - 3);  // ".h5"
+    return cell_dir / fmt::format("{}.shard-{}-of-{}.h5", name, shard, shards);
 }
 
-// Merges the surface shards of an epoch into its surface file when all exist.
+// Merges the surface shards of an epoch into its surface files when all exist.
 void merge_finished_surface_shards(const StudyConfig& config, const std::filesystem::path& cell_dir, int64_t epoch,
                                    const std::string& command) {
-    const auto merged = cell_dir / analysis_name("surface", epoch);
-    if (std::filesystem::exists(merged) || config.slurm_surface_shards < 2) return;
-    std::vector<std::filesystem::path> shards;
-    for (int64_t i = 0; i < config.slurm_surface_shards; ++i) {
-        shards.push_back(surface_shard_path(cell_dir, epoch, i, config.slurm_surface_shards));
-        if (!std::filesystem::exists(shards.back())) return;
+    if (config.slurm_surface_shards < 2) return;
+    for (int64_t pair = 0; pair < config.surface.direction_pairs; ++pair) {
+        const auto merged = cell_dir / surface_name(epoch, pair);
+        if (std::filesystem::exists(merged)) continue;
+        std::vector<std::filesystem::path> shards;
+        for (int64_t i = 0; i < config.slurm_surface_shards; ++i)
+            shards.push_back(surface_shard_path(cell_dir, epoch, pair, i, config.slurm_surface_shards));
+        if (std::all_of(shards.begin(), shards.end(), [](const auto& path) { return std::filesystem::exists(path); }))
+            merge_surface_shards(merged, shards, command);
     }
-    merge_surface_shards(merged, shards, command);
 }
 
 // Where one cell's analyses at one checkpoint go, and how they are made.
@@ -177,11 +203,13 @@ struct CheckpointAnalysis {
     ObjectiveSource source() const {
         return {(cell_dir / "train" / epoch_checkpoint_name(epoch)).string(), "", "", ""};
     }
-    OutputRecord record(const std::string& kind) const { return {command, analysis_settings(config, kind).dump()}; }
+    OutputRecord record(const std::string& kind, int64_t pair = 0) const {
+        return {command, analysis_settings(config, kind, pair).dump()};
+    }
     // True when the output must be computed; an existing one must have these settings.
-    bool needed(const std::filesystem::path& file, const std::string& kind) const {
+    bool needed(const std::filesystem::path& file, const std::string& kind, int64_t pair = 0) const {
         if (!std::filesystem::exists(file)) return true;
-        require_same_settings(file, analysis_settings(config, kind));
+        require_same_settings(file, analysis_settings(config, kind, pair));
         return false;
     }
 
@@ -203,25 +231,31 @@ struct CheckpointAnalysis {
                                      record("gradvar"));
     }
 
-    // The whole surface, or (`shard` set) one shard of it.
-    void surface(std::optional<int64_t> shard) const {
+    // Every direction pair's surface, or (`shard` set) one shard of each.
+    void surfaces(std::optional<int64_t> shard) const {
         if (!config.surface.enabled) return;
-        std::filesystem::path out = output("surface");
-        if (!needed(out, "surface")) return;
-        if (shard) {
-            out = surface_shard_path(cell_dir, epoch, *shard, config.slurm_surface_shards);
-            if (!needed(out, "surface")) return;
+        std::optional<LoadedSurfaceObjectives> loaded;  // loaded once, for the first surface still to compute
+        for (int64_t pair = 0; pair < config.surface.direction_pairs; ++pair) {
+            stop_if_interrupted(fmt::format("the surface of direction pair {}", pair));
+            std::filesystem::path out = cell_dir / surface_name(epoch, pair);
+            if (!needed(out, "surface", pair)) continue;
+            if (shard) {
+                out = surface_shard_path(cell_dir, epoch, pair, *shard, config.slurm_surface_shards);
+                if (!needed(out, "surface", pair)) continue;
+            }
+            if (!loaded)
+                loaded = load_surface_objectives(
+                    source(), objective_options(config, config.surface.samples, config.surface.batch_size, Split::train),
+                    surface_evaluations(config));
+            SurfaceRequest request = surface_request(config);
+            if (shard) request.shard = {*shard, config.slurm_surface_shards};
+            DirectionRequest directions;
+            // The same seeds for every cell: directions comparable in kind.
+            directions.seed = config.analysis_seed + static_cast<uint64_t>(pair);
+            const SurfaceSlice slice =
+                make_surface_slice(*loaded->objectives.evaluations.front().second, directions, request.y.has_value());
+            compute_surface(loaded->objectives, slice, request, out, record("surface", pair), progress);
         }
-        const LoadedSurfaceObjectives loaded = load_surface_objectives(
-            source(), objective_options(config, config.surface.samples, config.surface.batch_size, Split::train),
-            surface_evaluations(config));
-        SurfaceRequest request = surface_request(config);
-        if (shard) request.shard = {*shard, config.slurm_surface_shards};
-        DirectionRequest directions;
-        directions.seed = config.analysis_seed;  // the same seed for every cell: directions comparable in kind
-        const SurfaceSlice slice =
-            make_surface_slice(*loaded.objectives.evaluations.front().second, directions, request.y.has_value());
-        compute_surface(loaded.objectives, slice, request, out, record("surface"), progress);
     }
 };
 
@@ -232,20 +266,22 @@ void analyse_checkpoint(const StudyConfig& config, const std::filesystem::path& 
         if (!std::filesystem::exists(analysis.source().checkpoint))
             throw Error(fmt::format("{} does not exist: a surface shard runs after its cell is trained",
                                     analysis.source().checkpoint));
-        analysis.surface(part.surface_shard);
+        analysis.surfaces(part.surface_shard);
         return;
     }
     analysis.hessian();
     analysis.gradient_variance();
-    if (!part.skip_surfaces) analysis.surface(std::nullopt);
+    if (!part.skip_surfaces) analysis.surfaces(std::nullopt);
 }
 
-// A row's cell columns, from the genotype alone (also for failed cells).
-StudyRow cell_row(const NamedGenotype& cell) {
+// A row's cell columns, from the genotype alone (also for failed replicates).
+StudyRow replicate_row(const StudyReplicate& replicate) {
+    const NamedGenotype& cell = replicate.cell;
     StudyRow row;
     row.cell = cell.name;
     row.genotype = format_genotype(cell.genotype);
-    row.directory = cell_directory_name(cell.name);
+    row.directory = replicate.directory;
+    row.seed = static_cast<int64_t>(replicate.seed);
     const CellMetrics normal = cell_metrics(cell.genotype.normal, CellType::normal);
     const CellMetrics reduce = cell_metrics(cell.genotype.reduce, CellType::reduce);
     row.normal_width = normal.width;
@@ -254,6 +290,25 @@ StudyRow cell_row(const NamedGenotype& cell) {
     row.reduce_depth = reduce.depth;
     row.status = "ok";
     return row;
+}
+
+// The basin metrics of a replicate: means over its direction pairs, each
+// recomputed from the surface's loss grid at the config's basin_level (so a
+// changed level needs no new surfaces). The loss is the test split's when
+// the surface has it, else the first evaluated split's.
+void fill_basin(StudyRow& row, const StudyConfig& config, const std::filesystem::path& cell_dir, int64_t epoch) {
+    if (!config.surface.enabled) return;
+    double fraction = 0, radius = 0;
+    for (int64_t pair = 0; pair < config.surface.direction_pairs; ++pair) {
+        const auto path = cell_dir / surface_name(epoch, pair);
+        if (!std::filesystem::exists(path)) return;  // left to shard tasks: no basin yet
+        const Hdf5File file(path, Hdf5File::Mode::read);
+        const SurfaceBasin basin = read_surface_basin(file, config.surface.basin_level);
+        fraction += basin.metrics.fraction;
+        radius += basin.metrics.radius;
+    }
+    row.basin_fraction = fraction / static_cast<double>(config.surface.direction_pairs);
+    row.basin_radius = radius / static_cast<double>(config.surface.direction_pairs);
 }
 
 // The measured columns, read back from the files (so skipped work counts too).
@@ -289,6 +344,7 @@ void fill_row(StudyRow& row, const StudyConfig& config, const std::filesystem::p
         row.gradient_variance = file.read("total_variance")[0].item<double>();
         row.noise_scale = file.read("noise_scale")[0].item<double>();
     }
+    fill_basin(row, config, cell_dir, epoch);
 }
 
 }  // namespace
@@ -306,77 +362,57 @@ double epochs_to_threshold(const std::vector<double>& step_losses, int64_t steps
     return NAN;
 }
 
-const std::vector<StudyColumn>& study_columns() {
-    static const std::vector<StudyColumn> columns = {
-        {"cell", &StudyRow::cell},
-        {"genotype", &StudyRow::genotype},
-        {"status", &StudyRow::status},
-        {"directory", &StudyRow::directory},
-        {"normal_width", &StudyRow::normal_width},
-        {"normal_depth", &StudyRow::normal_depth},
-        {"reduce_width", &StudyRow::reduce_width},
-        {"reduce_depth", &StudyRow::reduce_depth},
-        {"parameters", &StudyRow::parameters},
-        {"epoch", &StudyRow::epoch},
-        {"train_loss", &StudyRow::train_loss},
-        {"train_acc", &StudyRow::train_accuracy},
-        {"test_loss", &StudyRow::test_loss},
-        {"test_acc", &StudyRow::test_accuracy},
-        {"epochs_to_threshold", &StudyRow::epochs_to_threshold},
-        {"top_eigenvalue", &StudyRow::top_eigenvalue},
-        {"trace", &StudyRow::trace},
-        {"gradient_variance", &StudyRow::gradient_variance},
-        {"noise_scale", &StudyRow::noise_scale},
-    };
-    return columns;
-}
-
 namespace {
 
-void write_summary(const std::filesystem::path& path, const StudyConfig& config, const std::vector<StudyRow>& rows,
+void write_table(Hdf5File& file, const std::string& group, const StudyTable& table) {
+    file.create_group(group);
+    for (const auto& [name, values] : table.columns)
+        std::visit(
+            [&, name = name](const auto& column) {
+                using Value = typename std::decay_t<decltype(column)>::value_type;
+                if constexpr (std::is_same_v<Value, std::string>)
+                    file.write_strings(group + "/" + name, column);
+                else
+                    file.write(group + "/" + name,
+                               torch::tensor(column, std::is_same_v<Value, double> ? torch::kFloat64 : torch::kInt64));
+            },
+            values);
+}
+
+void write_summary(const std::filesystem::path& path, const StudyConfig& config, const StudyResult& result,
                    const std::string& command) {
     write_hdf5_atomically(path, [&](Hdf5File& file) {
-        write_standard_attributes(file, study_summary_format, 1, command);
+        write_standard_attributes(file, study_summary_format, 2, command);
         file.set_attribute("/", "name", config.name);
         file.set_attribute("/", "dataset", config.training.dataset);
         file.set_attribute("/", "loss_threshold", config.loss_threshold);
-        file.set_attribute("/", "rows", static_cast<int64_t>(rows.size()));
-        for (const StudyColumn& column : study_columns())
-            std::visit(
-                [&](auto field) {
-                    using Value = std::remove_reference_t<decltype(std::declval<StudyRow>().*field)>;
-                    std::vector<Value> values;
-                    for (const auto& row : rows) values.push_back(row.*field);
-                    if constexpr (std::is_same_v<Value, std::string>)
-                        file.write_strings(column.name, values);
-                    else
-                        file.write(column.name, torch::tensor(values, std::is_same_v<Value, double> ? torch::kFloat64
-                                                                                                    : torch::kInt64));
-                },
-                column.field);
+        file.set_attribute("/", "basin_level", config.surface.basin_level);
+        file.set_attribute("/", "replicated", static_cast<int64_t>(config.replicated));
+        const std::vector<uint64_t> study = study_seeds(config);
+        std::vector<int64_t> seeds(study.begin(), study.end());
+        file.write("seeds", torch::tensor(seeds, torch::kInt64));
+        write_table(file, "replicates", replicates_table(result.rows));
+        write_table(file, "cells", cells_table(result.cells));
+        write_table(file, "associations", associations_table(result.associations));
     });
 }
 
-// The first output a finished cell has and this one lacks (empty if none).
+// The first output a finished replicate has and this one lacks (empty if none).
 std::filesystem::path missing_outputs(const StudyConfig& config, const std::filesystem::path& cell_dir) {
     std::vector<std::filesystem::path> needed{cell_dir / "train" / epoch_checkpoint_name(config.training.epochs)};
     for (int64_t epoch : config.analysis_epochs) {
         needed.push_back(cell_dir / "train" / epoch_checkpoint_name(epoch));
         if (config.hessian.enabled) needed.push_back(cell_dir / analysis_name("hessian", epoch));
         if (config.gradient_variance.enabled) needed.push_back(cell_dir / analysis_name("gradvar", epoch));
-        if (config.surface.enabled) needed.push_back(cell_dir / analysis_name("surface", epoch));
+        if (config.surface.enabled)
+            for (int64_t pair = 0; pair < config.surface.direction_pairs; ++pair)
+                needed.push_back(cell_dir / surface_name(epoch, pair));
     }
     for (const auto& path : needed)
         if (!std::filesystem::exists(path)) return path;
     return {};
 }
 
-// Between the steps of a study, where nothing is half written.
-void stop_if_interrupted(const std::string& next) {
-    if (InterruptGuard::requested())
-        throw Interrupted(InterruptGuard::signal_number(),
-                          fmt::format("interrupted before {}; rerun the same command to continue", next));
-}
 
 }  // namespace
 
@@ -387,8 +423,9 @@ std::string cell_directory_name(const std::string& cell_name) {
     return name.empty() || name.front() == '.' ? "cell" + name : name;
 }
 
-bool study_cell_finished(const StudyConfig& config, const std::filesystem::path& out_dir, const NamedGenotype& cell) {
-    return missing_outputs(config, out_dir / cell_directory_name(cell.name)).empty();
+bool study_replicate_finished(const StudyConfig& config, const std::filesystem::path& out_dir,
+                              const StudyReplicate& replicate) {
+    return missing_outputs(config, out_dir / replicate.directory).empty();
 }
 
 std::vector<NamedGenotype> study_cells(const StudyConfig& config) {
@@ -402,6 +439,22 @@ std::vector<NamedGenotype> study_cells(const StudyConfig& config) {
                                         "(NAME = Genotype(...))",
                                         cells[i].name));
     return cells;
+}
+
+std::vector<uint64_t> study_seeds(const StudyConfig& config) {
+    return config.seeds.empty() ? std::vector<uint64_t>{config.training.seed} : config.seeds;
+}
+
+std::vector<StudyReplicate> study_replicates(const StudyConfig& config) {
+    std::vector<StudyReplicate> replicates;
+    const std::vector<NamedGenotype> cells = study_cells(config);
+    for (std::size_t c = 0; c < cells.size(); ++c)
+        for (const uint64_t seed : study_seeds(config)) {
+            std::string directory = cell_directory_name(cells[c].name);
+            if (config.replicated) directory += fmt::format("/seed-{}", seed);
+            replicates.push_back({cells[c], c, seed, directory});
+        }
+    return replicates;
 }
 
 std::string describe_failure(const std::exception_ptr& failure) {
@@ -422,17 +475,22 @@ std::string describe_failure(const std::exception_ptr& failure) {
 
 namespace {
 
-// One cell: train, analyse, and its rows from the files.
-void run_cell(const StudyConfig& config, const NamedGenotype& cell, const std::filesystem::path& cell_dir,
-              const std::string& command, const StudyPart& part, ProgressSink* progress, StudyResult& result) {
+// One replicate: train, analyse, and its rows from the files.
+void run_replicate(const StudyConfig& study_config, const StudyReplicate& replicate, const std::filesystem::path& out_dir,
+                   const std::string& command, const StudyPart& part, ProgressSink* progress, StudyResult& result) {
+    const StudyConfig config = replicate_config(study_config, replicate.seed);
+    const NamedGenotype& cell = replicate.cell;
+    const auto cell_dir = out_dir / replicate.directory;
     std::filesystem::create_directories(cell_dir);
-    if (!std::filesystem::exists(cell_dir / "cell.png")) render_dot(genotype_dot(cell), cell_dir / "cell.png");
-    stop_if_interrupted("training " + cell.name);
+    const auto diagram = out_dir / cell_directory_name(cell.name) / "cell.png";
+    if (!std::filesystem::exists(diagram)) render_dot(genotype_dot(cell), diagram);
+    const std::string name = fmt::format("{} (seed {})", cell.name, replicate.seed);
+    stop_if_interrupted("training " + name);
     if (!part.collect_only && !part.surface_shard) train_cell(config, cell, cell_dir, command, progress);
     for (int64_t epoch : config.analysis_epochs) {
-        stop_if_interrupted(fmt::format("analysing {} at epoch {}", cell.name, epoch));
+        stop_if_interrupted(fmt::format("analysing {} at epoch {}", name, epoch));
         if (!part.collect_only) analyse_checkpoint(config, cell_dir, epoch, command, part, progress);
-        StudyRow row = cell_row(cell);
+        StudyRow row = replicate_row(replicate);
         fill_row(row, config, cell_dir, epoch);
         result.rows.push_back(row);
     }
@@ -498,82 +556,73 @@ void validate_study(const StudyConfig& config) {
 StudyResult run_study(const StudyConfig& config, const std::filesystem::path& out_dir, const std::string& command,
                       const StudyPart& part, ProgressSink* progress) {
     validate_study(config);
-    const std::vector<NamedGenotype> cells = study_cells(config);
-    if (part.surface_shard && (!part.only_cell || *part.surface_shard < 0 ||
+    const std::vector<StudyReplicate> replicates = study_replicates(config);
+    if (part.surface_shard && (!part.only_replicate || *part.surface_shard < 0 ||
                                *part.surface_shard >= config.slurm_surface_shards))
-        throw Error(fmt::format("a surface shard belongs to one cell and is between 0 and {} "
+        throw Error(fmt::format("a surface shard belongs to one replicate and is between 0 and {} "
                                 "(slurm.surface_shards - 1)",
                                 config.slurm_surface_shards - 1));
-    if (part.only_cell && *part.only_cell >= cells.size())
-        throw Error(fmt::format("cell index {} is out of range: the study has {} cells (0 to {})", *part.only_cell,
-                                cells.size(), cells.size() - 1));
+    if (part.only_replicate && *part.only_replicate >= replicates.size())
+        throw Error(fmt::format("replicate index {} is out of range: the study has {} (cell, seed) pairs (0 to {})",
+                                *part.only_replicate, replicates.size(), replicates.size() - 1));
     std::filesystem::create_directories(out_dir);
     InterruptGuard interrupts;  // training and the analyses nest their own inside it
     StudyResult result;
-    const ProgressTask task(progress, "study " + config.name, static_cast<int64_t>(cells.size()), "cells");
-    for (std::size_t i = 0; i < cells.size(); ++i) {
-        if (part.only_cell && *part.only_cell != i) continue;
-        const NamedGenotype& cell = cells[i];
-        const auto cell_dir = out_dir / cell_directory_name(cell.name);
+    const ProgressTask task(progress, "study " + config.name, static_cast<int64_t>(replicates.size()), "replicates");
+    for (std::size_t i = 0; i < replicates.size(); ++i) {
+        if (part.only_replicate && *part.only_replicate != i) continue;
+        const StudyReplicate& replicate = replicates[i];
+        const auto cell_dir = out_dir / replicate.directory;
         if (part.collect_only) {
             for (int64_t epoch : config.analysis_epochs) merge_finished_surface_shards(config, cell_dir, epoch, command);
             const auto missing = missing_outputs(config, cell_dir);
             if (!missing.empty()) {
-                StudyRow row = cell_row(cell);
+                StudyRow row = replicate_row(replicate);
                 row.status = fmt::format("not finished: {} is missing", missing.string());
                 result.rows.push_back(row);
-                ++result.failed_cells;
+                ++result.failed_replicates;
                 continue;
             }
         }
-        task.note(fmt::format("cell {}/{}: {}", i + 1, cells.size(), cell.name));
+        task.note(fmt::format("replicate {}/{}: {} seed {}", i + 1, replicates.size(), replicate.cell.name, replicate.seed));
         const std::size_t rows_before = result.rows.size();
         try {
-            run_cell(config, cell, cell_dir, command, part, progress, result);
+            run_replicate(config, replicate, out_dir, command, part, progress, result);
         } catch (...) {
             // Interrupted goes on up (describe_failure rethrows it): the
-            // summary is written only by a study that went through all its cells.
+            // summary is written only by a study that went through all its replicates.
             const std::string failure = describe_failure(std::current_exception());
             result.rows.resize(rows_before);
-            StudyRow row = cell_row(cell);
+            StudyRow row = replicate_row(replicate);
             row.status = fmt::format("failed: {}", failure);
-            task.note(fmt::format("cell {} failed: {}; going on with the others", cell.name, failure));
+            task.note(fmt::format("{} seed {} failed: {}; going on with the others", replicate.cell.name,
+                                  replicate.seed, failure));
             result.rows.push_back(row);
-            ++result.failed_cells;
+            ++result.failed_replicates;
         }
         task.update(static_cast<int64_t>(i + 1));
     }
-    if (!part.only_cell) {
+    if (!part.only_replicate) {
+        result.cells = summarize_cells(result.rows);
+        AssociationOptions options;
+        options.seed = config.analysis_seed;
+        result.associations = associate_metrics(result.rows, options);
         result.summary = out_dir / "summary.h5";
-        write_summary(result.summary, config, result.rows, command);
+        write_summary(result.summary, config, result, command);
     }
     return result;
 }
 
-std::string format_study_table(std::vector<StudyRow> rows) {
-    std::stable_sort(rows.begin(), rows.end(), [](const StudyRow& a, const StudyRow& b) {
-        return a.normal_width != b.normal_width ? a.normal_width < b.normal_width : a.epoch < b.epoch;
-    });
-    auto number = [](double value, const char* format) {
-        return std::isnan(value) ? std::string("-") : fmt::format(fmt::runtime(format), value);
-    };
-    std::string table = fmt::format("{:<34} {:>6} {:>5} {:>5} {:>9} {:>10} {:>9} {:>9} {:>9} {:>10} {:>10} {:>10}\n",
-                                    "cell", "width", "depth", "epoch", "params", "train loss", "test loss", "test acc",
-                                    "epochs<=t", "top eig", "trace", "grad var");
-    for (const StudyRow& row : rows) {
-        if (row.status != "ok") {
-            table += fmt::format("{:<34} {:>6} {:>5}   {}\n", row.cell, format_width(row.normal_width),
-                                 row.normal_depth, row.status);
-            continue;
-        }
-        table += fmt::format("{:<34} {:>6} {:>5} {:>5} {:>9} {:>10} {:>9} {:>9} {:>9} {:>10} {:>10} {:>10}\n", row.cell,
-                             format_width(row.normal_width), row.normal_depth, row.epoch, row.parameters,
-                             number(row.train_loss, "{:.4f}"), number(row.test_loss, "{:.4f}"),
-                             number(row.test_accuracy, "{:.4f}"), number(row.epochs_to_threshold, "{:.2f}"),
-                             number(row.top_eigenvalue, "{:.4g}"), number(row.trace, "{:.4g}"),
-                             number(row.gradient_variance, "{:.4g}"));
-    }
-    return table;
+std::string format_study_result(const StudyResult& result, bool replicated) {
+    if (!replicated) return format_replicates_table(result.rows);
+    std::string text = format_cells_table(result.cells);
+    int64_t cells = 0;
+    for (const auto& cell : result.cells) cells += cell.n > 0;
+    text += fmt::format("\nAcross cells: Spearman's rho of the cells' means with the normal cell's width, its 95% "
+                        "bootstrap interval (cells and replicates resampled), permutation p ({} cells):\n",
+                        cells);
+    text += format_verdict_table(result.associations);
+    return text;
 }
 
 }  // namespace cellscape

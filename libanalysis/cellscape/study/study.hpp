@@ -1,16 +1,19 @@
 #pragma once
-// The study (PAPER.md section 4, the main job): every cell of a config is
-// trained under the same settings and analysed at the same checkpoints
-// (Hessian, loss surface, gradient variance); one summary row per cell and
-// checkpoint ranks them by width, depth, convergence, sharpness and noise.
+// The study (docs/science.md section 4, the main job): every cell of a
+// config is trained under the same settings, once per seed, and analysed at
+// the same checkpoints (Hessian, loss surfaces, gradient variance); three
+// tables (study_tables.hpp) say what each replicate measured, each cell's
+// means with intervals, and how each metric goes with width and depth.
 //
-// Layout under the output directory:
+// Layout under the output directory (R = <cell>/seed-<s> with `seeds`,
+// <cell> without):
 //   DIR/<cell>/cell.png                  the cell diagram (width and depth in the titles)
-//   DIR/<cell>/train/epoch-NNNN.h5       checkpoints (latest.h5 while training)
-//   DIR/<cell>/hessian-epoch-NNNN.h5     per analysis checkpoint
-//   DIR/<cell>/surface-epoch-NNNN.h5
-//   DIR/<cell>/gradvar-epoch-NNNN.h5
-//   DIR/summary.h5                       one row per cell and analysis checkpoint
+//   DIR/R/train/epoch-NNNN.h5            checkpoints (latest.h5 while training)
+//   DIR/R/hessian-epoch-NNNN.h5          per analysis checkpoint
+//   DIR/R/surface-epoch-NNNN.h5          direction pair 0
+//   DIR/R/surface-epoch-NNNN-pair-K.h5   direction pair K >= 1
+//   DIR/R/gradvar-epoch-NNNN.h5
+//   DIR/summary.h5                       the three tables
 // Work whose output exists is skipped, so an interrupted study resumes.
 #include <filesystem>
 #include <optional>
@@ -20,48 +23,40 @@
 
 #include "cellscape/cells/genotype.hpp"
 #include "cellscape/study/study_config.hpp"
+#include "cellscape/study/study_tables.hpp"
 #include "cellscape/util/progress.hpp"
 
 namespace cellscape {
 
 inline constexpr const char* study_summary_format = "cellscape-study";
 
-struct StudyRow {
-    std::string cell, genotype, status;  // status: "ok", or what failed
-    std::string directory;               // the cell's directory, relative to the study's
-    double normal_width = 0, reduce_width = 0;
-    int64_t normal_depth = 0, reduce_depth = 0, parameters = 0, epoch = 0;
-    double train_loss = NAN, train_accuracy = NAN, test_loss = NAN, test_accuracy = NAN;
-    // Epochs (at step resolution) until the training loss, averaged over a
-    // quarter epoch of steps, first reaches the threshold; NaN if never.
-    double epochs_to_threshold = NAN;
-    double top_eigenvalue = NAN, trace = NAN, gradient_variance = NAN, noise_scale = NAN;
-};
-
 // Convergence speed at step resolution: the first step at which the mean of
 // the last quarter epoch of step losses (at least one step) is at most
 // `threshold`, in epochs (step / steps_per_epoch); NaN when none is.
 double epochs_to_threshold(const std::vector<double>& step_losses, int64_t steps_per_epoch, double threshold);
 
-// One column of the summary: summary.h5 and the command line's JSON give these, in
-// this order, under these names.
-struct StudyColumn {
-    const char* name;
-    std::variant<std::string StudyRow::*, double StudyRow::*, int64_t StudyRow::*> field;
+// One (cell, seed) pair of a study: trained once with that seed, and
+// analysed at every analysis epoch.
+struct StudyReplicate {
+    NamedGenotype cell;
+    std::size_t cell_index = 0;  // in study_cells' order
+    uint64_t seed = 0;
+    std::string directory;  // relative to the study's: <cell>/seed-<s>, or <cell> without `seeds`
 };
-const std::vector<StudyColumn>& study_columns();
 
 struct StudyResult {
-    std::vector<StudyRow> rows;
-    int64_t failed_cells = 0;
+    std::vector<StudyRow> rows;                        // the replicates table
+    std::vector<StudyCellRow> cells;                   // means and intervals per cell
+    std::vector<StudyAssociationRow> associations;     // rank associations and verdicts
+    int64_t failed_replicates = 0;
     std::filesystem::path summary;
 };
 
 // Which part of a study one process does.
 struct StudyPart {
-    // Only this cell (0-based, in the order of the config's cells as
-    // resolved): a Slurm array task. No summary is written.
-    std::optional<std::size_t> only_cell;
+    // Only this replicate (0-based, in study_replicates' order): a Slurm
+    // array task. No summary is written.
+    std::optional<std::size_t> only_replicate;
     // Compute nothing: summarize what the cells' files hold; a cell whose
     // files are incomplete gets the status "not finished" (the final job of
     // a Slurm study).
@@ -94,14 +89,23 @@ void validate_study(const StudyConfig& config);
 StudyResult run_study(const StudyConfig& config, const std::filesystem::path& out_dir, const std::string& command,
                       const StudyPart& part = {}, ProgressSink* progress = nullptr);
 
-// Whether every output of `cell` (final checkpoint, each analysis) exists.
-bool study_cell_finished(const StudyConfig& config, const std::filesystem::path& out_dir, const NamedGenotype& cell);
+// Whether every output of a replicate (final checkpoint, each analysis) exists.
+bool study_replicate_finished(const StudyConfig& config, const std::filesystem::path& out_dir,
+                              const StudyReplicate& replicate);
 
 // The cells of a config, resolved and named, in order.
 std::vector<NamedGenotype> study_cells(const StudyConfig& config);
 
-// The rows as a table for people, sorted by normal-cell width.
-std::string format_study_table(std::vector<StudyRow> rows);
+// The training seeds of the replicates: the config's seeds, or (none
+// given, as a StudyConfig built in code may have) its training seed.
+std::vector<uint64_t> study_seeds(const StudyConfig& config);
+
+// Every (cell, seed) pair, cell by cell, seeds in the config's order.
+std::vector<StudyReplicate> study_replicates(const StudyConfig& config);
+
+// A study's outputs for people: the per-cell means with intervals and the
+// verdicts; with one seed, every row as measured.
+std::string format_study_result(const StudyResult& result, bool replicated);
 
 // A directory name for a cell name ("DARTS_V2-random-connections-s1-0").
 std::string cell_directory_name(const std::string& cell_name);

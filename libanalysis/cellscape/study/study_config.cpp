@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 #include <toml.hpp>
 
@@ -167,6 +168,15 @@ void read_analysis(TableReader& top, StudyConfig& config) {
     surface.read("gv_batch_size", s.gv_batch_size);
     surface.read_name("gv_split", s.gv_split);
     surface.read_name("gv_bn", s.gv_bn);
+    surface.read("basin_level", s.basin_level);
+    if (!(s.basin_level > 1) || !std::isfinite(s.basin_level))
+        throw surface.error("basin_level", fmt::format("must be a number above 1, a multiple of the loss at the "
+                                                       "origin (got {}); the default is 2",
+                                                       s.basin_level));
+    surface.read("direction_pairs", s.direction_pairs);
+    if (s.direction_pairs < 1 || s.direction_pairs > 100)
+        throw surface.error("direction_pairs",
+                            fmt::format("must be between 1 and 100 (got {})", s.direction_pairs));
     surface.reject_unknown_keys();
     TableReader gradvar = analysis.table("gradient_variance");
     gradvar.read("enabled", config.gradient_variance.enabled);
@@ -174,6 +184,33 @@ void read_analysis(TableReader& top, StudyConfig& config) {
     gradvar.read("batch_size", config.gradient_variance.batch_size);
     gradvar.reject_unknown_keys();
     analysis.reject_unknown_keys();
+}
+
+// `seeds = [...]`: distinct non-negative training seeds, one replicate each;
+// instead of [training] seed, not beside it.
+void read_seeds(TableReader& top, const toml::value& root, StudyConfig& config) {
+    std::vector<int64_t> seeds;
+    top.read("seeds", seeds);
+    config.replicated = root.contains("seeds");
+    if (!config.replicated) {
+        config.seeds = {config.training.seed};
+        return;
+    }
+    if (seeds.empty()) throw top.error("seeds", "lists no seed; e.g. seeds = [1, 2, 3], or leave the key out");
+    if (seeds.size() > 1000) throw top.error("seeds", fmt::format("lists {} seeds; at most 1000", seeds.size()));
+    const toml::value& training = root.contains("training") ? root.at("training") : root;
+    if (training.is_table() && training.contains("seed"))
+        throw top.error("seeds", "and [training] seed are both given: the replicates' seeds replace the one "
+                                 "training seed; remove [training] seed");
+    for (std::size_t i = 0; i < seeds.size(); ++i) {
+        if (seeds[i] < 0)
+            throw top.error("seeds", fmt::format("has {}; seeds are non-negative integers", seeds[i]));
+        for (std::size_t j = 0; j < i; ++j)
+            if (seeds[i] == seeds[j])
+                throw top.error("seeds", fmt::format("lists {} twice; each replicate needs its own seed", seeds[i]));
+        config.seeds.push_back(static_cast<uint64_t>(seeds[i]));
+    }
+    config.training.seed = config.seeds.front();
 }
 
 // The analysis epochs (default: the last), each of which needs a checkpoint.
@@ -222,6 +259,7 @@ StudyConfig StudyConfig::load(const std::filesystem::path& path) {
     top.read("threads", config.threads);
     read_training(top, config);
     read_analysis(top, config);
+    read_seeds(top, root, config);
     TableReader slurm = top.table("slurm");
     slurm.read("surface_shards", config.slurm_surface_shards);
     if (config.slurm_surface_shards < 1)

@@ -35,6 +35,12 @@ struct StudySurfaceSettings {
     int64_t gv_batches = 5, gv_batch_size = 64;
     Split gv_split = Split::train;                // the samples of the gradient variance
     BatchNormMode gv_bn = BatchNormMode::eval;    // and BatchNorm's mode for it
+    // Basin metrics cut the slice at this multiple of the origin's loss
+    // (analysis/basin.hpp).
+    double basin_level = 2.0;
+    // Independent direction pairs (slices) per replicate and analysis epoch;
+    // pair k draws its directions with seed analysis.seed + k.
+    int64_t direction_pairs = 1;
 };
 
 struct StudyGradientVarianceSettings {
@@ -46,6 +52,12 @@ struct StudyConfig {
     std::filesystem::path source;  // the TOML file it was read from
     std::string name;
     std::vector<std::string> cells;  // cell specs, as every command's CELL argument
+    // Training seeds: every cell is trained and analysed once per seed (a
+    // replicate). From the top-level `seeds` key (then `replicated` is true
+    // and each replicate has its own directory, <cell>/seed-<s>/); without
+    // it, the one seed [training] seed and the cell's directory itself.
+    std::vector<uint64_t> seeds;
+    bool replicated = false;
     nn::NetworkConfig network;
     TrainingConfig training;
     std::string device = "cpu";

@@ -1,5 +1,5 @@
 #pragma once
-// Training checkpoints (DESIGN.md, Files; schema in docs/hdf5-schema.md):
+// Training checkpoints (schema in docs/hdf5-schema.md):
 // the genotype, the network and training configuration, every parameter and
 // buffer by its module path, the optimizer's momentum buffers, the training
 // history, and where in training the state was taken.

@@ -1,6 +1,6 @@
 #pragma once
 // The settings of a training run (torch-free, so the command line can fill it
-// in cheaply). Defaults are the paper's (PAPER.md section 4) where it has
+// in cheaply). Defaults are the paper's (docs/science.md section 4) where it has
 // one: SGD, lr 0.025 cosine-annealed to 0, momentum 0.9, weight decay 3e-4,
 // gradient-norm clipping at 5, batch 96, and regularization off.
 #include <nlohmann/json.hpp>

@@ -1,0 +1,60 @@
+#pragma once
+// How sure to be about a study's numbers: intervals for a cell's mean over
+// its replicates (seeds), and rank associations between a metric and a
+// cell's width or depth across cells, with bootstrap intervals and
+// permutation tests. Torch-free; every random draw is seeded (util/random.hpp),
+// so the same study gives the same intervals on every machine.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace cellscape {
+
+// The mean of the finite values, their sample standard deviation, and the
+// two-sided Student-t interval for the mean at `level`; n counts the finite
+// values (NaN bounds when n < 2, NaN everything when n = 0).
+struct MeanInterval {
+    int64_t n = 0;
+    double mean = 0, std = 0, low = 0, high = 0;
+};
+MeanInterval mean_interval(const std::vector<double>& values, double level = 0.95);
+
+// The p-quantile of Student's t distribution with `dof` degrees of freedom
+// (0 < p < 1, dof > 0).
+double student_t_quantile(double p, double dof);
+
+// Ranks 1..n, ties sharing their average rank.
+std::vector<double> average_ranks(const std::vector<double>& values);
+
+// Spearman's rank correlation (Pearson's on average ranks); NaN when either
+// side is constant or there are fewer than 3 pairs.
+double spearman(const std::vector<double>& x, const std::vector<double>& y);
+
+// The rank correlation of x and y with z held fixed (the partial correlation
+// of the ranks): what is left of x ~ y that z does not explain. NaN when z
+// explains x or y completely.
+double partial_spearman(const std::vector<double>& x, const std::vector<double>& y, const std::vector<double>& z);
+
+// A metric's association with a predictor across cells.
+struct Association {
+    std::string metric, predictor;
+    std::string controlling;  // empty, or the predictor held fixed (a partial association)
+    double rho = 0;           // Spearman's rho of the per-cell means against the predictor
+    double low = 0, high = 0; // 95% bootstrap interval: cells resampled, and replicates within each cell
+    double p_value = 0;       // two-sided permutation test of rho = 0 (predictor permuted across cells)
+    int64_t cells = 0;        // cells with at least one finite replicate
+};
+
+struct AssociationOptions {
+    int64_t bootstrap_samples = 2000;
+    int64_t permutations = 5000;
+    uint64_t seed = 0;
+};
+
+// `replicates[c]` are cell c's values of the metric (NaN for a failed
+// replicate), `predictor[c]` its width or depth, and `control[c]` (when not
+// empty) the other one, held fixed.
+Association associate(const std::vector<std::vector<double>>& replicates, const std::vector<double>& predictor,
+                      const std::vector<double>& control, const AssociationOptions& options);
+
+}  // namespace cellscape

@@ -1,0 +1,203 @@
+"""A replicated study end to end (4 cells x 2 seeds, 1 epoch): the three
+tables against independent recomputations (numpy/scipy), basin fractions
+from the surface files, a resumed study equal to an uninterrupted one, and
+bad replicate settings refused in one sentence naming the key."""
+import itertools
+import json
+import math
+
+import h5py
+import numpy as np
+import pytest
+from scipy import stats
+
+from test_schema import check_against_schema, datasets_of
+
+STUDY = """
+name = "replicated"
+cells = ["DARTS_V2", "DARTS_V2:chain", "DARTS_V2:widest", "DARTS_V2:random-connections:count=1,seed=5"]
+seeds = [3, 4]
+threads = 1
+[data]
+dataset = "fashion-mnist"
+train_size = 128
+test_size = 64
+[network]
+init_channels = 4
+layers = 3
+[training]
+epochs = 1
+batch_size = 32
+loss_threshold = 2.3
+[analysis]
+seed = 1
+[analysis.hessian]
+top_k = 1
+tol = 0.1
+ncv = 4
+trace = false
+samples = 32
+batch_size = 32
+[analysis.surface]
+x = "-0.5:0.5:5"
+y = "-0.5:0.5:3"
+samples = 32
+batch_size = 32
+direction_pairs = 2
+basin_level = 1.02
+[analysis.gradient_variance]
+batches = 2
+batch_size = 16
+"""
+
+METRICS = ["train_loss", "train_acc", "test_loss", "test_acc", "epochs_to_threshold", "top_eigenvalue", "trace",
+           "gradient_variance", "noise_scale", "basin_fraction", "basin_radius"]
+
+
+def number(value):
+    return math.nan if value is None else value
+
+
+@pytest.fixture(scope="module")
+def study(cellscape, tmp_path_factory):
+    directory = tmp_path_factory.mktemp("replicated")
+    config = directory / "replicated.toml"
+    config.write_text(STUDY)
+    out = directory / "out"
+    result = json.loads(cellscape("study", str(config), "--out", str(out), "--json").stdout)
+    return config, out, result
+
+
+def test_one_row_per_cell_and_seed_in_its_own_directory(study):
+    _, out, result = study
+    assert result["failed_replicates"] == 0
+    rows = result["replicates"]
+    assert [(r["cell"], r["seed"]) for r in rows] == [
+        (cell, seed) for cell in ["DARTS_V2", "DARTS_V2-chain", "DARTS_V2-widest",
+                                  "DARTS_V2-random-connections-s5-0"] for seed in (3, 4)]
+    for row in rows:
+        assert row["directory"] == f"{row['cell']}/seed-{row['seed']}"
+        with h5py.File(out / row["directory"] / "train" / "epoch-0001.h5") as f:
+            assert f.attrs["seed"] == row["seed"]
+        for name in ["surface-epoch-0001.h5", "surface-epoch-0001-pair-1.h5", "hessian-epoch-0001.h5"]:
+            assert (out / row["directory"] / name).exists()
+    # Two seeds of a cell trained differently; evaluation data and directions did not.
+    assert rows[0]["train_loss"] != rows[1]["train_loss"]
+    check_against_schema(out / "summary.h5", "cellscape-study")
+
+
+def test_cell_means_and_intervals_recomputed_from_the_replicates(study):
+    _, out, result = study
+    for cell in result["cells"]:
+        replicates = [r for r in result["replicates"] if r["cell"] == cell["cell"]]
+        assert cell["n"] == len(replicates) == 2
+        for metric in METRICS:
+            values = np.array([number(r[metric]) for r in replicates])
+            values = values[np.isfinite(values)]
+            mean = number(cell[f"{metric}_mean"])
+            if values.size == 0:
+                assert math.isnan(mean), metric
+                continue
+            # Same sums in another order: 1e-12 relative.
+            assert mean == pytest.approx(values.mean(), rel=1e-12, abs=1e-300), metric
+            if values.size > 1:
+                half = stats.t.ppf(0.975, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size)
+                assert number(cell[f"{metric}_std"]) == pytest.approx(values.std(ddof=1), rel=1e-10, abs=1e-300)
+                assert number(cell[f"{metric}_ci_low"]) == pytest.approx(values.mean() - half, rel=1e-9, abs=1e-12)
+                assert number(cell[f"{metric}_ci_high"]) == pytest.approx(values.mean() + half, rel=1e-9, abs=1e-12)
+    # summary.h5 holds the same table as --json.
+    with h5py.File(out / "summary.h5") as f:
+        assert [c.decode() for c in f["cells/cell"][()]] == [c["cell"] for c in result["cells"]]
+        np.testing.assert_array_equal(f["cells/top_eigenvalue_mean"][()],
+                                      [number(c["top_eigenvalue_mean"]) for c in result["cells"]])
+
+
+def exact_permutation_p(means, predictor):
+    """Two-sided p of Spearman's rho over all orderings of the predictor."""
+    observed = abs(stats.spearmanr(means, predictor).statistic)
+    rhos = [abs(stats.spearmanr(means, list(p)).statistic) for p in itertools.permutations(predictor)]
+    return np.mean([rho >= observed - 1e-12 for rho in rhos if np.isfinite(rho)])
+
+
+def test_associations_equal_scipys_spearman_and_an_exact_permutation_test(study):
+    _, _, result = study
+    cells = result["cells"]
+    checked = 0
+    for row in result["associations"]:
+        means = np.array([number(c[f"{row['metric']}_mean"]) for c in cells])
+        finite = np.isfinite(means)
+        assert row["n_cells"] == finite.sum(), row  # cells with a finished value
+        if row["controlling"]:
+            continue
+        means = means[finite]
+        predictor = [c[row["predictor"]] for c, keep in zip(cells, finite) if keep]
+        if len(means) < 3 or len(set(means)) < 2:
+            assert row["spearman_rho"] is None, row
+            continue
+        assert row["spearman_rho"] == pytest.approx(stats.spearmanr(means, predictor).statistic, abs=1e-12)
+        # 5000 random permutations estimate the exact p within 5 standard
+        # errors (sqrt(p (1-p) / 5000) <= 0.0071) plus the +1 of the estimator.
+        exact = exact_permutation_p(means, predictor)
+        assert abs(row["p_value"] - exact) <= 5 * math.sqrt(exact * (1 - exact) / 5000) + 2 / 5001, row
+        checked += 1
+    assert checked >= 10
+
+
+def basin_fraction(path, level):
+    """The fraction of grid points whose test loss is at most level x the origin's, from the file's grid."""
+    with h5py.File(path) as f:
+        x, y, loss = f["xcoordinates"][()], f["ycoordinates"][()], f["test_loss"][()]
+        stored = f.attrs["test_basin_fraction"], f.attrs["basin_level"]
+    origin = loss[np.argmin(np.abs(y)), np.argmin(np.abs(x))]
+    return np.mean(np.isfinite(loss) & (loss <= level * origin)), stored
+
+
+def test_basin_fraction_recomputed_from_the_surface_files(study):
+    _, out, result = study
+    fractions = []
+    for row in result["replicates"]:
+        pairs = [out / row["directory"] / name for name in ["surface-epoch-0001.h5", "surface-epoch-0001-pair-1.h5"]]
+        per_pair = []
+        for path in pairs:
+            fraction, (stored, level) = basin_fraction(path, 1.02)
+            assert level == 1.02 and stored == pytest.approx(fraction, abs=1e-15)
+            per_pair.append(fraction)
+        assert row["basin_fraction"] == pytest.approx(np.mean(per_pair), abs=1e-15)
+        fractions.append(row["basin_fraction"])
+    assert 0 < min(fractions) and min(fractions) < 1  # the level cuts inside the grid somewhere
+
+
+def test_a_study_resumed_from_some_replicates_equals_an_uninterrupted_one(cellscape, study, tmp_path):
+    config, out, _ = study
+    resumed = tmp_path / "resumed"
+    for index in ["1", "6"]:  # DARTS_V2 seed 4 and the random cell's seed 3, as two array tasks would
+        cellscape("study", str(config), "--out", str(resumed), "--replicate-index", index)
+    assert not (resumed / "summary.h5").exists()
+    first = (resumed / "DARTS_V2" / "seed-4" / "train" / "epoch-0001.h5").stat().st_mtime_ns
+    cellscape("study", str(config), "--out", str(resumed))
+    assert (resumed / "DARTS_V2" / "seed-4" / "train" / "epoch-0001.h5").stat().st_mtime_ns == first
+    # Datasets only: the attributes hold times and command lines.
+    expected, got = datasets_of(out / "summary.h5"), datasets_of(resumed / "summary.h5")
+    assert expected.keys() == got.keys()
+    for name in expected:
+        np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+
+
+@pytest.mark.parametrize("edit, key", [
+    (("seeds = [3, 4]", "seeds = []"), "seeds: lists no seed"),
+    (("seeds = [3, 4]", "seeds = [3, 4, 3]"), "seeds: lists 3 twice"),
+    (("seeds = [3, 4]", "seeds = [-1]"), "seeds: has -1"),
+    (("loss_threshold = 2.3", "loss_threshold = 2.3\nseed = 1"), "seeds: and [training] seed are both given"),
+    (("basin_level = 1.02", "basin_level = 1.0"), "[analysis.surface] basin_level: must be a number above 1"),
+    (("direction_pairs = 2", "direction_pairs = 0"), "[analysis.surface] direction_pairs: must be between 1 and 100"),
+    (('"DARTS_V2:chain"', '"DARTS_V2:stratified-connections:per_width=2,max_width=4.5"'),
+     "4.5c is not reachable by rewiring this normal cell"),
+])
+def test_bad_replicate_settings_get_one_sentence_naming_the_key(cellscape, tmp_path, edit, key):
+    config = tmp_path / "bad.toml"
+    config.write_text(STUDY.replace(*edit))
+    result = cellscape("study", str(config), "--out", str(tmp_path / "out"), check=False)
+    assert result.returncode != 0
+    message = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(message) == 1 and key in message[0], result.stderr
+    assert not (tmp_path / "out").exists()  # refused before any work

@@ -1,0 +1,109 @@
+// The statistics behind a study's intervals and verdicts, against values
+// computed independently (scipy 1.x: stats.t.ppf, stats.spearmanr; by hand
+// for the partial correlation and the exact permutation distribution).
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include "cellscape/study/statistics.hpp"
+
+using namespace cellscape;
+using Approx = Catch::Detail::Approx;
+
+TEST_CASE("Student-t quantiles equal scipy's to 1e-10 relative") {
+    // scipy.stats.t.ppf(0.975, dof); bisection stops at 1e-14 of the value.
+    const std::pair<double, double> cases[] = {{1, 12.706204736174694}, {2, 4.302652729749462},
+                                               {4, 2.7764451051977934}, {10, 2.228138851986274},
+                                               {30, 2.0422724563012378}};
+    for (const auto& [dof, expected] : cases) {
+        CHECK(student_t_quantile(0.975, dof) == Approx(expected).epsilon(1e-10));
+        CHECK(student_t_quantile(0.025, dof) == Approx(-expected).epsilon(1e-10));
+    }
+}
+
+TEST_CASE("a mean's interval is the Student-t interval over the finite values") {
+    // [1, 2, 4]: mean 7/3, sample std 1.5275252316519465, t(0.975, 2) = 4.302652729749462.
+    const MeanInterval interval = mean_interval({1.0, NAN, 2.0, 4.0});
+    CHECK(interval.n == 3);
+    CHECK(interval.mean == Approx(7.0 / 3.0).epsilon(1e-14));
+    CHECK(interval.std == Approx(1.5275252316519465).epsilon(1e-14));
+    CHECK(interval.low == Approx(-1.461249700263426).epsilon(1e-10));
+    CHECK(interval.high == Approx(6.1279163669300925).epsilon(1e-10));
+    const MeanInterval one = mean_interval({5.0});
+    CHECK(one.n == 1);
+    CHECK(one.mean == 5.0);
+    CHECK(std::isnan(one.low));
+    CHECK(std::isnan(mean_interval({NAN}).mean));
+}
+
+TEST_CASE("Spearman's rho uses average ranks for ties") {
+    CHECK(average_ranks({5, 6, 7, 8, 7}) == std::vector<double>{1, 2, 3.5, 5, 3.5});
+    // scipy.stats.spearmanr([1,2,3,4,5], [5,6,7,8,7]).statistic
+    CHECK(spearman({1, 2, 3, 4, 5}, {5, 6, 7, 8, 7}) == Approx(0.8207826816681233).epsilon(1e-12));
+    CHECK(spearman({1, 2, 3, 4, 5, 6}, {2, 1, 4, 3, 6, 5}) == Approx(0.8285714285714287).epsilon(1e-12));
+    CHECK(spearman({1, 2, 3}, {-4, -5, -6}) == Approx(-1.0));
+    CHECK(std::isnan(spearman({1, 1, 1}, {1, 2, 3})));  // a constant side has no ranks to correlate
+    CHECK(std::isnan(spearman({1, 2}, {1, 2})));
+}
+
+TEST_CASE("the partial rank correlation removes what the control explains") {
+    // y follows z exactly and x is z's ranks with noise: holding z fixed,
+    // x says nothing more about y... by the formula
+    // (r_xy - r_xz r_yz) / sqrt((1 - r_xz^2)(1 - r_yz^2)) with r_yz = 1 the
+    // denominator vanishes: NaN, not a number pretending to be evidence.
+    const std::vector<double> z{1, 2, 3, 4, 5, 6}, x{2, 1, 4, 3, 6, 5};
+    CHECK(std::isnan(partial_spearman(x, z, z)));
+    // Hand case: ranks x = (1,2,3,4,5), y = (2,1,4,3,5), z = (1,3,2,5,4):
+    // 1 - 6 sum d^2 / (n (n^2 - 1)) gives r_xy = 0.8, r_xz = 0.8, r_yz = 0.3,
+    // so (0.8 - 0.24) / sqrt(0.36 * 0.91).
+    CHECK(partial_spearman({1, 2, 3, 4, 5}, {2, 1, 4, 3, 5}, {1, 3, 2, 5, 4}) ==
+          Approx(0.56 / std::sqrt(0.36 * 0.91)).epsilon(1e-12));
+}
+
+TEST_CASE("associations: exact permutation p-value, bootstrap interval, cells without values dropped") {
+    // Five cells whose metric falls strictly with the predictor: rho = -1.
+    // Exactly 2 of the 5! = 120 orderings reach |rho| = 1, so the exact
+    // p-value is 1/60; 20000 permutations estimate it with standard error
+    // sqrt(p(1-p)/20000) = 9e-4: 5 standard errors allowed.
+    std::vector<std::vector<double>> replicates{{5.0, 5.0}, {4.0, 4.0}, {3.0, 3.0}, {2.0, 2.0}, {1.0, 1.0}, {NAN}};
+    const std::vector<double> width{1, 2, 3, 4, 5, 6};
+    AssociationOptions options;
+    options.permutations = 20000;
+    options.seed = 7;
+    const Association result = associate(replicates, width, {}, options);
+    CHECK(result.cells == 5);
+    CHECK(result.rho == Approx(-1.0));
+    CHECK(std::abs(result.p_value - 1.0 / 60.0) < 5 * 9e-4);
+    // Replicates without spread: a resample that draws a cell twice ties
+    // it with itself on both sides, so every resample keeps rho = -1 and the
+    // interval is the point. (Replicates that differ would not: a cell drawn
+    // twice with two different means is a tie in width only.)
+    CHECK(result.low == Approx(-1.0));
+    CHECK(result.high == Approx(-1.0));
+
+    // Means still in the predictor's order (3.01 ... 3.05, rho = 1), but
+    // replicates that overlap completely: the two-level bootstrap must see
+    // it (a bootstrap over the cells' means alone would report [1, 1]).
+    const Association noisy = associate({{1.01, 5.01}, {1.02, 5.02}, {1.03, 5.03}, {1.04, 5.04}, {1.05, 5.05}},
+                                        {1, 2, 3, 4, 5}, {}, options);
+    CHECK(noisy.rho == Approx(1.0));
+    CHECK(noisy.low < -0.3);
+    CHECK(noisy.high == Approx(1.0));
+
+    // Too few cells: nothing to say.
+    const Association few = associate({{1}, {2}}, {1, 2}, {}, options);
+    CHECK(few.cells == 2);
+    CHECK(std::isnan(few.rho));
+    CHECK(std::isnan(few.p_value));
+}
+
+TEST_CASE("the same seed gives the same interval") {
+    AssociationOptions options;
+    options.seed = 3;
+    const std::vector<std::vector<double>> replicates{{3, 2}, {2.5, 2.9}, {1, 1.5}, {0.5, 1.2}};
+    const Association a = associate(replicates, {1, 2, 3, 4}, {}, options);
+    const Association b = associate(replicates, {1, 2, 3, 4}, {}, options);
+    CHECK(a.low == b.low);
+    CHECK(a.high == b.high);
+    CHECK(a.p_value == b.p_value);
+}
