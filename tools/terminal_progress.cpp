@@ -34,15 +34,17 @@ void TerminalProgress::update(const ProgressUpdate& update) {
         if (line_open_) std::fputs("\n", stderr);
         line_open_ = false;
         task_ = update.task;
-        first_done_ = update.done;
-        start_ = now;
         last_draw_ = now - std::chrono::hours(1);  // draw the first report at once
     }
+    auto [found, added] = clocks_.try_emplace(std::string(update.task));
+    Clock& clock = found->second;
+    if (added || update.done < clock.last_done) clock = {update.done, update.done, now};
+    clock.last_done = update.done;
     const bool finished = update.total > 0 && update.done >= update.total;
     if (!finished && std::chrono::duration<double>(now - last_draw_).count() < interval_seconds_) return;
     last_draw_ = now;
-    const double elapsed = std::chrono::duration<double>(now - start_).count();
-    const double rate = elapsed > 0 ? static_cast<double>(update.done - first_done_) / elapsed : 0.0;
+    const double elapsed = std::chrono::duration<double>(now - clock.start).count();
+    const double rate = elapsed > 0 ? static_cast<double>(update.done - clock.first_done) / elapsed : 0.0;
     std::string count = fmt::format("{} {}", update.done, update.unit), timing;
     if (update.total > 0) {
         const double eta = rate > 0 ? static_cast<double>(update.total - update.done) / rate : NAN;

@@ -5,6 +5,7 @@
 // when a task finishes, so logs stay readable. Everything goes to stderr.
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "cellscape/util/progress.hpp"
@@ -24,11 +25,17 @@ private:
     bool terminal_;
     double interval_seconds_;
     bool line_open_ = false;
-    // The task being drawn: rates count from its first report, so a resumed
-    // run reports its own speed.
-    std::string task_;
-    int64_t first_done_ = 0;
-    std::chrono::steady_clock::time_point start_, last_draw_;
+    // Each task's clock: rates count from its first report, so a resumed
+    // run reports its own speed; an outer task (the study) keeps its clock
+    // while inner ones (training, surfaces) report in between, and a task
+    // that starts over (the next surface) gets a new one.
+    struct Clock {
+        int64_t first_done = 0, last_done = 0;
+        std::chrono::steady_clock::time_point start;
+    };
+    std::map<std::string, Clock> clocks_;
+    std::string task_;  // the task drawn last
+    std::chrono::steady_clock::time_point last_draw_;
 };
 
 }  // namespace cellscape::tools

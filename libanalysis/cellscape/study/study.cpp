@@ -569,6 +569,7 @@ StudyResult run_study(const StudyConfig& config, const std::filesystem::path& ou
     InterruptGuard interrupts;  // training and the analyses nest their own inside it
     StudyResult result;
     const ProgressTask task(progress, "study " + config.name, static_cast<int64_t>(replicates.size()), "replicates");
+    task.update(0);  // the study's clock starts here, not at its first finished replicate
     for (std::size_t i = 0; i < replicates.size(); ++i) {
         if (part.only_replicate && *part.only_replicate != i) continue;
         const StudyReplicate& replicate = replicates[i];
