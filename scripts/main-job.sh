@@ -14,4 +14,4 @@ start=$(date +%s)
 "$build_dir/tools/cellscape" study "$config" --out "$out_dir"
 "${VENV_DIR:-$root/.venv}/bin/python" -m cellscape_plots study "$out_dir" > /dev/null
 echo "study run and figures took $(( $(date +%s) - start )) s"
-echo "figures: $out_dir/figures/ (cells, loss-curves, loss-contours, gradient-variance-surfaces, hessian, scatter; PNG and PDF)"
+echo "figures: $out_dir/figures/ (cells, loss-curves, loss-contours, loss-contours-linear, gradient-variance-surfaces when computed, hessian, scatter; PNG and PDF)"

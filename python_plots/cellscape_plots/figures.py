@@ -314,7 +314,9 @@ def _loss_histories(study, cell):
 def study_loss_curves(study, out_dir):
     """Train and test loss per epoch: a line per cell (mean over its seeds) and a
     band from the lowest to the highest seed, coloured by width."""
-    fig, (train_axis, test_axis) = plt.subplots(1, 2, figsize=(12, 4.2), layout="constrained")
+    # Tall enough for a legend line per cell (7 pt lines are about 0.15 in).
+    height = max(4.2, 0.15 * (len(study.cells) + 3) + 0.6)
+    fig, (train_axis, test_axis) = plt.subplots(1, 2, figsize=(12, height), layout="constrained")
     colors = _width_colors([study.width(c) for c in study.cells])
     for cell, color in zip(study.cells, colors):
         for axis, losses, marker in zip((train_axis, test_axis), _loss_histories(study, cell), "os"):
@@ -326,6 +328,7 @@ def study_loss_curves(study, out_dir):
     train_axis.axhline(study.loss_threshold, color="grey", linestyle=":", linewidth=1)
     train_axis.set(xlabel="epoch", ylabel="training loss", title="training loss: mean over seeds, band min to max")
     test_axis.set(xlabel="epoch", ylabel="test loss", title="test loss: mean over seeds, band min to max")
+    test_axis.set_yscale("log")  # one diverging seed's early test loss would flatten the others
     handles, labels = train_axis.get_legend_handles_labels()
     handles.append(matplotlib.patches.Patch(color="grey", alpha=0.3))
     labels.append("band: min to max over seeds")
@@ -446,7 +449,10 @@ def study_hessian(study, out_dir):
     count = int(has_bars) + int(bool(densities))
     if not count:
         return []
-    fig, axes = plt.subplots(1, count, figsize=(6 * count, 4.2), squeeze=False, layout="constrained")
+    bars_width = max(6.0, 0.3 * len(study.cells) + 2) if has_bars else 0  # a readable label per bar
+    fig, axes = plt.subplots(1, count, figsize=(bars_width + 6 * bool(densities), 5.5 if has_bars else 4.2),
+                             squeeze=False, layout="constrained",
+                             gridspec_kw={"width_ratios": [bars_width, 6][:count] if count == 2 else [1]})
     axes = list(axes[0])
     if has_bars:
         _eigenvalue_bars(axes.pop(0), study, colors, mean, low, high)
@@ -461,8 +467,11 @@ def _eigenvalue_bars(axis, study, colors, mean, low, high):
     _interval_bars(axis, positions, mean, low, high)
     axis.set_xticks(positions)
     many = len(study.cells) > 4
-    axis.set_xticklabels([f"{_short(c)}\n{_width_label(study.width(c))}" for c in study.cells], fontsize=6,
-                         rotation=45 if many else 0, ha="right" if many else "center")
+    if many:  # whole names, one per bar, upright
+        axis.set_xticklabels([f"{c} ({_width_label(study.width(c))})" for c in study.cells], fontsize=6,
+                             rotation=90)
+    else:
+        axis.set_xticklabels([f"{_short(c)}\n{_width_label(study.width(c))}" for c in study.cells], fontsize=6)
     axis.set(ylabel="top Hessian eigenvalue",
              title=f"sharpness at epoch {study.last_epoch}: mean over seeds, 95% interval")
 

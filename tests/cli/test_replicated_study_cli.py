@@ -5,6 +5,8 @@ bad replicate settings refused in one sentence naming the key."""
 import itertools
 import json
 import math
+import subprocess
+import sys
 
 import h5py
 import numpy as np
@@ -201,3 +203,12 @@ def test_bad_replicate_settings_get_one_sentence_naming_the_key(cellscape, tmp_p
     message = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(message) == 1 and key in message[0], result.stderr
     assert not (tmp_path / "out").exists()  # refused before any work
+
+
+def test_the_figures_of_a_replicated_study(study):
+    _, out, _ = study
+    plotted = subprocess.run([sys.executable, "-m", "cellscape_plots", "study", str(out)], capture_output=True,
+                             text=True)
+    assert plotted.returncode == 0, plotted.stderr
+    for name in ["cells", "loss-curves", "loss-contours", "loss-contours-linear", "hessian", "scatter"]:
+        assert (out / "figures" / f"{name}.png").exists(), name

@@ -145,7 +145,8 @@ def test_the_figures_and_the_notebook_run_on_the_study(study, tmp_path):
     python = sys.executable  # the project's one Python (CELLSCAPE_PYTHON), which runs pytest
     plotted = subprocess.run([python, "-m", "cellscape_plots", "study", str(out)], capture_output=True, text=True)
     assert plotted.returncode == 0, plotted.stderr
-    for name in ["cells", "loss-curves", "loss-contours", "gradient-variance-surfaces", "hessian", "scatter"]:
+    for name in ["cells", "loss-curves", "loss-contours", "loss-contours-linear", "gradient-variance-surfaces",
+                 "hessian", "scatter"]:
         assert (out / "figures" / f"{name}.png").stat().st_size > 1000, name
         assert (out / "figures" / f"{name}.pdf").exists(), name
     notebook = pathlib.Path(os.environ["CELLSCAPE_NOTEBOOK"])

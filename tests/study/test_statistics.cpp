@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "cellscape/study/statistics.hpp"
+#include "cellscape/study/study_tables.hpp"
 
 using namespace cellscape;
 using Approx = Catch::Detail::Approx;
@@ -106,4 +107,44 @@ TEST_CASE("the same seed gives the same interval") {
     CHECK(a.low == b.low);
     CHECK(a.high == b.high);
     CHECK(a.p_value == b.p_value);
+}
+
+TEST_CASE("verdicts need the interval on one side of 0 and p < 0.05") {
+    Association a;
+    a.rho = -0.7, a.low = -0.9, a.high = -0.3, a.p_value = 0.01;
+    CHECK(association_verdict(a, -1) == "holds");
+    CHECK(association_verdict(a, +1) == "reversed");
+    CHECK(association_verdict(a, 0) == "no claim");
+    a.p_value = 0.2;  // an interval off 0 alone is not enough
+    CHECK(association_verdict(a, -1) == "undecided");
+    a.p_value = 0.01, a.high = 0.1;  // nor is a small p with an interval across 0
+    CHECK(association_verdict(a, -1) == "undecided");
+    a.low = a.high = a.p_value = NAN;  // too few cells
+    CHECK(association_verdict(a, -1) == "undecided");
+}
+
+TEST_CASE("the cells table averages finished replicates only, per epoch, in first-seen order") {
+    auto row = [](const char* cell, int64_t seed, int64_t epoch, double loss, const char* status = "ok") {
+        StudyRow r;
+        r.cell = cell, r.seed = seed, r.epoch = epoch, r.train_loss = loss, r.status = status;
+        r.directory = std::string(cell) + "/seed-" + std::to_string(seed);
+        r.normal_width = cell[0] == 'w' ? 4 : 1;
+        return r;
+    };
+    const std::vector<StudyRow> rows{row("wide", 1, 2, 1.0), row("wide", 2, 2, 3.0), row("wide", 3, 0, NAN, "failed: x"),
+                                     row("chain", 1, 2, 5.0), row("wide", 1, 4, 0.5), row("chain", 1, 4, 2.0)};
+    const auto cells = summarize_cells(rows);
+    REQUIRE(cells.size() == 4);  // (wide, 2), (chain, 2), (wide, 4), (chain, 4)
+    CHECK(cells[0].cell == "wide");
+    CHECK(cells[0].epoch == 2);
+    CHECK(cells[0].directory == "wide");
+    CHECK(cells[0].n == 2);  // the failed seed is not a replicate of the mean
+    CHECK(cells[0].metrics[0].mean == 2.0);  // train_loss is the first metric
+    CHECK(cells[0].metrics[0].std == Approx(std::sqrt(2.0)));
+    CHECK(cells[1].cell == "chain");
+    CHECK(cells[1].n == 1);
+    CHECK(std::isnan(cells[1].metrics[0].low));
+    CHECK(cells[2].epoch == 4);
+    CHECK(cells[2].n == 1);
+    CHECK(std::string(study_metrics()[0].name) == "train_loss");
 }
