@@ -155,3 +155,16 @@ def test_the_figures_and_the_notebook_run_on_the_study(study, tmp_path):
                               capture_output=True, text=True, env={**os.environ, "CELLSCAPE_STUDY": str(out)})
     assert executed.returncode == 0, executed.stderr[-3000:]
     assert "DARTS_V2-chain" in (tmp_path / "explore.ipynb").read_text()
+
+
+@pytest.mark.parametrize("name, replicates", [("quick", 10), ("evidence", 81), ("paper-cifar10", 162)])
+def test_the_shipped_studies_are_valid_and_have_the_documented_size(cellscape, tmp_path, name, replicates):
+    """Every setting of data/studies/NAME.toml is checked (a dry Slurm submission trains nothing), and its
+    array has one task per (cell, seed): 5 x 2, 27 x 3 and 54 x 3. The paper's config asks for a GPU; the
+    check runs it on the CPU."""
+    source = pathlib.Path(__file__).resolve().parents[2] / "data" / "studies" / f"{name}.toml"
+    config = tmp_path / source.name
+    config.write_text(source.read_text().replace('device = "cuda"', 'device = "cpu"'))
+    dry = cellscape("study", str(config), "--out", str(tmp_path / "out"), "--slurm", "--dry-run")
+    array = next(line for line in dry.stdout.splitlines() if line.startswith("#SBATCH --array="))
+    assert array == "#SBATCH --array=" + ",".join(str(i) for i in range(replicates))
