@@ -86,10 +86,10 @@ SlurmSubmission submit_study_to_slurm(const StudyConfig& config, const std::file
                              fmt::arg("out", quoted(out)),
                              fmt::arg("skip", config.slurm_surface_shards > 1 ? " --skip-surfaces" : "")));
     const int64_t shards = config.slurm_surface_shards;
-    std::vector<std::size_t> shard_tasks;  // cell * shards + shard
-    for (std::size_t cell : submission.replicates)
+    std::vector<std::size_t> shard_tasks;  // replicate * shards + shard
+    for (std::size_t replicate : submission.replicates)
         for (int64_t shard = 0; shard < shards; ++shard)
-            shard_tasks.push_back(cell * static_cast<std::size_t>(shards) + static_cast<std::size_t>(shard));
+            shard_tasks.push_back(replicate * static_cast<std::size_t>(shards) + static_cast<std::size_t>(shard));
     if (shards > 1) {
         submission.surfaces_script = slurm_dir / "surfaces.sbatch";
         write_script(submission.surfaces_script,

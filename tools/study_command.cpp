@@ -129,7 +129,7 @@ void add_study_command(CLI::App& app) {
                              .dump(2)
                       << "\n";
         } else {
-            std::cout << format_study_result(result, config.replicated)
+            std::cout << format_study_result(result, config.replicated())
                       << fmt::format("summary: {}\n", result.summary.string());
         }
         if (result.failed_replicates > 0)

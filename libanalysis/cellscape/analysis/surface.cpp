@@ -129,14 +129,18 @@ std::vector<double> doubles(const torch::Tensor& tensor) {
     return {flat.data_ptr<double>(), flat.data_ptr<double>() + flat.numel()};
 }
 
+// The basin metrics of one evaluated split's loss grid in a surface file.
+BasinMetrics split_basin(const Hdf5File& file, const std::string& split_name, double level) {
+    const std::vector<double> ys =
+        file.contains("ycoordinates") ? doubles(file.read("ycoordinates")) : std::vector<double>{0.0};
+    return basin_metrics(doubles(file.read(split_name + "_loss")), doubles(file.read("xcoordinates")), ys, level);
+}
+
 // Each evaluated split's basin metrics, as attributes of a complete surface.
 void write_basin_attributes(Hdf5File& file, double level) {
-    const std::vector<double> xs = doubles(file.read("xcoordinates"));
-    const std::vector<double> ys = file.contains("ycoordinates") ? doubles(file.read("ycoordinates"))
-                                                                 : std::vector<double>{0.0};
     file.set_attribute("/", "basin_level", level);
     for (const auto& name : split(file.string_attribute("/", "evaluations"), ',')) {
-        const BasinMetrics basin = basin_metrics(doubles(file.read(name + "_loss")), xs, ys, level);
+        const BasinMetrics basin = split_basin(file, name, level);
         file.set_attribute("/", name + "_basin_fraction", basin.fraction);
         file.set_attribute("/", name + "_basin_radius", basin.radius);
         file.set_attribute("/", name + "_basin_rays_inside", basin.rays_inside);
@@ -682,10 +686,7 @@ SurfaceBasin read_surface_basin(const Hdf5File& file, double level) {
     const std::vector<std::string> splits = split(file.string_attribute("/", "evaluations"), ',');
     SurfaceBasin basin;
     basin.split = std::find(splits.begin(), splits.end(), "test") != splits.end() ? "test" : splits.front();
-    const std::vector<double> ys =
-        file.contains("ycoordinates") ? doubles(file.read("ycoordinates")) : std::vector<double>{0.0};
-    basin.metrics = basin_metrics(doubles(file.read(basin.split + "_loss")), doubles(file.read("xcoordinates")), ys,
-                                  level);
+    basin.metrics = split_basin(file, basin.split, level);
     return basin;
 }
 

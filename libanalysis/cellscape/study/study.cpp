@@ -387,7 +387,7 @@ void write_summary(const std::filesystem::path& path, const StudyConfig& config,
         file.set_attribute("/", "dataset", config.training.dataset);
         file.set_attribute("/", "loss_threshold", config.loss_threshold);
         file.set_attribute("/", "basin_level", config.surface.basin_level);
-        file.set_attribute("/", "replicated", static_cast<int64_t>(config.replicated));
+        file.set_attribute("/", "replicated", static_cast<int64_t>(config.replicated()));
         const std::vector<uint64_t> study = study_seeds(config);
         std::vector<int64_t> seeds(study.begin(), study.end());
         file.write("seeds", torch::tensor(seeds, torch::kInt64));
@@ -451,7 +451,7 @@ std::vector<StudyReplicate> study_replicates(const StudyConfig& config) {
     for (std::size_t c = 0; c < cells.size(); ++c)
         for (const uint64_t seed : study_seeds(config)) {
             std::string directory = cell_directory_name(cells[c].name);
-            if (config.replicated) directory += fmt::format("/seed-{}", seed);
+            if (config.replicated()) directory += fmt::format("/seed-{}", seed);
             replicates.push_back({cells[c], c, seed, directory});
         }
     return replicates;

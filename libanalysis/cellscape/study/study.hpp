@@ -97,7 +97,7 @@ bool study_replicate_finished(const StudyConfig& config, const std::filesystem::
 std::vector<NamedGenotype> study_cells(const StudyConfig& config);
 
 // The training seeds of the replicates: the config's seeds, or (none
-// given, as a StudyConfig built in code may have) its training seed.
+// given) its training seed.
 std::vector<uint64_t> study_seeds(const StudyConfig& config);
 
 // Every (cell, seed) pair, cell by cell, seeds in the config's order.

@@ -191,11 +191,7 @@ void read_analysis(TableReader& top, StudyConfig& config) {
 void read_seeds(TableReader& top, const toml::value& root, StudyConfig& config) {
     std::vector<int64_t> seeds;
     top.read("seeds", seeds);
-    config.replicated = root.contains("seeds");
-    if (!config.replicated) {
-        config.seeds = {config.training.seed};
-        return;
-    }
+    if (!root.contains("seeds")) return;
     if (seeds.empty()) throw top.error("seeds", "lists no seed; e.g. seeds = [1, 2, 3], or leave the key out");
     if (seeds.size() > 1000) throw top.error("seeds", fmt::format("lists {} seeds; at most 1000", seeds.size()));
     const toml::value& training = root.contains("training") ? root.at("training") : root;
@@ -210,7 +206,6 @@ void read_seeds(TableReader& top, const toml::value& root, StudyConfig& config) 
                 throw top.error("seeds", fmt::format("lists {} twice; each replicate needs its own seed", seeds[i]));
         config.seeds.push_back(static_cast<uint64_t>(seeds[i]));
     }
-    config.training.seed = config.seeds.front();
 }
 
 // The analysis epochs (default: the last), each of which needs a checkpoint.

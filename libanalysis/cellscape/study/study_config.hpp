@@ -53,11 +53,11 @@ struct StudyConfig {
     std::string name;
     std::vector<std::string> cells;  // cell specs, as every command's CELL argument
     // Training seeds: every cell is trained and analysed once per seed (a
-    // replicate). From the top-level `seeds` key (then `replicated` is true
-    // and each replicate has its own directory, <cell>/seed-<s>/); without
-    // it, the one seed [training] seed and the cell's directory itself.
+    // replicate), each in its own directory, <cell>/seed-<s>/. Empty
+    // (no top-level `seeds` key): one replicate with [training] seed, in the
+    // cell's directory itself.
     std::vector<uint64_t> seeds;
-    bool replicated = false;
+    bool replicated() const { return !seeds.empty(); }
     nn::NetworkConfig network;
     TrainingConfig training;
     std::string device = "cpu";

@@ -17,8 +17,9 @@ std::vector<std::vector<const StudyRow*>> rows_by_cell(const std::vector<StudyRo
     std::vector<std::vector<const StudyRow*>> groups;
     std::map<std::string, std::size_t> index;
     for (const StudyRow& row : rows) {
-        if (row.epoch != epoch && row.status == "ok") continue;
-        if (row.status != "ok" && row.epoch != 0 && row.epoch != epoch) continue;
+        // A failed replicate has one row, epoch 0: it belongs to every epoch.
+        const bool failed_everywhere = row.status != "ok" && row.epoch == 0;
+        if (row.epoch != epoch && !failed_everywhere) continue;
         const auto [found, added] = index.emplace(row.cell, groups.size());
         if (added) groups.emplace_back();
         groups[found->second].push_back(&row);
@@ -166,33 +167,21 @@ std::vector<StudyAssociationRow> associate_metrics(const std::vector<StudyRow>& 
 
 StudyTable replicates_table(const std::vector<StudyRow>& rows) {
     StudyTable table;
-    auto strings = [&](const char* name, std::string StudyRow::*field) {
-        std::vector<std::string> values;
-        for (const auto& row : rows) values.push_back(row.*field);
-        table.columns.emplace_back(name, values);
+    auto column = [&](const char* name, auto field) {
+        add_column(table, name, rows, [field](const StudyRow& row) { return row.*field; });
     };
-    auto integers = [&](const char* name, int64_t StudyRow::*field) {
-        std::vector<int64_t> values;
-        for (const auto& row : rows) values.push_back(row.*field);
-        table.columns.emplace_back(name, values);
-    };
-    auto numbers = [&](const char* name, double StudyRow::*field) {
-        std::vector<double> values;
-        for (const auto& row : rows) values.push_back(row.*field);
-        table.columns.emplace_back(name, values);
-    };
-    strings("cell", &StudyRow::cell);
-    strings("genotype", &StudyRow::genotype);
-    strings("status", &StudyRow::status);
-    strings("directory", &StudyRow::directory);
-    integers("seed", &StudyRow::seed);
-    numbers("normal_width", &StudyRow::normal_width);
-    integers("normal_depth", &StudyRow::normal_depth);
-    numbers("reduce_width", &StudyRow::reduce_width);
-    integers("reduce_depth", &StudyRow::reduce_depth);
-    integers("parameters", &StudyRow::parameters);
-    integers("epoch", &StudyRow::epoch);
-    for (const StudyMetric& metric : study_metrics()) numbers(metric.name, metric.field);
+    column("cell", &StudyRow::cell);
+    column("genotype", &StudyRow::genotype);
+    column("status", &StudyRow::status);
+    column("directory", &StudyRow::directory);
+    column("seed", &StudyRow::seed);
+    column("normal_width", &StudyRow::normal_width);
+    column("normal_depth", &StudyRow::normal_depth);
+    column("reduce_width", &StudyRow::reduce_width);
+    column("reduce_depth", &StudyRow::reduce_depth);
+    column("parameters", &StudyRow::parameters);
+    column("epoch", &StudyRow::epoch);
+    for (const StudyMetric& metric : study_metrics()) column(metric.name, metric.field);
     return table;
 }
 
