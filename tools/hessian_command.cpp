@@ -23,9 +23,14 @@ void add_hessian_command(CLI::App& app) {
     add_objective_options(*command, options->objective);
     command->add_option("--top-k", request.top.count, "Largest eigenvalues to compute (0: none)")->capture_default_str();
     command->add_option("--bottom-k", request.bottom.count, "Smallest eigenvalues to compute")->capture_default_str();
-    command->add_option("--tol", request.top.tolerance, "Lanczos relative tolerance")->capture_default_str();
-    command->add_option("--max-iterations", request.top.max_restarts, "Lanczos restarts at most")->capture_default_str();
-    command->add_option("--ncv", request.top.krylov_dimension, "Krylov subspace size (0: automatic)")
+    command->add_option("--tol", request.top.tolerance,
+                        "Relative error each eigenvalue must reach (Lanczos' residual-based estimate)")
+        ->capture_default_str();
+    command->add_option("--max-hvps", request.top.max_products, "HVP budget for each end of the spectrum")
+        ->capture_default_str();
+    command->add_option("--max-seconds", request.top.max_seconds, "Time budget for each end (0: none)")
+        ->capture_default_str();
+    command->add_option("--ncv", request.top.krylov_dimension, "Lanczos basis size before a restart (0: automatic)")
         ->capture_default_str();
     command->add_flag("--eigenvectors", request.top.keep_vectors, "Store the eigenvectors, per parameter tensor");
     command->add_flag("--trace", request.trace, "Estimate the trace (Hutchinson, Rademacher probes)");
@@ -58,6 +63,9 @@ void add_hessian_command(CLI::App& app) {
         auto summary = hessian_json(objective, report);
         if (!options->out.path.empty()) summary["out"] = options->out.path;
         std::cout << summary.dump(options->json ? 2 : -1) << "\n";
+        // The results are written (unmet eigenvalues as NaN); the exit status says they are incomplete.
+        if (const auto unmet = unmet_tolerance(report, settings))
+            throw Error(*unmet + ": raise --max-hvps or --max-seconds, or loosen --tol");
     });
 }
 

@@ -1,5 +1,7 @@
 #include "objective_options.hpp"
 
+#include <fmt/format.h>
+
 #include "cellscape/train/checkpoint.hpp"
 #include "cellscape/util/device.hpp"
 #include "cellscape/util/error.hpp"
@@ -26,6 +28,9 @@ void add_objective_options(CLI::App& command, ObjectiveFlags& flags) {
     command.add_option("--dtype", flags.dtype, "float32 or float64")->check(one_of<Precision>())->capture_default_str();
     command.add_option("--device", flags.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
     command.add_option("--threads", flags.threads, "CPU threads (0: all cores; default: the checkpoint's, or all)");
+    command.add_option("--hvp-memory", flags.hvp_memory_mib,
+                       "MiB for gradient graphs kept between Hessian-vector products (default: half the free memory; "
+                       "0: keep none)");
     command.add_option("--params", options.params_regex, "Only parameters whose name matches this regex");
     command.add_option("--group", options.groups, "Only these parameter groups: stem, cells, normal, reduce, classifier");
 }
@@ -41,6 +46,12 @@ ObjectiveOptions ObjectiveFlags::resolve() const {
     resolved.bn_mode = parse_name<BatchNormMode>(bn, "bn_mode");
     resolved.dtype = parse_name<Precision>(dtype, "dtype");
     resolved.device = parse_device(device);
+    if (hvp_memory_mib) {
+        if (*hvp_memory_mib < 0)
+            throw SettingError("hvp_memory_bytes",
+                               fmt::format("must not be negative (got {}); 0 keeps no graph", *hvp_memory_mib));
+        resolved.hvp_memory_bytes = *hvp_memory_mib * (int64_t{1} << 20);
+    }
     resolved.validate();
     return resolved;
 }

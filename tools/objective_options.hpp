@@ -15,6 +15,7 @@ struct ObjectiveFlags {
     ObjectiveOptions options;
     std::string sampling = "random", split = "train", bn = "eval", dtype = "float32", device = "cpu";
     std::optional<int> threads;
+    std::optional<int64_t> hvp_memory_mib;
 
     // The typed options (the names were checked when parsed), and the model
     // source checked for one of --checkpoint or --torchscript with its data.

@@ -21,8 +21,12 @@ torch::Tensor as_flags(const std::vector<bool>& flags) {
 
 void write_eigenpairs(Hdf5File& file, const Objective& objective, const EigenResult& result, const std::string& prefix) {
     file.write(prefix + "eigenvalues", as_tensor(result.values));
+    file.write(prefix + "ritz_values", as_tensor(result.ritz_values));
     file.write(prefix + "residuals", as_tensor(result.residuals));
+    file.write(prefix + "error_estimates", as_tensor(result.error_estimates));
     file.write(prefix + "converged", as_flags(result.converged));
+    file.set_attribute("/", prefix + "lanczos_stop", describe(result.stop));
+    file.set_attribute("/", prefix + "lanczos_hvps", result.hessian_vector_products);
     if (!result.vectors.defined()) return;
     for (int64_t i = 0; i < result.vectors.size(1); ++i) {
         const auto parts = objective.unflatten(result.vectors.select(1, i).contiguous());
@@ -47,14 +51,15 @@ HessianReport analyse_hessian(Objective& objective, const HessianRequest& reques
     const auto start = std::chrono::steady_clock::now();
     const ProgressTask notes(progress, "hessian", 0, "HVPs");
     HessianReport report;
-    report.at_weights = objective.loss_and_accuracy();
+    const bool eigenvalues = request.top.count > 0 || request.bottom.count > 0;
+    report.at_weights = eigenvalues ? objective.loss_and_accuracy_keeping_graphs() : objective.loss_and_accuracy();
     const int64_t before = objective.hvp_count();
     for (const bool top : {true, false}) {
         const EigenOptions& options = top ? request.top : request.bottom;
         if (options.count == 0) continue;
         auto result = hessian_extreme_eigenpairs(objective, options, top, progress);
-        notes.note(fmt::format("{} eigenvalues: {:.6g} ({} HVPs)", top ? "top" : "bottom",
-                               fmt::join(result.values, ", "), result.hessian_vector_products));
+        notes.note(fmt::format("{} eigenvalues: {:.6g} ({} HVPs, {})", top ? "top" : "bottom",
+                               fmt::join(result.values, ", "), result.hessian_vector_products, describe(result.stop)));
         (top ? report.top : report.bottom) = std::move(result);
     }
     if (request.trace) {
@@ -66,6 +71,7 @@ HessianReport analyse_hessian(Objective& objective, const HessianRequest& reques
     if (request.density) {
         report.density = spectral_density(objective, request.density_options, progress);
     }
+    objective.release_kept_graphs();  // their memory is the caller's again
     report.hessian_vector_products = objective.hvp_count() - before;
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return report;
@@ -98,6 +104,25 @@ void write_hessian_file(const std::filesystem::path& path, const Objective& obje
     });
 }
 
+std::optional<std::string> unmet_tolerance(const HessianReport& report, const HessianRequest& request) {
+    std::string text;
+    for (const bool top : {true, false}) {
+        const auto& result = top ? report.top : report.bottom;
+        if (!result || result->stop == LanczosStop::converged) continue;
+        const EigenOptions& options = top ? request.top : request.bottom;
+        std::vector<std::string> estimates;
+        for (std::size_t i = 0; i < result->ritz_values.size(); ++i)
+            estimates.push_back(fmt::format("{:.8g} (error estimate {:.1e}{})", result->ritz_values[i],
+                                            result->error_estimates[i], result->converged[i] ? ", met" : ""));
+        text += fmt::format("{}the {} eigenvalues did not all reach the tolerance {:g} ({} after {} HVPs); the "
+                            "estimates reached: {}",
+                            text.empty() ? "" : "; ", top ? "top" : "bottom", options.tolerance, describe(result->stop),
+                            result->hessian_vector_products, fmt::join(estimates, ", "));
+    }
+    if (text.empty()) return std::nullopt;
+    return text;
+}
+
 nlohmann::ordered_json hessian_json(const Objective& objective, const HessianReport& report) {
     nlohmann::ordered_json out;
     auto finite_or_null = [](const std::vector<double>& values) {
@@ -105,15 +130,17 @@ nlohmann::ordered_json hessian_json(const Objective& objective, const HessianRep
         for (double v : values) list.push_back(std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr));
         return list;
     };
-    if (report.top) {
-        out["eigenvalues"] = finite_or_null(report.top->values);
-        out["residuals"] = finite_or_null(report.top->residuals);
-        out["converged"] = report.top->converged;
-    }
-    if (report.bottom) {
-        out["bottom_eigenvalues"] = finite_or_null(report.bottom->values);
-        out["bottom_residuals"] = finite_or_null(report.bottom->residuals);
-        out["bottom_converged"] = report.bottom->converged;
+    for (const bool top : {true, false}) {
+        const auto& result = top ? report.top : report.bottom;
+        if (!result) continue;
+        const std::string prefix = top ? "" : "bottom_";
+        out[prefix + "eigenvalues"] = finite_or_null(result->values);
+        out[prefix + "ritz_values"] = finite_or_null(result->ritz_values);
+        out[prefix + "residuals"] = finite_or_null(result->residuals);
+        out[prefix + "error_estimates"] = finite_or_null(result->error_estimates);
+        out[prefix + "converged"] = result->converged;
+        out[prefix + "lanczos_stop"] = describe(result->stop);
+        out[prefix + "lanczos_hvps"] = result->hessian_vector_products;
     }
     if (report.trace) {
         out["trace"] = report.trace->mean;

@@ -38,6 +38,11 @@ struct HessianReport {
 // Runs the request; progress per HVP or probe, and a note with each result.
 HessianReport analyse_hessian(Objective& objective, const HessianRequest& request, ProgressSink* progress = nullptr);
 
+// A sentence when a top or bottom solve stopped at its budget before every
+// eigenvalue met the tolerance (those are NaN in the results), with the
+// estimates it reached; nothing when all converged.
+std::optional<std::string> unmet_tolerance(const HessianReport& report, const HessianRequest& request);
+
 void write_hessian_file(const std::filesystem::path& path, const Objective& objective, const HessianReport& report,
                         const OutputRecord& record);
 

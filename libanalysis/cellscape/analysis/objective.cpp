@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <numeric>
 #include <regex>
 
 #include "cellscape/io/hdf5.hpp"
@@ -30,9 +31,10 @@ torch::Tensor evaluation_indices(int64_t available, const ObjectiveOptions& opti
 
 // d outputs / d inputs, with zeros for inputs the outputs do not depend on
 // (e.g. parameters of a branch the forward pass skips).
+// The graph is kept for another pass when `retain_graph` or `create_graph`.
 std::vector<torch::Tensor> gradients_or_zeros(const torch::Tensor& output, const std::vector<torch::Tensor>& inputs,
-                                              bool create_graph) {
-    auto gradients = torch::autograd::grad({output}, inputs, {}, /*retain_graph=*/create_graph, create_graph,
+                                              bool create_graph, bool retain_graph = false) {
+    auto gradients = torch::autograd::grad({output}, inputs, {}, retain_graph || create_graph, create_graph,
                                            /*allow_unused=*/true);
     for (std::size_t i = 0; i < gradients.size(); ++i)
         if (!gradients[i].defined()) gradients[i] = torch::zeros_like(inputs[i]);
@@ -44,6 +46,9 @@ std::vector<torch::Tensor> gradients_or_zeros(const torch::Tensor& output, const
 void ObjectiveOptions::validate() const {
     if (samples < 0) throw SettingError("samples", fmt::format("must not be negative (got {})", samples));
     if (batch_size < 1) throw SettingError("batch_size", fmt::format("must be at least 1 (got {})", batch_size));
+    if (hvp_memory_bytes && *hvp_memory_bytes < 0)
+        throw SettingError("hvp_memory_bytes",
+                           fmt::format("must not be negative (got {}); 0 keeps no graph", *hvp_memory_bytes));
     require_available(device, "device");
     try {
         if (!params_regex.empty()) (void)std::regex(params_regex);
@@ -77,6 +82,7 @@ Objective::Objective(std::unique_ptr<Model> model, LabelledImages evaluation_set
       dtype_(scalar_type_of(options.dtype)),
       provenance_(std::move(provenance)) {
     options.validate();
+    hvp_memory_setting_ = options.hvp_memory_bytes;
     batch_statistics_ = options.bn_mode == BatchNormMode::train;
     model_->to(device_, dtype_);
     model_->set_training(batch_statistics_);
@@ -237,12 +243,14 @@ torch::Tensor Objective::parameter_vector() const {
 }
 
 void Objective::set_parameter_vector(const torch::Tensor& flat) {
+    release_kept_graphs();  // they belong to the old weights
     torch::NoGradGuard no_grad;
     const auto parts = unflatten(flat.to(device_, dtype_));
     for (std::size_t i = 0; i < parts.size(); ++i) selected_[i].second.copy_(parts[i]);
 }
 
 void Objective::set_buffers(const NamedTensors& values) {
+    release_kept_graphs();
     torch::NoGradGuard no_grad;
     for (const auto& [name, value] : values) {
         const auto found = std::find_if(buffers_.begin(), buffers_.end(), [&](const auto& b) { return b.first == name; });
@@ -277,23 +285,140 @@ torch::Tensor Objective::batch_gradient(std::size_t index) {
     return flat;
 }
 
+std::vector<torch::Tensor> Objective::gradient_with_graph(std::size_t index, ClassifierTally* tally) {
+    const auto& [inputs, labels] = batches_[index];
+    const torch::Tensor output = model_->forward(inputs);
+    if (tally) tally->add(output.detach(), labels);
+    const torch::Tensor loss =
+        F::cross_entropy(output, labels, F::CrossEntropyFuncOptions().reduction(torch::kSum)) /
+        static_cast<double>(samples_);
+    return gradients_or_zeros(loss, selected_tensors_, true);
+}
+
+std::vector<int64_t> Objective::weight_versions() const {
+    std::vector<int64_t> versions;
+    for (const auto& [name, parameter] : model_->named_parameters()) versions.push_back(parameter._version());
+    for (const auto& [name, buffer] : buffers_) versions.push_back(buffer._version());
+    return versions;
+}
+
+void Objective::prepare_kept_graphs() {
+    if (!kept_.empty() && weight_versions() != kept_versions_) release_kept_graphs();
+    if (kept_budget_ >= 0) return;
+    // Decided once, at the first product: the device's memory then.
+    if (batch_statistics_) {
+        kept_budget_ = 0;
+    } else if (hvp_memory_setting_) {
+        kept_budget_ = *hvp_memory_setting_;
+    } else {
+        const auto free = free_bytes(device_);
+        kept_budget_ = free && allocated_bytes(device_) ? *free / 2 : 0;
+    }
+}
+
+void Objective::release_kept_graphs() {
+    built_gradient_ = torch::Tensor();
+    kept_.clear();
+    kept_bytes_.clear();
+    kept_versions_.clear();
+}
+
+KeptGraphs Objective::kept_graphs() const {
+    KeptGraphs report;
+    report.batch_count = batches_.size();
+    for (std::size_t i = 0; i < kept_.size(); ++i)
+        if (!kept_[i].empty()) {
+            ++report.batches_kept;
+            report.bytes += kept_bytes_[i];
+        }
+    report.budget_bytes = std::max<int64_t>(kept_budget_, 0);
+    report.graphs_built = graphs_built_;
+    return report;
+}
+
+void Objective::begin_graph_pass() {
+    prepare_kept_graphs();
+    if (!kept_.empty()) return;
+    kept_.resize(batches_.size());
+    kept_bytes_.assign(batches_.size(), 0);
+    kept_versions_ = weight_versions();
+}
+
+std::vector<torch::Tensor> Objective::graph_gradient(std::size_t index, bool& kept, ClassifierTally* tally) {
+    kept = !kept_[index].empty();
+    if (kept) return kept_[index];
+    const int64_t kept_total = std::accumulate(kept_bytes_.begin(), kept_bytes_.end(), int64_t{0});
+    const std::optional<int64_t> before = kept_budget_ > 0 ? allocated_bytes(device_) : std::nullopt;
+    auto gradients = gradient_with_graph(index, tally);
+    const std::optional<int64_t> after = allocated_bytes(device_);
+    const int64_t graph_bytes = before && after ? *after - *before : -1;
+    // Kept only while it fits: the measured size of this graph, and room for
+    // one more like it (the next one is measured the same way).
+    if (graph_bytes >= 0 && kept_total + 2 * graph_bytes <= kept_budget_) {
+        kept_[index] = gradients;
+        kept_bytes_[index] = graph_bytes;
+        ++graphs_built_;
+        kept = true;
+    }
+    return gradients;
+}
+
+// One pass over the batches that builds (and keeps, within the budget) each
+// graph, tallies the loss from the same forward passes and sums the gradient.
+LossAndAccuracy Objective::build_graphs() {
+    begin_graph_pass();
+    ClassifierTally tally;
+    torch::Tensor total;
+    for (std::size_t b = 0; b < batches_.size(); ++b) {
+        bool kept = false;
+        const torch::Tensor flat = flatten(graph_gradient(b, kept, &tally)).detach();
+        if (!kept) restore_running_statistics();
+        total = total.defined() ? total + flat : flat;
+    }
+    built_gradient_ = total;
+    return tally.mean();
+}
+
+bool Objective::graphs_started() const {
+    return std::any_of(kept_.begin(), kept_.end(), [](const auto& gradients) { return !gradients.empty(); });
+}
+
+LossAndAccuracy Objective::loss_and_accuracy_keeping_graphs() {
+    prepare_kept_graphs();
+    // Without room for graphs, or with graphs already built, a forward pass
+    // without autograd is the cheaper way to the loss.
+    if (kept_budget_ == 0 || graphs_started()) return loss_and_accuracy();
+    const LossAndAccuracy result = build_graphs();
+    if (!std::isfinite(result.loss))
+        throw Error("the loss is not finite (NaN or infinite) at these weights on the evaluation set; check the "
+                    "model, the data, or the point being evaluated");
+    return result;
+}
+
+torch::Tensor Objective::gradient_keeping_graphs() {
+    prepare_kept_graphs();  // drops graphs, and the gradient built with them, when the weights changed
+    if (!built_gradient_.defined() || !graphs_started()) build_graphs();
+    if (!torch::isfinite(built_gradient_).all().item<bool>())
+        throw NonFiniteGradient("the gradient is not finite (NaN or infinite) at these weights on the evaluation set");
+    return built_gradient_;
+}
+
 torch::Tensor Objective::hessian_vector_product(const torch::Tensor& vector) {
     const auto directions = unflatten(vector.to(device_, dtype_));
+    begin_graph_pass();
     torch::Tensor total;
-    for (const auto& [inputs, labels] : batches_) {
-        const torch::Tensor loss =
-            F::cross_entropy(model_->forward(inputs), labels, F::CrossEntropyFuncOptions().reduction(torch::kSum)) /
-            static_cast<double>(samples_);
-        const auto gradients = gradients_or_zeros(loss, selected_tensors_, true);
+    for (std::size_t b = 0; b < batches_.size(); ++b) {
+        bool keep = false;
+        const std::vector<torch::Tensor> gradients = graph_gradient(b, keep);
         torch::Tensor directional = torch::zeros({}, gradients.front().options());
         for (std::size_t i = 0; i < gradients.size(); ++i) directional = directional + (gradients[i] * directions[i]).sum();
         if (!directional.requires_grad()) {  // the loss is linear in every selected parameter
-            restore_running_statistics();
+            if (!keep) restore_running_statistics();
             total = total.defined() ? total : torch::zeros({dimension_}, vector.options().dtype(dtype_).device(device_));
             continue;
         }
-        const torch::Tensor flat = flatten(gradients_or_zeros(directional, selected_tensors_, false));
-        restore_running_statistics();
+        const torch::Tensor flat = flatten(gradients_or_zeros(directional, selected_tensors_, false, keep));
+        if (!keep) restore_running_statistics();
         total = total.defined() ? total + flat : flat;
     }
     ++hvp_count_;

@@ -49,10 +49,23 @@ struct ObjectiveOptions {
     torch::Device device = torch::kCPU;
     std::string params_regex;         // select parameters whose name matches (search)
     std::vector<std::string> groups;  // or that belong to these named groups
+    // Memory for the gradient graphs kept between Hessian-vector products
+    // (see KeptGraphs below): unset means half of what the device has
+    // available when the first product is computed; 0 never keeps one.
+    std::optional<int64_t> hvp_memory_bytes;
 
     // SettingError naming the field for a value no Objective can take;
     // checked before any model or data is loaded.
     void validate() const;
+};
+
+// Where the gradient graphs kept for Hessian-vector products stand.
+struct KeptGraphs {
+    std::size_t batches_kept = 0;     // evaluation batches whose graph is kept
+    std::size_t batch_count = 0;      // of this many
+    int64_t bytes = 0;                // memory they hold, as measured when each was built
+    int64_t budget_bytes = 0;         // what they may hold
+    int64_t graphs_built = 0;         // graphs kept since the Objective was made (rebuilt after weight changes)
 };
 
 // What the results files record about how the Objective was made.
@@ -90,8 +103,28 @@ public:
     int64_t batch_samples(std::size_t index) const { return batches_.at(index).second.size(0); }
     // Hessian of the mean loss times `vector` (flat, any dtype/device), by double
     // backpropagation summed over the batches: exactly the Hessian of that loss.
+    //
+    // The weights do not change between the products of Lanczos, Hutchinson
+    // or SLQ, so the first product builds each batch's gradient with its
+    // graph and keeps it while the budget (ObjectiveOptions::hvp_memory_bytes)
+    // allows; later products pay only the second backward pass on the kept
+    // batches and recompute the others. Kept graphs are dropped when the
+    // weights or buffers change (through this class or in place: the
+    // tensors' version counters are compared), by release_kept_graphs(),
+    // and with the Objective. BatchNorm in train mode keeps none: each
+    // forward pass moves the running statistics the graph has saved.
     torch::Tensor hessian_vector_product(const torch::Tensor& vector);
     int64_t hvp_count() const { return hvp_count_; }
+    KeptGraphs kept_graphs() const;
+    // The gradient, as gradient() gives it, computed so that its graphs are
+    // kept for the products that follow (within the budget): free when a
+    // Hessian analysis needs it anyway (Lanczos starts from it).
+    torch::Tensor gradient_keeping_graphs();
+    // loss_and_accuracy(), from the forward passes that build the graphs
+    // when none is built yet and the budget allows (a Hessian analysis
+    // needs them next); otherwise as loss_and_accuracy().
+    LossAndAccuracy loss_and_accuracy_keeping_graphs();
+    void release_kept_graphs();
 
     // The selected parameters as one flat vector, and setting them from one.
     torch::Tensor parameter_vector() const;
@@ -110,6 +143,18 @@ private:
     // done (restoring earlier would invalidate tensors autograd saved).
     void restore_running_statistics();
     void check_output(const torch::Tensor& logits, const torch::Tensor& labels) const;
+    // Batch `index`'s summed loss / samples and its gradient with a graph.
+    std::vector<torch::Tensor> gradient_with_graph(std::size_t index, ClassifierTally* tally = nullptr);
+    // The version counters of every parameter and buffer of the model.
+    std::vector<int64_t> weight_versions() const;
+    // Drops kept graphs that no longer match the weights; decides the budget.
+    void prepare_kept_graphs();
+    void begin_graph_pass();  // prepare_kept_graphs, and a slot per batch
+    // Batch `index`'s gradient with its graph: the kept one, or built now and
+    // kept when the budget allows (`kept` says whether it is).
+    std::vector<torch::Tensor> graph_gradient(std::size_t index, bool& kept, ClassifierTally* tally = nullptr);
+    LossAndAccuracy build_graphs();  // every batch's graph; sets built_gradient_
+    bool graphs_started() const;
 
     std::unique_ptr<Model> model_;
     std::vector<std::pair<torch::Tensor, torch::Tensor>> batches_;  // inputs, labels on the device
@@ -120,6 +165,13 @@ private:
     torch::Device device_;
     torch::ScalarType dtype_;
     int64_t samples_ = 0, dimension_ = 0, hvp_count_ = 0;
+    std::optional<int64_t> hvp_memory_setting_;
+    std::vector<std::vector<torch::Tensor>> kept_;  // per batch: gradients with graph, or empty
+    std::vector<int64_t> kept_bytes_;               // per batch: memory measured when it was kept
+    std::vector<int64_t> kept_versions_;            // weight_versions() when the graphs were built
+    int64_t kept_budget_ = -1;                      // bytes; -1: not decided yet
+    int64_t graphs_built_ = 0;
+    torch::Tensor built_gradient_;  // the gradient summed while building the kept graphs
     ObjectiveProvenance provenance_;
 };
 

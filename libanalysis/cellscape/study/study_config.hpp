@@ -16,8 +16,8 @@ namespace cellscape {
 struct StudyHessianSettings {
     bool enabled = true;
     int64_t top_k = 1;
-    double tolerance = 1e-4;
-    int64_t ncv = 0;  // Krylov subspace size; 0: Spectra's default for top_k
+    double tolerance = 1e-3;  // as EigenOptions
+    int64_t ncv = 0;  // Lanczos basis size before a thick restart; 0: automatic (EigenOptions)
     bool trace = true;
     int64_t trace_max_probes = 30;
     double trace_rtol = 0.05;

@@ -1,10 +1,18 @@
 #include "cellscape/util/device.hpp"
 
+#include <ATen/DeviceAccelerator.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <fmt/format.h>
 #include <torch/version.h>
 
+#include <cstdlib>  // defines __GLIBC__ on glibc systems
 #include <thread>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+#include "cellscape/nn/network_size.hpp"
 
 #include "cellscape/util/error.hpp"
 
@@ -82,6 +90,45 @@ TorchBuild describe_torch_build() {
     build.cuda_devices = torch::cuda::is_available() ? static_cast<int>(torch::cuda::device_count()) : 0;
     build.cudnn_available = build.cuda_devices > 0 && torch::cuda::cudnn_is_available();
     return build;
+}
+
+namespace {
+
+c10::DeviceIndex index_of(const torch::Device& device) {
+    return device.has_index() ? device.index() : at::accelerator::getDeviceIndex();
+}
+
+}  // namespace
+
+std::optional<int64_t> allocated_bytes(const torch::Device& device) {
+    if (device.is_cpu()) {
+#if defined(__GLIBC__)
+        const struct mallinfo2 info = mallinfo2();
+        return static_cast<int64_t>(info.uordblks + info.hblkhd);  // heap blocks in use, and mmap'd ones
+#else
+        return std::nullopt;
+#endif
+    }
+    const auto stats = at::getDeviceAllocator(device.type())->getDeviceStats(index_of(device));
+    return stats.allocated_bytes[static_cast<std::size_t>(c10::CachingAllocator::StatType::AGGREGATE)].current;
+}
+
+std::optional<int64_t> free_bytes(const torch::Device& device) {
+    if (device.is_cpu()) {
+        const auto available = nn::available_memory_bytes();
+        if (!available) return std::nullopt;
+#if defined(__GLIBC__)
+        return *available + static_cast<int64_t>(mallinfo2().fordblks);  // freed heap blocks kept for reuse
+#else
+        return *available;
+#endif
+    }
+    auto* allocator = at::getDeviceAllocator(device.type());
+    const auto index = index_of(device);
+    const auto stats = allocator->getDeviceStats(index);
+    const auto aggregate = static_cast<std::size_t>(c10::CachingAllocator::StatType::AGGREGATE);
+    const int64_t cached = stats.reserved_bytes[aggregate].current - stats.allocated_bytes[aggregate].current;
+    return static_cast<int64_t>(allocator->getMemoryInfo(index).first) + cached;
 }
 
 }  // namespace cellscape

@@ -2,6 +2,8 @@
 // Choosing where torch computes, and what this LibTorch can use.
 #include <torch/torch.h>
 
+#include <cstdint>
+#include <optional>
 #include <string>
 
 namespace cellscape {
@@ -19,6 +21,16 @@ void require_available(const torch::Device& device, const std::string& setting =
 // itself: the command line (or a host program) does, once. SettingError
 // "threads" for a negative count or more than 4 per hardware thread.
 void set_threads(int threads);
+
+// Bytes the tensors of this process hold on `device` now: malloc's bytes in
+// use on the CPU (LibTorch's CPU allocator is malloc), the caching
+// allocator's allocated bytes on an accelerator. nullopt when not known
+// (a C library other than glibc).
+std::optional<int64_t> allocated_bytes(const torch::Device& device);
+// Bytes `device` can still give this process: MemAvailable plus the freed
+// memory malloc keeps for reuse (util/memory.hpp) on the CPU, the free
+// memory on an accelerator. nullopt when not known.
+std::optional<int64_t> free_bytes(const torch::Device& device);
 
 // What the LibTorch this program runs on was built with, and what it sees.
 struct TorchBuild {
