@@ -15,6 +15,7 @@
 #include "cellscape/analysis/gradient_variance.hpp"
 #include "cellscape/analysis/hessian.hpp"
 #include "cellscape/analysis/hessian_report.hpp"
+#include "cellscape/analysis/lanczos.hpp"
 #include "cellscape/analysis/model.hpp"
 #include "cellscape/analysis/objective.hpp"
 #include "cellscape/analysis/surface.hpp"

@@ -101,7 +101,8 @@ TEST_CASE("a small basis restarts and still finds the wanted pairs") {
     const LanczosResult result = lanczos_eigenpairs(product_of(a), n, options);
     CHECK(result.restarts > 0);  // 6 vectors cannot hold three pairs to 1e-9 here
     CHECK(result.stop == LanczosStop::converged);
-    for (int64_t i = 0; i < 3; ++i) CHECK(std::abs(result.values[i] - (10.0 - i)) <= 1e-9 * 10);
+    for (std::size_t i = 0; i < 3; ++i)
+        CHECK(std::abs(result.values[i] - (10.0 - static_cast<double>(i))) <= 1e-9 * 10);
 }
 
 TEST_CASE("an invariant subspace ends the Krylov space without ending the search") {

@@ -15,6 +15,18 @@ torch::Tensor rademacher(int64_t n, at::Generator& generator) {
     return torch::randint(0, 2, {n}, generator, torch::TensorOptions().dtype(torch::kFloat64)).mul_(2).sub_(1);
 }
 
+LanczosOptions lanczos_options(const EigenOptions& options, bool top) {
+    LanczosOptions lanczos;
+    lanczos.count = options.count;
+    lanczos.largest = top;
+    lanczos.tolerance = options.tolerance;
+    lanczos.max_basis = options.krylov_dimension;
+    lanczos.max_products = options.max_products;
+    lanczos.max_seconds = options.max_seconds;
+    lanczos.seed = options.seed;
+    return lanczos;
+}
+
 }  // namespace
 
 HessianOperator::HessianOperator(Objective& objective, std::function<void()> after_product)
@@ -35,7 +47,7 @@ void HessianOperator::perform_op(const double* x_in, double* y_out) const {
 void EigenOptions::validate(const std::string& count_setting) const {
     if (count < 1) throw SettingError(count_setting, fmt::format("must be at least 1 (got {})", count));
     try {
-        LanczosOptions{count, true, tolerance, krylov_dimension, max_products, max_seconds, seed}.validate();
+        lanczos_options(*this, true).validate();
     } catch (const SettingError& error) {
         const std::string field = error.setting() == "max_basis" ? "krylov_dimension" : error.setting();
         throw SettingError(field, error.problem());
@@ -53,8 +65,7 @@ EigenResult hessian_extreme_eigenpairs(Objective& objective, const EigenOptions&
                                        "Lanczos needs fewer eigenvalues than parameters",
                                        k, n));
     const ProgressTask task(progress, top ? "top eigenvalues" : "bottom eigenvalues", 0, "HVPs");
-    LanczosOptions lanczos{k, top, options.tolerance, options.krylov_dimension, options.max_products,
-                           options.max_seconds, options.seed};
+    LanczosOptions lanczos = lanczos_options(options, top);
     // float32 HVPs through a deep network agree with float64 ones to about
     // 1e-6 relative (docs/performance.md): no estimate below that is real.
     lanczos.relative_noise = objective.dtype() == torch::kFloat32 ? 1e-6 : 1e-13;
