@@ -78,13 +78,12 @@ EigenResult hessian_extreme_eigenpairs(Objective& objective, const EigenOptions&
         return objective.hessian_vector_product(x);
     };
     const LanczosResult found = lanczos_eigenpairs(product, n, lanczos, [&](const LanczosResult& so_far) {
+        // The worst relative estimate, as it is compared with the tolerance.
         double worst = 0;
         for (std::size_t i = 0; i < so_far.values.size(); ++i)
-            worst = std::max(worst, so_far.error_estimates[i] / std::max(std::abs(so_far.values[i]), 1e-300));
+            worst = std::max(worst, so_far.error_estimates[i] / so_far.scales[i]);
         task.update(so_far.products, fmt::format("error estimate {:.1e}", worst));
     });
-    double largest_magnitude = 0;
-    for (const double value : found.values) largest_magnitude = std::max(largest_magnitude, std::abs(value));
     EigenResult result;
     result.ritz_values = found.values;
     result.converged = found.converged;
@@ -93,10 +92,9 @@ EigenResult hessian_extreme_eigenpairs(Objective& objective, const EigenOptions&
     result.stop = found.stop;
     if (options.keep_vectors) result.vectors = torch::zeros({n, k}, torch::kFloat64);
     for (std::size_t i = 0; i < found.values.size(); ++i) {
-        const double scale = lanczos_scale(found.values[i], largest_magnitude);
         result.values.push_back(found.converged[i] ? found.values[i] : NAN);
-        result.residuals.push_back(found.residuals[i] / scale);
-        result.error_estimates.push_back(found.error_estimates[i] / scale);
+        result.residuals.push_back(found.residuals[i] / found.scales[i]);
+        result.error_estimates.push_back(found.error_estimates[i] / found.scales[i]);
         if (options.keep_vectors && found.converged[i])
             result.vectors.select(1, static_cast<int64_t>(i)).copy_(found.vectors.select(1, static_cast<int64_t>(i)));
     }

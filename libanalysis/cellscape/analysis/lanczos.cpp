@@ -122,6 +122,7 @@ void assess(const Krylov& krylov, const RitzPairs& pairs, const LanczosOptions& 
     result.residuals.assign(static_cast<std::size_t>(options.count), NAN);
     result.error_estimates.assign(static_cast<std::size_t>(options.count), NAN);
     result.converged.assign(static_cast<std::size_t>(options.count), false);
+    result.scales.assign(static_cast<std::size_t>(options.count), NAN);
     for (int64_t i = 0; i < k; ++i) {
         const double theta = pairs.values[i];
         const double residual = beta * std::abs(krylov.coupling().dot(pairs.vectors.col(i)));
@@ -141,7 +142,8 @@ void assess(const Krylov& krylov, const RitzPairs& pairs, const LanczosOptions& 
         result.values[at] = theta;
         result.residuals[at] = residual;
         result.error_estimates[at] = estimate;
-        result.converged[at] = estimate <= options.tolerance * lanczos_scale(theta, largest_magnitude);
+        result.scales[at] = lanczos_scale(theta, largest_magnitude);
+        result.converged[at] = estimate <= options.tolerance * result.scales[at];
     }
 }
 

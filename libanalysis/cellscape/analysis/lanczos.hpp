@@ -53,6 +53,7 @@ struct LanczosResult {
     std::vector<double> residuals;        // ||A y - theta y||, absolute: an eigenvalue lies this close
     std::vector<double> error_estimates;  // max(min(residual, residual^2 / gap), last move), absolute
     std::vector<bool> converged;          // error estimate <= tolerance x scale
+    std::vector<double> scales;           // that scale per pair (lanczos_scale over all Ritz values)
     torch::Tensor vectors;                // n x k, float64, unit norm
     int64_t products = 0;
     int64_t restarts = 0;

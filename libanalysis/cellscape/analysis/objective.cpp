@@ -41,6 +41,18 @@ std::vector<torch::Tensor> gradients_or_zeros(const torch::Tensor& output, const
     return gradients;
 }
 
+// The evaluation set's mean loss, or the whole gradient, must be finite.
+void require_finite_loss(const LossAndAccuracy& result) {
+    if (!std::isfinite(result.loss))
+        throw Error("the loss is not finite (NaN or infinite) at these weights on the evaluation set; check the "
+                    "model, the data, or the point being evaluated");
+}
+
+void require_finite_gradient(const torch::Tensor& gradient) {
+    if (!torch::isfinite(gradient).all().item<bool>())
+        throw NonFiniteGradient("the gradient is not finite (NaN or infinite) at these weights on the evaluation set");
+}
+
 }  // namespace
 
 void ObjectiveOptions::validate() const {
@@ -212,9 +224,7 @@ LossAndAccuracy Objective::loss_and_accuracy(bool require_finite) {
         tally.add(output, labels);
     }
     const LossAndAccuracy result = tally.mean();
-    if (require_finite && !std::isfinite(result.loss))
-        throw Error("the loss is not finite (NaN or infinite) at these weights on the evaluation set; check the "
-                    "model, the data, or the point being evaluated");
+    if (require_finite) require_finite_loss(result);
     return result;
 }
 
@@ -270,8 +280,7 @@ torch::Tensor Objective::gradient() {
         restore_running_statistics();
         total = total.defined() ? total + flat : flat;
     }
-    if (!torch::isfinite(total).all().item<bool>())
-        throw NonFiniteGradient("the gradient is not finite (NaN or infinite) at these weights on the evaluation set");
+    require_finite_gradient(total);
     return total;
 }
 
@@ -389,17 +398,14 @@ LossAndAccuracy Objective::loss_and_accuracy_keeping_graphs() {
     // without autograd is the cheaper way to the loss.
     if (kept_budget_ == 0 || graphs_started()) return loss_and_accuracy();
     const LossAndAccuracy result = build_graphs();
-    if (!std::isfinite(result.loss))
-        throw Error("the loss is not finite (NaN or infinite) at these weights on the evaluation set; check the "
-                    "model, the data, or the point being evaluated");
+    require_finite_loss(result);
     return result;
 }
 
 torch::Tensor Objective::gradient_keeping_graphs() {
     prepare_kept_graphs();  // drops graphs, and the gradient built with them, when the weights changed
     if (!built_gradient_.defined() || !graphs_started()) build_graphs();
-    if (!torch::isfinite(built_gradient_).all().item<bool>())
-        throw NonFiniteGradient("the gradient is not finite (NaN or infinite) at these weights on the evaluation set");
+    require_finite_gradient(built_gradient_);
     return built_gradient_;
 }
 
