@@ -14,6 +14,9 @@ void add_objective_options(CLI::App& command, ObjectiveFlags& flags) {
     command.add_option("--checkpoint", source.checkpoint, "A cellscape checkpoint (its dataset and normalization)");
     command.add_option("--torchscript", source.torchscript, "A TorchScript model file (with --data or --dataset)");
     command.add_option("--data", source.data, "HDF5 file with x and y (used as stored) for --torchscript");
+    command.add_flag("--torchscript-as-saved", source.torchscript_as_saved,
+                     "Run the --torchscript module's own (LibTorch) operators, not cellscape's faster ones in their "
+                     "place (the same function)");
     command.add_option("--dataset", source.dataset, "Dataset spec (fashion-mnist, cifar10:DIR, h5:FILE, ...)");
     command.add_option("--samples", options.samples, "Evaluation samples (0: the whole split)")->capture_default_str();
     command.add_option("--batch-size", options.batch_size, "Evaluation batch size")->capture_default_str();
@@ -38,6 +41,9 @@ void add_objective_options(CLI::App& command, ObjectiveFlags& flags) {
 ObjectiveOptions ObjectiveFlags::resolve() const {
     if (source.checkpoint.empty() == source.torchscript.empty())
         throw Error("give either --checkpoint FILE.h5 or --torchscript MODEL.pt (with --data FILE.h5 or --dataset SPEC)");
+    if (source.torchscript_as_saved && source.torchscript.empty())
+        throw Error("--torchscript-as-saved applies to a --torchscript model; a --checkpoint always runs cellscape's "
+                    "DARTS network: drop the flag");
     if (!source.torchscript.empty() && source.data.empty() == source.dataset.empty())
         throw Error("with --torchscript, give the data as --data FILE.h5 (x, y used as stored) or --dataset SPEC");
     ObjectiveOptions resolved = options;

@@ -20,6 +20,9 @@ the same network, weights and images for everyone.
       those images and labels in an HDF5 file (`--torchscript MODEL.pt --data
       FILE.h5`): the generic path any PyTorch user has, against the
       checkpoint's native one; its loss is checked against the checkpoint's.
+      By default cellscape runs the traced graph through its own operators;
+      it runs again with `--torchscript-as-saved` (LibTorch's operators, the
+      module as saved) unless `torchscript-as-saved` is skipped.
 
 Every method sees the first N training samples of the run (cellscape's
 `--samples N --sampling sequential --split train`) in batches of B, and runs on
@@ -79,7 +82,8 @@ def parse_arguments():
                         help="run the twin in channels-last layout (cellscape's layout; PyTorch code rarely does)")
     parser.add_argument("--seed", type=int, default=0, help="seed of PyHessian's starting vector and of cellscape")
     parser.add_argument("--skip", default="",
-                        help="comma-separated parts to skip: pyhessian,surface-loop,cellscape,torchscript")
+                        help="comma-separated parts to skip: "
+                             "pyhessian,surface-loop,cellscape,torchscript,torchscript-as-saved")
     parser.add_argument("--out", default="", help="write the JSON here too")
     return parser.parse_args()
 
@@ -395,11 +399,12 @@ def export_torchscript(args, dtype, images, labels, workdir, classes):
                                    "data_bytes": os.path.getsize(data_path)}
 
 
-def cellscape_torchscript(args, dtype, images, labels, workdir, classes, reference_value, settings):
+def cellscape_torchscript(args, dtype, images, labels, workdir, classes, reference_value, settings, as_saved=False):
     model_path, data_path, export = export_torchscript(args, dtype, images, labels, workdir, classes)
     arguments = ["hessian", "--torchscript", model_path, "--data", data_path, "--samples", str(args.samples),
                  "--sampling", "sequential", "--batch-size", str(args.batch_size), "--threads", str(args.threads),
-                 "--dtype", args.dtype, "--seed", str(args.seed), "--json"]
+                 "--dtype", args.dtype, "--seed", str(args.seed), "--json"] + (["--torchscript-as-saved"] if as_saved
+                                                                              else [])
     hessian, wall = run_cellscape(args.cellscape, arguments, allow_incomplete=True)
     record = hessian_record(hessian, wall, reference_value, settings)
     record["export"] = {**export, "method": f"torch.jit.trace of the twin in eval mode, {args.dtype}, on the first "
@@ -486,19 +491,22 @@ def main():
             result["twin_check"] = {"twin_loss": twin_loss, "cellscape_loss": hessian["loss"],
                                     "relative_difference": relative_error(twin_loss, hessian["loss"])}
 
-        if args.cellscape and "torchscript" not in skip:
+        for as_saved, key in ((False, "torchscript"), (True, "torchscript-as-saved")):
+            if not args.cellscape or "torchscript" in skip or key in skip:
+                continue
             record = cellscape_torchscript(args, dtype, images, labels, workdir, network["classes"], reference_value,
-                                           settings)
+                                           settings, as_saved)
             # The same function on the same images: its loss is the checkpoint path's (or, with that path
             # skipped, the twin's), up to rounding (cellscape's native path folds BatchNorm and reorders sums).
             if "cellscape_hessian" in result:
                 against, against_loss = "cellscape_hessian (--checkpoint)", result["cellscape_hessian"]["loss"]
             else:
-                against, against_loss = "twin", twin_loss if twin_loss is not None else mean_loss(args, dtype, images,
-                                                                                                   labels)
+                if twin_loss is None:
+                    twin_loss = mean_loss(args, dtype, images, labels)
+                against, against_loss = "twin", twin_loss
             record["loss_check"] = {"against": against, "loss": record["loss"], "against_loss": against_loss,
                                     "relative_difference": relative_error(record["loss"], against_loss)}
-            result["cellscape_torchscript"] = record
+            result["cellscape_" + key.replace("-", "_")] = record
 
         if "pyhessian" not in skip:
             pyhessian_result = pyhessian_top_eigenvalue(args, dtype, images, labels)
@@ -512,13 +520,14 @@ def main():
         shutil.rmtree(workdir, ignore_errors=True)
 
     summary = {}
-    for name in ("reference", "cellscape_hessian", "cellscape_torchscript", "pyhessian"):
+    torchscript_runs = ("cellscape_torchscript", "cellscape_torchscript_as_saved")
+    for name in ("reference", "cellscape_hessian", *torchscript_runs, "pyhessian"):
         if name in result:
             r = result[name]
             summary[name] = {k: r.get(k) for k in ("eigenvalue", "hvp_count", "seconds", "relative_error")}
-    if "cellscape_torchscript" in result:
-        summary["cellscape_torchscript"]["loss_relative_difference"] = \
-            result["cellscape_torchscript"]["loss_check"]["relative_difference"]
+    for name in torchscript_runs:
+        if name in result:
+            summary[name]["loss_relative_difference"] = result[name]["loss_check"]["relative_difference"]
     for name in ("cellscape_surface", "loss_landscape_loop"):
         if name in result:
             summary[name] = {"seconds_per_point": result[name]["seconds_per_point"]}
@@ -531,6 +540,8 @@ def main():
 
     speedup("pyhessian_over_cellscape_hessian", "pyhessian", "seconds", "cellscape_hessian", "seconds")
     speedup("pyhessian_over_cellscape_torchscript", "pyhessian", "seconds", "cellscape_torchscript", "seconds")
+    speedup("pyhessian_over_cellscape_torchscript_as_saved", "pyhessian", "seconds", "cellscape_torchscript_as_saved",
+            "seconds")
     speedup("loss_landscape_loop_over_cellscape_surface_per_point", "loss_landscape_loop", "seconds_per_point",
             "cellscape_surface", "seconds_per_point")
     summary["speedups"] = speedups

@@ -79,3 +79,60 @@ def test_hessian_rejects_bad_requests(cellscape, tmp_path):
     assert neither.returncode == 1 and "give either --checkpoint" in neither.stderr
     no_data = cellscape("hessian", "--torchscript", str(tmp_path / "model.pt"), check=False)
     assert no_data.returncode == 1 and "--data FILE.h5" in no_data.stderr
+
+
+class SmallConvNet(torch.nn.Module):
+    """The node kinds a traced DARTS export has: a convolution with an eval
+    BatchNorm after it, a dilated depthwise convolution, a concatenation, a
+    BatchNorm after the concatenation, ReLUs."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 3, 3, padding=1)
+        self.bn = torch.nn.BatchNorm2d(3)
+        self.depthwise = torch.nn.Conv2d(3, 3, 3, padding=2, dilation=2, groups=3, bias=False)
+        self.bn_cat = torch.nn.BatchNorm2d(6, affine=False)
+        self.head = torch.nn.Linear(6 * 5 * 5, 3)
+
+    def forward(self, x):
+        h = torch.relu(self.bn(self.conv(x)))
+        h = torch.relu(self.bn_cat(torch.cat([self.depthwise(h), h], 1)))
+        return self.head(h.flatten(1))
+
+
+def test_a_traced_conv_net_through_cellscape_operators_matches_pytorch(cellscape, tmp_path):
+    torch.manual_seed(1)
+    model = SmallConvNet().double()
+    with torch.no_grad():  # running statistics that are not the identity
+        for bn in (model.bn, model.bn_cat):
+            bn.running_mean.uniform_(-0.3, 0.3)
+            bn.running_var.uniform_(0.5, 1.5)
+    model.eval()
+    x = torch.randn(24, 1, 5, 5, dtype=torch.float32).double()
+    y = torch.arange(24) % 3
+    torch.jit.trace(model, x[:4]).save(str(tmp_path / "model.pt"))
+    with h5py.File(tmp_path / "data.h5", "w") as f:
+        f["x"] = x.numpy().astype(np.float32)
+        f["y"] = y.numpy()
+    expected = reference_eigenvalues(model, x, y)
+    scale = np.abs(expected).max()
+    for flags in ([], ["--torchscript-as-saved"]):
+        out = tmp_path / f"hessian{len(flags)}.h5"
+        result = json.loads(cellscape("hessian", "--torchscript", str(tmp_path / "model.pt"), "--data",
+                                      str(tmp_path / "data.h5"), "--samples", "0", "--dtype", "float64",
+                                      "--top-k", "2", "--tol", "1e-10", "--threads", "1", "--out", str(out),
+                                      "--json", *flags).stdout)
+        # float64 throughout, converged to 1e-10: 1e-8 relative to the largest |eigenvalue|.
+        assert np.allclose(result["eigenvalues"], expected[::-1][:2], atol=1e-8 * scale), flags
+        with h5py.File(out) as f:
+            operators = f.attrs["model_operators"]
+        if flags:
+            assert operators == "as saved"
+        else:
+            assert operators == ("cellscape's operators for 2 convolutions (1 with their batch norm folded in), "
+                                 "1 other eval batch norms, 2 ReLUs and 1 concatenations")
+
+
+def test_torchscript_as_saved_needs_a_torchscript_model(cellscape, tiny_run):
+    result = cellscape("hessian", "--checkpoint", str(tiny_run / "epoch-0002.h5"), "--torchscript-as-saved", check=False)
+    assert result.returncode == 1 and "--torchscript-as-saved applies to a --torchscript model" in result.stderr

@@ -12,7 +12,7 @@ ModuleModel::ModuleModel(std::shared_ptr<torch::nn::Module> module,
                          std::vector<std::pair<std::string, std::string>> groups)
     : module_(std::move(module)), forward_(std::move(forward)), groups_(std::move(groups)) {}
 
-ScriptModel::ScriptModel(const std::string& path) : path_(path) {
+ScriptModel::ScriptModel(const std::string& path, bool fast_operators) : path_(path) {
     try {
         module_ = torch::jit::load(path, torch::kCPU);
     } catch (const c10::Error& error) {
@@ -20,6 +20,7 @@ ScriptModel::ScriptModel(const std::string& path) : path_(path) {
                                 "torch.jit.script(model).save(path) or torch.jit.trace): {}",
                                 path, error.what_without_backtrace()));
     }
+    if (fast_operators) rewrite_ = nn::use_fast_operators(module_);
 }
 
 torch::Tensor ScriptModel::forward(const torch::Tensor& inputs) {

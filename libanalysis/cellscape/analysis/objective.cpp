@@ -72,6 +72,7 @@ void ObjectiveOptions::validate() const {
 
 void ObjectiveProvenance::write_to(Hdf5File& file) const {
     file.set_attribute("/", "model_source", model_source);
+    file.set_attribute("/", "model_operators", model_operators);
     file.set_attribute("/", "weights_hash", weights_hash);
     file.set_attribute("/", "dataset", dataset);
     file.set_attribute("/", "split", split);
@@ -174,13 +175,16 @@ Objective Objective::load(const ObjectiveSource& source, const ObjectiveOptions&
         const TrainingState state = read_checkpoint(source.checkpoint);
         model = model_from_checkpoint(state, source.checkpoint);
         provenance.model_source = "checkpoint:" + source.checkpoint;
+        provenance.model_operators = "cellscape's DARTS network";
         provenance.weights_hash = state.weights_hash;
         // The training run's subsets and normalization, so the data is what the model saw.
         data_options = {state.training.dataset, state.training.train_size, state.training.test_size,
                         state.training.seed, true};
         if (!source.dataset.empty()) data_options.spec = source.dataset;
     } else {
-        model = std::make_unique<ScriptModel>(source.torchscript);
+        auto script = std::make_unique<ScriptModel>(source.torchscript, !source.torchscript_as_saved);
+        provenance.model_operators = script->rewrite().describe();
+        model = std::move(script);
         provenance.model_source = "torchscript:" + source.torchscript;
         provenance.weights_hash = hash_tensors(model->named_parameters());
         if (source.data.empty() == source.dataset.empty())

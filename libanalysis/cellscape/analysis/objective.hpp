@@ -34,6 +34,10 @@ struct ObjectiveSource {
     std::string torchscript;  // or a TorchScript module ...
     std::string data;         // ... with an HDF5 file of x, y (used as stored) ...
     std::string dataset;      // ... or a dataset spec (normalized as in training)
+    // Run the TorchScript module's own (LibTorch) operators rather than
+    // cellscape's in their place (nn/script_operators.hpp): the same function,
+    // slower Hessian-vector products.
+    bool torchscript_as_saved = false;
 };
 
 // How an Objective is made. Threads are the caller's choice
@@ -70,7 +74,7 @@ struct KeptGraphs {
 
 // What the results files record about how the Objective was made.
 struct ObjectiveProvenance {
-    std::string model_source, weights_hash, dataset, split, sample_indices_hash, sampling, bn_mode, dtype, device,
+    std::string model_source, model_operators, weights_hash, dataset, split, sample_indices_hash, sampling, bn_mode, dtype, device,
         parameter_selection;
     uint64_t seed = 0;
     int64_t samples = 0, batch_size = 0, parameter_count = 0;

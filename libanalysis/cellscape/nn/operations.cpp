@@ -30,11 +30,8 @@ struct SequentialOperation : EdgeOperation {
     torch::nn::Sequential op;
 };
 
-// Eval-mode BatchNorm as the per-channel affine map x * scale + shift, with
-// scale = gamma / sqrt(var + eps) and shift = beta - mean * scale.
 std::pair<torch::Tensor, torch::Tensor> batch_norm_affine(const torch::nn::BatchNorm2dImpl& bn) {
-    const torch::Tensor scale = bn.weight * torch::rsqrt(bn.running_var + bn.options.eps());
-    return {scale, bn.bias - bn.running_mean * scale};
+    return eval_batch_norm_affine(bn.weight, bn.bias, bn.running_mean, bn.running_var, bn.options.eps());
 }
 
 // A convolution followed by an eval-mode BatchNorm as one convolution with
@@ -102,6 +99,16 @@ struct Zero : EdgeOperation {
 };
 
 }  // namespace
+
+std::pair<torch::Tensor, torch::Tensor> eval_batch_norm_affine(const torch::Tensor& gamma, const torch::Tensor& beta,
+                                                               const torch::Tensor& mean, const torch::Tensor& var,
+                                                               double eps) {
+    torch::Tensor scale = torch::rsqrt(var + eps);
+    if (gamma.defined()) scale = gamma * scale;
+    torch::Tensor shift = -mean * scale;
+    if (beta.defined()) shift = beta + shift;
+    return {scale, shift};
+}
 
 torch::Tensor run_sequence(torch::nn::Sequential sequence, std::size_t first, torch::Tensor input) {
     for (std::size_t i = first; i < sequence->size(); ++i) {

@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <memory>
+#include <utility>
 
 #include "cellscape/cells/operation.hpp"
 #include "cellscape/nn/fast_autograd.hpp"
@@ -43,6 +44,13 @@ struct FactorizedReduce : EdgeOperation {
     torch::nn::Conv2d conv_1{nullptr}, conv_2{nullptr};
     torch::nn::BatchNorm2d bn{nullptr};
 };
+
+// Eval-mode BatchNorm as the per-channel affine map x * scale + shift, with
+// scale = gamma / sqrt(var + eps) and shift = beta - mean * scale; `gamma`
+// and `beta` may be undefined (affine=False: 1 and 0).
+std::pair<torch::Tensor, torch::Tensor> eval_batch_norm_affine(const torch::Tensor& gamma, const torch::Tensor& beta,
+                                                               const torch::Tensor& mean, const torch::Tensor& var,
+                                                               double eps);
 
 // Runs the modules of `sequence` from index `first` on `input`. Each
 // convolution followed by an eval-mode BatchNorm runs as one convolution with
