@@ -28,6 +28,9 @@ void add_hessian_command(CLI::App& app) {
         ->capture_default_str();
     command->add_option("--max-hvps", request.top.max_products, "HVP budget for each end of the spectrum")
         ->capture_default_str();
+    command->add_option("--min-hvps", request.top.min_products,
+                        "HVPs before an eigenvalue may count as converged (guards against stopping at the second)")
+        ->capture_default_str();
     command->add_option("--max-seconds", request.top.max_seconds, "Time budget for each end (0: none)")
         ->capture_default_str();
     command->add_option("--ncv", request.top.krylov_dimension, "Lanczos basis size before a restart (0: automatic)")

@@ -6,8 +6,10 @@
 #include <iostream>
 #include <optional>
 #include <memory>
+#include <thread>
 
 #include "commands.hpp"
+#include "local_jobs.hpp"
 #include "slurm_submission.hpp"
 #include "cellscape/study/study.hpp"
 #include "cellscape/util/device.hpp"
@@ -40,6 +42,20 @@ nlohmann::ordered_json table_json(const StudyTable& table) {
     return rows;
 }
 
+// --jobs N: the replicates as child processes (local_jobs.hpp); their
+// failures are printed here, and the summary that follows lists them.
+void run_side_by_side(const StudyConfig& config, const std::string& config_path, const std::string& out, int jobs) {
+    const unsigned cores = std::thread::hardware_concurrency();
+    const int threads = config.threads > 0 ? config.threads : static_cast<int>(cores);
+    if (cores > 0 && static_cast<unsigned>(jobs * threads) > cores)
+        progress_sink()->note(fmt::format("note: {} jobs x {} threads each is more than this machine's {} cores; "
+                                          "set threads in {} (or --jobs) so that their product is at most {}",
+                                          jobs, threads, cores, config_path, cores));
+    const auto failures = run_replicates_locally(config, config_path, out, jobs, progress_sink());
+    for (const LocalJobFailure& failure : failures)
+        progress_sink()->note(fmt::format("replicate {} failed: {}", failure.replicate + 1, failure.description));
+}
+
 }  // namespace
 
 void add_study_command(CLI::App& app) {
@@ -53,6 +69,7 @@ void add_study_command(CLI::App& app) {
         std::optional<int64_t> surface_shard;
         bool slurm = false;
         SlurmOptions slurm_options;
+        std::optional<int> jobs;
     };
     auto options = std::make_shared<Options>();
     auto* command = app.add_subcommand("study", "Train and analyse a set of cells; summary table and files for plots");
@@ -69,6 +86,9 @@ void add_study_command(CLI::App& app) {
                       "With --replicate-index: leave the surfaces to shard tasks");
     command->add_option("--surface-shard", options->surface_shard,
                         "With --replicate-index: only shard I of its surfaces (of slurm.surface_shards)");
+    command->add_option("--jobs,-j", options->jobs,
+                        "Replicates run side by side, each a process with the config's threads (default 1: one "
+                        "after another in this process)");
     command->add_flag("--slurm", options->slurm, "Submit as a Slurm job array (one task per cell) and a summary job");
     command->add_option("--partition", options->slurm_options.partition, "Slurm partition");
     command->add_option("--cpus-per-task", options->slurm_options.cpus_per_task, "Slurm CPUs per cell task");
@@ -82,6 +102,15 @@ void add_study_command(CLI::App& app) {
     command->callback([options] {
         const StudyConfig config = StudyConfig::load(options->config);
         validate_study(config);  // every setting, before anything is trained or submitted
+        if (options->jobs) {
+            if (*options->jobs < 1)
+                throw Error(fmt::format("--jobs {}: must be at least 1 (the number of replicates run at once)",
+                                        *options->jobs));
+            if (options->slurm || options->replicate_index || options->collect || options->skip_surfaces ||
+                options->surface_shard)
+                throw Error("--jobs runs the whole study on this machine; drop it with --slurm, --replicate-index, "
+                            "--collect, --skip-surfaces or --surface-shard");
+        }
         if (options->slurm) {
             if (options->replicate_index || options->collect || options->skip_surfaces || options->surface_shard)
                 throw Error("--slurm submits the whole study; --replicate-index, --collect, --skip-surfaces and "
@@ -113,6 +142,10 @@ void add_study_command(CLI::App& app) {
             set_threads(config.threads);
         } catch (const SettingError& error) {
             throw study_config_error(config.source, "", "threads", error.problem());
+        }
+        if (options->jobs.value_or(1) > 1) {
+            run_side_by_side(config, options->config, options->out, *options->jobs);
+            part.collect_only = true;  // every replicate's files are written: summarize them here
         }
         const StudyResult result = run_study(config, options->out, command_line(), part, progress_sink());
         if (part.only_replicate) {

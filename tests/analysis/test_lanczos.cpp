@@ -91,6 +91,34 @@ TEST_CASE("the error estimate bounds the true error when Lanczos stops") {
     }
 }
 
+TEST_CASE("a start rich in the second eigenvector stops at the second eigenvalue unless enough products are made") {
+    // A diagonal operator: the top eigenvalue 1.0 is 7% above the second
+    // (0.93) and the rest lie in [0, 0.5]. The hint is the second
+    // eigenvector, so the start's component along the first is only the
+    // Gaussian half's, about n^-1/2 = 0.007. The Ritz value settles on 0.93
+    // within a few products; the first eigenvector needs several more to grow
+    // into view (about 1.7x a product at this gap).
+    const int64_t n = 20000;
+    auto generator = at::detail::createCPUGenerator(5);
+    torch::Tensor spectrum = torch::rand({n}, generator, torch::kFloat64) * 0.5;
+    spectrum[0] = 1.0;
+    spectrum[1] = 0.93;
+    const auto apply = [spectrum](const torch::Tensor& x) { return x * spectrum; };
+    LanczosOptions options;
+    options.tolerance = 1e-3;
+    options.start_hint = torch::zeros({n}, torch::kFloat64);
+    options.start_hint[1] = 1.0;
+    const LanczosResult early = lanczos_eigenpairs(apply, n, options);
+    INFO("early stop after " << early.products << " products at " << early.values[0]);
+    CHECK(early.stop == LanczosStop::converged);
+    CHECK(std::abs(early.values[0] - 0.93) < 1e-3);  // the failure the minimum guards against
+    options.min_products = 12;
+    const LanczosResult guarded = lanczos_eigenpairs(apply, n, options);
+    INFO("guarded stop after " << guarded.products << " products at " << guarded.values[0]);
+    CHECK(guarded.products >= 12);
+    CHECK(std::abs(guarded.values[0] - 1.0) < 1e-3);
+}
+
 TEST_CASE("a small basis restarts and still finds the wanted pairs") {
     const int64_t n = 200;
     const torch::Tensor a = with_spectrum(spread_spectrum(n), 5);

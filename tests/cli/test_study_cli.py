@@ -7,6 +7,7 @@ import pathlib
 import signal
 import subprocess
 import sys
+import time
 
 import h5py
 import numpy as np
@@ -138,6 +139,76 @@ def test_a_failing_cell_is_reported_and_the_others_are_kept(cellscape, study, tm
     with h5py.File(out / "summary.h5") as f:
         status = [s.decode() for s in f["replicates/status"][()]]
     assert status[0].startswith("failed:") and status[1:] == ["ok", "ok"]
+
+
+def test_replicates_side_by_side_equal_the_sequential_study(cellscape, study, tmp_path):
+    config, _, result = study
+    out = tmp_path / "out"
+    parallel = json.loads(cellscape("study", str(config), "--out", str(out), "--jobs", "2", "--json").stdout)
+    assert parallel["failed_replicates"] == 0
+    # threads = 1: each child computes what the sequential study computed, to the bit.
+    assert parallel["replicates"] == result["replicates"]
+    for cell in ("DARTS_V2", "DARTS_V2-chain"):
+        assert "epoch 2/2" in (out / cell / "study.log").read_text()
+
+
+def child_processes(parent):
+    children = []
+    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def running(pid):
+    try:
+        return pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "sigterm"])
+def test_a_stopped_side_by_side_study_stops_its_replicates_and_the_rerun_finishes(cellscape, study, tmp_path,
+                                                                                  signal_number):
+    """kill -9 leaves the children to the kernel (PR_SET_PDEATHSIG); SIGTERM is passed on to them."""
+    config, _, result = study
+    out = tmp_path / "out"
+    process = subprocess.Popen([os.environ["CELLSCAPE"], "study", str(config), "--out", str(out), "--jobs", "2"],
+                               stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "CELLSCAPE_PROGRESS_SECONDS": "0"})
+    for line in process.stderr:
+        if "replicate 2/2" in line:
+            break
+    logs = [out / cell / "study.log" for cell in ("DARTS_V2", "DARTS_V2-chain")]
+    deadline = time.monotonic() + 60
+    while not all(log.exists() and "train " in log.read_text() for log in logs):
+        assert time.monotonic() < deadline, "the replicates did not start training"
+        time.sleep(0.05)
+    children = child_processes(process.pid)
+    assert len(children) == 2
+    process.send_signal(signal_number)
+    process.stderr.read()
+    assert process.wait(timeout=120) == (-signal.SIGKILL if signal_number == signal.SIGKILL else 128 + signal_number)
+    deadline = time.monotonic() + 60
+    while any(running(pid) for pid in children):
+        assert time.monotonic() < deadline, "the replicates outlived the killed study"
+        time.sleep(0.1)
+    assert any("interrupted" in log.read_text() for log in logs)
+    rerun = json.loads(cellscape("study", str(config), "--out", str(out), "--jobs", "2", "--json").stdout)
+    assert rerun["replicates"] == result["replicates"]
+
+
+def test_jobs_needs_a_whole_local_study(cellscape, study):
+    config, out, _ = study
+    zero = cellscape("study", str(config), "--out", str(out), "--jobs", "0", check=False)
+    assert zero.returncode == 1 and "--jobs 0: must be at least 1" in zero.stderr
+    one_replicate = cellscape("study", str(config), "--out", str(out), "--jobs", "2", "--replicate-index", "0",
+                              check=False)
+    assert one_replicate.returncode == 1 and "drop it with --slurm, --replicate-index" in one_replicate.stderr
 
 
 def test_the_figures_and_the_notebook_run_on_the_study(study, tmp_path):

@@ -22,6 +22,7 @@ LanczosOptions lanczos_options(const EigenOptions& options, bool top) {
     lanczos.tolerance = options.tolerance;
     lanczos.max_basis = options.krylov_dimension;
     lanczos.max_products = options.max_products;
+    lanczos.min_products = std::min(options.min_products, options.max_products);
     lanczos.max_seconds = options.max_seconds;
     lanczos.seed = options.seed;
     return lanczos;

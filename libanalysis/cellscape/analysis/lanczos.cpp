@@ -143,7 +143,8 @@ void assess(const Krylov& krylov, const RitzPairs& pairs, const LanczosOptions& 
         result.residuals[at] = residual;
         result.error_estimates[at] = estimate;
         result.scales[at] = lanczos_scale(theta, largest_magnitude);
-        result.converged[at] = estimate <= options.tolerance * result.scales[at];
+        result.converged[at] =
+            estimate <= options.tolerance * result.scales[at] && result.products >= options.min_products;
     }
 }
 
@@ -171,6 +172,9 @@ void LanczosOptions::validate() const {
                                                     "({}), got {}",
                                                     count, max_basis));
     if (max_products < 1) throw SettingError("max_products", fmt::format("must be at least 1 (got {})", max_products));
+    if (min_products < 1 || min_products > max_products)
+        throw SettingError("min_products", fmt::format("must be between 1 and the product budget ({}), got {}",
+                                                       max_products, min_products));
     if (!(relative_noise >= 0 && relative_noise < 1))
         throw SettingError("relative_noise", fmt::format("must be in [0, 1) (got {})", relative_noise));
     if (!(max_seconds >= 0))

@@ -30,6 +30,11 @@ struct LanczosOptions {
     double tolerance = 1e-4; // on each eigenvalue's error estimate, relative (see lanczos_scale)
     int64_t max_basis = 0;   // basis size before a thick restart; 0: min(n, max(2k + 10, 30))
     int64_t max_products = 1000;  // product budget
+    // No pair counts as converged before this many products. A Ritz pair can
+    // meet the tolerance while the start's component along a larger
+    // eigenvector is still too small to show: a few products in, the basis
+    // has converged to the second eigenvalue as if it were the first.
+    int64_t min_products = 1;
     double max_seconds = 0;       // time budget; 0: none
     uint64_t seed = 0;            // of the Gaussian starting vector
     // The products' own relative accuracy (e.g. float32 rounding): the
@@ -41,7 +46,7 @@ struct LanczosOptions {
     // eigenvectors, added to the Gaussian start at equal norm. The Gaussian
     // half keeps every direction in reach; the other half can save products.
     torch::Tensor start_hint;
-    void validate() const;        // SettingError "count", "tolerance", "max_basis", "max_products", "max_seconds"
+    void validate() const;  // SettingError "count", "tolerance", "max_basis", "max_products", "min_products", "max_seconds"
 };
 
 enum class LanczosStop { converged, product_budget, time_budget };
@@ -52,7 +57,7 @@ struct LanczosResult {
     std::vector<double> values;
     std::vector<double> residuals;        // ||A y - theta y||, absolute: an eigenvalue lies this close
     std::vector<double> error_estimates;  // max(min(residual, residual^2 / gap), last move), absolute
-    std::vector<bool> converged;          // error estimate <= tolerance x scale
+    std::vector<bool> converged;          // error estimate <= tolerance x scale, after min_products
     std::vector<double> scales;           // that scale per pair (lanczos_scale over all Ritz values)
     torch::Tensor vectors;                // n x k, float64, unit norm
     int64_t products = 0;

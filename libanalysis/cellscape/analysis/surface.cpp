@@ -584,8 +584,13 @@ SurfaceRun compute_surface(const SurfaceObjectives& objectives, const SurfaceSli
                                        "continue",
                                        run.resumed + run.computed, run.shard_points, out.string()));
     };
+    double point_seconds = 0;
     {
         MovedObjectives moved(objectives, slice);
+        const auto points_start = std::chrono::steady_clock::now();
+        const auto count_point_time = [&] {
+            point_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - points_start).count();
+        };
         for (int64_t point = 0; point < nx * ny; ++point) {
             if (!request.shard.owns(point) || completed[point]) continue;
             if (InterruptGuard::requested()) throw interrupted();
@@ -599,13 +604,14 @@ SurfaceRun compute_surface(const SurfaceObjectives& objectives, const SurfaceSli
             completed[point] = 1;
             partial.save(values);
             ++run.computed;
+            count_point_time();
             task.update(run.resumed + run.computed,
                         fmt::format("{} {:.4g} at ({:.3g}, {:.3g})", names.front(),
                                     values.values[names.front()][point].item<double>(), a, b));
         }
     }
     run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    run.seconds_per_point = run.computed > 0 ? run.seconds / static_cast<double>(run.computed) : 0;
+    run.seconds_per_point = run.computed > 0 ? point_seconds / static_cast<double>(run.computed) : 0;
     partial.finish(values, request.shard.count == 1 ? std::optional<double>(request.basin_level) : std::nullopt);
     run.file = out;
     run.complete = true;

@@ -135,6 +135,8 @@ LoadedSurfaceObjectives load_surface_objectives(const ObjectiveSource& source, c
 struct SurfaceRun {
     std::filesystem::path file;  // the finished file (or the partial one, when not complete)
     int64_t grid_points = 0, shard_points = 0, computed = 0, resumed = 0, non_finite = 0;
+    // The whole run (the slice's file, the points, the finished file), and
+    // the points alone per point computed (evaluating and saving each).
     double seconds = 0, seconds_per_point = 0;
     bool complete = false;
 };

@@ -1,0 +1,154 @@
+#include "local_jobs.hpp"
+
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "cellscape/util/error.hpp"
+#include "cellscape/util/interrupt.hpp"
+
+namespace cellscape::tools {
+namespace {
+
+struct RunningChild {
+    std::size_t replicate = 0;
+    std::filesystem::path log;
+};
+
+// The child's command line, as strings and as the argv execv takes (built
+// before fork: between fork and exec only async-signal-safe calls are made).
+struct ChildCommand {
+    std::vector<std::string> arguments;
+    std::vector<char*> argv;
+    std::string log;
+
+    ChildCommand(const std::filesystem::path& binary, const std::filesystem::path& config_path,
+                 const std::filesystem::path& out_dir, std::size_t replicate, std::filesystem::path log_path)
+        : arguments{binary.string(), "study", config_path.string(), "--out", out_dir.string(), "--replicate-index",
+                    std::to_string(replicate)},
+          log(log_path.string()) {
+        for (std::string& argument : arguments) argv.push_back(argument.data());
+        argv.push_back(nullptr);
+    }
+};
+
+pid_t start_child(ChildCommand& command) {
+    const pid_t parent = getpid();
+    const pid_t pid = fork();
+    if (pid < 0) throw Error(fmt::format("cannot start a replicate process: {}", std::strerror(errno)));
+    if (pid > 0) return pid;
+    // In the child. Its own process group: a terminal's Ctrl-C reaches this
+    // process only, which passes it on once (see the wait loop).
+    setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(128 + SIGTERM);  // the parent died before prctl
+    const int fd = open(command.log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+    }
+    execv(command.argv[0], command.argv.data());
+    _exit(127);
+}
+
+// The child's own account of its failure: its last "cellscape: error:" line,
+// else its last line.
+std::string failure_line(const std::filesystem::path& log) {
+    std::ifstream in(log);
+    std::string line, last, error;
+    while (std::getline(in, line)) {
+        if (line.empty()) continue;
+        last = line;
+        if (line.rfind("cellscape: error: ", 0) == 0) error = line.substr(std::strlen("cellscape: error: "));
+    }
+    return !error.empty() ? error : !last.empty() ? last : "it wrote nothing";
+}
+
+std::string exit_description(int status, const std::filesystem::path& log) {
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && failure_line(log) == "it wrote nothing")
+        return "its process could not run the cellscape binary";
+    if (WIFSIGNALED(status)) return fmt::format("killed by signal {}", WTERMSIG(status));
+    return failure_line(log);
+}
+
+}  // namespace
+
+std::vector<LocalJobFailure> run_replicates_locally(const StudyConfig& config,
+                                                     const std::filesystem::path& config_path,
+                                                     const std::filesystem::path& out_dir, int jobs,
+                                                     ProgressSink* progress) {
+    const std::filesystem::path binary = std::filesystem::read_symlink("/proc/self/exe");
+    const std::filesystem::path config_file = std::filesystem::absolute(config_path);
+    const std::filesystem::path out = std::filesystem::absolute(out_dir);
+    const std::vector<StudyReplicate> replicates = study_replicates(config);
+    std::deque<std::size_t> waiting;
+    for (std::size_t i = 0; i < replicates.size(); ++i)
+        if (!study_replicate_finished(config, out, replicates[i])) waiting.push_back(i);
+    std::size_t done = replicates.size() - waiting.size();
+
+    const ProgressTask task(progress, "study", static_cast<int64_t>(replicates.size()), "replicates");
+    if (done > 0) task.note(fmt::format("{} of {} replicates already finished", done, replicates.size()));
+    task.update(static_cast<int64_t>(done), fmt::format("{} at a time", jobs));
+    InterruptGuard interrupts;
+    std::map<pid_t, RunningChild> running;
+    std::vector<LocalJobFailure> failures;
+    bool forwarded = false;
+    while (!waiting.empty() || !running.empty()) {
+        while (!InterruptGuard::requested() && !waiting.empty() && static_cast<int>(running.size()) < jobs) {
+            const std::size_t index = waiting.front();
+            waiting.pop_front();
+            const StudyReplicate& replicate = replicates[index];
+            std::filesystem::create_directories(out / replicate.directory);
+            const std::filesystem::path log = out / replicate.directory / "study.log";
+            ChildCommand command(binary, config_file, out, index, log);
+            running[start_child(command)] = {index, log};
+            task.note(fmt::format("replicate {}/{}: {} seed {} (log: {})", index + 1, replicates.size(),
+                                  replicate.cell.name, replicate.seed, log.string()));
+        }
+        if (InterruptGuard::requested() && !forwarded) {
+            for (const auto& [pid, child] : running) kill(pid, InterruptGuard::signal_number());
+            forwarded = true;
+        }
+        int status = 0;
+        const pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid <= 0) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            continue;
+        }
+        const auto found = running.find(pid);
+        if (found == running.end()) continue;
+        const RunningChild child = found->second;
+        running.erase(found);
+        const StudyReplicate& replicate = replicates[child.replicate];
+        const bool interrupted = WIFEXITED(status) && WEXITSTATUS(status) > 128 && forwarded;
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+            ++done;
+        } else if (!interrupted) {
+            failures.push_back({child.replicate, fmt::format("{} seed {}: {} (log: {})", replicate.cell.name,
+                                                             replicate.seed, exit_description(status, child.log),
+                                                             child.log.string())});
+            ++done;
+        }
+        task.update(static_cast<int64_t>(done), fmt::format("{} at a time", jobs));
+    }
+    if (InterruptGuard::requested())
+        throw Interrupted(InterruptGuard::signal_number(),
+                          fmt::format("interrupted; every finished part of each replicate is saved in {}: rerun the "
+                                      "same command to continue",
+                                      out.string()));
+    return failures;
+}
+
+}  // namespace cellscape::tools
