@@ -25,6 +25,7 @@ namespace {
 struct RunningChild {
     std::size_t replicate = 0;
     std::filesystem::path log;
+    std::streamoff log_start = 0;  // the log is appended to: this child's lines start here
 };
 
 // The child's command line, as strings and as the argv execv takes (built
@@ -64,9 +65,10 @@ pid_t start_child(ChildCommand& command) {
 }
 
 // The child's own account of its failure: its last "cellscape: error:" line,
-// else its last line.
-std::string failure_line(const std::filesystem::path& log) {
-    std::ifstream in(log);
+// else its last line (of what it wrote, not of earlier runs in the same log).
+std::string failure_line(const RunningChild& child) {
+    std::ifstream in(child.log);
+    in.seekg(child.log_start);
     std::string line, last, error;
     while (std::getline(in, line)) {
         if (line.empty()) continue;
@@ -76,11 +78,11 @@ std::string failure_line(const std::filesystem::path& log) {
     return !error.empty() ? error : !last.empty() ? last : "it wrote nothing";
 }
 
-std::string exit_description(int status, const std::filesystem::path& log) {
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && failure_line(log) == "it wrote nothing")
+std::string exit_description(int status, const RunningChild& child) {
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && failure_line(child) == "it wrote nothing")
         return "its process could not run the cellscape binary";
     if (WIFSIGNALED(status)) return fmt::format("killed by signal {}", WTERMSIG(status));
-    return failure_line(log);
+    return failure_line(child);
 }
 
 }  // namespace
@@ -112,8 +114,11 @@ std::vector<LocalJobFailure> run_replicates_locally(const StudyConfig& config,
             const StudyReplicate& replicate = replicates[index];
             std::filesystem::create_directories(out / replicate.directory);
             const std::filesystem::path log = out / replicate.directory / "study.log";
+            std::error_code no_log_yet;
+            const auto log_start = std::filesystem::file_size(log, no_log_yet);
             ChildCommand command(binary, config_file, out, index, log);
-            running[start_child(command)] = {index, log};
+            running[start_child(command)] = {index, log,
+                                             no_log_yet ? 0 : static_cast<std::streamoff>(log_start)};
             task.note(fmt::format("replicate {}/{}: {} seed {} (log: {})", index + 1, replicates.size(),
                                   replicate.cell.name, replicate.seed, log.string()));
         }
@@ -137,7 +142,7 @@ std::vector<LocalJobFailure> run_replicates_locally(const StudyConfig& config,
             ++done;
         } else if (!interrupted) {
             failures.push_back({child.replicate, fmt::format("{} seed {}: {} (log: {})", replicate.cell.name,
-                                                             replicate.seed, exit_description(status, child.log),
+                                                             replicate.seed, exit_description(status, child),
                                                              child.log.string())});
             ++done;
         }

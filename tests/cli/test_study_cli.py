@@ -127,12 +127,17 @@ def test_sigterm_stops_the_study_and_the_rerun_finishes_only_what_is_missing(cel
     assert [r["test_loss"] for r in rerun["replicates"]] == [r["test_loss"] for r in result["replicates"]]
 
 
-def test_a_failing_cell_is_reported_and_the_others_are_kept(cellscape, study, tmp_path):
-    config, _, _ = study
-    out = tmp_path / "out"
+def with_a_broken_first_cell(out):
+    """A study directory whose first cell's training state is not a checkpoint."""
     broken = out / "DARTS_V2" / "train" / "latest.h5"
     broken.parent.mkdir(parents=True)
     broken.write_text("not a checkpoint")
+    return out
+
+
+def test_a_failing_cell_is_reported_and_the_others_are_kept(cellscape, study, tmp_path):
+    config, _, _ = study
+    out = with_a_broken_first_cell(tmp_path / "out")
     result = cellscape("study", str(config), "--out", str(out), check=False)
     assert result.returncode == 1 and "1 replicate(s) failed" in result.stderr
     assert "DARTS_V2" in result.stdout and "failed:" in result.stdout
@@ -200,6 +205,18 @@ def test_a_stopped_side_by_side_study_stops_its_replicates_and_the_rerun_finishe
     assert any("interrupted" in log.read_text() for log in logs)
     rerun = json.loads(cellscape("study", str(config), "--out", str(out), "--jobs", "2", "--json").stdout)
     assert rerun["replicates"] == result["replicates"]
+
+
+def test_a_failing_replicate_side_by_side_is_named_with_its_error_and_log(cellscape, study, tmp_path):
+    config, _, _ = study
+    out = with_a_broken_first_cell(tmp_path / "out")
+    result = cellscape("study", str(config), "--out", str(out), "--jobs", "2", check=False)
+    assert result.returncode == 1 and "1 replicate(s) failed" in result.stderr
+    failure = next(line for line in result.stderr.splitlines() if line.startswith("replicate 1 failed: DARTS_V2"))
+    assert "latest.h5" in failure and f"(log: {out / 'DARTS_V2' / 'study.log'})" in failure
+    with h5py.File(out / "summary.h5") as f:
+        status = [s.decode() for s in f["replicates/status"][()]]
+    assert status[0].startswith("not finished") and status[1:] == ["ok", "ok"]  # one row: never analysed
 
 
 def test_jobs_needs_a_whole_local_study(cellscape, study):
