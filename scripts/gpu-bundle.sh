@@ -11,7 +11,7 @@
 # Debian lays out /usr, so the packages' own relocatable CMake files work:
 #   include/                   fmt, Eigen (eigen3/), Spectra, HDF5, CLI11,
 #                              nlohmann-json, toml11, Catch2, zlib headers
-#   lib/x86_64-linux-gnu/      libfmt, libhdf5_serial(_cpp), libz and every
+#   lib/x86_64-linux-gnu/      libfmt, libhdf5_serial(_cpp), libz, tcmalloc and every
 #                              library they load, except glibc's and the C++
 #                              runtime (the GPU machine's own, newer ones)
 #   lib/libhdf5.so, libhdf5_cpp.so   links FindHDF5 looks for
@@ -61,7 +61,7 @@ copy /usr/share/eigen3/cmake "$out/share/eigen3"
 
 # Shared libraries and everything they load, but glibc's and the C++ runtime.
 libraries=(/usr/lib/$arch/libfmt.so.9 /usr/lib/$arch/libhdf5_serial.so.103 /usr/lib/$arch/libhdf5_serial_cpp.so.103
-           /usr/lib/$arch/libz.so.1)
+           /usr/lib/$arch/libz.so.1 /usr/lib/$arch/libtcmalloc_minimal.so.4)
 mapfile -t closure < <(ldd "${libraries[@]}" | awk '/=> \//{print $3}' | sort -u)
 for library in "${libraries[@]}" "${closure[@]}"; do
   name=$(basename "$library")
@@ -77,6 +77,7 @@ ln -s libfmt.so.9 "$out/lib/$arch/libfmt.so"
 fmt_file=$(basename "$(readlink -f /usr/lib/$arch/libfmt.so.9)")  # fmt-targets names the full version
 [ "$fmt_file" = libfmt.so.9 ] || ln -s libfmt.so.9 "$out/lib/$arch/$fmt_file"
 ln -s libz.so.1 "$out/lib/$arch/libz.so"
+ln -s libtcmalloc_minimal.so.4 "$out/lib/$arch/libtcmalloc_minimal.so"
 ln -s $arch/libhdf5_serial.so.103 "$out/lib/libhdf5.so"
 ln -s $arch/libhdf5_serial_cpp.so.103 "$out/lib/libhdf5_cpp.so"
 

@@ -3,7 +3,7 @@
 # figures, on Debian 12:
 #   1. Debian packages (as root; skipped when all are installed): the
 #      toolchain, HDF5, Eigen, Spectra, fmt, Catch2, CLI11, nlohmann-json,
-#      toml11, Google Benchmark, Graphviz, Slurm, Fashion-MNIST.
+#      toml11, Google Benchmark, tcmalloc, Graphviz, Slurm, Fashion-MNIST.
 #   2. The project's Python, .venv (VENV_DIR overrides): Debian's python3
 #      with PyTorch (its LibTorch, a CUDA build that also runs on CPUs, is
 #      what cellscape links) and the plotting and test packages, pinned in
@@ -23,6 +23,7 @@ packages=(
   libeigen3-dev libspectra-dev libhdf5-dev zlib1g-dev
   libfmt-dev catch2 libcli11-dev nlohmann-json3-dev libtoml11-dev
   libbenchmark-dev
+  libgoogle-perftools-dev             # tcmalloc, the programs' malloc (CMake option CELLSCAPE_TCMALLOC)
   # diagrams, data
   graphviz dataset-fashion-mnist
   # the interpreter the venv is made from

@@ -6,13 +6,15 @@
 
 #include "commands.hpp"
 #include "cellscape/util/device.hpp"
+#include "cellscape/util/memory.hpp"
 #include "cellscape/util/version.hpp"
 
 namespace cellscape::tools {
 
 void add_info_command(CLI::App& app) {
     auto* command = app.add_subcommand(
-        "info", "What this build can use (JSON): LibTorch version, CUDA and cuDNN compiled in, GPUs visible, threads");
+        "info", "What this build can use (JSON): LibTorch version, CUDA and cuDNN compiled in, GPUs visible, threads, "
+                "malloc");
     command->callback([] {
         const TorchBuild build = describe_torch_build();
         std::cout << nlohmann::ordered_json{{"version", version},
@@ -23,7 +25,8 @@ void add_info_command(CLI::App& app) {
                                             {"cuda_available", build.cuda_devices > 0},
                                             {"cuda_devices", build.cuda_devices},
                                             {"cudnn_available", build.cudnn_available},
-                                            {"default_cpu_threads", at::get_num_threads()}}
+                                            {"default_cpu_threads", at::get_num_threads()},
+                                            {"allocator", describe(current_allocator())}}
                          .dump(2)
                   << "\n";
     });

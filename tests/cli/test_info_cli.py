@@ -32,3 +32,10 @@ def test_cuda_support_is_compiled_in_when_the_build_expects_it(info):
 def test_gpus_reported_are_the_ones_pytorch_sees(info):
     assert info["cuda_devices"] == torch.cuda.device_count()
     assert info["cuda_available"] == torch.cuda.is_available()
+
+
+def test_the_program_runs_on_the_malloc_the_build_linked(info):
+    # CTest passes the build's CELLSCAPE_TCMALLOC (ON by default): a program
+    # that lost tcmalloc at link time (10-15% slower analyses) fails here.
+    expected = os.environ.get("CELLSCAPE_EXPECT_TCMALLOC", "ON").upper() in ("ON", "1", "TRUE", "YES")
+    assert info["allocator"] == ("tcmalloc" if expected else "glibc"), info

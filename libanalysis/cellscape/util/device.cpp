@@ -5,16 +5,12 @@
 #include <fmt/format.h>
 #include <torch/version.h>
 
-#include <cstdlib>  // defines __GLIBC__ on glibc systems
 #include <thread>
-
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
 
 #include "cellscape/nn/network_size.hpp"
 
 #include "cellscape/util/error.hpp"
+#include "cellscape/util/memory.hpp"
 
 namespace cellscape {
 
@@ -101,14 +97,7 @@ c10::DeviceIndex index_of(const torch::Device& device) {
 }  // namespace
 
 std::optional<int64_t> allocated_bytes(const torch::Device& device) {
-    if (device.is_cpu()) {
-#if defined(__GLIBC__)
-        const struct mallinfo2 info = mallinfo2();
-        return static_cast<int64_t>(info.uordblks + info.hblkhd);  // heap blocks in use, and mmap'd ones
-#else
-        return std::nullopt;
-#endif
-    }
+    if (device.is_cpu()) return malloc_bytes_in_use();
     const auto stats = at::getDeviceAllocator(device.type())->getDeviceStats(index_of(device));
     return stats.allocated_bytes[static_cast<std::size_t>(c10::CachingAllocator::StatType::AGGREGATE)].current;
 }
@@ -117,11 +106,7 @@ std::optional<int64_t> free_bytes(const torch::Device& device) {
     if (device.is_cpu()) {
         const auto available = nn::available_memory_bytes();
         if (!available) return std::nullopt;
-#if defined(__GLIBC__)
-        return *available + static_cast<int64_t>(mallinfo2().fordblks);  // freed heap blocks kept for reuse
-#else
-        return *available;
-#endif
+        return *available + malloc_bytes_kept_free().value_or(0);
     }
     auto* allocator = at::getDeviceAllocator(device.type());
     const auto index = index_of(device);

@@ -23,9 +23,9 @@ void require_available(const torch::Device& device, const std::string& setting =
 void set_threads(int threads);
 
 // Bytes the tensors of this process hold on `device` now: malloc's bytes in
-// use on the CPU (LibTorch's CPU allocator is malloc), the caching
-// allocator's allocated bytes on an accelerator. nullopt when not known
-// (a C library other than glibc).
+// use on the CPU (LibTorch's CPU allocator is malloc; util/memory.hpp), the
+// caching allocator's allocated bytes on an accelerator. nullopt when not
+// known (a malloc other than glibc's or tcmalloc).
 std::optional<int64_t> allocated_bytes(const torch::Device& device);
 // Bytes `device` can still give this process: MemAvailable plus the freed
 // memory malloc keeps for reuse (util/memory.hpp) on the CPU, the free

@@ -1,5 +1,8 @@
 #include "cellscape/util/memory.hpp"
 
+#include <dlfcn.h>
+
+#include <cstddef>
 #include <cstdlib>  // defines __GLIBC__ on glibc systems
 
 #if defined(__GLIBC__)
@@ -7,15 +10,89 @@
 #endif
 
 namespace cellscape {
+namespace {
+
+// gperftools' C interface (gperftools/malloc_extension_c.h), looked up at
+// run time so that the library neither links tcmalloc nor needs its headers.
+using NumericProperty = int (*)(const char* property, std::size_t* value);
+
+NumericProperty tcmalloc_property_reader() {
+    static const auto reader =
+        reinterpret_cast<NumericProperty>(dlsym(RTLD_DEFAULT, "MallocExtension_GetNumericProperty"));
+    return reader;
+}
+
+std::optional<int64_t> tcmalloc_property(const char* name) {
+    std::size_t value = 0;
+    if (!tcmalloc_property_reader()(name, &value)) return std::nullopt;
+    return static_cast<int64_t>(value);
+}
+
+}  // namespace
+
+Allocator current_allocator() {
+    if (tcmalloc_property_reader()) return Allocator::tcmalloc;
+#if defined(__GLIBC__)
+    return Allocator::glibc;
+#else
+    return Allocator::other;
+#endif
+}
+
+std::string_view describe(Allocator allocator) {
+    switch (allocator) {
+        case Allocator::glibc: return "glibc";
+        case Allocator::tcmalloc: return "tcmalloc";
+        case Allocator::other: break;
+    }
+    return "other";
+}
 
 void keep_freed_memory_for_reuse() {
 #if defined(__GLIBC__)
-    // Serve sizes up to glibc's maximum threshold (32 MiB) from the heap
-    // rather than one mmap each, and never trim the heap's free top back to
-    // the kernel. Both are needed: either alone is no faster (or slower).
+    if (current_allocator() != Allocator::glibc) return;
+    // Both are needed: either alone is no faster (or slower).
     mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
     mallopt(M_TRIM_THRESHOLD, -1);
 #endif
+}
+
+std::optional<int64_t> malloc_bytes_in_use() {
+    switch (current_allocator()) {
+        case Allocator::tcmalloc: return tcmalloc_property("generic.current_allocated_bytes");
+        case Allocator::glibc: {
+#if defined(__GLIBC__)
+            const struct mallinfo2 info = mallinfo2();
+            return static_cast<int64_t>(info.uordblks + info.hblkhd);  // heap blocks in use, and mmap'd ones
+#endif
+        }
+        case Allocator::other: break;
+    }
+    return std::nullopt;
+}
+
+std::optional<int64_t> malloc_bytes_kept_free() {
+    switch (current_allocator()) {
+        case Allocator::tcmalloc: {
+            // Free pages still mapped, and the free objects of its caches
+            // (its unmapped bytes are the kernel's again: not counted).
+            int64_t total = 0;
+            for (const char* name : {"tcmalloc.pageheap_free_bytes", "tcmalloc.central_cache_free_bytes",
+                                     "tcmalloc.transfer_cache_free_bytes", "tcmalloc.thread_cache_free_bytes"}) {
+                const auto bytes = tcmalloc_property(name);
+                if (!bytes) return std::nullopt;
+                total += *bytes;
+            }
+            return total;
+        }
+        case Allocator::glibc: {
+#if defined(__GLIBC__)
+            return static_cast<int64_t>(mallinfo2().fordblks);  // freed heap blocks kept for reuse
+#endif
+        }
+        case Allocator::other: break;
+    }
+    return std::nullopt;
 }
 
 }  // namespace cellscape

@@ -1,12 +1,42 @@
 #pragma once
-// Keeping freed memory for reuse. LibTorch allocates every intermediate
-// feature map (megabytes each) with malloc; glibc serves such sizes with
-// fresh mmap'd pages and unmaps them on free, so each forward pass pays a
-// page fault and a page zeroing per 4 KiB of activations. Keeping the heap
-// instead made forward passes up to 1.9x faster here (docs/performance.md).
+// The C library's allocator, as far as cellscape's speed and memory
+// accounting depend on it. LibTorch allocates every intermediate feature map
+// (megabytes each) with malloc, so which malloc serves them shows in every
+// forward and backward pass (docs/performance.md):
+// - glibc's serves sizes above its mmap threshold with fresh mmap'd pages
+//   and unmaps them on free, so each pass pays a page fault and a page
+//   zeroing per 4 KiB of activations, unless told to keep its heap
+//   (keep_freed_memory_for_reuse);
+// - gperftools' tcmalloc keeps freed memory in its own caches. The cellscape
+//   program and benchmarks link it (CMake option CELLSCAPE_TCMALLOC): HVPs
+//   and surface points took 10-15% less time than with glibc's malloc.
+// The library never chooses the allocator (that is the program's link
+// line); it only asks which one it runs on, at run time.
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
 namespace cellscape {
 
-// Call once at start-up, before large allocations; peak memory is unchanged.
+enum class Allocator { glibc, tcmalloc, other };
+
+// The malloc this process runs on: tcmalloc when its extension interface is
+// loaded, else glibc's on glibc systems.
+Allocator current_allocator();
+std::string_view describe(Allocator allocator);  // "glibc", "tcmalloc", "other"
+
+// glibc only (tcmalloc keeps its freed memory anyway; its mallopt ignores
+// these): serve sizes up to glibc's largest threshold (32 MiB) from the heap
+// and never trim the heap. Made forward passes up to 1.9x faster. Call once
+// at start-up, before large allocations; peak memory is unchanged.
 void keep_freed_memory_for_reuse();
+
+// Bytes malloc has handed out and not had back. nullopt for an allocator
+// this cannot ask.
+std::optional<int64_t> malloc_bytes_in_use();
+// Freed bytes malloc keeps resident for reuse (not returned to the kernel):
+// memory a new allocation gets without the system's MemAvailable shrinking.
+// nullopt for an allocator this cannot ask.
+std::optional<int64_t> malloc_bytes_kept_free();
 
 }  // namespace cellscape
