@@ -79,6 +79,7 @@ if [ "$build" = 1 ]; then
   stage "configure against PyTorch in $torch_prefix and the bundle $bundle"
   cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCELLSCAPE_PYTHON="$(command -v "$python")" \
     -DCMAKE_PREFIX_PATH="$bundle;$torch_prefix" -DHDF5_ROOT="$bundle" -DCELLSCAPE_EXPECT_CUDA=ON \
+    -DCELLSCAPE_TCMALLOC_LIBRARY="$lib/libtcmalloc_minimal.so" \
     -DCMAKE_EXE_LINKER_FLAGS="-Wl,-rpath-link,$lib" >> "$log" 2>&1 || { say "configuration failed; see $log"; exit 1; }
   stage "build ($jobs jobs)"
   cmake --build "$build_dir" -j "$jobs" >> "$log" 2>&1 || { say "build failed; see $log"; exit 1; }
