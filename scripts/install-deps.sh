@@ -24,6 +24,7 @@ packages=(
   libfmt-dev catch2 libcli11-dev nlohmann-json3-dev libtoml11-dev
   libbenchmark-dev
   libgoogle-perftools-dev             # tcmalloc, the programs' malloc (CMake option CELLSCAPE_TCMALLOC)
+  libjemalloc2                        # a foreign malloc, for the test that the programs recognise one
   # diagrams, data
   graphviz dataset-fashion-mnist
   # the interpreter the venv is made from

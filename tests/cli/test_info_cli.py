@@ -2,6 +2,7 @@
 run on the LibTorch of that PyTorch, with its CUDA support linked in."""
 import json
 import os
+import subprocess
 
 import pytest
 import torch
@@ -39,3 +40,35 @@ def test_the_program_runs_on_the_malloc_the_build_linked(info):
     # that lost tcmalloc at link time (10-15% slower analyses) fails here.
     expected = os.environ.get("CELLSCAPE_EXPECT_TCMALLOC", "ON").upper() in ("ON", "1", "TRUE", "YES")
     assert info["allocator"] == ("tcmalloc" if expected else "glibc"), info
+
+
+JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"  # Debian's libjemalloc2 (scripts/install-deps.sh)
+
+
+def test_a_malloc_it_cannot_measure_is_named_other(cellscape):
+    # Under a malloc that is neither glibc's nor tcmalloc, glibc's mallinfo2
+    # would describe an unused heap and every kept HVP graph would look free:
+    # the program must see that it cannot measure, and say so.
+    assert os.path.exists(JEMALLOC), "install libjemalloc2 (scripts/install-deps.sh installs it)"
+    env = {**os.environ, "LD_PRELOAD": JEMALLOC}
+    result = subprocess.run([os.environ["CELLSCAPE"], "info"], capture_output=True, text=True, env=env, check=True)
+    # LD_PRELOAD puts jemalloc's malloc first even in a program linked with
+    # tcmalloc, whose counters then see nothing.
+    assert json.loads(result.stdout)["allocator"] == "other"
+
+
+def test_hessian_work_under_a_malloc_it_cannot_measure_keeps_no_graphs_and_agrees(cellscape, tiny_run, tmp_path):
+    # No graph is kept (none can be measured against --hvp-memory), so every
+    # product recomputes its batch: the same float32 operations in the same
+    # order, so the eigenvalues agree to float32 rounding (1e-5 relative).
+    checkpoint = str(tiny_run / "epoch-0002.h5")
+    common = ["hessian", "--checkpoint", checkpoint, "--samples", "64", "--batch-size", "32", "--threads", "1",
+              "--top-k", "2", "--json"]
+    native = json.loads(cellscape(*common, "--out", str(tmp_path / "native.h5")).stdout)
+    env = {**os.environ, "LD_PRELOAD": JEMALLOC}
+    foreign = subprocess.run([os.environ["CELLSCAPE"], *common, "--out", str(tmp_path / "foreign.h5")],
+                             capture_output=True, text=True, env=env, timeout=120)
+    assert foreign.returncode == 0, foreign.stderr
+    foreign = json.loads(foreign.stdout)
+    for a, b in zip(native["eigenvalues"], foreign["eigenvalues"]):
+        assert abs(a - b) <= 1e-5 * abs(a), (native["eigenvalues"], foreign["eigenvalues"])

@@ -28,15 +28,35 @@ std::optional<int64_t> tcmalloc_property(const char* name) {
     return static_cast<int64_t>(value);
 }
 
+// The shared object whose `malloc` every library calls (the first in the
+// lookup order: an LD_PRELOADed one wins over the program's own).
+std::string_view malloc_provider() {
+    Dl_info info{};
+    void* const malloc_address = dlsym(RTLD_DEFAULT, "malloc");
+    if (!malloc_address || !dladdr(malloc_address, &info) || !info.dli_fname) return {};
+    return info.dli_fname;
+}
+
+bool file_is(std::string_view file, std::string_view library) {
+    const auto slash = file.rfind('/');
+    return file.substr(slash == std::string_view::npos ? 0 : slash + 1).rfind(library, 0) == 0;
+}
+
 }  // namespace
 
+// Asked of the malloc that serves allocations, not of whichever allocator is
+// loaded: under another malloc, tcmalloc's counters (or glibc's mallinfo2)
+// would describe an unused heap and every kept graph would look free.
 Allocator current_allocator() {
-    if (tcmalloc_property_reader()) return Allocator::tcmalloc;
+    static const Allocator found = [] {
+        const std::string_view provider = malloc_provider();
+        if (file_is(provider, "libtcmalloc") && tcmalloc_property_reader()) return Allocator::tcmalloc;
 #if defined(__GLIBC__)
-    return Allocator::glibc;
-#else
-    return Allocator::other;
+        if (file_is(provider, "libc.so")) return Allocator::glibc;
 #endif
+        return Allocator::other;
+    }();
+    return found;
 }
 
 std::string_view describe(Allocator allocator) {
