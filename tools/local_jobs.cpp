@@ -79,10 +79,11 @@ std::string failure_line(const RunningChild& child) {
 }
 
 std::string exit_description(int status, const RunningChild& child) {
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && failure_line(child) == "it wrote nothing")
-        return "its process could not run the cellscape binary";
     if (WIFSIGNALED(status)) return fmt::format("killed by signal {}", WTERMSIG(status));
-    return failure_line(child);
+    std::string line = failure_line(child);  // the log is read once
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && line == "it wrote nothing")
+        return "its process could not run the cellscape binary";
+    return line;
 }
 
 }  // namespace

@@ -102,17 +102,19 @@ void add_study_command(CLI::App& app) {
     command->callback([options] {
         const StudyConfig config = StudyConfig::load(options->config);
         validate_study(config);  // every setting, before anything is trained or submitted
+        // The flags that run one part of a study (what --slurm's jobs run).
+        const bool names_a_part = options->replicate_index || options->collect || options->skip_surfaces ||
+                                  options->surface_shard.has_value();
         if (options->jobs) {
             if (*options->jobs < 1)
                 throw Error(fmt::format("--jobs {}: must be at least 1 (the number of replicates run at once)",
                                         *options->jobs));
-            if (options->slurm || options->replicate_index || options->collect || options->skip_surfaces ||
-                options->surface_shard)
+            if (options->slurm || names_a_part)
                 throw Error("--jobs runs the whole study on this machine; drop it with --slurm, --replicate-index, "
                             "--collect, --skip-surfaces or --surface-shard");
         }
         if (options->slurm) {
-            if (options->replicate_index || options->collect || options->skip_surfaces || options->surface_shard)
+            if (names_a_part)
                 throw Error("--slurm submits the whole study; --replicate-index, --collect, --skip-surfaces and "
                             "--surface-shard are what its jobs run");
             const SlurmSubmission submission =

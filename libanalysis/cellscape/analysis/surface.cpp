@@ -588,9 +588,6 @@ SurfaceRun compute_surface(const SurfaceObjectives& objectives, const SurfaceSli
     {
         MovedObjectives moved(objectives, slice);
         const auto points_start = std::chrono::steady_clock::now();
-        const auto count_point_time = [&] {
-            point_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - points_start).count();
-        };
         for (int64_t point = 0; point < nx * ny; ++point) {
             if (!request.shard.owns(point) || completed[point]) continue;
             if (InterruptGuard::requested()) throw interrupted();
@@ -604,11 +601,11 @@ SurfaceRun compute_surface(const SurfaceObjectives& objectives, const SurfaceSli
             completed[point] = 1;
             partial.save(values);
             ++run.computed;
-            count_point_time();
             task.update(run.resumed + run.computed,
                         fmt::format("{} {:.4g} at ({:.3g}, {:.3g})", names.front(),
                                     values.values[names.front()][point].item<double>(), a, b));
         }
+        point_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - points_start).count();
     }
     run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     run.seconds_per_point = run.computed > 0 ? point_seconds / static_cast<double>(run.computed) : 0;

@@ -21,8 +21,8 @@ namespace cellscape {
 
 enum class Allocator { glibc, tcmalloc, other };
 
-// The malloc this process runs on: tcmalloc when its extension interface is
-// loaded, glibc's when `malloc` resolves to the C library, else other. For
+// The malloc this process runs on: the library `malloc` resolves to
+// (tcmalloc's, with its extension interface; glibc's), else other. For
 // another malloc the byte counts below are nullopt, and Hessian work keeps
 // no gradient graphs, since it cannot measure them against a budget
 // (slower, never over the budget).
