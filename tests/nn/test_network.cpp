@@ -230,6 +230,39 @@ TEST_CASE("the auxiliary head runs on 32x32 inputs in training only and refuses 
                       Contains("needs feature maps of at least 8x8") && Contains("7x7"));
 }
 
+// The network hands each cell's output on rectified (concat(relu(state)),
+// shared by both readers); the reference runs the textbook form: the raw
+// concatenation, with torch::relu applied by every reader.
+TEST_CASE("cells passing on rectified outputs compute the textbook network, auxiliary head included") {
+    torch::manual_seed(5);
+    auto config = small_config(4, 6, {3, 32, 32});
+    config.auxiliary = true;
+    nn::DartsNetwork network(find_in_zoo("DARTS_V2")->genotype, config);
+    network->to(torch::kFloat64);
+    network->train();  // the auxiliary head runs in training only; no drop path, so no randomness
+    const torch::Tensor x = torch::randn({3, 3, 32, 32}, torch::kFloat64);
+    const auto output = network->forward_with_auxiliary(x);
+
+    auto child = [&](const std::string& name) { return network->named_children()[name]; };
+    torch::Tensor before_previous = child("stem")->as<torch::nn::Sequential>()->forward(x).contiguous(
+        torch::MemoryFormat::ChannelsLast);
+    torch::Tensor previous = before_previous, auxiliary;
+    const auto cells = child("cells")->as<torch::nn::ModuleList>();
+    for (std::size_t layer = 0; layer < cells->size(); ++layer) {
+        torch::Tensor next = cells->ptr(layer)->as<nn::CellModule>()->forward(torch::relu(before_previous),
+                                                                              torch::relu(previous), 0.0, false);
+        before_previous = previous;
+        previous = next;
+        if (layer == 4)  // 2 * layers / 3
+            auxiliary = child("auxiliary_head")->as<nn::AuxiliaryHead>()->forward_rectified(torch::relu(previous));
+    }
+    const torch::Tensor logits =
+        child("classifier")->as<torch::nn::Linear>()->forward(torch::adaptive_avg_pool2d(previous, {1, 1}).flatten(1));
+    // The same operations on the same values in the same order: equal to float64 rounding.
+    CHECK(torch::allclose(output.logits, logits, 1e-12, 1e-12));
+    CHECK(torch::allclose(output.auxiliary_logits, auxiliary, 1e-12, 1e-12));
+}
+
 TEST_CASE("drop path perturbs training forward passes but never evaluation") {
     torch::manual_seed(2);
     nn::DartsNetwork network(find_in_zoo("DARTS_V2")->genotype, small_config(4, 3, {3, 8, 8}));

@@ -42,15 +42,18 @@ CellModule::CellModule(const Cell& genotype_cell, int64_t channels_before_previo
 }
 
 torch::Tensor CellModule::forward(const torch::Tensor& before_previous, const torch::Tensor& previous,
-                                  double drop_path_probability) {
-    std::vector<torch::Tensor> states = {keep_gradient_layout(preprocess0_->forward(before_previous)),
-                                         keep_gradient_layout(preprocess1_->forward(previous))};
+                                  double drop_path_probability, bool rectify_output) {
+    std::vector<torch::Tensor> states = {keep_gradient_layout(preprocess0_->forward_rectified(before_previous)),
+                                         keep_gradient_layout(preprocess1_->forward_rectified(previous))};
     std::vector<torch::Tensor> rectified;  // relu(state), made once per state on first use
-    auto apply = [&](EdgeOperation& operation, std::size_t source) {
-        if (!operation.starts_with_relu()) return operation.forward(states[source]);
+    auto rectified_state = [&](std::size_t source) {
         if (rectified.size() <= source) rectified.resize(states.size());
         if (!rectified[source].defined()) rectified[source] = rectify(states[source]);
-        return operation.forward_rectified(rectified[source]);
+        return rectified[source];
+    };
+    auto apply = [&](EdgeOperation& operation, std::size_t source) {
+        if (!operation.starts_with_relu()) return operation.forward(states[source]);
+        return operation.forward_rectified(rectified_state(source));
     };
     const bool dropping = is_training() && drop_path_probability > 0.0;
     for (std::size_t node = 0; node * 2 < operations_.size(); ++node) {
@@ -62,8 +65,13 @@ torch::Tensor CellModule::forward(const torch::Tensor& before_previous, const to
         }
         states.push_back(sum);
     }
+    // relu(concat(states)) = concat(relu(state) for each state): the states an
+    // edge already rectified are not rectified again.
     std::vector<torch::Tensor> outputs;
-    for (int node : concat_) outputs.push_back(states[static_cast<std::size_t>(node)]);
+    for (int node : concat_) {
+        const auto index = static_cast<std::size_t>(node);
+        outputs.push_back(rectify_output ? rectified_state(index) : states[index]);
+    }
     return keep_gradient_layout(concatenate_channels(outputs));
 }
 
@@ -83,8 +91,8 @@ AuxiliaryHead::AuxiliaryHead(int64_t channels, int64_t height, int64_t width, in
     classifier_ = register_module("classifier", nn::Linear(768 * side_after(height) * side_after(width), classes));
 }
 
-torch::Tensor AuxiliaryHead::forward(const torch::Tensor& features) {
-    return classifier_->forward(run_sequence(features_, 0, features).flatten(1));
+torch::Tensor AuxiliaryHead::forward_rectified(const torch::Tensor& rectified) {
+    return classifier_->forward(run_sequence(features_, 1, rectified).flatten(1));
 }
 
 DartsNetworkImpl::DartsNetworkImpl(const Genotype& genotype, const NetworkConfig& config) : config_(config) {
@@ -125,14 +133,19 @@ DartsNetworkImpl::DartsNetworkImpl(const Genotype& genotype, const NetworkConfig
 
 DartsNetworkImpl::Output DartsNetworkImpl::forward_with_auxiliary(const torch::Tensor& images) {
     Output output;
-    torch::Tensor before_previous = run_sequence(stem_, 0, images).contiguous(memory_format_);
+    // Every reader of the stem and of a cell's output but the classifier
+    // starts with a ReLU (both preprocessings of the next cells, the
+    // auxiliary head), so the cells pass their outputs on rectified, made
+    // once for all readers; only the last cell's output stays as it is.
+    torch::Tensor before_previous = rectify(run_sequence(stem_, 0, images).contiguous(memory_format_));
     torch::Tensor previous = before_previous;
     for (std::size_t layer = 0; layer < cell_modules_.size(); ++layer) {
-        torch::Tensor next = cell_modules_[layer]->forward(before_previous, previous, drop_path_);
+        const bool last = layer + 1 == cell_modules_.size();
+        torch::Tensor next = cell_modules_[layer]->forward(before_previous, previous, drop_path_, !last);
         before_previous = previous;
         previous = next;
         if (auxiliary_head_ && is_training() && static_cast<int64_t>(layer) == auxiliary_after_cell_)
-            output.auxiliary_logits = auxiliary_head_->forward(previous);
+            output.auxiliary_logits = auxiliary_head_->forward_rectified(last ? rectify(previous) : previous);
     }
     output.logits = classifier_->forward(torch::adaptive_avg_pool2d(previous, {1, 1}).flatten(1));
     return output;

@@ -18,7 +18,11 @@ class CellModule : public torch::nn::Module {
 public:
     CellModule(const Cell& genotype_cell, int64_t channels_before_previous, int64_t previous_channels,
                int64_t channels, bool reduction, bool previous_was_reduction);
-    torch::Tensor forward(const torch::Tensor& before_previous, const torch::Tensor& previous, double drop_path);
+    // The inputs come rectified (relu of the earlier cells' outputs or of the
+    // stem), as both preprocessings start with a ReLU. The output is
+    // relu(concat) when `rectify_output`, else the concatenation itself.
+    torch::Tensor forward(const torch::Tensor& before_previous_rectified, const torch::Tensor& previous_rectified,
+                          double drop_path, bool rectify_output);
     int64_t output_channels() const { return channels_ * static_cast<int64_t>(concat_.size()); }
 
 private:
@@ -35,7 +39,8 @@ private:
 class AuxiliaryHead : public torch::nn::Module {
 public:
     AuxiliaryHead(int64_t channels, int64_t height, int64_t width, int64_t classes);
-    torch::Tensor forward(const torch::Tensor& features);
+    // `rectified`: relu of the cell output the head reads (its first module).
+    torch::Tensor forward_rectified(const torch::Tensor& rectified);
 
 private:
     torch::nn::Sequential features_{nullptr};
