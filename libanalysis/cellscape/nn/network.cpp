@@ -33,11 +33,20 @@ CellModule::CellModule(const Cell& genotype_cell, int64_t channels_before_previo
                                        std::make_shared<ReluConvBatchNorm>(channels_before_previous, channels, 1, 1, 0));
     preprocess1_ = register_module("preprocess1", std::make_shared<ReluConvBatchNorm>(previous_channels, channels, 1, 1, 0));
     auto list = register_module("ops", torch::nn::ModuleList());
-    for (const Edge& edge : genotype_cell.edges) {
-        const int64_t stride = reduction && edge.source < 2 ? 2 : 1;
-        operations_.push_back(make_edge_operation(edge.op, channels, stride));
+    const auto& edges = genotype_cell.edges;
+    for (std::size_t k = 0; k < edges.size(); ++k) {
+        const int64_t stride = reduction && edges[k].source < 2 ? 2 : 1;
+        operations_.push_back(make_edge_operation(edges[k].op, channels, stride));
         list->push_back(operations_.back());
-        sources_.push_back(edge.source);
+        sources_.push_back(edges[k].source);
+        // A pooling has no weights: two edges pooling the same state alike
+        // (DARTS_V2's reduction cell max-pools each input twice) give the
+        // same tensor, computed once.
+        const bool pooling = edges[k].op == Operation::max_pool_3x3 || edges[k].op == Operation::avg_pool_3x3;
+        int same = -1;
+        for (std::size_t j = 0; pooling && same < 0 && j < k; ++j)
+            if (edges[j].op == edges[k].op && edges[j].source == edges[k].source) same = static_cast<int>(j);
+        same_output_as_.push_back(same);
     }
 }
 
@@ -56,10 +65,14 @@ torch::Tensor CellModule::forward(const torch::Tensor& before_previous, const to
         return operation.forward_rectified(rectified_state(source));
     };
     const bool dropping = is_training() && drop_path_probability > 0.0;
+    std::vector<torch::Tensor> edge_outputs(operations_.size());
     for (std::size_t node = 0; node * 2 < operations_.size(); ++node) {
         torch::Tensor sum;
         for (std::size_t k = node * 2; k < node * 2 + 2; ++k) {
-            torch::Tensor h = keep_gradient_layout(apply(*operations_[k], static_cast<std::size_t>(sources_[k])));
+            const int same = same_output_as_[k];
+            torch::Tensor h = edge_outputs[k] =
+                same >= 0 ? edge_outputs[static_cast<std::size_t>(same)]
+                          : keep_gradient_layout(apply(*operations_[k], static_cast<std::size_t>(sources_[k])));
             if (dropping && !operations_[k]->is_identity()) h = drop_path(h, drop_path_probability);
             sum = sum.defined() ? sum + h : h;
         }

@@ -29,6 +29,7 @@ private:
     std::shared_ptr<EdgeOperation> preprocess0_, preprocess1_;
     std::vector<std::shared_ptr<EdgeOperation>> operations_;
     std::vector<int> sources_;
+    std::vector<int> same_output_as_;  // per edge: an earlier edge with the same output, or -1
     std::vector<int> concat_;
     int64_t channels_;
 };
