@@ -22,7 +22,11 @@ the same network, weights and images for everyone.
       checkpoint's native one; its loss is checked against the checkpoint's.
       By default cellscape runs the traced graph through its own operators;
       it runs again with `--torchscript-as-saved` (LibTorch's operators, the
-      module as saved) unless `torchscript-as-saved` is skipped.
+      module as saved) unless `torchscript-as-saved` is skipped;
+  (f) a roofline bound on a surface point: the twin's forward pass, operation
+      by operation, at this machine's measured matrix-multiply rate and copy
+      bandwidth (the convolutions' share bounds any implementation that runs
+      them as separate kernels).
 
 Every method sees the first N training samples of the run (cellscape's
 `--samples N --sampling sequential --split train`) in batches of B, and runs on
@@ -83,7 +87,7 @@ def parse_arguments():
     parser.add_argument("--seed", type=int, default=0, help="seed of PyHessian's starting vector and of cellscape")
     parser.add_argument("--skip", default="",
                         help="comma-separated parts to skip: "
-                             "pyhessian,surface-loop,cellscape,torchscript,torchscript-as-saved")
+                             "pyhessian,surface-loop,cellscape,torchscript,torchscript-as-saved,roofline")
     parser.add_argument("--out", default="", help="write the JSON here too")
     return parser.parse_args()
 
@@ -330,6 +334,95 @@ def surface_loop(args, dtype, images, labels, surface_file):
     return out
 
 
+# ---------------------------------------------------------------- (f) the forward pass's arithmetic
+
+def forward_operations(net, batches):
+    """Each ATen operation of the twin's forward pass over `batches` (no_grad): its name, floating-point
+    operations (convolutions and linear layers: 2 per multiply-add), the bytes it must at least move
+    (its tensor inputs, weights included, read once and its output written once) and the address of
+    its first input."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Record(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.operations = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            first = out[0] if isinstance(out, (tuple, list)) else out
+            flops = 0
+            if func is torch.ops.aten.convolution.default:  # weight (Cout, Cin/groups, kh, kw)
+                weight = args[1]
+                flops = 2 * first.numel() * weight.shape[1] * weight.shape[2] * weight.shape[3]
+            elif func is torch.ops.aten.addmm.default:
+                flops = 2 * first.numel() * args[1].shape[1]
+            tensors = [a for a in args if isinstance(a, torch.Tensor)] + [first]
+            reads = args[0].data_ptr() if args and isinstance(args[0], torch.Tensor) else None
+            self.operations.append((func.overloadpacket.__name__, flops,
+                                    sum(t.numel() * t.element_size() for t in tensors), reads))
+            return out
+
+    with torch.no_grad(), Record() as record:
+        for x, _ in batches:
+            net(x)
+    return record.operations
+
+
+def machine_rates(dtype, repeats=5):
+    """This machine's best matrix-multiply rate (FLOP/s, 2048x2048 in `dtype`) and memory bandwidth
+    (bytes read plus written per second, a 64 MiB copy), on the threads torch was given."""
+    a, b = torch.randn(2048, 2048, dtype=dtype), torch.randn(2048, 2048, dtype=dtype)
+    source = torch.randn(64 * 2 ** 20 // torch.finfo(dtype).bits * 8, dtype=dtype)
+    target = torch.empty_like(source)
+
+    def best(work):
+        work()
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            work()
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    gemm = 2 * 2048 ** 3 / best(lambda: a @ b)
+    bandwidth = 2 * source.numel() * source.element_size() / best(lambda: target.copy_(source))
+    return gemm, bandwidth
+
+
+def forward_roofline(args, dtype, images, labels):
+    """A lower bound on one surface point: each operation of the twin's forward pass takes at least
+    max(its FLOPs at the matrix-multiply rate, its bytes at the copy bandwidth). The convolutions'
+    bound holds for any code that runs them as separate kernels, cellscape's included."""
+    net = make_twin(args.checkpoint, dtype, args.channels_last)
+    operations = forward_operations(net, batches_of(images, labels, args.batch_size, args.channels_last))
+    gemm, bandwidth = machine_rates(dtype)
+    by_name = {}
+    shared_bound, seen = 0.0, set()
+    for name, flops, nbytes, reads in operations:
+        entry = by_name.setdefault(name, {"calls": 0, "gflop": 0.0, "gbytes": 0.0, "bound_seconds": 0.0})
+        bound = max(flops / gemm, nbytes / bandwidth)
+        entry["calls"] += 1
+        entry["gflop"] += flops / 1e9
+        entry["gbytes"] += nbytes / 1e9
+        entry["bound_seconds"] += bound
+        # cellscape's forward: BatchNorm folded into the convolution before it, one ReLU and one max
+        # pooling per tensor read (outside training), the rest as the twin runs it.
+        repeated = name in ("relu", "max_pool2d_with_indices") and (name, reads) in seen
+        seen.add((name, reads))
+        if name != "native_batch_norm" and not repeated:
+            shared_bound += bound
+    return {"gemm_gflop_per_second": gemm / 1e9, "copy_gbytes_per_second": bandwidth / 1e9,
+            "forward_gflop": sum(e["gflop"] for e in by_name.values()),
+            "convolution_bound_seconds": by_name.get("convolution", {}).get("bound_seconds", 0.0),
+            "all_operations_bound_seconds": sum(e["bound_seconds"] for e in by_name.values()),
+            "shared_operations_bound_seconds": shared_bound,
+            "operations": by_name,
+            "note": "per surface point (one forward pass over the samples), the twin's operations (BatchNorm "
+                    "unfolded, a ReLU per reader); shared_operations_bound_seconds drops the batch norms and "
+                    "repeated ReLUs and poolings of one tensor, as cellscape's forward does"}
+
+
 # ---------------------------------------------------------------- (c) reference
 
 def reference_top_eigenvalue(args, images, labels, tol):
@@ -516,6 +609,8 @@ def main():
         if "surface-loop" not in skip:
             loop = surface_loop(args, dtype, images, labels, surface_file)
             result["loss_landscape_loop"] = loop
+        if "roofline" not in skip:
+            result["forward_roofline"] = forward_roofline(args, dtype, images, labels)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -545,6 +640,14 @@ def main():
     speedup("loss_landscape_loop_over_cellscape_surface_per_point", "loss_landscape_loop", "seconds_per_point",
             "cellscape_surface", "seconds_per_point")
     summary["speedups"] = speedups
+    if "forward_roofline" in result:
+        bound = result["forward_roofline"]["convolution_bound_seconds"]
+        summary["forward_roofline"] = {
+            "convolution_bound_seconds": bound,
+            "shared_operations_bound_seconds": result["forward_roofline"]["shared_operations_bound_seconds"]}
+        if "loss_landscape_loop" in result:  # the most any code running these convolutions could gain
+            summary["forward_roofline"]["loop_over_convolution_bound"] = \
+                result["loss_landscape_loop"]["seconds_per_point"] / bound
     result["summary"] = summary
     text = json.dumps(result, indent=2)
     print(text)

@@ -230,35 +230,43 @@ TEST_CASE("the auxiliary head runs on 32x32 inputs in training only and refuses 
                       Contains("needs feature maps of at least 8x8") && Contains("7x7"));
 }
 
-// The network hands each cell's output on rectified (concat(relu(state)),
-// shared by both readers); the reference runs the textbook form: the raw
-// concatenation, with torch::relu applied by every reader.
-TEST_CASE("cells passing on rectified outputs compute the textbook network, auxiliary head included") {
+// Outside training the network hands each cell's output on rectified
+// (concat(relu(state)), shared by both readers) and pools each state once;
+// in training it runs every ReLU and pooling where the textbook puts them.
+// The reference is the textbook form: raw concatenations, torch::relu
+// applied by every reader.
+TEST_CASE("the network computes the textbook assembly of its cells, in evaluation and in training") {
     torch::manual_seed(5);
     auto config = small_config(4, 6, {3, 32, 32});
     config.auxiliary = true;
-    nn::DartsNetwork network(find_in_zoo("DARTS_V2")->genotype, config);
+    nn::DartsNetwork network(find_in_zoo("DARTS_V2")->genotype, config);  // its reduction cell pools states twice
     network->to(torch::kFloat64);
-    network->train();  // the auxiliary head runs in training only; no drop path, so no randomness
     const torch::Tensor x = torch::randn({3, 3, 32, 32}, torch::kFloat64);
-    const auto output = network->forward_with_auxiliary(x);
-
     auto child = [&](const std::string& name) { return network->named_children()[name]; };
-    torch::Tensor before_previous = child("stem")->as<torch::nn::Sequential>()->forward(x).contiguous(
-        torch::MemoryFormat::ChannelsLast);
-    torch::Tensor previous = before_previous, auxiliary;
     const auto cells = child("cells")->as<torch::nn::ModuleList>();
-    for (std::size_t layer = 0; layer < cells->size(); ++layer) {
-        torch::Tensor next = cells->ptr(layer)->as<nn::CellModule>()->forward(torch::relu(before_previous),
-                                                                              torch::relu(previous), 0.0, false);
-        before_previous = previous;
-        previous = next;
-        if (layer == 4)  // 2 * layers / 3
-            auxiliary = child("auxiliary_head")->as<nn::AuxiliaryHead>()->forward_rectified(torch::relu(previous));
+    auto textbook = [&]() {
+        torch::Tensor before_previous =
+            child("stem")->as<torch::nn::Sequential>()->forward(x).contiguous(torch::MemoryFormat::ChannelsLast);
+        torch::Tensor previous = before_previous, auxiliary;
+        for (std::size_t layer = 0; layer < cells->size(); ++layer) {
+            torch::Tensor next = cells->ptr(layer)->as<nn::CellModule>()->forward(before_previous, previous, 0.0);
+            before_previous = previous;
+            previous = next;
+            if (layer == 4 && network->is_training())  // 2 * layers / 3
+                auxiliary = child("auxiliary_head")->as<nn::AuxiliaryHead>()->forward(previous);
+        }
+        const torch::Tensor pooled = torch::adaptive_avg_pool2d(previous, {1, 1}).flatten(1);
+        return std::make_pair(child("classifier")->as<torch::nn::Linear>()->forward(pooled), auxiliary);
+    };
+    // The same operations on the same values: equal to float64 rounding.
+    network->eval();
+    {
+        const auto [logits, auxiliary] = textbook();
+        CHECK(torch::allclose(network->forward(x), logits, 1e-12, 1e-12));
     }
-    const torch::Tensor logits =
-        child("classifier")->as<torch::nn::Linear>()->forward(torch::adaptive_avg_pool2d(previous, {1, 1}).flatten(1));
-    // The same operations on the same values in the same order: equal to float64 rounding.
+    network->train();  // batch statistics; no drop path, so no randomness
+    const auto [logits, auxiliary] = textbook();
+    const auto output = network->forward_with_auxiliary(x);
     CHECK(torch::allclose(output.logits, logits, 1e-12, 1e-12));
     CHECK(torch::allclose(output.auxiliary_logits, auxiliary, 1e-12, 1e-12));
 }

@@ -41,7 +41,7 @@ CellModule::CellModule(const Cell& genotype_cell, int64_t channels_before_previo
         sources_.push_back(edges[k].source);
         // A pooling has no weights: two edges pooling the same state alike
         // (DARTS_V2's reduction cell max-pools each input twice) give the
-        // same tensor, computed once.
+        // same tensor, computed once when the caller shares pooling.
         const bool pooling = edges[k].op == Operation::max_pool_3x3 || edges[k].op == Operation::avg_pool_3x3;
         int same = -1;
         for (std::size_t j = 0; pooling && same < 0 && j < k; ++j)
@@ -51,9 +51,11 @@ CellModule::CellModule(const Cell& genotype_cell, int64_t channels_before_previo
 }
 
 torch::Tensor CellModule::forward(const torch::Tensor& before_previous, const torch::Tensor& previous,
-                                  double drop_path_probability, bool rectify_output) {
-    std::vector<torch::Tensor> states = {keep_gradient_layout(preprocess0_->forward_rectified(before_previous)),
-                                         keep_gradient_layout(preprocess1_->forward_rectified(previous))};
+                                  double drop_path_probability, CellSharing sharing) {
+    auto preprocess = [&](EdgeOperation& operation, const torch::Tensor& input) {
+        return keep_gradient_layout(sharing.rectified_inputs ? operation.forward_rectified(input) : operation.forward(input));
+    };
+    std::vector<torch::Tensor> states = {preprocess(*preprocess0_, before_previous), preprocess(*preprocess1_, previous)};
     std::vector<torch::Tensor> rectified;  // relu(state), made once per state on first use
     auto rectified_state = [&](std::size_t source) {
         if (rectified.size() <= source) rectified.resize(states.size());
@@ -69,7 +71,7 @@ torch::Tensor CellModule::forward(const torch::Tensor& before_previous, const to
     for (std::size_t node = 0; node * 2 < operations_.size(); ++node) {
         torch::Tensor sum;
         for (std::size_t k = node * 2; k < node * 2 + 2; ++k) {
-            const int same = same_output_as_[k];
+            const int same = sharing.pooling ? same_output_as_[k] : -1;
             torch::Tensor h = edge_outputs[k] =
                 same >= 0 ? edge_outputs[static_cast<std::size_t>(same)]
                           : keep_gradient_layout(apply(*operations_[k], static_cast<std::size_t>(sources_[k])));
@@ -83,7 +85,7 @@ torch::Tensor CellModule::forward(const torch::Tensor& before_previous, const to
     std::vector<torch::Tensor> outputs;
     for (int node : concat_) {
         const auto index = static_cast<std::size_t>(node);
-        outputs.push_back(rectify_output ? rectified_state(index) : states[index]);
+        outputs.push_back(sharing.rectified_output ? rectified_state(index) : states[index]);
     }
     return keep_gradient_layout(concatenate_channels(outputs));
 }
@@ -104,8 +106,8 @@ AuxiliaryHead::AuxiliaryHead(int64_t channels, int64_t height, int64_t width, in
     classifier_ = register_module("classifier", nn::Linear(768 * side_after(height) * side_after(width), classes));
 }
 
-torch::Tensor AuxiliaryHead::forward_rectified(const torch::Tensor& rectified) {
-    return classifier_->forward(run_sequence(features_, 1, rectified).flatten(1));
+torch::Tensor AuxiliaryHead::forward(const torch::Tensor& features) {
+    return classifier_->forward(run_sequence(features_, 0, features).flatten(1));
 }
 
 DartsNetworkImpl::DartsNetworkImpl(const Genotype& genotype, const NetworkConfig& config) : config_(config) {
@@ -147,18 +149,25 @@ DartsNetworkImpl::DartsNetworkImpl(const Genotype& genotype, const NetworkConfig
 DartsNetworkImpl::Output DartsNetworkImpl::forward_with_auxiliary(const torch::Tensor& images) {
     Output output;
     // Every reader of the stem and of a cell's output but the classifier
-    // starts with a ReLU (both preprocessings of the next cells, the
-    // auxiliary head), so the cells pass their outputs on rectified, made
-    // once for all readers; only the last cell's output stays as it is.
-    torch::Tensor before_previous = rectify(run_sequence(stem_, 0, images).contiguous(memory_format_));
+    // starts with a ReLU (both preprocessings of the next cells), so outside
+    // training the cells pass their outputs on rectified, made once for both
+    // readers; only the last cell's output stays as it is. The same values;
+    // but the gradients would be summed in another order, so training keeps
+    // a ReLU per reader (and a pooling per edge): a run trains to bitwise
+    // the weights it always has, and the studies in docs/findings.md rerun
+    // to the same digits.
+    const bool share = !is_training();
+    const torch::Tensor stem = run_sequence(stem_, 0, images).contiguous(memory_format_);
+    torch::Tensor before_previous = share ? rectify(stem) : stem;
     torch::Tensor previous = before_previous;
     for (std::size_t layer = 0; layer < cell_modules_.size(); ++layer) {
         const bool last = layer + 1 == cell_modules_.size();
-        torch::Tensor next = cell_modules_[layer]->forward(before_previous, previous, drop_path_, !last);
+        torch::Tensor next = cell_modules_[layer]->forward(before_previous, previous, drop_path_,
+                                                           {share, share && !last, share});
         before_previous = previous;
         previous = next;
         if (auxiliary_head_ && is_training() && static_cast<int64_t>(layer) == auxiliary_after_cell_)
-            output.auxiliary_logits = auxiliary_head_->forward_rectified(last ? rectify(previous) : previous);
+            output.auxiliary_logits = auxiliary_head_->forward(previous);
     }
     output.logits = classifier_->forward(torch::adaptive_avg_pool2d(previous, {1, 1}).flatten(1));
     return output;

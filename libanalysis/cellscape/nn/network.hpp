@@ -12,17 +12,26 @@
 
 namespace cellscape::nn {
 
+// Work a cell shares between the readers of a tensor (all off: the textbook
+// cell, every reader computing its own). `rectified_inputs`: the inputs come
+// rectified (relu of the earlier cells' outputs or of the stem; both
+// preprocessings start with a ReLU). `rectified_output`: the output goes out
+// as relu(concat), made from the states' ReLUs, instead of the concatenation.
+// `pooling`: edges that pool the same state alike share one output.
+struct CellSharing {
+    bool rectified_inputs = false;
+    bool rectified_output = false;
+    bool pooling = false;
+};
+
 // One cell: preprocessing of its two inputs to C channels, then the edges of
 // the genotype, summed per node, the concat nodes concatenated.
 class CellModule : public torch::nn::Module {
 public:
     CellModule(const Cell& genotype_cell, int64_t channels_before_previous, int64_t previous_channels,
                int64_t channels, bool reduction, bool previous_was_reduction);
-    // The inputs come rectified (relu of the earlier cells' outputs or of the
-    // stem), as both preprocessings start with a ReLU. The output is
-    // relu(concat) when `rectify_output`, else the concatenation itself.
-    torch::Tensor forward(const torch::Tensor& before_previous_rectified, const torch::Tensor& previous_rectified,
-                          double drop_path, bool rectify_output);
+    torch::Tensor forward(const torch::Tensor& before_previous, const torch::Tensor& previous, double drop_path,
+                          CellSharing sharing = {});
     int64_t output_channels() const { return channels_ * static_cast<int64_t>(concat_.size()); }
 
 private:
@@ -40,8 +49,7 @@ private:
 class AuxiliaryHead : public torch::nn::Module {
 public:
     AuxiliaryHead(int64_t channels, int64_t height, int64_t width, int64_t classes);
-    // `rectified`: relu of the cell output the head reads (its first module).
-    torch::Tensor forward_rectified(const torch::Tensor& rectified);
+    torch::Tensor forward(const torch::Tensor& features);
 
 private:
     torch::nn::Sequential features_{nullptr};
