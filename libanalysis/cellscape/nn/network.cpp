@@ -40,7 +40,7 @@ CellModule::CellModule(const Cell& genotype_cell, int64_t channels_before_previo
         list->push_back(operations_.back());
         sources_.push_back(edges[k].source);
         // A pooling has no weights: two edges pooling the same state alike
-        // (DARTS_V2's reduction cell max-pools each input twice) give the
+        // (DARTS_V2's reduction cell max-pools its two inputs five times) give the
         // same tensor, computed once when the caller shares pooling.
         const bool pooling = edges[k].op == Operation::max_pool_3x3 || edges[k].op == Operation::avg_pool_3x3;
         int same = -1;
@@ -53,9 +53,11 @@ CellModule::CellModule(const Cell& genotype_cell, int64_t channels_before_previo
 torch::Tensor CellModule::forward(const torch::Tensor& before_previous, const torch::Tensor& previous,
                                   double drop_path_probability, CellSharing sharing) {
     auto preprocess = [&](EdgeOperation& operation, const torch::Tensor& input) {
-        return keep_gradient_layout(sharing.rectified_inputs ? operation.forward_rectified(input) : operation.forward(input));
+        return keep_gradient_layout(sharing.rectified_inputs ? operation.forward_rectified(input)
+                                                             : operation.forward(input));
     };
-    std::vector<torch::Tensor> states = {preprocess(*preprocess0_, before_previous), preprocess(*preprocess1_, previous)};
+    std::vector<torch::Tensor> states = {preprocess(*preprocess0_, before_previous),
+                                         preprocess(*preprocess1_, previous)};
     std::vector<torch::Tensor> rectified;  // relu(state), made once per state on first use
     auto rectified_state = [&](std::size_t source) {
         if (rectified.size() <= source) rectified.resize(states.size());
