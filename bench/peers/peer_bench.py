@@ -406,9 +406,9 @@ def forward_roofline(args, dtype, images, labels):
         entry["gflop"] += flops / 1e9
         entry["gbytes"] += nbytes / 1e9
         entry["bound_seconds"] += bound
-        # cellscape's forward: BatchNorm folded into the convolution before it, one ReLU and one max
-        # pooling per tensor read (outside training), the rest as the twin runs it.
-        repeated = name in ("relu", "max_pool2d_with_indices") and (name, reads) in seen
+        # cellscape's forward: BatchNorm folded into the convolution before it, one ReLU and one pooling
+        # of each kind per tensor read (outside training), the rest as the twin runs it.
+        repeated = name in ("relu", "max_pool2d_with_indices", "avg_pool2d") and (name, reads) in seen
         seen.add((name, reads))
         if name != "native_batch_norm" and not repeated:
             shared_bound += bound
