@@ -67,4 +67,9 @@ endif()
 # program's libraries, its copies win the symbol lookup and crash (seen:
 # std::filesystem::remove_all jumping to address 0). Naming libstdc++ first
 # makes the program bind to the system's libstdc++, as everything else does.
-set(CELLSCAPE_STDCXX_FIRST "LINKER:--push-state,--no-as-needed,-lstdc++,--pop-state")
+# The shared library is named by its file name: with the GPU machines' GCC
+# 13.3 (/opt/gcc), a plain -lstdc++ here left no libstdc++.so.6 among the
+# program's libraries, the programs' std::filesystem calls bound to
+# libtorch.so's copies again, and the tests that remove a directory crashed
+# there (docs/gpu.md). -l:libstdc++.so.6 can only be the shared library.
+set(CELLSCAPE_STDCXX_FIRST "LINKER:--push-state,--no-as-needed,-l:libstdc++.so.6,--pop-state")

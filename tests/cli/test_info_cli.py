@@ -72,3 +72,25 @@ def test_hessian_work_under_a_malloc_it_cannot_measure_keeps_no_graphs_and_agree
     foreign = json.loads(foreign.stdout)
     for a, b in zip(native["eigenvalues"], foreign["eigenvalues"]):
         assert abs(a - b) <= 1e-5 * abs(a), (native["eigenvalues"], foreign["eigenvalues"])
+
+
+def test_the_programs_std_filesystem_calls_bind_to_libstdcxx_not_to_libtorchs_copies():
+    # PyPI's libtorch.so and libtorch_cpu.so export their own copies of
+    # std::filesystem (remove_all among them, which jumps to address 0). The
+    # build names libstdc++.so.6 first among the program's libraries
+    # (libanalysis/cmake/torch.cmake) so that the dynamic linker binds the
+    # program's calls to libstdc++. LD_BIND_NOW binds every call the program
+    # makes at start-up, and LD_DEBUG lists where each went.
+    binary = os.path.realpath(os.environ["CELLSCAPE"])
+    env = {**os.environ, "LD_BIND_NOW": "1", "LD_DEBUG": "bindings"}
+    result = subprocess.run([binary, "info"], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    targets = {}
+    for line in result.stderr.splitlines():
+        if f"binding file {binary} " in line and "`_ZNSt10filesystem" in line:
+            library = line.split(" to ", 1)[1].split(" [", 1)[0]
+            symbol = line.split("`", 1)[1].split("'", 1)[0]
+            targets[symbol] = os.path.basename(library)
+    assert len(targets) >= 5, "the program's std::filesystem calls were not listed by LD_DEBUG"
+    elsewhere = {symbol: library for symbol, library in targets.items() if library != "libstdc++.so.6"}
+    assert not elsewhere, elsewhere
