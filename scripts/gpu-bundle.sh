@@ -37,6 +37,8 @@ rm -rf "$out"
 mkdir -p "$out/include" "$out/lib/$arch/cmake" "$out/lib/cmake" "$out/share/cmake" "$out/data"
 manifest=$out/MANIFEST
 echo "# made by scripts/gpu-bundle.sh on $(date -u +%Y-%m-%dT%H:%M:%SZ) from $(. /etc/os-release; echo "$PRETTY_NAME")" > "$manifest"
+# gpu-check.sh refuses a bundle that another version of this script made.
+echo "# script sha256 $(sha256sum "$root/scripts/gpu-bundle.sh" | cut -d' ' -f1)" >> "$manifest"
 
 copy() {  # copy SOURCE DESTINATION_DIR: files or directories, links kept as links
   cp -a "$1" "$2/"

@@ -60,6 +60,10 @@ done
 [ -f "$bundle/MANIFEST" ] ||
   usage_error "no bundle at '$bundle': make one with scripts/gpu-bundle.sh on a Debian 12 machine and carry it along"
 bundle=$(cd "$bundle" && pwd)
+# A bundle made by an older gpu-bundle.sh can lack what this build links (it
+# once lacked tcmalloc, and the build stopped on the GPU machine).
+grep -q "^# script sha256 $(sha256sum "$root/scripts/gpu-bundle.sh" | cut -d' ' -f1)\$" "$bundle/MANIFEST" ||
+  usage_error "the bundle at '$bundle' was made by another version of scripts/gpu-bundle.sh: make it again there"
 torch_prefix=$("$python" -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/null) ||
   usage_error "'$python' cannot import torch: give the interpreter that holds PyTorch with --python"
 

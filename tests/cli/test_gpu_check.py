@@ -3,6 +3,7 @@ scripts/gpu-check.sh's argument handling, the comparison of two devices'
 results (scripts/gpu_check_compare.py) on files that agree and on files made
 to differ, and the bundle of scripts/gpu-bundle.sh building cellscape's
 dependencies with the system's copies hidden."""
+import hashlib
 import json
 import os
 import pathlib
@@ -45,13 +46,29 @@ def test_bad_arguments_exit_2_with_one_sentence(args, message):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def manifest_of_this_bundle_script():
+    digest = hashlib.sha256((ROOT / "scripts" / "gpu-bundle.sh").read_bytes()).hexdigest()
+    return f"# made by scripts/gpu-bundle.sh\n# script sha256 {digest}\n"
+
+
 def test_a_python_without_torch_is_refused(tmp_path):
     bundle = tmp_path / "bundle"
     bundle.mkdir()
-    (bundle / "MANIFEST").write_text("an empty bundle\n")
+    (bundle / "MANIFEST").write_text(manifest_of_this_bundle_script())
     result = run_check("--bundle", str(bundle), "--python", "/bin/false")
     assert result.returncode == 2
     assert "'/bin/false' cannot import torch" in result.stderr
+
+
+@pytest.mark.parametrize("manifest", ["# made by scripts/gpu-bundle.sh, before it recorded its own hash\n",
+                                      "# script sha256 " + "0" * 64 + "\n"])
+def test_a_bundle_from_another_version_of_the_bundle_script_is_refused(tmp_path, manifest):
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "MANIFEST").write_text(manifest)
+    result = run_check("--bundle", str(bundle), "--python", sys.executable)
+    assert result.returncode == 2
+    assert "was made by another version of scripts/gpu-bundle.sh: make it again" in result.stderr
 
 
 # --- comparing two devices' results -------------------------------------------
