@@ -6,7 +6,10 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <csignal>
+#include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <string>
 
@@ -154,6 +157,68 @@ TEST_CASE("a LibTorch error in one cell leaves the others finished and the summa
     CHECK(result.rows[1].status == "ok");
     CHECK(std::filesystem::exists(dir / "study/summary.h5"));
     CHECK(std::isfinite(result.rows[1].top_eigenvalue));
+}
+
+// Keeps every note; updates are dropped.
+class NoteRecorder : public ProgressSink {
+public:
+    void update(const ProgressUpdate&) override {}
+    void note(std::string_view line) override { notes.emplace_back(line); }
+    std::vector<std::string> notes;
+};
+
+// PATH set to `value` while it lives, as a cluster node without Graphviz has it.
+class ScopedPath {
+public:
+    explicit ScopedPath(const std::string& value) : saved_(std::getenv("PATH") ? std::getenv("PATH") : "") {
+        ::setenv("PATH", value.c_str(), 1);
+    }
+    ~ScopedPath() { ::setenv("PATH", saved_.c_str(), 1); }
+    ScopedPath(const ScopedPath&) = delete;
+    ScopedPath& operator=(const ScopedPath&) = delete;
+
+private:
+    std::string saved_;
+};
+
+TEST_CASE("without Graphviz a study runs and leaves each cell's diagram as DOT source, drawn by a later run") {
+    set_threads(1);
+    const TemporaryDirectory dir;
+    const StudyConfig config = toy_study(testing::write_toy_dataset(dir));
+    std::vector<std::string> cells;
+    for (const auto& name : config.cells) cells.push_back(cell_directory_name(name));
+    NoteRecorder recorder;
+    {
+        std::filesystem::create_directories(dir / "empty-bin");
+        const ScopedPath no_graphviz((dir / "empty-bin").string());
+        const StudyResult result = run_study(config, dir / "study", "test", {}, &recorder);
+        CHECK(result.failed_replicates == 0);
+    }
+    for (const auto& cell : cells) {
+        CAPTURE(cell);
+        std::ifstream source(dir / "study" / cell / "cell.dot");
+        const std::string text((std::istreambuf_iterator<char>(source)), std::istreambuf_iterator<char>());
+        CHECK_THAT(text, Contains("digraph"));
+        CHECK_FALSE(std::filesystem::exists(dir / "study" / cell / "cell.png"));
+        // One note per cell, naming the fix and the command that draws it later.
+        const auto said = std::count_if(recorder.notes.begin(), recorder.notes.end(), [&](const std::string& note) {
+            return note.find("Graphviz's `dot` is not installed: apt-get install graphviz") != std::string::npos &&
+                   note.find("dot -Tpng " + (dir / "study" / cell / "cell.dot").string()) != std::string::npos;
+        });
+        CHECK(said == 1);
+    }
+    CHECK(std::filesystem::exists(dir / "study/summary.h5"));
+
+    // With Graphviz back, a rerun reuses the training and analyses and draws the diagrams.
+    if (std::system("command -v dot > /dev/null 2>&1") != 0) {
+        WARN("Graphviz's dot is not installed here: the rerun's drawing is not checked");
+        return;
+    }
+    NoteRecorder rerun;
+    const StudyResult again = run_study(config, dir / "study", "test", {}, &rerun);
+    CHECK(again.failed_replicates == 0);
+    for (const auto& cell : cells) CHECK(std::filesystem::file_size(dir / "study" / cell / "cell.png") > 0);
+    for (const auto& note : rerun.notes) CHECK_THAT(note, !Contains("Graphviz"));
 }
 
 TEST_CASE("a failing cell's exception of any kind becomes a sentence; an interrupt goes on up") {

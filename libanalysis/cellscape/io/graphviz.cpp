@@ -10,8 +10,6 @@
 #include <cstring>
 #include <vector>
 
-#include "cellscape/util/error.hpp"
-
 extern char** environ;
 
 namespace cellscape {
@@ -41,8 +39,8 @@ void render_dot(const std::string& dot_text, const std::filesystem::path& output
     close(pipe_fds[0]);
     if (spawned != 0) {
         close(pipe_fds[1]);
-        throw Error(spawned == ENOENT ? std::string("Graphviz's `dot` is not installed: apt-get install graphviz")
-                                      : fmt::format("cannot start Graphviz's `dot`: {}", std::strerror(spawned)));
+        if (spawned == ENOENT) throw GraphvizMissing("Graphviz's `dot` is not installed: apt-get install graphviz");
+        throw Error(fmt::format("cannot start Graphviz's `dot`: {}", std::strerror(spawned)));
     }
     // A `dot` that dies early must not kill us with SIGPIPE; its exit status says what went wrong.
     auto previous = std::signal(SIGPIPE, SIG_IGN);

@@ -1,9 +1,11 @@
 #include "cellscape/study/study.hpp"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <optional>
@@ -475,6 +477,35 @@ std::string describe_failure(const std::exception_ptr& failure) {
 
 namespace {
 
+// The cell's diagram in its directory: cell.dot, the DOT source, and
+// cell.png drawn from it by Graphviz. A machine without Graphviz (a cluster
+// node, a GPU image) still runs the study: it says once per cell how to draw
+// the diagram later, and the plots leave that cell's panel empty.
+void draw_cell_diagram(const NamedGenotype& cell, const std::filesystem::path& directory, ProgressSink* progress) {
+    const auto source = directory / "cell.dot";
+    const auto diagram = directory / "cell.png";
+    const bool new_source = !std::filesystem::exists(source);
+    if (new_source) {
+        // Replicates of one cell may run side by side (--jobs): each writes
+        // its own partial file, and the last rename leaves the same text.
+        const auto partial = directory / fmt::format("cell.dot.{}.partial", ::getpid());
+        std::ofstream out(partial);
+        out << genotype_dot(cell);
+        out.close();
+        if (!out)
+            throw Error(fmt::format("cannot write {}: is the disk full or the directory read-only?", partial.string()));
+        std::filesystem::rename(partial, source);
+    }
+    if (std::filesystem::exists(diagram)) return;
+    try {
+        render_dot(genotype_dot(cell), diagram);
+    } catch (const GraphvizMissing& missing) {
+        if (new_source && progress)
+            progress->note(fmt::format("{}: {}; its diagram is left as DOT source: dot -Tpng {} -o {}", cell.name,
+                                       missing.what(), source.string(), diagram.string()));
+    }
+}
+
 // One replicate: train, analyse, and its rows from the files.
 void run_replicate(const StudyConfig& study_config, const StudyReplicate& replicate, const std::filesystem::path& out_dir,
                    const std::string& command, const StudyPart& part, ProgressSink* progress, StudyResult& result) {
@@ -482,8 +513,7 @@ void run_replicate(const StudyConfig& study_config, const StudyReplicate& replic
     const NamedGenotype& cell = replicate.cell;
     const auto cell_dir = out_dir / replicate.directory;
     std::filesystem::create_directories(cell_dir);
-    const auto diagram = out_dir / cell_directory_name(cell.name) / "cell.png";
-    if (!std::filesystem::exists(diagram)) render_dot(genotype_dot(cell), diagram);
+    draw_cell_diagram(cell, out_dir / cell_directory_name(cell.name), progress);
     const std::string name = fmt::format("{} (seed {})", cell.name, replicate.seed);
     stop_if_interrupted("training " + name);
     if (!part.collect_only && !part.surface_shard) train_cell(config, cell, cell_dir, command, progress);

@@ -7,7 +7,10 @@
 //
 // Layout under the output directory (R = <cell>/seed-<s> with `seeds`,
 // <cell> without):
-//   DIR/<cell>/cell.png                  the cell diagram (width and depth in the titles)
+//   DIR/<cell>/cell.dot                  the cell diagram's DOT source
+//   DIR/<cell>/cell.png                  the diagram (width and depth in the titles), drawn
+//                                        by Graphviz; without it the study goes on and says
+//                                        how to draw it from cell.dot
 //   DIR/R/train/epoch-NNNN.h5            checkpoints (latest.h5 while training)
 //   DIR/R/hessian-epoch-NNNN.h5          per analysis checkpoint
 //   DIR/R/surface-epoch-NNNN.h5          direction pair 0
