@@ -42,6 +42,7 @@ void add_gradvar_command(CLI::App& app) {
         flags.source.checkpoint = sources.front();
         const ObjectiveOptions objective_options = flags.resolve();
         apply_threads(flags.threads, sources.front());
+        apply_cuda_float32(flags.cuda_float32);
         std::vector<GradientVariance> results;
         ObjectiveProvenance provenance;
         InterruptGuard interrupts;  // Ctrl-C: a sentence, not a dead process (nothing is saved before the end)

@@ -59,6 +59,7 @@ void add_hessian_command(CLI::App& app) {
         options->out.check();
         const ObjectiveOptions objective_options = options->objective.resolve();
         apply_threads(options->objective.threads, options->objective.source.checkpoint);
+        apply_cuda_float32(options->objective.cuda_float32);
         Objective objective = Objective::load(options->objective.source, objective_options);
         InterruptGuard interrupts;  // Ctrl-C: a sentence, not a dead process (nothing is saved before the end)
         const HessianReport report = analyse_hessian(objective, settings, progress_sink());

@@ -26,6 +26,7 @@ void add_info_command(CLI::App& app) {
                                             {"cuda_devices", build.cuda_devices},
                                             {"cudnn_available", build.cudnn_available},
                                             {"default_cpu_threads", at::get_num_threads()},
+                                            {"cuda_float32", name_of(cuda_float32())},
                                             {"allocator", describe(current_allocator())}}
                          .dump(2)
                   << "\n";

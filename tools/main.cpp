@@ -9,6 +9,7 @@
 #include <map>
 
 #include "cellscape/io/hdf5.hpp"
+#include "cellscape/util/device.hpp"
 #include "cellscape/util/error.hpp"
 #include "cellscape/util/interrupt.hpp"
 #include "cellscape/util/memory.hpp"
@@ -64,6 +65,9 @@ const CLI::App* parsed_subcommand(const CLI::App& app) {
 }
 
 int run(int argc, char** argv) {
+    // The program computes float32 as float32 on CUDA unless a command is
+    // told tf32 (LibTorch's own default lets cuDNN use TensorFloat-32).
+    cellscape::set_cuda_float32(cellscape::CudaFloat32::ieee);
     CLI::App app{"cellscape: why neural architecture search picks the cells it picks"};
     app.set_version_flag("--version", cellscape::version);
     app.require_subcommand(1);

@@ -31,6 +31,7 @@ void add_objective_options(CLI::App& command, ObjectiveFlags& flags) {
     command.add_option("--dtype", flags.dtype, "float32 or float64")->check(one_of<Precision>())->capture_default_str();
     command.add_option("--device", flags.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
     command.add_option("--threads", flags.threads, "CPU threads (0: all cores; default: the checkpoint's, or all)");
+    add_cuda_float32_option(command, flags.cuda_float32);
     command.add_option("--hvp-memory", flags.hvp_memory_mib,
                        "MiB for gradient graphs kept between Hessian-vector products (default: half the free memory; "
                        "0: keep none)");
@@ -71,5 +72,16 @@ void apply_threads(const std::optional<int>& threads, const std::string& checkpo
         set_threads(0);
     }
 }
+
+void add_cuda_float32_option(CLI::App& command, std::string& name) {
+    command
+        .add_option("--cuda-float32", name,
+                    "float32 convolutions and matrix products on CUDA: ieee (float32 as on the CPU) or tf32 "
+                    "(TensorFloat-32: faster on recent GPUs, about 5e-4 relative error per product)")
+        ->check(one_of<CudaFloat32>())
+        ->capture_default_str();
+}
+
+void apply_cuda_float32(const std::string& name) { set_cuda_float32(parse_name<CudaFloat32>(name, "cuda_float32")); }
 
 }  // namespace cellscape::tools

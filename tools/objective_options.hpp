@@ -14,6 +14,7 @@ struct ObjectiveFlags {
     ObjectiveSource source;
     ObjectiveOptions options;
     std::string sampling = "random", split = "train", bn = "eval", dtype = "float32", device = "cpu";
+    std::string cuda_float32 = "ieee";
     std::optional<int> threads;
     std::optional<int64_t> hvp_memory_mib;
 
@@ -27,6 +28,10 @@ void add_objective_options(CLI::App& command, ObjectiveFlags& flags);
 // Sets LibTorch's threads for the process: `threads` when given, else those
 // the run of `checkpoint` recorded (when there is one), else all cores.
 void apply_threads(const std::optional<int>& threads, const std::string& checkpoint = {});
+
+// Adds --cuda-float32 (ieee or tf32) to `command`, and sets it for the process.
+void add_cuda_float32_option(CLI::App& command, std::string& name);
+void apply_cuda_float32(const std::string& name);
 
 // A CLI11 check that accepts the names of an enum's values.
 template <typename Enum>

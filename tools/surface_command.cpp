@@ -131,6 +131,7 @@ void add_surface_command(CLI::App& app) {
         options->out.check(true);
         const ObjectiveOptions objective_options = flags.resolve();
         apply_threads(flags.threads, flags.source.checkpoint);
+        apply_cuda_float32(flags.cuda_float32);
         const LoadedSurfaceObjectives loaded = load_surface_objectives(flags.source, objective_options, evaluations);
         const SurfaceObjectives& objectives = loaded.objectives;
         const SurfaceSlice slice = make_surface_slice(*objectives.evaluations.front().second, directions,

@@ -22,6 +22,7 @@ void add_train_command(CLI::App& app) {
         std::string checkpoint_epochs;
         std::string resume;
         std::string device = "cpu";
+        std::string cuda_float32 = "ieee";
         std::optional<int> threads;
         bool json = false;
     };
@@ -71,6 +72,7 @@ void add_train_command(CLI::App& app) {
     command->add_option("--device", options->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
     command->add_option("--threads", options->threads,
                         "CPU threads (0: all cores; default 0, or on --resume the checkpoint's)");
+    add_cuda_float32_option(*command, options->cuda_float32);
     command->add_flag("--json", options->json, "Print a JSON summary on stdout");
 
     command->callback([options, settings] {
@@ -96,6 +98,7 @@ void add_train_command(CLI::App& app) {
                 request.training.checkpoint_epochs = parse_epoch_list(options->checkpoint_epochs);
             apply_threads(options->threads);
         }
+        apply_cuda_float32(options->cuda_float32);
         const TrainingSummary summary = train_network(request);
         if (options->json) {
             nlohmann::ordered_json out = {{"cell", summary.cell_name},

@@ -30,6 +30,13 @@ def test_cuda_support_is_compiled_in_when_the_build_expects_it(info):
         assert info["cudnn_version"] == f"{cudnn // 10000}.{cudnn % 10000 // 100}.{cudnn % 100}"
 
 
+def test_the_program_computes_float32_as_float32_on_cuda_unless_told_tf32(info):
+    # LibTorch's own default lets cuDNN's float32 convolutions use
+    # TensorFloat-32; the program sets IEEE float32 before any command runs.
+    assert torch.backends.cudnn.conv.fp32_precision == "tf32"  # the default it overrides
+    assert info["cuda_float32"] == "ieee"
+
+
 def test_gpus_reported_are_the_ones_pytorch_sees(info):
     assert info["cuda_devices"] == torch.cuda.device_count()
     assert info["cuda_available"] == torch.cuda.is_available()

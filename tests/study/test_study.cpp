@@ -263,6 +263,9 @@ TEST_CASE("every analysis setting is checked before any cell is trained, naming 
     config = toy_study(dir / "toy.h5");
     config.device = "gpu";
     CHECK_THROWS_WITH(validate_study(config), Contains("toy.toml: device: 'gpu' is not a device"));
+    config = toy_study(dir / "toy.h5");
+    config.cuda_float32 = "fast";
+    CHECK_THROWS_WITH(validate_study(config), Contains("toy.toml: cuda_float32: 'fast' is not one of: ieee, tf32"));
 }
 
 TEST_CASE("a rerun with other settings does not reuse what the old ones made") {

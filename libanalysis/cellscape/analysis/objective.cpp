@@ -84,6 +84,7 @@ void ObjectiveProvenance::write_to(Hdf5File& file) const {
     file.set_attribute("/", "bn_mode", bn_mode);
     file.set_attribute("/", "dtype", dtype);
     file.set_attribute("/", "device", device);
+    file.set_attribute("/", "cuda_float32", cuda_float32);
     file.set_attribute("/", "parameter_selection", parameter_selection);
     file.set_attribute("/", "parameter_count", parameter_count);
 }
@@ -149,6 +150,7 @@ Objective::Objective(std::unique_ptr<Model> model, LabelledImages evaluation_set
     provenance_.bn_mode = name_of(options.bn_mode);
     provenance_.dtype = name_of(options.dtype);
     provenance_.device = device_.str();
+    provenance_.cuda_float32 = cuda_float32_used(device_, dtype_);
     provenance_.sampling = name_of(options.sampling);
     provenance_.seed = options.seed;
     provenance_.parameter_count = dimension_;

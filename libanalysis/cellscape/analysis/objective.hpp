@@ -76,6 +76,7 @@ struct KeptGraphs {
 struct ObjectiveProvenance {
     std::string model_source, model_operators, weights_hash, dataset, split, sample_indices_hash, sampling, bn_mode, dtype, device,
         parameter_selection;
+    std::string cuda_float32;  // "ieee" or "tf32" for float32 on CUDA, else "unused" (util/device.hpp)
     uint64_t seed = 0;
     int64_t samples = 0, batch_size = 0, parameter_count = 0;
     void write_to(Hdf5File& file) const;  // as root attributes

@@ -69,11 +69,15 @@ nlohmann::ordered_json describe_slice(const SurfaceObjectives& objectives, const
                                       const SurfaceRequest& request) {
     auto describe_objective = [](const Objective& objective) {
         const ObjectiveProvenance& p = objective.provenance();
-        return nlohmann::ordered_json{{"weights", p.weights_hash},   {"dataset", p.dataset},
-                                      {"split", p.split},            {"samples", p.sample_indices_hash},
-                                      {"count", p.samples},          {"batch_size", p.batch_size},
-                                      {"bn", p.bn_mode},             {"dtype", p.dtype},
-                                      {"selection", p.parameter_selection}};
+        nlohmann::ordered_json described{{"weights", p.weights_hash},   {"dataset", p.dataset},
+                                         {"split", p.split},            {"samples", p.sample_indices_hash},
+                                         {"count", p.samples},          {"batch_size", p.batch_size},
+                                         {"bn", p.bn_mode},             {"dtype", p.dtype},
+                                         {"selection", p.parameter_selection}};
+        // TensorFloat-32 changes the numbers; where it cannot apply the key is
+        // left out, so slices written before it was recorded still resume.
+        if (p.cuda_float32 != "unused") described["cuda_float32"] = p.cuda_float32;
+        return described;
     };
     nlohmann::ordered_json description;
     for (const auto& [name, objective] : objectives.evaluations) description[name] = describe_objective(*objective);

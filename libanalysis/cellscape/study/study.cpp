@@ -548,6 +548,7 @@ void validate_study(const StudyConfig& config) {
         }
     };
     where("", [&] { (void)parse_device(config.device); });
+    where("", [&] { (void)parse_name<CudaFloat32>(config.cuda_float32, "cuda_float32"); });
     const double threshold = config.loss_threshold;
     if (!(threshold > 0) || !std::isfinite(threshold))
         throw study_config_error(config.source, "training", "loss_threshold",

@@ -252,6 +252,7 @@ StudyConfig StudyConfig::load(const std::filesystem::path& path) {
     top.read("cells", config.cells);
     top.read("device", config.device);
     top.read("threads", config.threads);
+    top.read("cuda_float32", config.cuda_float32);
     read_training(top, config);
     read_analysis(top, config);
     read_seeds(top, root, config);

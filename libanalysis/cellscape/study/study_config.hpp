@@ -62,6 +62,9 @@ struct StudyConfig {
     TrainingConfig training;
     std::string device = "cpu";
     int threads = 0;  // 0: all cores
+    // float32 on CUDA: "ieee" or "tf32" (util/device.hpp); the command line
+    // sets it for the process, as it does threads.
+    std::string cuda_float32 = "ieee";
     // Checkpoints the analyses run at (epochs); default: the last epoch.
     std::vector<int64_t> analysis_epochs;
     // Convergence speed: how many epochs the training loss (a quarter-epoch

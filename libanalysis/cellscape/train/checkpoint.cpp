@@ -82,6 +82,7 @@ void write_checkpoint(const std::filesystem::path& path, const TrainingState& st
         file.set_attribute("/", "test_indices_hash", state.test_indices_hash);
         file.set_attribute("/", "seed", static_cast<int64_t>(state.training.seed));
         file.set_attribute("/", "device", state.device);
+        file.set_attribute("/", "cuda_float32", state.cuda_float32);
         file.set_attribute("/", "threads", static_cast<int64_t>(state.threads));
         write_group(file, "parameters", state.parameters);
         write_group(file, "buffers", state.buffers);
@@ -122,6 +123,7 @@ TrainingState read_checkpoint(const std::filesystem::path& path) {
     state.train_indices_hash = file.string_attribute("/", "train_indices_hash");
     state.test_indices_hash = file.string_attribute("/", "test_indices_hash");
     state.device = file.string_attribute("/", "device");
+    if (file.has_attribute("/", "cuda_float32")) state.cuda_float32 = file.string_attribute("/", "cuda_float32");
     state.threads = static_cast<int>(file.int_attribute("/", "threads"));
     state.weights_hash = file.string_attribute("/", "weights_hash");
     state.parameters = read_group(file, "parameters");

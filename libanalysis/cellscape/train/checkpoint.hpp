@@ -44,6 +44,9 @@ struct TrainingState {
     TrainingHistory history;
     // Provenance
     std::string train_indices_hash, test_indices_hash, device;
+    // How the run that wrote it computed float32 on CUDA: "ieee", "tf32" or
+    // "unused" (util/device.hpp); "unrecorded" in checkpoints from before.
+    std::string cuda_float32 = "unrecorded";
     // As read from a checkpoint: hash_tensors of the parameters in the
     // network's order (as training writes them) or in name order.
     std::string weights_hash;

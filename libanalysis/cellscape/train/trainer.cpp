@@ -362,6 +362,7 @@ TrainingSummary train_network(const TrainingRequest& request) {
                               torch::get_num_threads(), state.threads));
     state.threads = torch::get_num_threads();
     state.device = request.device.str();
+    state.cuda_float32 = cuda_float32_used(request.device, torch::kFloat32);  // the network trains in float32
     Dataset dataset = load_training_data(state, start);
     check_memory(state);
     return TrainingRun(request, start, std::move(state), std::move(dataset)).run();

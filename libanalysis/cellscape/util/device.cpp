@@ -1,5 +1,6 @@
 #include "cellscape/util/device.hpp"
 
+#include <ATen/Context.h>
 #include <ATen/DeviceAccelerator.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <fmt/format.h>
@@ -71,6 +72,26 @@ std::string cudnn_version_text(long version) {
 }
 
 }  // namespace
+
+void set_cuda_float32(CudaFloat32 math) {
+    const auto precision = math == CudaFloat32::tf32 ? at::Float32Precision::TF32 : at::Float32Precision::IEEE;
+    auto& context = at::globalContext();
+    context.setFloat32Precision(at::Float32Backend::CUDA, at::Float32Op::CONV, precision);
+    context.setFloat32Precision(at::Float32Backend::CUDA, at::Float32Op::MATMUL, precision);
+}
+
+CudaFloat32 cuda_float32() {
+    const auto& context = at::globalContext();
+    const bool tf32 =
+        context.float32Precision(at::Float32Backend::CUDA, at::Float32Op::CONV) == at::Float32Precision::TF32 ||
+        context.float32Precision(at::Float32Backend::CUDA, at::Float32Op::MATMUL) == at::Float32Precision::TF32;
+    return tf32 ? CudaFloat32::tf32 : CudaFloat32::ieee;
+}
+
+std::string cuda_float32_used(const torch::Device& device, torch::ScalarType dtype) {
+    if (!device.is_cuda() || dtype != torch::kFloat32) return "unused";
+    return std::string(name_of(cuda_float32()));
+}
 
 TorchBuild describe_torch_build() {
     TorchBuild build;

@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 
+#include "cellscape/util/names.hpp"
+
 namespace cellscape {
 
 // "cpu", "cuda", "cuda:N" or "auto" (CUDA when available). Throws
@@ -21,6 +23,27 @@ void require_available(const torch::Device& device, const std::string& setting =
 // itself: the command line (or a host program) does, once. SettingError
 // "threads" for a negative count or more than 4 per hardware thread.
 void set_threads(int threads);
+
+// How CUDA computes float32 convolutions and matrix products. LibTorch's own
+// default for cuDNN's convolutions is TensorFloat-32: inputs rounded to a
+// 10-bit mantissa (about 5e-4 relative per product), far coarser than the
+// 1e-4 a Lanczos eigenvalue is asked for, and silently unlike the CPU's
+// float32. ieee computes float32 as float32. Process-wide, so the library
+// never calls it: the command line sets ieee unless told tf32 (a host
+// program decides for itself). float64 and the CPU are not affected.
+enum class CudaFloat32 { ieee, tf32 };
+template <>
+struct EnumNames<CudaFloat32> {
+    static constexpr std::array<std::pair<std::string_view, CudaFloat32>, 2> values{
+        {{"ieee", CudaFloat32::ieee}, {"tf32", CudaFloat32::tf32}}};
+};
+void set_cuda_float32(CudaFloat32 math);
+// What this process's CUDA float32 convolutions and matrix products use now:
+// tf32 when either of them may use TensorFloat-32.
+CudaFloat32 cuda_float32();
+// What float32 work on `device` in `dtype` runs as: "ieee" or "tf32" on
+// CUDA in float32, else "unused". Output files record it.
+std::string cuda_float32_used(const torch::Device& device, torch::ScalarType dtype);
 
 // Bytes the tensors of this process hold on `device` now: malloc's bytes in
 // use on the CPU (LibTorch's CPU allocator is malloc; util/memory.hpp), the
