@@ -98,6 +98,21 @@ if ! "$python" -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))["
 fi
 
 failed=0
+# The program's std::filesystem calls must bind to libstdc++, not to the copies
+# libtorch.so exports (libanalysis/cmake/torch.cmake; on this image's compiler
+# they once did, and remove_all crashed). CI's test of this runs on Debian only.
+stage "where the program's std::filesystem calls bind"
+binary=$(readlink -f "$cellscape")
+bindings=$(LD_BIND_NOW=1 LD_DEBUG=bindings "$binary" info 2>&1 >/dev/null |
+           grep -F "binding file $binary " | grep -F '`_ZNSt10filesystem' || true)
+if [ -z "$bindings" ]; then
+  say "LD_DEBUG listed no std::filesystem binding of $binary: cannot check"; failed=1
+elif grep -v -F '/libstdc++.so.6 ' <<< "$bindings" | grep -q .; then
+  say "std::filesystem calls bind outside libstdc++:"; grep -v -F '/libstdc++.so.6 ' <<< "$bindings" | head -3 | tee -a "$log"
+  failed=1
+else
+  say "all $(wc -l <<< "$bindings") std::filesystem bindings go to libstdc++.so.6"
+fi
 stage "unit tests with the GPU visible"
 # Left to CI, which has what they need and a GPU machine lacks: the command-line
 # and plotting tests (Debian's Python packages, Slurm), the tests that read

@@ -43,5 +43,10 @@ def test_process_wide_settings_are_changed_only_where_the_caller_asks():
     # Signal handlers: only the interrupt guard, which restores the caller's.
     assert lines_matching(r"\bsigaction\s*\(|std::signal\s*\(", allowed=("cellscape/util/interrupt.cpp",
                                                                          "cellscape/io/graphviz.cpp")) == []
+    # How CUDA computes float32: only set_cuda_float32 (util/device.cpp), which the caller calls.
+    assert lines_matching(r"setFloat32Precision|setAllowTF32|setFloat32MatmulPrecision",
+                          allowed=("cellscape/util/device.cpp",)) == []
+    assert lines_matching(r"\bset_cuda_float32\s*\(",
+                          allowed=("cellscape/util/device.cpp", "cellscape/util/device.hpp")) == []
     # The allocator's tuning: only keep_freed_memory_for_reuse, which the program calls.
     assert lines_matching(r"\bmallopt\s*\(", allowed=("cellscape/util/memory.cpp",)) == []

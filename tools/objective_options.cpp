@@ -73,8 +73,8 @@ void apply_threads(const std::optional<int>& threads, const std::string& checkpo
     }
 }
 
-void add_cuda_float32_option(CLI::App& command, std::string& name) {
-    command
+CLI::Option* add_cuda_float32_option(CLI::App& command, std::string& name) {
+    return command
         .add_option("--cuda-float32", name,
                     "float32 convolutions and matrix products on CUDA: ieee (float32 as on the CPU) or tf32 "
                     "(TensorFloat-32: faster on recent GPUs, about 5e-4 relative error per product)")

@@ -30,7 +30,7 @@ void add_objective_options(CLI::App& command, ObjectiveFlags& flags);
 void apply_threads(const std::optional<int>& threads, const std::string& checkpoint = {});
 
 // Adds --cuda-float32 (ieee or tf32) to `command`, and sets it for the process.
-void add_cuda_float32_option(CLI::App& command, std::string& name);
+CLI::Option* add_cuda_float32_option(CLI::App& command, std::string& name);
 void apply_cuda_float32(const std::string& name);
 
 // A CLI11 check that accepts the names of an enum's values.

@@ -8,6 +8,7 @@
 
 #include "cellscape/cells/cell_spec.hpp"
 #include "commands.hpp"
+#include "cellscape/train/checkpoint.hpp"
 #include "cellscape/train/trainer.hpp"
 #include "cellscape/util/device.hpp"
 #include "cellscape/util/error.hpp"
@@ -30,8 +31,8 @@ void add_train_command(CLI::App& app) {
     auto& training = options->request.training;
     auto& network = options->request.network;
     auto* command = app.add_subcommand("train", "Train the DARTS network of a cell, with checkpoints and resume");
-    command->footer("With --resume, the settings come from the checkpoint; only --out, --device, --threads and "
-                    "--json may be given.\nSee docs/training.md.");
+    command->footer("With --resume, the settings come from the checkpoint; only --out, --device, --cuda-float32 "
+                    "(default: the checkpoint's), --threads and --json may be given.\nSee docs/training.md.");
     std::vector<CLI::Option*> settings = {
         command->add_option("--cell", options->cell, "The cell (anything `cellscape cell` accepts)"),
         command->add_option("--dataset", training.dataset, "fashion-mnist[:DIR], cifar10:DIR, cifar100:DIR or h5:FILE")
@@ -72,10 +73,10 @@ void add_train_command(CLI::App& app) {
     command->add_option("--device", options->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
     command->add_option("--threads", options->threads,
                         "CPU threads (0: all cores; default 0, or on --resume the checkpoint's)");
-    add_cuda_float32_option(*command, options->cuda_float32);
+    const CLI::Option* cuda_float32 = add_cuda_float32_option(*command, options->cuda_float32);
     command->add_flag("--json", options->json, "Print a JSON summary on stdout");
 
-    command->callback([options, settings] {
+    command->callback([options, settings, cuda_float32] {
         TrainingRequest& request = options->request;
         request.command = command_line();
         request.device = parse_device(options->device);
@@ -98,7 +99,13 @@ void add_train_command(CLI::App& app) {
                 request.training.checkpoint_epochs = parse_epoch_list(options->checkpoint_epochs);
             apply_threads(options->threads);
         }
-        apply_cuda_float32(options->cuda_float32);
+        std::string policy = options->cuda_float32;
+        if (!options->resume.empty() && cuda_float32->count() == 0) {
+            // A resumed run keeps the float32 policy it ran with, as its threads.
+            const std::string recorded = read_checkpoint(options->resume).cuda_float32;
+            if (is_cuda_float32_policy(recorded)) policy = recorded;
+        }
+        apply_cuda_float32(policy);
         const TrainingSummary summary = train_network(request);
         if (options->json) {
             nlohmann::ordered_json out = {{"cell", summary.cell_name},

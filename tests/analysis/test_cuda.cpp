@@ -11,6 +11,7 @@
 #include "cellscape/analysis/objective.hpp"
 #include "cellscape/cells/zoo.hpp"
 #include "cellscape/nn/network.hpp"
+#include "support/restore_cuda_float32.hpp"
 #include "support/small_network.hpp"
 #include "cellscape/train/trainer.hpp"
 #include "cellscape/util/device.hpp"
@@ -60,7 +61,7 @@ TEST_CASE("on CUDA, the Objective gives the CPU's loss, gradient and Hessian-vec
 
 TEST_CASE("on CUDA in float32, ieee gives the CPU's float32 numbers and files say which was used", "[.cuda]") {
     REQUIRE(torch::cuda::is_available());
-    const CudaFloat32 before = cuda_float32();
+    const testing::RestoreCudaFloat32 restore;
     ObjectiveOptions options;  // float32
     options.batch_size = 16;
     auto float32_network = [] {
@@ -84,7 +85,6 @@ TEST_CASE("on CUDA in float32, ieee gives the CPU's float32 numbers and files sa
     set_cuda_float32(CudaFloat32::tf32);
     Objective tf32(darts_model(float32_network()), images(32), options, {});
     CHECK(tf32.provenance().cuda_float32 == "tf32");
-    set_cuda_float32(before);
 }
 
 TEST_CASE("on CUDA, training steps reach the CPU's weights", "[.cuda]") {

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "cellscape/cells/diagram.hpp"
@@ -44,7 +45,8 @@ TEST_CASE("render_dot writes a complete SVG through Graphviz") {
     contents << file.rdbuf();
     CHECK_THAT(contents.str(), Contains("<svg"));
     CHECK_THAT(contents.str(), Contains("ENAS normal: 5c, depth 2"));
-    CHECK_FALSE(std::filesystem::exists(path.string() + ".partial"));
+    // Nothing else is left beside it (the temporary file has a private name).
+    CHECK(std::distance(std::filesystem::directory_iterator(dir.path()), std::filesystem::directory_iterator()) == 1);
 }
 
 TEST_CASE("render_dot refuses unknown formats and broken DOT") {
@@ -53,5 +55,5 @@ TEST_CASE("render_dot refuses unknown formats and broken DOT") {
     const testing::TemporaryDirectory dir;
     const auto path = dir / "broken.svg";
     CHECK_THROWS_WITH(render_dot("digraph { -> }", path), Contains("failed to render"));
-    CHECK_FALSE(std::filesystem::exists(path));
+    CHECK(std::filesystem::is_empty(dir.path()));  // neither the file nor its temporary
 }

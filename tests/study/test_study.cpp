@@ -18,6 +18,7 @@
 #include "cellscape/train/checkpoint.hpp"
 #include "cellscape/util/device.hpp"
 #include "cellscape/util/interrupt.hpp"
+#include "support/restore_cuda_float32.hpp"
 #include "support/temporary_directory.hpp"
 #include "support/toy_dataset.hpp"
 
@@ -266,6 +267,35 @@ TEST_CASE("every analysis setting is checked before any cell is trained, naming 
     config = toy_study(dir / "toy.h5");
     config.cuda_float32 = "fast";
     CHECK_THROWS_WITH(validate_study(config), Contains("toy.toml: cuda_float32: 'fast' is not one of: ieee, tf32"));
+}
+
+// Hidden ([.cuda]): scripts/gpu-check.sh runs it on a GPU machine.
+TEST_CASE("on CUDA, a study's training and analyses made in tf32 are not reused under ieee", "[.cuda]") {
+    REQUIRE(torch::cuda::is_available());
+    const testing::RestoreCudaFloat32 restore;
+    set_threads(1);
+    const TemporaryDirectory dir;
+    StudyConfig config = toy_study(testing::write_toy_dataset(dir));
+    config.device = "cuda";
+    config.cuda_float32 = "tf32";
+    set_cuda_float32(CudaFloat32::tf32);  // as the command line does from the config
+    CHECK(run_study(config, dir / "study", "test").failed_replicates == 0);
+    CHECK(read_checkpoint(dir / "study/DARTS_V2/train/epoch-0001.h5").cuda_float32 == "tf32");
+    CHECK(Hdf5File(dir / "study/DARTS_V2/hessian-epoch-0001.h5", Hdf5File::Mode::read)
+              .string_attribute("/", "cuda_float32") == "tf32");
+
+    config.cuda_float32 = "ieee";
+    set_cuda_float32(CudaFloat32::ieee);
+    StudyResult result = run_study(config, dir / "study", "test");
+    CHECK(result.failed_replicates == 2);
+    CHECK_THAT(result.rows[0].status, Contains("was trained with other settings (cuda_float32 was tf32, the config "
+                                               "now says ieee)"));
+    // With the training made again under ieee, the tf32 analyses are refused too.
+    for (const auto& cell : config.cells) std::filesystem::remove_all(dir / "study" / cell_directory_name(cell) / "train");
+    result = run_study(config, dir / "study", "test");
+    CHECK(result.failed_replicates == 2);
+    CHECK_THAT(result.rows[0].status, Contains("hessian-epoch-0001.h5 was made with other settings") &&
+                                          Contains("cuda_float32"));
 }
 
 TEST_CASE("a rerun with other settings does not reuse what the old ones made") {

@@ -74,9 +74,10 @@ nlohmann::ordered_json describe_slice(const SurfaceObjectives& objectives, const
                                          {"count", p.samples},          {"batch_size", p.batch_size},
                                          {"bn", p.bn_mode},             {"dtype", p.dtype},
                                          {"selection", p.parameter_selection}};
-        // TensorFloat-32 changes the numbers; where it cannot apply the key is
-        // left out, so slices written before it was recorded still resume.
-        if (p.cuda_float32 != "unused") described["cuda_float32"] = p.cuda_float32;
+        // TensorFloat-32 changes the numbers; IEEE float32 on CUDA is the CPU's
+        // float32 in another summation order, as the device is not described
+        // either (and slices written before the policy was recorded resume).
+        if (p.cuda_float32 == "tf32") described["cuda_float32"] = p.cuda_float32;
         return described;
     };
     nlohmann::ordered_json description;

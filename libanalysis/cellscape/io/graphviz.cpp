@@ -10,6 +10,8 @@
 #include <cstring>
 #include <vector>
 
+#include "cellscape/io/output_lock.hpp"
+
 extern char** environ;
 
 namespace cellscape {
@@ -23,7 +25,7 @@ void render_dot(const std::string& dot_text, const std::filesystem::path& output
     if (output.has_parent_path() && !std::filesystem::is_directory(output.parent_path()))
         throw Error(fmt::format("cannot render to '{}': the directory {} does not exist", output.string(),
                                 output.parent_path().string()));
-    const std::filesystem::path temporary = output.string() + ".partial";
+    const std::filesystem::path temporary = private_partial_path(output);  // two processes may draw one diagram
     const std::string out_flag = "-o" + temporary.string();
 
     int pipe_fds[2];

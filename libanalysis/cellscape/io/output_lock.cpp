@@ -44,4 +44,10 @@ OutputLock::~OutputLock() {
     if (descriptor_ >= 0) ::close(descriptor_);  // closing releases the lock
 }
 
+std::filesystem::path private_partial_path(const std::filesystem::path& target) {
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+    return target.string() + fmt::format(".{}-{}.partial", host[0] ? host : "host", ::getpid());
+}
+
 }  // namespace cellscape

@@ -24,4 +24,11 @@ private:
     int descriptor_ = -1;
 };
 
+// Where a process writes a file it renames onto `target` once complete,
+// when other processes may write the same target at the same time (the
+// replicates of one cell, on several nodes sharing the directory): a name
+// no other one uses, "TARGET.HOST-PID.partial". Each rename is whole, and
+// the last one stays.
+std::filesystem::path private_partial_path(const std::filesystem::path& target);
+
 }  // namespace cellscape

@@ -1,7 +1,6 @@
 #include "cellscape/study/study.hpp"
 
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -19,6 +18,7 @@
 #include "cellscape/cells/metrics.hpp"
 #include "cellscape/io/graphviz.hpp"
 #include "cellscape/io/hdf5.hpp"
+#include "cellscape/io/output_lock.hpp"
 #include "cellscape/train/checkpoint.hpp"
 #include "cellscape/train/trainer.hpp"
 #include "cellscape/util/device.hpp"
@@ -101,10 +101,19 @@ SurfaceRequest surface_request(const StudyConfig& config) {
     return request;
 }
 
+// How the study's float32 work runs on its device: "ieee", "tf32", or
+// "unused" on the CPU (util/device.hpp).
+std::string study_cuda_float32(const StudyConfig& config) {
+    return parse_device(config.device).is_cuda() ? config.cuda_float32 : "unused";
+}
+
 // The settings each kind of output is made with, as its file records them
 // (the "settings" attribute): a rerun with other settings must not reuse it.
 nlohmann::ordered_json analysis_settings(const StudyConfig& config, const std::string& kind, int64_t pair = 0) {
     nlohmann::ordered_json settings = {{"analysis_seed", config.analysis_seed}};
+    // TensorFloat-32 changes the numbers; IEEE float32 on CUDA is the CPU's in
+    // another summation order, and files from before the key stay reusable.
+    if (study_cuda_float32(config) == "tf32") settings["cuda_float32"] = "tf32";
     if (pair > 0) settings["direction_pair"] = pair;
     if (kind == "hessian") {
         const StudyHessianSettings& h = config.hessian;
@@ -146,8 +155,12 @@ void require_same_training(const StudyConfig& config, const NamedGenotype& cell,
     std::filesystem::path checkpoint = train_dir / "latest.h5";
     if (!std::filesystem::exists(checkpoint)) checkpoint = train_dir / epoch_checkpoint_name(config.training.epochs);
     if (!std::filesystem::exists(checkpoint)) return;
-    const auto difference =
-        training_difference(read_checkpoint(checkpoint), cell.genotype, config.network, config.training, "the config");
+    const TrainingState trained = read_checkpoint(checkpoint);
+    auto difference = training_difference(trained, cell.genotype, config.network, config.training, "the config");
+    const std::string policy = study_cuda_float32(config);
+    if (!difference && is_cuda_float32_policy(trained.cuda_float32) && is_cuda_float32_policy(policy) &&
+        trained.cuda_float32 != policy)
+        difference = fmt::format("cuda_float32 was {}, the config now says {}", trained.cuda_float32, policy);
     if (difference)
         throw Error(fmt::format("{} was trained with other settings ({}); delete {} to train it again with these, or "
                                 "run the study into another directory",
@@ -486,9 +499,9 @@ void draw_cell_diagram(const NamedGenotype& cell, const std::filesystem::path& d
     const auto diagram = directory / "cell.png";
     const bool new_source = !std::filesystem::exists(source);
     if (new_source) {
-        // Replicates of one cell may run side by side (--jobs): each writes
-        // its own partial file, and the last rename leaves the same text.
-        const auto partial = directory / fmt::format("cell.dot.{}.partial", ::getpid());
+        // Replicates of one cell may run side by side, on several nodes: each
+        // writes its own partial file, and the last rename leaves the same text.
+        const auto partial = private_partial_path(source);
         std::ofstream out(partial);
         out << genotype_dot(cell);
         out.close();

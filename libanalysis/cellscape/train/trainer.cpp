@@ -360,9 +360,16 @@ TrainingSummary train_network(const TrainingRequest& request) {
             .note(fmt::format("resuming with {} threads where the run used {}: the weights will not be bitwise those "
                               "of an uninterrupted run",
                               torch::get_num_threads(), state.threads));
+    const std::string policy = cuda_float32_used(request.device, torch::kFloat32);  // the network trains in float32
+    if (start && is_cuda_float32_policy(state.cuda_float32) && is_cuda_float32_policy(policy) &&
+        policy != state.cuda_float32)
+        ProgressTask(request.progress, "train", 0, "steps")
+            .note(fmt::format("resuming with cuda_float32 {} where the run used {}: the weights will not be bitwise "
+                              "those of an uninterrupted run",
+                              policy, state.cuda_float32));
     state.threads = torch::get_num_threads();
     state.device = request.device.str();
-    state.cuda_float32 = cuda_float32_used(request.device, torch::kFloat32);  // the network trains in float32
+    state.cuda_float32 = policy;
     Dataset dataset = load_training_data(state, start);
     check_memory(state);
     return TrainingRun(request, start, std::move(state), std::move(dataset)).run();

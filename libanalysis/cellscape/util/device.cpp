@@ -74,10 +74,14 @@ std::string cudnn_version_text(long version) {
 }  // namespace
 
 void set_cuda_float32(CudaFloat32 math) {
-    const auto precision = math == CudaFloat32::tf32 ? at::Float32Precision::TF32 : at::Float32Precision::IEEE;
+    // Through LibTorch's older switches, which set the newer per-operation
+    // precisions too (cuDNN's convolutions and RNNs alike, cuBLAS's products
+    // with the matmul precision): a host program's reads through either API
+    // then agree, where setting only the convolutions' new precision makes
+    // the old getters throw on the mismatch.
     auto& context = at::globalContext();
-    context.setFloat32Precision(at::Float32Backend::CUDA, at::Float32Op::CONV, precision);
-    context.setFloat32Precision(at::Float32Backend::CUDA, at::Float32Op::MATMUL, precision);
+    context.setAllowTF32CuDNN(math == CudaFloat32::tf32);
+    context.setAllowTF32CuBLAS(math == CudaFloat32::tf32);
 }
 
 CudaFloat32 cuda_float32() {
@@ -92,6 +96,8 @@ std::string cuda_float32_used(const torch::Device& device, torch::ScalarType dty
     if (!device.is_cuda() || dtype != torch::kFloat32) return "unused";
     return std::string(name_of(cuda_float32()));
 }
+
+bool is_cuda_float32_policy(const std::string& recorded) { return recorded == "ieee" || recorded == "tf32"; }
 
 TorchBuild describe_torch_build() {
     TorchBuild build;

@@ -44,6 +44,9 @@ CudaFloat32 cuda_float32();
 // What float32 work on `device` in `dtype` runs as: "ieee" or "tf32" on
 // CUDA in float32, else "unused". Output files record it.
 std::string cuda_float32_used(const torch::Device& device, torch::ScalarType dtype);
+// Whether a recorded cuda_float32 names a policy ("ieee", "tf32") rather than
+// "unused" or an older checkpoint's "unrecorded": only two policies differ.
+bool is_cuda_float32_policy(const std::string& recorded);
 
 // Bytes the tensors of this process hold on `device` now: malloc's bytes in
 // use on the CPU (LibTorch's CPU allocator is malloc; util/memory.hpp), the
