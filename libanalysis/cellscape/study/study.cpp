@@ -492,7 +492,7 @@ namespace {
 
 // The cell's diagram in its directory: cell.dot, the DOT source, and
 // cell.png drawn from it by Graphviz. A machine without Graphviz (a cluster
-// node, a GPU image) still runs the study: it says once per cell how to draw
+// node, a GPU image) still runs the study: it says for the cell how to draw
 // the diagram later, and the plots leave that cell's panel empty.
 void draw_cell_diagram(const NamedGenotype& cell, const std::filesystem::path& directory, ProgressSink* progress) {
     const auto source = directory / "cell.dot";
