@@ -149,44 +149,91 @@ stage "compare CPU and GPU"
 "$python" "$root/scripts/gpu_check_compare.py" "$out/results/cpu" "$out/results/cuda" --names cpu,cuda \
   --report "$out/comparison.json" | tee -a "$log" || failed=1
 
-# Timings at the benchmarks' size: DARTS_V2, C=16, 8 cells, Fashion-MNIST.
-for device in cpu cuda; do
-  stage "timings on $device"
-  timing=$out/timing/$device
+# Timings. Each is one command's own measure, one-time costs (cuDNN's first
+# calls) included. time_work NAME DEVICE POLICY DATASET C LAYERS TRAIN BATCH
+# HVP_SAMPLES [TRAIN FLAGS]: TRAIN/BATCH training steps (the epoch's seconds
+# include one test batch), a Lanczos run to 1e-2 with HVPs on HVP_SAMPLES
+# samples, and 3 surface points on 1000 training images (or all TRAIN), under
+# --cuda-float32 POLICY.
+time_work() {
+  local name=$1 device=$2 policy=$3 dataset=$4 channels=$5 layers=$6 train=$7 batch=$8 hvp_samples=$9
+  shift 9
+  local surface_samples=$(( train < 1000 ? train : 1000 ))
+  stage "timings: $name ($device, $policy, C=$channels, $layers cells)"
+  local timing=$out/timing/$name
   rm -rf "$timing"; mkdir -p "$timing"
-  # 100 steps of batch 64; the epoch's seconds include one test batch of 64.
-  "$cellscape" train --cell DARTS_V2 --dataset "$data" --train-size 6400 --test-size 64 --batch-size 64 \
-    --init-channels 16 --layers 8 --epochs 1 --device "$device" --out "$timing/train" --json \
-    > "$timing/train.json" 2>> "$log"
-  "$cellscape" hessian --checkpoint "$timing/train/epoch-0001.h5" --device "$device" \
-    --samples 256 --batch-size 128 --top-k 1 --tol 1e-2 --ncv 10 --json > "$timing/hessian.json" 2>> "$log"
-  "$cellscape" surface --checkpoint "$timing/train/epoch-0001.h5" --device "$device" \
-    --x -1:1:3 --y -1:1:3 --eval train --samples 1000 --out "$timing/surface.h5" --json > "$timing/surface.json" \
-    2>> "$log"
-done
+  printf '{"steps": %d, "batch": %d, "hvp_samples": %d, "surface_samples": %d, "channels": %d, "layers": %d, '\
+'"device": "%s", "cuda_float32": "%s"}\n' $((train / batch)) "$batch" "$hvp_samples" "$surface_samples" "$channels" \
+    "$layers" "$device" "$policy" > "$timing/work.json"
+  "$cellscape" train --cell DARTS_V2 --dataset "$dataset" --train-size "$train" --test-size "$batch" \
+    --batch-size "$batch" --init-channels "$channels" --layers "$layers" --epochs 1 --device "$device" \
+    --cuda-float32 "$policy" "$@" --out "$timing/train" --json > "$timing/train.json" 2>> "$log" || return 1
+  "$cellscape" hessian --checkpoint "$timing/train/epoch-0001.h5" --device "$device" --cuda-float32 "$policy" \
+    --samples "$hvp_samples" --batch-size "$hvp_samples" --top-k 1 --tol 1e-2 --ncv 10 --json \
+    > "$timing/hessian.json" 2>> "$log" || return 1
+  "$cellscape" surface --checkpoint "$timing/train/epoch-0001.h5" --device "$device" --cuda-float32 "$policy" \
+    --x -1:1:3 --eval train --samples "$surface_samples" --batch-size 500 --out "$timing/surface.h5" --json \
+    > "$timing/surface.json" 2>> "$log" || return 1
+}
+# The benchmarks' size: DARTS_V2, C=16, 8 cells, Fashion-MNIST, 100 steps of 64.
+benchmark_size=("$data" 16 8 6400 64 256)
+time_work cpu cpu ieee "${benchmark_size[@]}" || failed=1
+time_work cuda cuda ieee "${benchmark_size[@]}" || failed=1
+time_work cuda-tf32 cuda tf32 "${benchmark_size[@]}" || failed=1
+# The paper's network (C=36, 20 cells, 32x32 colour images, batch 80 with crop
+# and flip) on random images in CIFAR-10's binary layout (timing needs no real
+# data): 12 steps, HVPs on 500 samples. On the GPU only: on the CPU it would
+# take most of the lease.
+cifar=$build_dir/cifar10-random  # not among the results: 6 MB of noise
+"$python" - "$cifar" <<'EOF_CIFAR'
+import pathlib, sys
+import numpy as np
+target = pathlib.Path(sys.argv[1])
+target.mkdir(parents=True, exist_ok=True)
+rng = np.random.default_rng(0)
+def records(count):  # each: 1 label byte, then 3x32x32 pixel bytes
+    data = rng.integers(0, 256, size=(count, 1 + 3 * 32 * 32), dtype=np.uint8)
+    data[:, 0] %= 10
+    return data.tobytes()
+for i in range(1, 6):
+    (target / f"data_batch_{i}.bin").write_bytes(records(400))
+(target / "test_batch.bin").write_bytes(records(200))
+EOF_CIFAR
+paper_size=("cifar10:$cifar" 36 20 960 80 500 --crop-padding 4 --flip)
+time_work paper-cuda cuda ieee "${paper_size[@]}" || failed=1
+time_work paper-cuda-tf32 cuda tf32 "${paper_size[@]}" || failed=1
 
 stage "report"
 "$python" - "$out" "$failed" <<'EOF' | tee -a "$log"
 import json, pathlib, sys
 import h5py
 out, failed = pathlib.Path(sys.argv[1]), sys.argv[2] == "1"
-def timing(device):
-    base = out / "timing" / device
-    with h5py.File(base / "train" / "epoch-0001.h5") as f:
-        epoch_seconds = float(f["history/epoch/seconds"][0])
-    hessian = json.load(open(base / "hessian.json"))
-    surface = json.load(open(base / "surface.json"))
-    return {"training_step_seconds": epoch_seconds / 100, "hvp_seconds": hessian["seconds"] / hessian["hvp_count"],
+def timing(name):
+    base = out / "timing" / name
+    work = json.load(open(base / "work.json"))
+    try:
+        with h5py.File(base / "train" / "epoch-0001.h5") as f:
+            epoch_seconds = float(f["history/epoch/seconds"][0])
+        hessian = json.load(open(base / "hessian.json"))
+        surface = json.load(open(base / "surface.json"))
+    except (OSError, KeyError, ValueError) as error:
+        return {**work, "error": str(error)}
+    return {**work, "training_step_seconds": epoch_seconds / work["steps"],
+            "hvp_seconds": hessian["seconds"] / hessian["hvp_count"],
             "surface_point_seconds": surface["seconds_per_point"]}
+runs = [p.name for p in sorted((out / "timing").iterdir()) if (p / "work.json").exists()]
 comparison = json.load(open(out / "comparison.json"))
-report = {"info": json.load(open(out / "info.json")), "unit_tests_passed": not failed,
-          "comparison": comparison, "timing": {d: timing(d) for d in ("cpu", "cuda")}}
+report = {"info": json.load(open(out / "info.json")), "checks_passed": not failed,
+          "comparison": comparison, "timing": {name: timing(name) for name in runs}}
 json.dump(report, open(out / "gpu-check.json", "w"), indent=2)
-t = report["timing"]
-for key, label in (("training_step_seconds", "training step (batch 64)"), ("hvp_seconds", "HVP (256 samples)"),
-                   ("surface_point_seconds", "surface point (1000 images)")):
-    print(f"{label:30} cpu {t['cpu'][key]:9.4f} s   cuda {t['cuda'][key]:9.4f} s   "
-          f"speed-up {t['cpu'][key] / t['cuda'][key]:6.1f}x")
+print(f"{'run':16} {'training step':>14} {'HVP':>10} {'surface point':>14}   (seconds)")
+for name, t in report["timing"].items():
+    if "error" in t:
+        print(f"{name:16} incomplete: {t['error']}")
+        continue
+    print(f"{name:16} {t['training_step_seconds']:14.4f} {t['hvp_seconds']:10.4f} {t['surface_point_seconds']:14.4f}"
+          f"   batch {t['batch']}, HVPs on {t['hvp_samples']}, points on {t['surface_samples']}, "
+          f"C={t['channels']}, {t['layers']} cells")
 print(f"results: {out / 'gpu-check.json'}")
 EOF
 if [ "$failed" = 0 ] && "$python" -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))["ok"] else 1)' \
