@@ -10,6 +10,7 @@
 
 #include "commands.hpp"
 #include "local_jobs.hpp"
+#include "objective_options.hpp"
 #include "slurm_submission.hpp"
 #include "cellscape/study/study.hpp"
 #include "cellscape/util/device.hpp"
@@ -145,7 +146,7 @@ void add_study_command(CLI::App& app) {
         } catch (const SettingError& error) {
             throw study_config_error(config.source, "", "threads", error.problem());
         }
-        set_cuda_float32(parse_name<CudaFloat32>(config.cuda_float32, "cuda_float32"));  // validate_study checked it
+        apply_cuda_float32(config.cuda_float32);  // validate_study checked it
         if (options->jobs.value_or(1) > 1) {
             run_side_by_side(config, options->config, options->out, *options->jobs);
             part.collect_only = true;  // every replicate's files are written: summarize them here

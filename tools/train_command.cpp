@@ -90,7 +90,12 @@ void add_train_command(CLI::App& app) {
             request.resume = options->resume;
             if (request.out_dir.empty()) request.out_dir = request.resume->parent_path();
             if (request.out_dir.empty()) request.out_dir = ".";
-            apply_threads(options->threads, options->resume);
+            // A resumed run keeps the threads and the float32 policy it ran
+            // with unless told otherwise (one read of the checkpoint for both).
+            const TrainingState stored = read_checkpoint(options->resume);
+            apply_threads(options->threads ? options->threads : std::optional<int>(stored.threads));
+            if (cuda_float32->count() == 0 && is_cuda_float32_policy(stored.cuda_float32))
+                options->cuda_float32 = stored.cuda_float32;
         } else {
             if (options->cell.empty()) throw Error("--cell is required (or --resume FILE to continue a run)");
             if (request.out_dir.empty()) throw Error("--out DIR is required: where checkpoints go");
@@ -99,13 +104,7 @@ void add_train_command(CLI::App& app) {
                 request.training.checkpoint_epochs = parse_epoch_list(options->checkpoint_epochs);
             apply_threads(options->threads);
         }
-        std::string policy = options->cuda_float32;
-        if (!options->resume.empty() && cuda_float32->count() == 0) {
-            // A resumed run keeps the float32 policy it ran with, as its threads.
-            const std::string recorded = read_checkpoint(options->resume).cuda_float32;
-            if (is_cuda_float32_policy(recorded)) policy = recorded;
-        }
-        apply_cuda_float32(policy);
+        apply_cuda_float32(options->cuda_float32);
         const TrainingSummary summary = train_network(request);
         if (options->json) {
             nlohmann::ordered_json out = {{"cell", summary.cell_name},

@@ -158,8 +158,7 @@ void require_same_training(const StudyConfig& config, const NamedGenotype& cell,
     const TrainingState trained = read_checkpoint(checkpoint);
     auto difference = training_difference(trained, cell.genotype, config.network, config.training, "the config");
     const std::string policy = study_cuda_float32(config);
-    if (!difference && is_cuda_float32_policy(trained.cuda_float32) && is_cuda_float32_policy(policy) &&
-        trained.cuda_float32 != policy)
+    if (!difference && cuda_float32_differs(trained.cuda_float32, policy))
         difference = fmt::format("cuda_float32 was {}, the config now says {}", trained.cuda_float32, policy);
     if (difference)
         throw Error(fmt::format("{} was trained with other settings ({}); delete {} to train it again with these, or "
@@ -497,13 +496,14 @@ namespace {
 void draw_cell_diagram(const NamedGenotype& cell, const std::filesystem::path& directory, ProgressSink* progress) {
     const auto source = directory / "cell.dot";
     const auto diagram = directory / "cell.png";
+    const std::string dot = genotype_dot(cell);
     const bool new_source = !std::filesystem::exists(source);
     if (new_source) {
         // Replicates of one cell may run side by side, on several nodes: each
         // writes its own partial file, and the last rename leaves the same text.
         const auto partial = private_partial_path(source);
         std::ofstream out(partial);
-        out << genotype_dot(cell);
+        out << dot;
         out.close();
         if (!out)
             throw Error(fmt::format("cannot write {}: is the disk full or the directory read-only?", partial.string()));
@@ -511,7 +511,7 @@ void draw_cell_diagram(const NamedGenotype& cell, const std::filesystem::path& d
     }
     if (std::filesystem::exists(diagram)) return;
     try {
-        render_dot(genotype_dot(cell), diagram);
+        render_dot(dot, diagram);
     } catch (const GraphvizMissing& missing) {
         if (new_source && progress)
             progress->note(fmt::format("{}: {}; its diagram is left as DOT source: dot -Tpng {} -o {}", cell.name,

@@ -361,8 +361,7 @@ TrainingSummary train_network(const TrainingRequest& request) {
                               "of an uninterrupted run",
                               torch::get_num_threads(), state.threads));
     const std::string policy = cuda_float32_used(request.device, torch::kFloat32);  // the network trains in float32
-    if (start && is_cuda_float32_policy(state.cuda_float32) && is_cuda_float32_policy(policy) &&
-        policy != state.cuda_float32)
+    if (start && cuda_float32_differs(state.cuda_float32, policy))
         ProgressTask(request.progress, "train", 0, "steps")
             .note(fmt::format("resuming with cuda_float32 {} where the run used {}: the weights will not be bitwise "
                               "those of an uninterrupted run",

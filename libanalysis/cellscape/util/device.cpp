@@ -99,6 +99,10 @@ std::string cuda_float32_used(const torch::Device& device, torch::ScalarType dty
 
 bool is_cuda_float32_policy(const std::string& recorded) { return recorded == "ieee" || recorded == "tf32"; }
 
+bool cuda_float32_differs(const std::string& before, const std::string& now) {
+    return is_cuda_float32_policy(before) && is_cuda_float32_policy(now) && before != now;
+}
+
 TorchBuild describe_torch_build() {
     TorchBuild build;
     build.libtorch_version = TORCH_VERSION;

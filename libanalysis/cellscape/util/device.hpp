@@ -45,8 +45,11 @@ CudaFloat32 cuda_float32();
 // CUDA in float32, else "unused". Output files record it.
 std::string cuda_float32_used(const torch::Device& device, torch::ScalarType dtype);
 // Whether a recorded cuda_float32 names a policy ("ieee", "tf32") rather than
-// "unused" or an older checkpoint's "unrecorded": only two policies differ.
+// "unused" or an older checkpoint's "unrecorded".
 bool is_cuda_float32_policy(const std::string& recorded);
+// Whether work recorded as `before` and work done as `now` ran under
+// different policies: both name one, and not the same.
+bool cuda_float32_differs(const std::string& before, const std::string& now);
 
 // Bytes the tensors of this process hold on `device` now: malloc's bytes in
 // use on the CPU (LibTorch's CPU allocator is malloc; util/memory.hpp), the
