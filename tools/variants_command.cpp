@@ -13,7 +13,7 @@ void add_variants_command(CLI::App& app) {
         std::string kind;
         int count = 1;
         std::uint64_t seed = 0;
-        std::string cells = "both";
+        std::string cells = "normal";  // the reduction cell kept, as in a CELL spec
         CellOutputOptions output;
     };
     auto options = std::make_shared<Options>();

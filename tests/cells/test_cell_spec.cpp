@@ -32,22 +32,58 @@ TEST_CASE("zoo names are found whatever their case") {
 
 TEST_CASE("variant specs name their cells and apply the variant") {
     const auto chain = resolve_cell("DARTS_V2:chain");
-    CHECK(chain.name == "DARTS_V2-chain");
+    CHECK(chain.name == "DARTS_V2-chain-normal");
     CHECK(cell_metrics(chain.genotype.normal, CellType::normal).depth == 5);
 
     const auto random = resolve_cells("DARTS_V2:random-connections:count=3,seed=1");
     REQUIRE(random.size() == 3);
-    CHECK(random[2].name == "DARTS_V2-random-connections-s1-2");
+    CHECK(random[2].name == "DARTS_V2-random-connections-normal-s1-2");
     CHECK(resolve_cell("DARTS_V2:random-connections:seed=1").genotype == random[0].genotype);
 
-    const auto normal_only = resolve_cell("ENAS:widest:cells=normal");
-    CHECK(normal_only.name == "ENAS-widest-normal");
-    CHECK(normal_only.genotype.reduce == find_in_zoo("ENAS")->genotype.reduce);
+    const auto both = resolve_cell("ENAS:widest:cells=both");
+    CHECK(both.name == "ENAS-widest");
+    CHECK(cell_metrics(both.genotype.reduce, CellType::reduce).depth == 2);
 
     const auto sampled = resolve_cells("random:count=2,seed=5,nodes=3");
     REQUIRE(sampled.size() == 2);
     CHECK(sampled[1].name == "random-s5-1");
     CHECK(sampled[0].genotype.normal.intermediate_nodes() == 3);
+}
+
+TEST_CASE("variants keep the base's reduction cell unless told cells=both or cells=reduce") {
+    // One cell changes at a time: what a width study compares is the normal cell.
+    for (const char* kind : {"widest", "chain", "random-connections", "random-ops"})
+        for (const char* base : {"DARTS_V2", "ENAS", "AmoebaNet"}) {
+            const std::string spec = std::string(base) + ":" + kind + ":seed=3";
+            INFO(spec);
+            const NamedGenotype variant = resolve_cell(spec);
+            CHECK(variant.genotype.reduce == find_in_zoo(base)->genotype.reduce);
+            CHECK(variant.genotype.normal != find_in_zoo(base)->genotype.normal);
+            CHECK(resolve_cell(spec + ",cells=normal").genotype == variant.genotype);
+            CHECK(resolve_cell(spec + ",cells=both").genotype.reduce != find_in_zoo(base)->genotype.reduce);
+        }
+}
+
+TEST_CASE("a spec's population says which cells a study ranks together") {
+    CHECK(cell_population("DARTS_V2") == "normal-connections");
+    CHECK(cell_population("DARTS_V2:widest") == "normal-connections");
+    CHECK(cell_population("DARTS_V2:stratified-connections:per_width=2,seed=1") == "normal-connections");
+    CHECK(cell_population("DARTS_V2:chain:cells=both") == "both-connections");
+    CHECK(cell_population("DARTS_V2:random-connections:cells=reduce,count=2") == "reduce-connections");
+    CHECK(cell_population("DARTS_V2:random-ops:count=3,seed=12") == "operations");
+    CHECK(cell_population("random:count=4,seed=1") == "random");
+    CHECK(cell_population("@cells.txt") == "custom");
+}
+
+TEST_CASE("a spec that relied on the variants' former default names the spec that gives the old cells") {
+    CHECK(former_default_spec("DARTS_V2:widest") == std::optional<std::string>("DARTS_V2:widest:cells=both"));
+    CHECK(former_default_spec("DARTS_V2:random-connections:count=2,seed=1") ==
+          std::optional<std::string>("DARTS_V2:random-connections:count=2,seed=1,cells=both"));
+    CHECK(resolve_cell(*former_default_spec("DARTS_V2:chain")).name == "DARTS_V2-chain");
+    CHECK_FALSE(former_default_spec("DARTS_V2:widest:cells=normal"));
+    CHECK_FALSE(former_default_spec("DARTS_V2:stratified-connections:per_width=1"));
+    CHECK_FALSE(former_default_spec("DARTS_V2"));
+    CHECK_FALSE(former_default_spec("random:count=2"));
 }
 
 TEST_CASE("bad variant specs say what is wrong") {

@@ -135,3 +135,19 @@ TEST_CASE("deterministic variant kinds give one genotype whatever the count") {
     CHECK(make_variants(base, VariantKind::widest, 5, 0).size() == 1);
     CHECK(make_variants(base, VariantKind::random_operations, 5, 0).size() == 5);
 }
+
+TEST_CASE("stratified variants are distinct cells, none of them the base") {
+    // 1c leaves 144 rewirings of a 4-node cell (node 2 reads the inputs in
+    // 4 ways, node 3 reads node 2 twice, nodes 4 and 5 read earlier
+    // intermediate nodes in 4 and 9 ways): forty draws would repeat a cell
+    // with probability 0.996 if repeats were kept.
+    const Genotype base = find_in_zoo("DARTS_V2")->genotype;
+    const auto variants = stratified_connection_variants(base, 40, 1, {1.0});
+    REQUIRE(variants.size() == 40);
+    for (std::size_t i = 0; i < variants.size(); ++i) {
+        CHECK(variants[i].genotype != base);
+        for (std::size_t j = 0; j < i; ++j) CHECK(variants[i].genotype != variants[j].genotype);
+    }
+    // The base's own width: a rewiring may give the base back, which is not a variant.
+    for (const auto& variant : stratified_connection_variants(base, 20, 2, {3.5})) CHECK(variant.genotype != base);
+}

@@ -1,6 +1,8 @@
 """`cellscape cell | sample | variants` as a user runs them."""
 import json
 
+import pytest
+
 
 def test_list_prints_the_six_zoo_cells_with_widths_and_depths(cellscape):
     out = cellscape("cell", "--list").stdout
@@ -55,12 +57,28 @@ def test_variants_keep_their_invariants(cellscape):
     widest = json.loads(cellscape("variants", "NASNet", "--kind", "widest", "--json").stdout)
     assert len(widest) == 1 and widest[0]["normal"]["width"] == 5 and widest[0]["normal"]["depth"] == 2
     chain = json.loads(cellscape("variants", "DARTS_V2", "--kind", "chain", "--json").stdout)
-    assert chain[0]["name"] == "DARTS_V2-chain"
+    assert chain[0]["name"] == "DARTS_V2-chain-normal"
     assert chain[0]["normal"]["width"] == 1 and chain[0]["normal"]["depth"] == 5
     ops = json.loads(cellscape("variants", "DARTS_V2", "--kind", "random-ops", "--count", "4", "--seed", "9",
                                "--json").stdout)
     assert len(ops) == 4
     assert all(v["normal"]["width"] == 3.5 and v["normal"]["depth"] == 3 for v in ops)
+
+
+@pytest.mark.parametrize("variant", ["widest", "chain", "random-connections:count=1,seed=4", "random-ops:seed=2"])
+def test_variants_keep_the_base_reduction_cell_unless_asked(cellscape, variant):
+    # One cell changes at a time: the reduction cell is the base's unless cells=both is asked for.
+    def cells(spec):
+        genotype = json.loads(cellscape("cell", spec, "--json").stdout)["genotype"]
+        normal, reduce = genotype.split("reduce=")
+        return normal, reduce
+    base_normal, base_reduce = cells("ENAS")
+    normal, reduce = cells(f"ENAS:{variant}")
+    assert reduce == base_reduce and normal != base_normal
+    assert json.loads(cellscape("cell", f"ENAS:{variant}", "--json").stdout)["name"].startswith(
+        f"ENAS-{variant.split(':')[0]}-normal")
+    _, both_reduce = cells(f"ENAS:{variant}{',' if ':' in variant else ':'}cells=both")
+    assert both_reduce != base_reduce
 
 
 def test_dot_and_render(cellscape, tmp_path):

@@ -75,8 +75,8 @@ def test_one_row_per_cell_and_seed_in_its_own_directory(study):
     assert result["failed_replicates"] == 0
     rows = result["replicates"]
     assert [(r["cell"], r["seed"]) for r in rows] == [
-        (cell, seed) for cell in ["DARTS_V2", "DARTS_V2-chain", "DARTS_V2-widest",
-                                  "DARTS_V2-random-connections-s5-0"] for seed in (3, 4)]
+        (cell, seed) for cell in ["DARTS_V2", "DARTS_V2-chain-normal", "DARTS_V2-widest-normal",
+                                  "DARTS_V2-random-connections-normal-s5-0"] for seed in (3, 4)]
     for row in rows:
         assert row["directory"] == f"{row['cell']}/seed-{row['seed']}"
         with h5py.File(out / row["directory"] / "train" / "epoch-0001.h5") as f:

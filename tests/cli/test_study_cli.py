@@ -76,9 +76,9 @@ def test_the_summary_has_a_row_per_cell_and_checkpoint_with_cellscape_cells_widt
     config, out, result = study
     assert result["failed_replicates"] == 0
     assert [(r["cell"], r["epoch"]) for r in result["replicates"]] == [
-        ("DARTS_V2", 1), ("DARTS_V2", 2), ("DARTS_V2-chain", 1), ("DARTS_V2-chain", 2)]
+        ("DARTS_V2", 1), ("DARTS_V2", 2), ("DARTS_V2-chain-normal", 1), ("DARTS_V2-chain-normal", 2)]
     for row in result["replicates"]:
-        cell = json.loads(cellscape("cell", row["cell"].replace("-chain", ":chain"), "--json").stdout)
+        cell = json.loads(cellscape("cell", row["cell"].replace("-chain-normal", ":chain"), "--json").stdout)
         assert (row["normal_width"], row["normal_depth"]) == (cell["normal"]["width"], cell["normal"]["depth"])
         assert (row["reduce_width"], row["reduce_depth"]) == (cell["reduce"]["width"], cell["reduce"]["depth"])
         assert row["top_eigenvalue"] is not None and row["gradient_variance"] > 0
@@ -97,7 +97,7 @@ def test_the_summary_has_a_row_per_cell_and_checkpoint_with_cellscape_cells_widt
         assert [c.decode() for c in f["replicates/cell"][()]] == [r["cell"] for r in result["replicates"]]
     for name in ["cell.png", "train/epoch-0001.h5", "train/epoch-0002.h5", "hessian-epoch-0001.h5",
                  "surface-epoch-0002.h5", "gradvar-epoch-0002.h5"]:
-        assert (out / "DARTS_V2-chain" / name).exists(), name
+        assert (out / "DARTS_V2-chain-normal" / name).exists(), name
 
 
 def test_a_rerun_skips_finished_work(cellscape, study):
@@ -120,7 +120,7 @@ def test_sigterm_stops_the_study_and_the_rerun_finishes_only_what_is_missing(cel
             break
     process.stderr.read()
     assert process.wait(timeout=120) == 128 + signal.SIGTERM
-    first_cell = {p: t for p, t in outputs(out).items() if "DARTS_V2-chain" not in str(p)}
+    first_cell = {p: t for p, t in outputs(out).items() if "DARTS_V2-chain-normal" not in str(p)}
     assert len(first_cell) >= 6
     rerun = json.loads(cellscape("study", str(config), "--out", str(out), "--json").stdout)
     assert {p: t for p, t in outputs(out).items() if p in first_cell} == first_cell
@@ -153,7 +153,7 @@ def test_replicates_side_by_side_equal_the_sequential_study(cellscape, study, tm
     assert parallel["failed_replicates"] == 0
     # threads = 1: each child computes what the sequential study computed, to the bit.
     assert parallel["replicates"] == result["replicates"]
-    for cell in ("DARTS_V2", "DARTS_V2-chain"):
+    for cell in ("DARTS_V2", "DARTS_V2-chain-normal"):
         assert "epoch 2/2" in (out / cell / "study.log").read_text()
 
 
@@ -188,7 +188,7 @@ def test_a_stopped_side_by_side_study_stops_its_replicates_and_the_rerun_finishe
     for line in process.stderr:
         if "replicate 2/2" in line:
             break
-    logs = [out / cell / "study.log" for cell in ("DARTS_V2", "DARTS_V2-chain")]
+    logs = [out / cell / "study.log" for cell in ("DARTS_V2", "DARTS_V2-chain-normal")]
     deadline = time.monotonic() + 60
     while not all(log.exists() and "train " in log.read_text() for log in logs):
         assert time.monotonic() < deadline, "the replicates did not start training"
@@ -242,7 +242,7 @@ def test_the_figures_and_the_notebook_run_on_the_study(study, tmp_path):
                                "--output-dir", str(tmp_path), "--ExecutePreprocessor.timeout=300"],
                               capture_output=True, text=True, env={**os.environ, "CELLSCAPE_STUDY": str(out)})
     assert executed.returncode == 0, executed.stderr[-3000:]
-    assert "DARTS_V2-chain" in (tmp_path / "explore.ipynb").read_text()
+    assert "DARTS_V2-chain-normal" in (tmp_path / "explore.ipynb").read_text()
 
 
 @pytest.mark.parametrize("name, replicates", [("quick", 10), ("evidence", 81), ("paper-cifar10", 162)])

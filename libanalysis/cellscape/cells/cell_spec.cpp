@@ -156,7 +156,9 @@ std::vector<NamedGenotype> resolve_variant(const NamedGenotype& base, const std:
     const auto options = parse_options(options_text, spec, {"count", "seed", "cells"});
     const int count = option_count(options, "count", 1, spec);
     const std::uint64_t seed = option_number(options, "seed", 0, spec);
-    const std::string target_name = options.count("cells") ? options.at("cells") : "both";
+    // The normal cell is what a width or depth study varies; rewiring the
+    // reduction cell too would change two cells at once.
+    const std::string target_name = options.count("cells") ? options.at("cells") : "normal";
     const auto target = variant_target_from_name(target_name);
     if (!target) throw Error(fmt::format("cell spec '{}': cells={} must be normal, reduce or both", spec, target_name));
     return named_variants(base, *kind, count, seed, *target);
@@ -203,6 +205,49 @@ std::vector<NamedGenotype> resolve_cells(const std::string& spec) {
     const auto second = rest.find(':');
     return resolve_variant(*base, rest.substr(0, second), second == std::string::npos ? "" : rest.substr(second + 1),
                            spec);
+}
+
+namespace {
+
+// A zoo cell spec's parts: BASE[:KIND[:OPTIONS]]; nullopt for the other forms.
+struct VariantSpec {
+    std::string base, kind, options;
+};
+std::optional<VariantSpec> split_variant_spec(const std::string& spec) {
+    const auto first = spec.find_first_not_of(" \t\r\n");
+    if (first == std::string::npos || spec[first] == '@' || spec[first] == '{' ||
+        spec.find("Genotype") != std::string::npos)
+        return std::nullopt;
+    const auto colon = spec.find(':');
+    VariantSpec parts{spec.substr(0, colon), "", ""};
+    if (colon == std::string::npos) return parts;
+    const std::string rest = spec.substr(colon + 1);
+    const auto second = rest.find(':');
+    parts.kind = rest.substr(0, second);
+    if (second != std::string::npos) parts.options = rest.substr(second + 1);
+    return parts;
+}
+
+}  // namespace
+
+std::string cell_population(const std::string& spec) {
+    const auto parts = split_variant_spec(spec);
+    if (!parts) return "custom";
+    if (parts->base == "random") return "random";
+    if (parts->kind.empty() || parts->kind == "stratified-connections") return "normal-connections";
+    if (parts->kind == "random-ops") return "operations";
+    const auto options = parse_options(parts->options, spec, {"count", "seed", "cells"});
+    const std::string target = options.count("cells") ? options.at("cells") : "normal";
+    return target + "-connections";
+}
+
+std::optional<std::string> former_default_spec(const std::string& spec) {
+    const auto parts = split_variant_spec(spec);
+    if (!parts || parts->base == "random" || !variant_kind_from_name(parts->kind)) return std::nullopt;
+    const auto options = parse_options(parts->options, spec, {"count", "seed", "cells"});
+    if (options.count("cells")) return std::nullopt;
+    return fmt::format("{}:{}:{}{}cells=both", parts->base, parts->kind, parts->options,
+                       parts->options.empty() ? "" : ",");
 }
 
 NamedGenotype resolve_cell(const std::string& spec) {

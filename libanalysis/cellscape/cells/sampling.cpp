@@ -144,6 +144,10 @@ std::vector<WidthVariant> stratified_connection_variants(const Genotype& base, i
         const double width = cell_metrics(variant.normal, CellType::normal).width;
         const auto group = static_cast<std::size_t>(std::find(widths.begin(), widths.end(), width) - widths.begin());
         if (group == widths.size() || groups[group].size() >= static_cast<std::size_t>(per_width)) continue;
+        // Distinct cells only: a second copy of a cell, or the base itself,
+        // would be a pseudo-replicate in the rank tests.
+        if (variant == base || std::find(groups[group].begin(), groups[group].end(), variant) != groups[group].end())
+            continue;
         groups[group].push_back(std::move(variant));
         full += groups[group].size() == static_cast<std::size_t>(per_width);
     }

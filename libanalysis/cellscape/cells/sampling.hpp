@@ -46,7 +46,8 @@ std::vector<Genotype> make_variants(const Genotype& base, VariantKind kind, int 
 // Random-connection variants of `base` that rewire its normal cell only
 // (the reduction cell kept), stratified over the normal cell's width: drawn
 // in sequence from one seeded stream, a draw is kept while its width still
-// has fewer than `per_width` cells. `widths` (multiples of 0.5c) must be
+// has fewer than `per_width` cells, unless it repeats a kept cell or is the
+// base itself (every variant is a distinct cell). `widths` (multiples of 0.5c) must be
 // reachable: random connections give every width from 1c (the first node
 // always reads both inputs) to N c. Returned grouped by width, in the
 // order of `widths`, each group in drawing order. SettingError "widths"
