@@ -74,9 +74,10 @@ void add_study_command(CLI::App& app) {
     };
     auto options = std::make_shared<Options>();
     auto* command = app.add_subcommand("study", "Train and analyse a set of cells; summary table and files for plots");
-    command->add_option("config", options->config, "Study configuration (TOML), e.g. data/studies/quick.toml")
-        ->required();
-    command->add_option("--out", options->out, "Output directory (rerun the same command to resume)")->required();
+    // Required unless the plan subcommand runs instead (checked in the callback).
+    command->add_option("config", options->config, "Study configuration (TOML), e.g. data/studies/quick.toml");
+    command->add_option("--out", options->out, "Output directory (rerun the same command to resume)");
+    add_study_plan_command(*command);
     command->add_flag("--json", options->json,
                       "Print the three tables (replicates, cells, associations) as JSON instead of tables");
     command->add_option("--replicate-index,--cell-index", options->replicate_index,
@@ -100,7 +101,10 @@ void add_study_command(CLI::App& app) {
     command->add_option("--figures-python", options->slurm_options.figures_python,
                         "With --slurm: the Python with cellscape_plots that draws the figures "
                         "(default: $CELLSCAPE_PYTHON, else python3)");
-    command->callback([options] {
+    command->callback([options, command] {
+        if (command->got_subcommand("plan")) return;
+        if (options->config.empty()) throw CLI::RequiredError("config");
+        if (options->out.empty()) throw CLI::RequiredError("--out");
         const StudyConfig config = StudyConfig::load(options->config);
         validate_study(config);  // every setting, before anything is trained or submitted
         // The flags that run one part of a study (what --slurm's jobs run).
@@ -162,11 +166,14 @@ void add_study_command(CLI::App& app) {
                                                 {"failed_replicates", result.failed_replicates},
                                                 {"replicates", table_json(replicates_table(result.rows))},
                                                 {"cells", table_json(cells_table(result.cells))},
-                                                {"associations", table_json(associations_table(result.associations))}}
+                                                {"associations", table_json(associations_table(result.associations))},
+                                                {"metric_associations",
+                                                 table_json(metric_associations_table(result.metric_associations))},
+                                                {"mediation", table_json(mediation_table(result.mediation))}}
                              .dump(2)
                       << "\n";
         } else {
-            std::cout << format_study_result(result, config.replicated())
+            std::cout << format_study_result(result, config)
                       << fmt::format("summary: {}\n", result.summary.string());
         }
         if (result.failed_replicates > 0)

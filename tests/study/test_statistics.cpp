@@ -109,18 +109,97 @@ TEST_CASE("the same seed gives the same interval") {
     CHECK(a.p_value == b.p_value);
 }
 
-TEST_CASE("verdicts need the interval on one side of 0 and p < 0.05") {
+TEST_CASE("verdicts need the interval on one side of 0 and a Holm-adjusted p below alpha") {
+    StudyStatistics statistics;  // alpha 0.05, equivalence bound 0.2
     Association a;
-    a.rho = -0.7, a.low = -0.9, a.high = -0.3, a.p_value = 0.01;
-    CHECK(association_verdict(a, -1) == "holds");
-    CHECK(association_verdict(a, +1) == "reversed");
-    CHECK(association_verdict(a, 0) == "no claim");
-    a.p_value = 0.2;  // an interval off 0 alone is not enough
-    CHECK(association_verdict(a, -1) == "undecided");
-    a.p_value = 0.01, a.high = 0.1;  // nor is a small p with an interval across 0
-    CHECK(association_verdict(a, -1) == "undecided");
+    a.rho = -0.7, a.low = -0.9, a.high = -0.3, a.p_value = 0.001;
+    CHECK(association_verdict(a, 0.01, -1, statistics) == "holds");
+    CHECK(association_verdict(a, 0.01, +1, statistics) == "reversed");
+    CHECK(association_verdict(a, 0.01, 0, statistics) == "no claim");
+    // A small unadjusted p is not enough: the verdict follows the adjusted one.
+    CHECK(association_verdict(a, 0.2, -1, statistics) == "undecided");
+    a.high = 0.1;  // nor is a small p with an interval across 0
+    CHECK(association_verdict(a, 0.01, -1, statistics) == "undecided");
     a.low = a.high = a.p_value = NAN;  // too few cells
-    CHECK(association_verdict(a, -1) == "undecided");
+    CHECK(association_verdict(a, NAN, -1, statistics) == "undecided");
+    // An interval inside +-0.2 rules out effects that large: "equivalent",
+    // not "undecided" (no evidence) and not "holds".
+    a.rho = 0.02, a.low = -0.15, a.high = 0.19, a.p_value = 0.8;
+    CHECK(association_verdict(a, 1.0, -1, statistics) == "equivalent");
+    CHECK(association_verdict(a, 1.0, 0, statistics) == "no claim");
+    statistics.equivalence_bound = 0.1;
+    CHECK(association_verdict(a, 1.0, -1, statistics) == "undecided");
+}
+
+TEST_CASE("Holm's adjustment equals the hand computation, NaN p-values outside the family") {
+    // Family of m = 4: sorted 0.005, 0.01, 0.03, 0.04 are multiplied by
+    // 4, 3, 2, 1 (0.02, 0.03, 0.06, 0.04) and made non-decreasing
+    // (0.02, 0.03, 0.06, 0.06), then put back in the input's order.
+    const std::vector<double> adjusted = holm_adjusted({0.01, 0.04, 0.03, 0.005, NAN});
+    REQUIRE(adjusted.size() == 5);
+    CHECK(adjusted[0] == Approx(0.03).epsilon(1e-12));
+    CHECK(adjusted[1] == Approx(0.06).epsilon(1e-12));
+    CHECK(adjusted[2] == Approx(0.06).epsilon(1e-12));
+    CHECK(adjusted[3] == Approx(0.02).epsilon(1e-12));
+    CHECK(std::isnan(adjusted[4]));
+    // Capped at 1, and still monotone: 2 x 0.5 = 1, then max(1, 0.6) = 1.
+    CHECK(holm_adjusted({0.6, 0.5}) == std::vector<double>{1.0, 1.0});
+    CHECK(holm_adjusted({0.02}) == std::vector<double>{0.02});  // a family of one is not adjusted
+}
+
+TEST_CASE("an equivalence test needs the whole interval strictly inside the bound") {
+    CHECK(equivalence_outcome(-0.1, 0.15, 0.2) == "equivalent");
+    CHECK(equivalence_outcome(-0.25, 0.1, 0.2) == "not equivalent");
+    CHECK(equivalence_outcome(-0.1, 0.2, 0.2) == "not equivalent");  // touching the bound rules nothing out
+    CHECK(equivalence_outcome(0.3, 0.5, 0.2) == "not equivalent");
+    CHECK(equivalence_outcome(NAN, NAN, 0.2) == "no interval");
+}
+
+TEST_CASE("a run that never reaches the loss threshold is censored one step after its last") {
+    // 4 steps per epoch (window 1): the loss reaches 0.5 at step 6 -> 6/4 epochs.
+    const std::vector<double> reached{1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3};
+    const ConvergenceTime fast = convergence_time(reached, 4, 0.5);
+    CHECK(fast.epochs == 1.5);
+    CHECK_FALSE(fast.censored);
+    // Never at or below 0.2 within 2 epochs: counted at 9/4, after every
+    // run that reached it (the latest any could reach is 8/4 = 2).
+    const ConvergenceTime never = convergence_time(reached, 4, 0.2);
+    CHECK(never.epochs == 2.25);
+    CHECK(never.censored);
+}
+
+TEST_CASE("a cell whose runs never reach the threshold stays in the convergence ranking, last") {
+    // Four cells from narrow to wide; the narrowest never reaches the
+    // threshold in either seed. Dropping it (as a NaN would) leaves three
+    // cells; kept and ranked last, the ranking is the widths' exactly.
+    auto row = [](const char* cell, double width, int64_t seed, const std::vector<double>& losses) {
+        StudyRow r;
+        r.cell = cell, r.seed = seed, r.epoch = 2, r.normal_width = width, r.population = "normal-connections";
+        r.status = "ok";
+        r.directory = std::string(cell) + "/seed-" + std::to_string(seed);
+        const ConvergenceTime time = convergence_time(losses, 4, 0.5);
+        r.epochs_to_threshold = time.epochs;
+        r.censored = time.censored;
+        return r;
+    };
+    const std::vector<double> never(8, 0.9), late{1, 1, 1, 1, 0.9, 0.8, 0.6, 0.5},
+        middle{1, 1, 0.9, 0.6, 0.5, 0.5, 0.5, 0.5}, early{0.5, 0.5, 0.4, 0.4, 0.4, 0.3, 0.3, 0.3};
+    const std::vector<StudyRow> rows{row("chain", 1, 1, never), row("chain", 1, 2, never),
+                                     row("two", 2, 1, late),    row("two", 2, 2, late),
+                                     row("three", 3, 1, middle), row("three", 3, 2, middle),
+                                     row("four", 4, 1, early),  row("four", 4, 2, early)};
+    const auto cells = summarize_cells(rows);
+    REQUIRE(cells.size() == 4);
+    CHECK(cells[0].censored == 2);
+    CHECK(cells[1].censored == 0);
+    StudyStatistics statistics;
+    statistics.permutations = 200, statistics.bootstrap_samples = 200, statistics.power_simulations = 200;
+    for (const auto& association : associate_with_predictors(rows, statistics))
+        if (association.metric == "epochs_to_threshold" && association.predictor == "normal_width" &&
+            association.controlling.empty()) {
+            CHECK(association.association.cells == 4);
+            CHECK(association.association.rho == Approx(-1.0));
+        }
 }
 
 TEST_CASE("the cells table averages finished replicates only, per epoch, in first-seen order") {
@@ -129,6 +208,7 @@ TEST_CASE("the cells table averages finished replicates only, per epoch, in firs
         r.cell = cell, r.seed = seed, r.epoch = epoch, r.train_loss = loss, r.status = status;
         r.directory = std::string(cell) + "/seed-" + std::to_string(seed);
         r.normal_width = cell[0] == 'w' ? 4 : 1;
+        r.population = "normal-connections";
         return r;
     };
     const std::vector<StudyRow> rows{row("wide", 1, 2, 1.0), row("wide", 2, 2, 3.0), row("wide", 3, 0, NAN, "failed: x"),

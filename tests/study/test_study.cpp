@@ -98,7 +98,7 @@ TEST_CASE("an interrupt stops a study at its next step, writes no summary, and a
         ActOnProgress interrupter("replicate 2/2", [] { std::raise(SIGTERM); });
         CHECK_THROWS_AS(run_study(config, dir / "interrupted", "test", {}, &interrupter), Interrupted);
         CHECK(std::filesystem::exists(dir / "interrupted/DARTS_V2/hessian-epoch-0001.h5"));  // the first cell is done
-        CHECK_FALSE(std::filesystem::exists(dir / "interrupted/DARTS_V2-chain/train"));
+        CHECK_FALSE(std::filesystem::exists(dir / "interrupted/DARTS_V2-chain-normal/train"));
     }
     SECTION("in a Hessian's Lanczos iterations, between the trainer's guard and the next") {
         ActOnProgress interrupter("top eigenvalues", [] { std::raise(SIGTERM); }, true);
@@ -107,9 +107,9 @@ TEST_CASE("an interrupt stops a study at its next step, writes no summary, and a
         CHECK_FALSE(std::filesystem::exists(dir / "interrupted/DARTS_V2/hessian-epoch-0001.h5"));
     }
     SECTION("inside training") {
-        ActOnProgress interrupter("train DARTS_V2-chain", [] { std::raise(SIGTERM); }, true);
+        ActOnProgress interrupter("train DARTS_V2-chain-normal", [] { std::raise(SIGTERM); }, true);
         CHECK_THROWS_AS(run_study(config, dir / "interrupted", "test", {}, &interrupter), Interrupted);
-        const TrainingState saved = read_checkpoint(dir / "interrupted/DARTS_V2-chain/train/latest.h5");
+        const TrainingState saved = read_checkpoint(dir / "interrupted/DARTS_V2-chain-normal/train/latest.h5");
         CHECK_FALSE(saved.complete());  // saved mid-epoch, to resume from
     }
     CHECK_FALSE(std::filesystem::exists(dir / "interrupted/summary.h5"));
@@ -335,4 +335,73 @@ TEST_CASE("convergence speed is the first step whose quarter-epoch mean loss rea
     // A single step is one step of one epoch: 4 steps per epoch give a window of 1.
     CHECK(epochs_to_threshold({0.9, 0.5}, 4, 0.6) == 0.5);
     CHECK(std::isnan(epochs_to_threshold({}, 8, 1.0)));
+}
+
+TEST_CASE("a cell that never reaches the loss threshold is kept in the convergence ranking, censored") {
+    set_threads(1);
+    const TemporaryDirectory dir;
+    StudyConfig config = toy_study(testing::write_toy_dataset(dir));
+    config.cells = {"DARTS_V2", "DARTS_V2:chain", "DARTS_V2:widest"};
+    config.hessian.enabled = false;
+    config.gradient_variance.enabled = false;
+    config.loss_threshold = 1e-9;  // no run of one epoch gets there
+    const StudyResult result = run_study(config, dir / "study", "test");
+    REQUIRE(result.failed_replicates == 0);
+    REQUIRE(result.rows.size() == 3);
+    for (const StudyRow& row : result.rows) {
+        // Censored one step after the last: the toy set's 64 training images
+        // in batches of 32 are 2 steps per epoch.
+        CHECK(row.censored == 1);
+        CHECK(row.epochs_to_threshold == 1.5);
+        CHECK(row.train_seconds > 0);
+    }
+    for (const StudyCellRow& cell : result.cells) CHECK(cell.censored == 1);
+    bool ranked = false;
+    for (const StudyAssociationRow& row : result.associations)
+        if (row.metric == "epochs_to_threshold") {
+            CHECK(row.association.cells == 3);  // no cell dropped
+            ranked = true;
+        }
+    CHECK(ranked);
+}
+
+TEST_CASE("a study refuses a directory holding the cells a spec gave before variants kept the reduction cell") {
+    set_threads(1);
+    const TemporaryDirectory dir;
+    StudyConfig config = toy_study(testing::write_toy_dataset(dir));
+    config.hessian.enabled = false;
+    config.gradient_variance.enabled = false;
+    // What `DARTS_V2:chain` made before cellscape 0.2: both cells rewired, in DARTS_V2-chain/.
+    std::filesystem::create_directories(dir / "study" / "DARTS_V2-chain" / "train");
+    CHECK_THROWS_WITH(run_study(config, dir / "study", "test"),
+                      Contains("holds cells that 'DARTS_V2:chain' gave before cellscape 0.2") &&
+                          Contains("Write 'DARTS_V2:chain:cells=both'") && Contains("'cells=normal'"));
+    CHECK_FALSE(std::filesystem::exists(dir / "study" / "DARTS_V2" / "train"));  // refused before any work
+    // Saying which cells are meant goes on: the old ones, or the new ones beside them.
+    config.cells = {"DARTS_V2", "DARTS_V2:chain:cells=normal"};
+    CHECK(run_study(config, dir / "study", "test").failed_replicates == 0);
+    CHECK(std::filesystem::exists(dir / "study" / "DARTS_V2-chain-normal" / "train" / "epoch-0001.h5"));
+}
+
+TEST_CASE("the Hessian and the gradient variance can see BatchNorm as SGD does, and their files say so") {
+    set_threads(1);
+    const TemporaryDirectory dir;
+    StudyConfig config = toy_study(testing::write_toy_dataset(dir));
+    config.cells = {"DARTS_V2"};
+    config.hessian.bn = BatchNormMode::train;
+    config.gradient_variance.bn = BatchNormMode::train;
+    const StudyResult result = run_study(config, dir / "study", "test");
+    REQUIRE(result.failed_replicates == 0);
+    for (const char* name : {"hessian-epoch-0001.h5", "gradvar-epoch-0001.h5"}) {
+        const Hdf5File file(dir / "study" / "DARTS_V2" / name, Hdf5File::Mode::read);
+        CHECK(file.string_attribute("/", "bn_mode") == "train");
+        CHECK_THAT(file.string_attribute("/", "settings"), Contains("\"bn\":\"train\""));
+        CHECK(file.double_attribute("/", "compute_seconds") > 0);
+    }
+    CHECK(result.rows[0].analysis_seconds > 0);
+    // Made under train-mode BatchNorm, they are not reused for the default (eval).
+    config.gradient_variance.bn = BatchNormMode::eval;
+    const StudyResult changed = run_study(config, dir / "study", "test");
+    CHECK(changed.failed_replicates == 1);
+    CHECK_THAT(changed.rows[0].status, Contains("gradvar-epoch-0001.h5 was made with other settings"));
 }

@@ -437,6 +437,10 @@ bool evaluate_point(const SurfaceObjectives& objectives, SurfaceValues& values, 
     }
 }
 
+double seconds_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 // An unfinished surface on disk, kept so that a killed run (kill -9
 // included) continues where it stopped and never trusts a half-written
 // file: OUT.partial holds the slice (directions, grid, provenance) and is
@@ -451,8 +455,9 @@ public:
 
     const std::filesystem::path& slice_file() const { return slice_; }
 
-    // The values saved so far into `values`; false when there is nothing to continue.
-    bool read_saved(SurfaceValues& values, const std::vector<std::string>& names) const {
+    // The values saved so far into `values`, and the seconds their points
+    // took; false when there is nothing to continue.
+    bool read_saved(SurfaceValues& values, const std::vector<std::string>& names, double& seconds) const {
         if (!std::filesystem::exists(slice_)) {
             std::filesystem::remove(points_);  // values without their slice cannot be trusted
             return false;
@@ -470,6 +475,7 @@ public:
             if (saved.string_attribute("/", "slice_key") != key_)
                 throw Hdf5Error(fmt::format("{} belongs to another surface", points_.string()));
             values.read_from(saved, names);
+            if (saved.has_attribute("/", "compute_seconds")) seconds = saved.double_attribute("/", "compute_seconds");
             return true;
         } catch (const Hdf5Error& error) {
             throw Error(fmt::format("{} is an unfinished surface that cannot be continued ({}); delete it and {} to "
@@ -480,22 +486,25 @@ public:
 
     void create(const std::function<void(Hdf5File&)>& write) const { write_hdf5_atomically(slice_, write); }
 
-    void save(const SurfaceValues& values) const {
+    void save(const SurfaceValues& values, double seconds) const {
         write_hdf5_atomically(points_, [&](Hdf5File& file) {
             file.set_attribute("/", "slice_key", key_);
+            file.set_attribute("/", "compute_seconds", seconds);
             values.write_to(file);
         });
     }
 
     // The finished file: the slice's file with the final values (and, for a
-    // whole grid, its basin metrics), renamed onto OUT.
-    void finish(const SurfaceValues& values, std::optional<double> basin_level) const {
+    // whole grid, its basin metrics) and the seconds all its points took
+    // (over every run that computed some), renamed onto OUT.
+    void finish(const SurfaceValues& values, std::optional<double> basin_level, double seconds) const {
         const std::filesystem::path finished = with_suffix(".finished");
         std::filesystem::copy_file(slice_, finished, std::filesystem::copy_options::overwrite_existing);
         {
             Hdf5File file(finished, Hdf5File::Mode::read_write);
             values.write_to(file);
             if (basin_level) write_basin_attributes(file, *basin_level);
+            file.set_attribute("/", "compute_seconds", seconds);
             file.set_attribute("/", "complete", int64_t{1});
             file.close();
         }
@@ -571,7 +580,8 @@ SurfaceRun compute_surface(const SurfaceObjectives& objectives, const SurfaceSli
         run.complete = true;
         return run;
     }
-    if (!partial.read_saved(values, names))
+    double earlier_seconds = 0;  // what the saved points took in earlier runs
+    if (!partial.read_saved(values, names, earlier_seconds))
         partial.create([&](Hdf5File& file) {
             write_slice_file(file, objectives, slice, request, description, values, record);
         });
@@ -604,17 +614,18 @@ SurfaceRun compute_surface(const SurfaceObjectives& objectives, const SurfaceSli
                 throw interrupted();
             }
             completed[point] = 1;
-            partial.save(values);
+            partial.save(values, earlier_seconds + seconds_since(points_start));
             ++run.computed;
             task.update(run.resumed + run.computed,
                         fmt::format("{} {:.4g} at ({:.3g}, {:.3g})", names.front(),
                                     values.values[names.front()][point].item<double>(), a, b));
         }
-        point_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - points_start).count();
+        point_seconds = seconds_since(points_start);
     }
     run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     run.seconds_per_point = run.computed > 0 ? point_seconds / static_cast<double>(run.computed) : 0;
-    partial.finish(values, request.shard.count == 1 ? std::optional<double>(request.basin_level) : std::nullopt);
+    partial.finish(values, request.shard.count == 1 ? std::optional<double>(request.basin_level) : std::nullopt,
+                   earlier_seconds + point_seconds);
     run.file = out;
     run.complete = true;
     return run;
@@ -629,9 +640,11 @@ void merge_surface_shards(const std::filesystem::path& out, const std::vector<st
     std::vector<bool> seen;
     std::vector<std::string> names;
     std::optional<SurfaceValues> merged;
+    double seconds = 0;  // the shards' compute_seconds, summed (NaN when one lacks it)
     for (const auto& path : shards) {
         const Hdf5File shard(path, Hdf5File::Mode::read);
         require_format(shard, surface_format);
+        seconds += shard.has_attribute("/", "compute_seconds") ? shard.double_attribute("/", "compute_seconds") : NAN;
         if (shard.int_attribute("/", "complete") != 1)
             throw Error(fmt::format("{} is not a finished shard; rerun its command to complete it", path.string()));
         const Shard part = Shard::parse(shard.string_attribute("/", "shard"));
@@ -680,6 +693,7 @@ void merge_surface_shards(const std::filesystem::path& out, const std::vector<st
         write_basin_attributes(file, file.has_attribute("/", "basin_level") ? file.double_attribute("/", "basin_level")
                                                                             : default_basin_level);
         file.set_attribute("/", "shard", Shard{}.spec());
+        file.set_attribute("/", "compute_seconds", seconds);
         file.set_attribute("/", "command", command);
         std::vector<std::string> sources;
         for (const auto& path : shards) sources.push_back(path.string());

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cmath>
 #include <ctime>
 
 #include "cellscape/util/error.hpp"
@@ -415,6 +416,7 @@ void write_standard_attributes(Hdf5File& file, const std::string& format, int64_
     file.set_attribute("/", "cellscape_version", std::string(version));
     file.set_attribute("/", "command", record.command);
     if (!record.settings.empty()) file.set_attribute("/", "settings", record.settings);
+    if (std::isfinite(record.seconds)) file.set_attribute("/", "compute_seconds", record.seconds);
     file.set_attribute("/", "created", std::string(created));
 }
 

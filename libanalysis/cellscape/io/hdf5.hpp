@@ -9,6 +9,7 @@
 
 #include <H5Cpp.h>
 
+#include <cmath>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -87,11 +88,12 @@ struct OutputRecord {
     OutputRecord(const char* command_line) : OutputRecord(std::string(command_line)) {}  // NOLINT: as above
     std::string command;   // the command line that wrote it (or what a host program says)
     std::string settings;  // JSON of the settings that made it (a study compares them on a rerun); may be empty
+    double seconds = NAN;  // how long computing it took, when the writer knows (the compute_seconds attribute)
 };
 
 // The root attributes every cellscape output carries (docs/hdf5-schema.md):
 // format, format_version, cellscape_version, command, created (UTC, ISO
-// 8601), and settings when the record has them.
+// 8601), and settings and compute_seconds when the record has them.
 void write_standard_attributes(Hdf5File& file, const std::string& format, int64_t format_version,
                                const OutputRecord& record);
 

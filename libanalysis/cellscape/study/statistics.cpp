@@ -57,29 +57,9 @@ double student_t_cdf(double t, double dof) {
     return t >= 0 ? 1.0 - tail : tail;
 }
 
-double pearson(const std::vector<double>& x, const std::vector<double>& y) {
-    const auto n = static_cast<double>(x.size());
-    const double mean_x = std::accumulate(x.begin(), x.end(), 0.0) / n;
-    const double mean_y = std::accumulate(y.begin(), y.end(), 0.0) / n;
-    double sxy = 0, sxx = 0, syy = 0;
-    for (std::size_t i = 0; i < x.size(); ++i) {
-        sxy += (x[i] - mean_x) * (y[i] - mean_y);
-        sxx += (x[i] - mean_x) * (x[i] - mean_x);
-        syy += (y[i] - mean_y) * (y[i] - mean_y);
-    }
-    return sxx > 0 && syy > 0 ? sxy / std::sqrt(sxx * syy) : NAN;
-}
-
 // The association statistic: Spearman's rho, or the partial one with `control`.
 double rank_statistic(const std::vector<double>& x, const std::vector<double>& y, const std::vector<double>* control) {
     return control ? partial_spearman(x, y, *control) : spearman(x, y);
-}
-
-double percentile(std::vector<double> sorted, double q) {
-    const double position = q * static_cast<double>(sorted.size() - 1);
-    const auto below = static_cast<std::size_t>(std::floor(position));
-    const std::size_t above = std::min(below + 1, sorted.size() - 1);
-    return sorted[below] + (position - static_cast<double>(below)) * (sorted[above] - sorted[below]);
 }
 
 std::vector<double> finite_values(const std::vector<double>& values) {
@@ -94,6 +74,33 @@ double mean_of(const std::vector<double>& values) {
 }
 
 }  // namespace
+
+double pearson(const std::vector<double>& x, const std::vector<double>& y) {
+    const auto n = static_cast<double>(x.size());
+    const double mean_x = std::accumulate(x.begin(), x.end(), 0.0) / n;
+    const double mean_y = std::accumulate(y.begin(), y.end(), 0.0) / n;
+    double sxy = 0, sxx = 0, syy = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        sxy += (x[i] - mean_x) * (y[i] - mean_y);
+        sxx += (x[i] - mean_x) * (x[i] - mean_x);
+        syy += (y[i] - mean_y) * (y[i] - mean_y);
+    }
+    return sxx > 0 && syy > 0 ? sxy / std::sqrt(sxx * syy) : NAN;
+}
+
+double sorted_percentile(const std::vector<double>& sorted, double q) {
+    const double position = q * static_cast<double>(sorted.size() - 1);
+    const auto below = static_cast<std::size_t>(std::floor(position));
+    const std::size_t above = std::min(below + 1, sorted.size() - 1);
+    return sorted[below] + (position - static_cast<double>(below)) * (sorted[above] - sorted[below]);
+}
+
+double partial_correlation(double r_xy, double r_xz, double r_yz) {
+    if (!std::isfinite(r_xy)) return NAN;
+    if (!std::isfinite(r_xz) || !std::isfinite(r_yz)) return r_xy;
+    const double denominator = std::sqrt((1.0 - r_xz * r_xz) * (1.0 - r_yz * r_yz));
+    return denominator > 1e-12 ? (r_xy - r_xz * r_yz) / denominator : NAN;
+}
 
 double student_t_quantile(double p, double dof) {
     if (!(p > 0 && p < 1) || !(dof > 0)) throw Error("internal: a t quantile needs 0 < p < 1 and dof > 0");
@@ -153,46 +160,54 @@ double spearman(const std::vector<double>& x, const std::vector<double>& y) {
 }
 
 double partial_spearman(const std::vector<double>& x, const std::vector<double>& y, const std::vector<double>& z) {
-    const double xy = spearman(x, y), xz = spearman(x, z), yz = spearman(y, z);
-    if (!std::isfinite(xy)) return NAN;
-    if (!std::isfinite(xz) || !std::isfinite(yz)) return xy;  // a constant control explains nothing
-    const double denominator = std::sqrt((1.0 - xz * xz) * (1.0 - yz * yz));
-    return denominator > 1e-12 ? (xy - xz * yz) / denominator : NAN;
+    return partial_correlation(spearman(x, y), spearman(x, z), spearman(y, z));
 }
 
-Association associate(const std::vector<std::vector<double>>& replicates, const std::vector<double>& predictor,
-                      const std::vector<double>& control, const AssociationOptions& options) {
-    // The cells with at least one finite replicate.
-    std::vector<std::vector<double>> cells;
-    std::vector<double> x, z;
-    for (std::size_t c = 0; c < replicates.size(); ++c) {
-        std::vector<double> finite = finite_values(replicates[c]);
-        if (finite.empty()) continue;
-        cells.push_back(std::move(finite));
-        x.push_back(predictor[c]);
-        if (!control.empty()) z.push_back(control[c]);
+namespace {
+
+// A cell of a rank association: its replicates' values of the metric (y)
+// and, for an association between two metrics, of the other one (x, paired
+// with y replicate by replicate); otherwise x is the cell's fixed predictor.
+struct AssociationCell {
+    std::vector<double> y, x;
+    double fixed_x = NAN, control = NAN;
+};
+
+// The association over cells (associate's contract): rho of the cells' means,
+// the two-level bootstrap interval, the permutation p-value.
+Association associate_cells(const std::vector<AssociationCell>& cells, bool paired, bool controlled,
+                            const AssociationOptions& options) {
+    std::vector<double> means, x, z;
+    for (const AssociationCell& cell : cells) {
+        means.push_back(mean_of(cell.y));
+        x.push_back(paired ? mean_of(cell.x) : cell.fixed_x);
+        z.push_back(cell.control);
     }
-    const std::vector<double>* held = control.empty() ? nullptr : &z;
+    const std::vector<double>* held = controlled ? &z : nullptr;
     Association result;
     result.cells = static_cast<int64_t>(cells.size());
-    std::vector<double> means;
-    for (const auto& values : cells) means.push_back(mean_of(values));
     result.rho = cells.size() >= 3 ? rank_statistic(means, x, held) : NAN;
     if (!std::isfinite(result.rho)) {
         result.low = result.high = result.p_value = NAN;
         return result;
     }
     SeededRandom random(options.seed);
-    // Bootstrap: cells with replacement, and each chosen cell's replicates with replacement.
+    // Bootstrap: cells with replacement, and each chosen cell's replicates
+    // with replacement (x and y of one replicate together).
     std::vector<double> rhos;
     for (int64_t b = 0; b < options.bootstrap_samples; ++b) {
         std::vector<double> sample_means, sample_x, sample_z;
         for (std::size_t i = 0; i < cells.size(); ++i) {
             const auto c = static_cast<std::size_t>(random.below(cells.size()));
-            double sum = 0;
-            for (std::size_t r = 0; r < cells[c].size(); ++r) sum += cells[c][random.below(cells[c].size())];
-            sample_means.push_back(sum / static_cast<double>(cells[c].size()));
-            sample_x.push_back(x[c]);
+            const AssociationCell& cell = cells[c];
+            double sum_y = 0, sum_x = 0;
+            for (std::size_t r = 0; r < cell.y.size(); ++r) {
+                const auto pick = static_cast<std::size_t>(random.below(cell.y.size()));
+                sum_y += cell.y[pick];
+                if (paired) sum_x += cell.x[pick];
+            }
+            sample_means.push_back(sum_y / static_cast<double>(cell.y.size()));
+            sample_x.push_back(paired ? sum_x / static_cast<double>(cell.x.size()) : x[c]);
             if (held) sample_z.push_back(z[c]);
         }
         const double rho = rank_statistic(sample_means, sample_x, held ? &sample_z : nullptr);
@@ -200,9 +215,9 @@ Association associate(const std::vector<std::vector<double>>& replicates, const 
     }
     std::sort(rhos.begin(), rhos.end());
     const bool enough = static_cast<int64_t>(rhos.size()) >= std::max<int64_t>(20, options.bootstrap_samples / 2);
-    result.low = enough ? percentile(rhos, 0.025) : NAN;
-    result.high = enough ? percentile(rhos, 0.975) : NAN;
-    // Permutation test: the predictor shuffled across cells (the control stays with its cell).
+    result.low = enough ? sorted_percentile(rhos, 0.025) : NAN;
+    result.high = enough ? sorted_percentile(rhos, 0.975) : NAN;
+    // Permutation test: x shuffled across cells (the control stays with its cell).
     int64_t as_extreme = 0;
     std::vector<double> shuffled = x;
     for (int64_t p = 0; p < options.permutations; ++p) {
@@ -212,6 +227,61 @@ Association associate(const std::vector<std::vector<double>>& replicates, const 
     }
     result.p_value = static_cast<double>(as_extreme + 1) / static_cast<double>(options.permutations + 1);
     return result;
+}
+
+}  // namespace
+
+Association associate(const std::vector<std::vector<double>>& replicates, const std::vector<double>& predictor,
+                      const std::vector<double>& control, const AssociationOptions& options) {
+    // The cells with at least one finite replicate.
+    std::vector<AssociationCell> cells;
+    for (std::size_t c = 0; c < replicates.size(); ++c) {
+        AssociationCell cell;
+        cell.y = finite_values(replicates[c]);
+        if (cell.y.empty()) continue;
+        cell.fixed_x = predictor[c];
+        if (!control.empty()) cell.control = control[c];
+        cells.push_back(std::move(cell));
+    }
+    return associate_cells(cells, false, !control.empty(), options);
+}
+
+Association associate_paired(const std::vector<std::vector<double>>& metric,
+                              const std::vector<std::vector<double>>& other, const AssociationOptions& options) {
+    if (metric.size() != other.size()) throw Error("internal: associate_paired needs both metrics for every cell");
+    std::vector<AssociationCell> cells;
+    for (std::size_t c = 0; c < metric.size(); ++c) {
+        AssociationCell cell;
+        for (std::size_t r = 0; r < std::min(metric[c].size(), other[c].size()); ++r)
+            if (std::isfinite(metric[c][r]) && std::isfinite(other[c][r])) {
+                cell.y.push_back(metric[c][r]);
+                cell.x.push_back(other[c][r]);
+            }
+        if (!cell.y.empty()) cells.push_back(std::move(cell));
+    }
+    return associate_cells(cells, true, false, options);
+}
+
+std::vector<double> holm_adjusted(const std::vector<double>& p_values) {
+    std::vector<std::size_t> order;
+    for (std::size_t i = 0; i < p_values.size(); ++i)
+        if (std::isfinite(p_values[i])) order.push_back(i);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t a, std::size_t b) { return p_values[a] < p_values[b]; });
+    std::vector<double> adjusted(p_values.size(), NAN);
+    const auto family = static_cast<double>(order.size());
+    double running = 0;
+    for (std::size_t rank = 0; rank < order.size(); ++rank) {
+        const double scaled = std::min(1.0, (family - static_cast<double>(rank)) * p_values[order[rank]]);
+        running = std::max(running, scaled);
+        adjusted[order[rank]] = running;
+    }
+    return adjusted;
+}
+
+std::string equivalence_outcome(double low, double high, double bound) {
+    if (!std::isfinite(low) || !std::isfinite(high) || !std::isfinite(bound)) return "no interval";
+    return low > -bound && high < bound ? "equivalent" : "not equivalent";
 }
 
 }  // namespace cellscape

@@ -23,6 +23,19 @@ MeanInterval mean_interval(const std::vector<double>& values, double level = 0.9
 // (0 < p < 1, dof > 0).
 double student_t_quantile(double p, double dof);
 
+// Pearson's correlation; NaN when either side is constant.
+double pearson(const std::vector<double>& x, const std::vector<double>& y);
+
+// The partial correlation of x and y with z held fixed, from the three
+// correlations: (r_xy - r_xz r_yz) / sqrt((1 - r_xz^2)(1 - r_yz^2)). NaN
+// when z explains x or y completely (or r_xy is NaN); r_xy when z is
+// constant (r_xz or r_yz NaN: a constant control explains nothing).
+double partial_correlation(double r_xy, double r_xz, double r_yz);
+
+// The q-quantile (0 <= q <= 1) of ascending, non-empty `sorted` by linear
+// interpolation between order statistics (numpy's default).
+double sorted_percentile(const std::vector<double>& sorted, double q);
+
 // Ranks 1..n, ties sharing their average rank.
 std::vector<double> average_ranks(const std::vector<double>& values);
 
@@ -56,5 +69,27 @@ struct AssociationOptions {
 // empty) the other one, held fixed.
 Association associate(const std::vector<std::vector<double>>& replicates, const std::vector<double>& predictor,
                       const std::vector<double>& control, const AssociationOptions& options);
+
+// The association between two metrics measured on the same replicates:
+// `metric[c][k]` and `other[c][k]` are cell c's seed k (a replicate with a
+// NaN in either is left out). Spearman's rho of the cells' means, the same
+// two-level bootstrap (a drawn replicate brings both values) and
+// permutation test (the other metric's means permuted across cells).
+Association associate_paired(const std::vector<std::vector<double>>& metric,
+                              const std::vector<std::vector<double>>& other, const AssociationOptions& options);
+
+// Holm's step-down adjustment of one family of p-values: sorted ascending,
+// p_(i) becomes max over j <= i of min(1, (m - j + 1) p_(j)), m the number
+// of finite p-values; a NaN p-value is not in the family and stays NaN.
+// Rejecting where the adjusted p < alpha keeps the chance of any false
+// rejection in the family at most alpha, whatever the tests' dependence.
+std::vector<double> holm_adjusted(const std::vector<double>& p_values);
+
+// Whether an interval rules out every effect of size `bound` or more: the
+// 95% interval lies strictly inside (-bound, bound) ("equivalent"), reaches
+// beyond it ("not equivalent"), or is missing ("no interval"). With a 95%
+// interval this is two one-sided tests at 2.5% each, stricter than the
+// usual 90% interval's 5%.
+std::string equivalence_outcome(double low, double high, double bound);
 
 }  // namespace cellscape

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <fstream>
 #include <functional>
@@ -30,6 +31,10 @@
 namespace cellscape {
 namespace {
 
+double seconds_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 // Between the steps of a study, where nothing is half written.
 void stop_if_interrupted(const std::string& next) {
     if (InterruptGuard::requested())
@@ -53,11 +58,13 @@ StudyConfig replicate_config(const StudyConfig& config, uint64_t seed) {
     return copy;
 }
 
-ObjectiveOptions objective_options(const StudyConfig& config, int64_t samples, int64_t batch_size, Split split) {
+ObjectiveOptions objective_options(const StudyConfig& config, int64_t samples, int64_t batch_size, Split split,
+                                   BatchNormMode bn = BatchNormMode::eval) {
     ObjectiveOptions options;
     options.samples = samples;
     options.batch_size = batch_size;
     options.split = split;
+    options.bn_mode = bn;
     options.seed = config.analysis_seed;
     options.device = parse_device(config.device);
     return options;
@@ -121,9 +128,12 @@ nlohmann::ordered_json analysis_settings(const StudyConfig& config, const std::s
                          {"tol", h.tolerance}, {"ncv", h.ncv}, {"trace", h.trace},
                          {"trace_max_probes", h.trace_max_probes}, {"trace_rtol", h.trace_rtol},
                          {"density", h.density}, {"slq_steps", h.slq_steps}, {"slq_runs", h.slq_runs}});
+        // Like cuda_float32: named only when not the default, so files from before the key stay reusable.
+        if (h.bn != BatchNormMode::eval) settings["bn"] = name_of(h.bn);
     } else if (kind == "gradvar") {
         settings.update({{"batches", config.gradient_variance.batches},
                          {"batch_size", config.gradient_variance.batch_size}});
+        if (config.gradient_variance.bn != BatchNormMode::eval) settings["bn"] = name_of(config.gradient_variance.bn);
     } else {
         const StudySurfaceSettings& s = config.surface;
         nlohmann::json evaluations = nlohmann::json::array();
@@ -217,8 +227,13 @@ struct CheckpointAnalysis {
     ObjectiveSource source() const {
         return {(cell_dir / "train" / epoch_checkpoint_name(epoch)).string(), "", "", ""};
     }
-    OutputRecord record(const std::string& kind, int64_t pair = 0) const {
-        return {command, analysis_settings(config, kind, pair).dump()};
+    OutputRecord record(const std::string& kind, double seconds = NAN) const {
+        OutputRecord made{command, analysis_settings(config, kind).dump()};
+        made.seconds = seconds;
+        return made;
+    }
+    OutputRecord surface_record(int64_t pair) const {
+        return {command, analysis_settings(config, "surface", pair).dump()};
     }
     // True when the output must be computed; an existing one must have these settings.
     bool needed(const std::filesystem::path& file, const std::string& kind, int64_t pair = 0) const {
@@ -229,20 +244,23 @@ struct CheckpointAnalysis {
 
     void hessian() const {
         if (!config.hessian.enabled || !needed(output("hessian"), "hessian")) return;
-        Objective objective = Objective::load(
-            source(), objective_options(config, config.hessian.samples, config.hessian.batch_size, Split::train));
+        const auto start = std::chrono::steady_clock::now();
+        Objective objective = Objective::load(source(), objective_options(config, config.hessian.samples,
+                                                                          config.hessian.batch_size, Split::train,
+                                                                          config.hessian.bn));
         const HessianReport report = analyse_hessian(objective, hessian_request(config), progress);
-        write_hessian_file(output("hessian"), objective, report, record("hessian"));
+        write_hessian_file(output("hessian"), objective, report, record("hessian", seconds_since(start)));
     }
 
     void gradient_variance() const {
         const StudyGradientVarianceSettings& settings = config.gradient_variance;
         if (!settings.enabled || !needed(output("gradvar"), "gradvar")) return;
-        Objective objective = Objective::load(
-            source(), objective_options(config, settings.batches * settings.batch_size, settings.batch_size, Split::train));
+        const auto start = std::chrono::steady_clock::now();
+        Objective objective = Objective::load(source(), objective_options(config, settings.batches * settings.batch_size,
+                                                                          settings.batch_size, Split::train, settings.bn));
         const GradientVariance result = cellscape::gradient_variance(objective, progress);
         write_gradient_variance_file(output("gradvar"), {source().checkpoint}, {result}, objective.provenance(),
-                                     record("gradvar"));
+                                     record("gradvar", seconds_since(start)));
     }
 
     // Every direction pair's surface, or (`shard` set) one shard of each.
@@ -268,7 +286,7 @@ struct CheckpointAnalysis {
             directions.seed = config.analysis_seed + static_cast<uint64_t>(pair);
             const SurfaceSlice slice =
                 make_surface_slice(*loaded->objectives.evaluations.front().second, directions, request.y.has_value());
-            compute_surface(loaded->objectives, slice, request, out, record("surface", pair), progress);
+            compute_surface(loaded->objectives, slice, request, out, surface_record(pair), progress);
         }
     }
 };
@@ -295,6 +313,7 @@ StudyRow replicate_row(const StudyReplicate& replicate) {
     row.cell = cell.name;
     row.genotype = format_genotype(cell.genotype);
     row.directory = replicate.directory;
+    row.population = replicate.population;
     row.seed = static_cast<int64_t>(replicate.seed);
     const CellMetrics normal = cell_metrics(cell.genotype.normal, CellType::normal);
     const CellMetrics reduce = cell_metrics(cell.genotype.reduce, CellType::reduce);
@@ -325,6 +344,23 @@ void fill_basin(StudyRow& row, const StudyConfig& config, const std::filesystem:
     row.basin_radius = radius / static_cast<double>(config.surface.direction_pairs);
 }
 
+// The seconds a replicate's analyses at `epoch` took, as their files record
+// (compute_seconds); NaN when a file predates the record.
+double analysis_seconds(const StudyConfig& config, const std::filesystem::path& cell_dir, int64_t epoch) {
+    std::vector<std::filesystem::path> files{cell_dir / analysis_name("hessian", epoch),
+                                             cell_dir / analysis_name("gradvar", epoch)};
+    for (int64_t pair = 0; pair < config.surface.direction_pairs; ++pair)
+        files.push_back(cell_dir / surface_name(epoch, pair));
+    double seconds = 0;
+    for (const auto& path : files) {
+        if (!std::filesystem::exists(path)) continue;
+        const Hdf5File file(path, Hdf5File::Mode::read);
+        if (!file.has_attribute("/", "compute_seconds")) return NAN;
+        seconds += file.double_attribute("/", "compute_seconds");
+    }
+    return seconds;
+}
+
 // The measured columns, read back from the files (so skipped work counts too).
 void fill_row(StudyRow& row, const StudyConfig& config, const std::filesystem::path& cell_dir, int64_t epoch) {
     const TrainingState state = read_checkpoint(cell_dir / "train" / epoch_checkpoint_name(epoch));
@@ -344,8 +380,14 @@ void fill_row(StudyRow& row, const StudyConfig& config, const std::filesystem::p
     const std::vector<double> until_epoch(history.step_loss.begin(),
                                           history.step_loss.begin() +
                                               static_cast<std::ptrdiff_t>(steps_per_epoch * (last + 1)));
-    row.epochs_to_threshold =
-        epochs_to_threshold(until_epoch, static_cast<int64_t>(steps_per_epoch), config.loss_threshold);
+    const ConvergenceTime convergence =
+        convergence_time(until_epoch, static_cast<int64_t>(steps_per_epoch), config.loss_threshold);
+    row.epochs_to_threshold = convergence.epochs;
+    row.censored = convergence.censored ? 1 : 0;
+    row.train_seconds = 0;
+    for (std::size_t e = 0; e <= last && e < history.epoch_seconds.size(); ++e)
+        row.train_seconds += history.epoch_seconds[e];
+    row.analysis_seconds = analysis_seconds(config, cell_dir, epoch);
     const auto hessian_path = cell_dir / analysis_name("hessian", epoch);
     if (std::filesystem::exists(hessian_path)) {
         const Hdf5File file(hessian_path, Hdf5File::Mode::read);
@@ -362,19 +404,6 @@ void fill_row(StudyRow& row, const StudyConfig& config, const std::filesystem::p
 }
 
 }  // namespace
-
-double epochs_to_threshold(const std::vector<double>& step_losses, int64_t steps_per_epoch, double threshold) {
-    if (steps_per_epoch < 1) return NAN;
-    const auto per_epoch = static_cast<std::size_t>(steps_per_epoch);
-    const std::size_t window = std::max<std::size_t>(1, per_epoch / 4);
-    double window_sum = 0;
-    for (std::size_t step = 0; step < step_losses.size(); ++step) {
-        window_sum += step_losses[step] - (step >= window ? step_losses[step - window] : 0.0);
-        if (step + 1 >= window && window_sum / static_cast<double>(window) <= threshold)
-            return static_cast<double>(step + 1) / static_cast<double>(per_epoch);
-    }
-    return NAN;
-}
 
 namespace {
 
@@ -396,7 +425,7 @@ void write_table(Hdf5File& file, const std::string& group, const StudyTable& tab
 void write_summary(const std::filesystem::path& path, const StudyConfig& config, const StudyResult& result,
                    const std::string& command) {
     write_hdf5_atomically(path, [&](Hdf5File& file) {
-        write_standard_attributes(file, study_summary_format, 2, command);
+        write_standard_attributes(file, study_summary_format, 3, command);
         file.set_attribute("/", "name", config.name);
         file.set_attribute("/", "dataset", config.training.dataset);
         file.set_attribute("/", "loss_threshold", config.loss_threshold);
@@ -408,6 +437,15 @@ void write_summary(const std::filesystem::path& path, const StudyConfig& config,
         write_table(file, "replicates", replicates_table(result.rows));
         write_table(file, "cells", cells_table(result.cells));
         write_table(file, "associations", associations_table(result.associations));
+        write_table(file, "metric_associations", metric_associations_table(result.metric_associations));
+        write_table(file, "mediation", mediation_table(result.mediation));
+        const StudyStatistics& statistics = config.statistics;
+        file.set_attribute("/", "alpha", statistics.alpha);
+        file.set_attribute("/", "power", statistics.power);
+        file.set_attribute("/", "equivalence_bound", statistics.equivalence_bound);
+        file.set_attribute("/", "bootstrap_samples", statistics.bootstrap_samples);
+        file.set_attribute("/", "permutations", statistics.permutations);
+        file.set_attribute("/", "power_simulations", statistics.power_simulations);
     });
 }
 
@@ -442,16 +480,47 @@ bool study_replicate_finished(const StudyConfig& config, const std::filesystem::
     return missing_outputs(config, out_dir / replicate.directory).empty();
 }
 
-std::vector<NamedGenotype> study_cells(const StudyConfig& config) {
-    std::vector<NamedGenotype> cells;
-    for (const auto& spec : config.cells)
-        for (auto& cell : resolve_cells(spec)) cells.push_back(std::move(cell));
+namespace {
+
+// The cells of a config with their populations, in order.
+std::vector<std::pair<NamedGenotype, std::string>> cells_with_populations(const StudyConfig& config) {
+    std::vector<std::pair<NamedGenotype, std::string>> cells;
+    for (const auto& spec : config.cells) {
+        const std::string population = cell_population(spec);
+        for (auto& cell : resolve_cells(spec)) cells.emplace_back(std::move(cell), population);
+    }
     for (std::size_t i = 0; i < cells.size(); ++i)
         for (std::size_t j = 0; j < i; ++j)
-            if (cell_directory_name(cells[i].name) == cell_directory_name(cells[j].name))
+            if (cell_directory_name(cells[i].first.name) == cell_directory_name(cells[j].first.name))
                 throw Error(fmt::format("two cells of the study are both named {}: give each a distinct name "
                                         "(NAME = Genotype(...))",
-                                        cells[i].name));
+                                        cells[i].first.name));
+    return cells;
+}
+
+// A spec that relied on the variants' former default (both cells rewired)
+// must not silently give other cells where its old results lie.
+void refuse_former_default_cells(const StudyConfig& config, const std::filesystem::path& out_dir) {
+    for (const auto& spec : config.cells) {
+        const auto former = former_default_spec(spec);
+        if (!former) continue;
+        for (const NamedGenotype& cell : resolve_cells(*former)) {
+            const auto directory = out_dir / cell_directory_name(cell.name);
+            if (!std::filesystem::is_directory(directory)) continue;
+            throw Error(fmt::format(
+                "{}: {} holds cells that '{}' gave before cellscape 0.2, when variants rewired both the normal and "
+                "the reduction cell; it now rewires the normal cell only (cells=normal). Write '{}' in cells = [...] "
+                "to keep those results, or 'cells=normal' in the spec to train the new cells beside them",
+                config.source.string(), directory.string(), spec, *former));
+        }
+    }
+}
+
+}  // namespace
+
+std::vector<NamedGenotype> study_cells(const StudyConfig& config) {
+    std::vector<NamedGenotype> cells;
+    for (auto& [cell, population] : cells_with_populations(config)) cells.push_back(std::move(cell));
     return cells;
 }
 
@@ -461,12 +530,12 @@ std::vector<uint64_t> study_seeds(const StudyConfig& config) {
 
 std::vector<StudyReplicate> study_replicates(const StudyConfig& config) {
     std::vector<StudyReplicate> replicates;
-    const std::vector<NamedGenotype> cells = study_cells(config);
+    const auto cells = cells_with_populations(config);
     for (std::size_t c = 0; c < cells.size(); ++c)
         for (const uint64_t seed : study_seeds(config)) {
-            std::string directory = cell_directory_name(cells[c].name);
+            std::string directory = cell_directory_name(cells[c].first.name);
             if (config.replicated()) directory += fmt::format("/seed-{}", seed);
-            replicates.push_back({cells[c], c, seed, directory});
+            replicates.push_back({cells[c].first, c, seed, directory, cells[c].second});
         }
     return replicates;
 }
@@ -609,6 +678,7 @@ StudyResult run_study(const StudyConfig& config, const std::filesystem::path& ou
     if (part.only_replicate && *part.only_replicate >= replicates.size())
         throw Error(fmt::format("replicate index {} is out of range: the study has {} (cell, seed) pairs (0 to {})",
                                 *part.only_replicate, replicates.size(), replicates.size() - 1));
+    refuse_former_default_cells(config, out_dir);
     std::filesystem::create_directories(out_dir);
     InterruptGuard interrupts;  // training and the analyses nest their own inside it
     StudyResult result;
@@ -648,25 +718,96 @@ StudyResult run_study(const StudyConfig& config, const std::filesystem::path& ou
         task.update(static_cast<int64_t>(i + 1));
     }
     if (!part.only_replicate) {
-        result.cells = summarize_cells(result.rows);
-        AssociationOptions options;
-        options.seed = config.analysis_seed;
-        result.associations = associate_metrics(result.rows, options);
+        StudyStatistics statistics = config.statistics;
+        statistics.seed = config.analysis_seed;
+        summarize_study(result, statistics);
         result.summary = out_dir / "summary.h5";
         write_summary(result.summary, config, result, command);
     }
     return result;
 }
 
-std::string format_study_result(const StudyResult& result, bool replicated) {
-    if (!replicated) return format_replicates_table(result.rows);
+std::vector<StudyRow> read_study_replicates(const std::filesystem::path& summary) {
+    if (std::filesystem::is_directory(summary)) return read_study_replicates(summary / "summary.h5");
+    if (!std::filesystem::is_regular_file(summary))
+        throw Error(fmt::format("{} does not exist: name a finished study's directory or its summary.h5",
+                                summary.string()));
+    const Hdf5File file(summary, Hdf5File::Mode::read);
+    try {
+        require_format(file, study_summary_format);
+    } catch (const Hdf5Error& error) {
+        throw Error(fmt::format("{}: name a finished study's directory or its summary.h5", error.what()));
+    }
+    const std::string group = "replicates/";
+    const std::vector<std::string> cells = file.read_strings(group + "cell");
+    std::vector<StudyRow> rows(cells.size());
+    auto column_size = [&](const std::string& name, std::size_t size) {
+        if (size != rows.size())
+            throw Error(fmt::format("{}: the replicates table's column {} has {} entries where {} has {}; the file is "
+                                    "damaged: summarize the study again (cellscape study CONFIG --out DIR --collect)",
+                                    summary.string(), name, size, "cell", rows.size()));
+    };
+    auto strings = [&](const std::string& name, std::string StudyRow::*field, const char* missing) {
+        const bool present = file.contains(group + name);
+        const auto values = present ? file.read_strings(group + name) : std::vector<std::string>(rows.size(), missing);
+        column_size(name, values.size());
+        for (std::size_t i = 0; i < rows.size(); ++i) rows[i].*field = values[i];
+    };
+    auto numbers = [&](const std::string& name, auto field, bool required) {
+        if (!file.contains(group + name)) {
+            if (required)
+                throw Error(fmt::format("{}: the replicates table has no column {}: not a study summary cellscape "
+                                        "can read",
+                                        summary.string(), name));
+            return;
+        }
+        const torch::Tensor values = file.read(group + name).to(torch::kFloat64).contiguous();
+        column_size(name, static_cast<std::size_t>(values.numel()));
+        const double* data = values.data_ptr<double>();
+        for (std::size_t i = 0; i < rows.size(); ++i) {
+            using Value = std::decay_t<decltype(rows[i].*field)>;
+            rows[i].*field = static_cast<Value>(data[i]);
+        }
+    };
+    strings("cell", &StudyRow::cell, "");
+    strings("genotype", &StudyRow::genotype, "");
+    strings("status", &StudyRow::status, "");
+    strings("directory", &StudyRow::directory, "");
+    strings("population", &StudyRow::population, "all");
+    numbers("seed", &StudyRow::seed, true);
+    numbers("normal_width", &StudyRow::normal_width, true);
+    numbers("normal_depth", &StudyRow::normal_depth, true);
+    numbers("reduce_width", &StudyRow::reduce_width, true);
+    numbers("reduce_depth", &StudyRow::reduce_depth, true);
+    numbers("parameters", &StudyRow::parameters, true);
+    numbers("epoch", &StudyRow::epoch, true);
+    for (const StudyMetric& metric : study_metrics()) numbers(metric.name, metric.field, true);
+    numbers("censored", &StudyRow::censored, false);
+    numbers("train_seconds", &StudyRow::train_seconds, false);
+    numbers("analysis_seconds", &StudyRow::analysis_seconds, false);
+    return rows;
+}
+
+void summarize_study(StudyResult& result, const StudyStatistics& statistics) {
+    result.cells = summarize_cells(result.rows);
+    result.associations = associate_with_predictors(result.rows, statistics);
+    result.metric_associations = associate_metric_pairs(result.rows, statistics);
+    result.mediation = mediate_convergence(result.rows, statistics);
+}
+
+std::string format_study_result(const StudyResult& result, const StudyConfig& config) {
+    if (!config.replicated()) return format_replicates_table(result.rows);
     std::string text = format_cells_table(result.cells);
-    int64_t cells = 0;
-    for (const auto& cell : result.cells) cells += cell.n > 0;
-    text += fmt::format("\nAcross cells: Spearman's rho of the cells' means with the normal cell's width, its 95% "
-                        "bootstrap interval (cells and replicates resampled), permutation p ({} cells):\n",
-                        cells);
-    text += format_verdict_table(result.associations);
+    text += "\nAcross cells, per population: Spearman's rho of the cells' means with the normal cell's width, its 95% "
+            "bootstrap interval (cells and replicates resampled), permutation p:\n";
+    text += format_verdict_table(result.associations, config.statistics);
+    if (const std::string convergence = format_convergence_associations(result.metric_associations);
+        !convergence.empty())
+        text += "\nEach metric against convergence speed (epochs_to_threshold), across cells:\n" + convergence;
+    if (const std::string mediation = format_mediation_table(result.mediation); !mediation.empty())
+        text += "\nWidth -> convergence through each metric (ranks; a: width->metric, b: metric->convergence with "
+                "width fixed, proportion = a*b / total):\n" +
+                mediation;
     return text;
 }
 

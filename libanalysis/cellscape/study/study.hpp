@@ -33,11 +33,6 @@ namespace cellscape {
 
 inline constexpr const char* study_summary_format = "cellscape-study";
 
-// Convergence speed at step resolution: the first step at which the mean of
-// the last quarter epoch of step losses (at least one step) is at most
-// `threshold`, in epochs (step / steps_per_epoch); NaN when none is.
-double epochs_to_threshold(const std::vector<double>& step_losses, int64_t steps_per_epoch, double threshold);
-
 // One (cell, seed) pair of a study: trained once with that seed, and
 // analysed at every analysis epoch.
 struct StudyReplicate {
@@ -45,12 +40,15 @@ struct StudyReplicate {
     std::size_t cell_index = 0;  // in study_cells' order
     uint64_t seed = 0;
     std::string directory;  // relative to the study's: <cell>/seed-<s>, or <cell> without `seeds`
+    std::string population;  // the cell spec's (cells/cell_spec.hpp, cell_population)
 };
 
 struct StudyResult {
     std::vector<StudyRow> rows;                        // the replicates table
     std::vector<StudyCellRow> cells;                   // means and intervals per cell
     std::vector<StudyAssociationRow> associations;     // rank associations and verdicts
+    std::vector<StudyMetricAssociationRow> metric_associations;  // metric against metric
+    std::vector<StudyMediationRow> mediation;          // width -> convergence through each metric
     int64_t failed_replicates = 0;
     std::filesystem::path summary;
 };
@@ -83,7 +81,10 @@ std::string describe_failure(const std::exception_ptr& failure);
 // section and the key; run_study calls it before any work.
 void validate_study(const StudyConfig& config);
 
-// Runs (or resumes) the study. A cell that fails, whatever the exception, is
+// Runs (or resumes) the study. Refused before any work when the output
+// directory holds cells a spec gave before the variants' default changed
+// (cells/cell_spec.hpp, former_default_spec), naming the key that keeps
+// them. A cell that fails, whatever the exception, is
 // reported in its rows and the others go on; an interrupt (SIGINT/SIGTERM)
 // stops the study after saving what finished, with Interrupted, and writes
 // no summary. Finished outputs are reused only when they were made with
@@ -106,9 +107,20 @@ std::vector<uint64_t> study_seeds(const StudyConfig& config);
 // Every (cell, seed) pair, cell by cell, seeds in the config's order.
 std::vector<StudyReplicate> study_replicates(const StudyConfig& config);
 
-// A study's outputs for people: the per-cell means with intervals and the
-// verdicts; with one seed, every row as measured.
-std::string format_study_result(const StudyResult& result, bool replicated);
+// The replicates table of a study's summary.h5, as rows (a summary from
+// before cellscape 0.2 has no population, censoring or cost columns: its
+// rows get population "all", and NaN costs). Error naming the file for
+// anything that is not a study summary or has columns of unequal length.
+std::vector<StudyRow> read_study_replicates(const std::filesystem::path& summary);
+
+// The summary's tables from the replicates' rows (statistics.seed seeds
+// every resample and simulation).
+void summarize_study(StudyResult& result, const StudyStatistics& statistics);
+
+// A study's outputs for people: the per-cell means with intervals, the
+// verdicts, the metrics against convergence speed and the mediation
+// estimates; with one seed, every row as measured.
+std::string format_study_result(const StudyResult& result, const StudyConfig& config);
 
 // A directory name for a cell name ("DARTS_V2-random-connections-s1-0").
 std::string cell_directory_name(const std::string& cell_name);

@@ -154,6 +154,7 @@ void read_analysis(TableReader& top, StudyConfig& config) {
     hessian.read("slq_runs", h.slq_runs);
     hessian.read("samples", h.samples);
     hessian.read("batch_size", h.batch_size);
+    hessian.read_name("bn", h.bn);
     hessian.reject_unknown_keys();
     TableReader surface = analysis.table("surface");
     StudySurfaceSettings& s = config.surface;
@@ -182,8 +183,27 @@ void read_analysis(TableReader& top, StudyConfig& config) {
     gradvar.read("enabled", config.gradient_variance.enabled);
     gradvar.read("batches", config.gradient_variance.batches);
     gradvar.read("batch_size", config.gradient_variance.batch_size);
+    gradvar.read_name("bn", config.gradient_variance.bn);
     gradvar.reject_unknown_keys();
     analysis.reject_unknown_keys();
+}
+
+// [statistics]: how the summary decides (study_tables.hpp, StudyStatistics).
+void read_statistics(TableReader& top, StudyConfig& config) {
+    TableReader table = top.table("statistics");
+    StudyStatistics& s = config.statistics;
+    table.read("alpha", s.alpha);
+    table.read("power", s.power);
+    table.read("equivalence_bound", s.equivalence_bound);
+    table.read("bootstrap_samples", s.bootstrap_samples);
+    table.read("permutations", s.permutations);
+    table.read("power_simulations", s.power_simulations);
+    table.reject_unknown_keys();
+    try {
+        s.validate();
+    } catch (const SettingError& error) {
+        throw table.error(error.setting(), error.problem());
+    }
 }
 
 // `seeds = [...]`: distinct non-negative training seeds, one replicate each;
@@ -256,6 +276,7 @@ StudyConfig StudyConfig::load(const std::filesystem::path& path) {
     read_training(top, config);
     read_analysis(top, config);
     read_seeds(top, root, config);
+    read_statistics(top, config);
     TableReader slurm = top.table("slurm");
     slurm.read("surface_shards", config.slurm_surface_shards);
     if (config.slurm_surface_shards < 1)

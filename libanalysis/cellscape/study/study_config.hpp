@@ -9,6 +9,7 @@
 
 #include "cellscape/analysis/objective_settings.hpp"
 #include "cellscape/nn/network_config.hpp"
+#include "cellscape/study/study_tables.hpp"
 #include "cellscape/train/training_config.hpp"
 
 namespace cellscape {
@@ -24,6 +25,10 @@ struct StudyHessianSettings {
     bool density = false;
     int64_t slq_steps = 30, slq_runs = 3;
     int64_t samples = 256, batch_size = 128;
+    // BatchNorm's mode for the Hessian: "eval" (running statistics, the
+    // network as evaluated) or "train" (each batch's statistics, the loss
+    // SGD descends).
+    BatchNormMode bn = BatchNormMode::eval;
 };
 
 struct StudySurfaceSettings {
@@ -46,6 +51,7 @@ struct StudySurfaceSettings {
 struct StudyGradientVarianceSettings {
     bool enabled = true;
     int64_t batches = 10, batch_size = 64;
+    BatchNormMode bn = BatchNormMode::eval;  // "train": the gradient noise SGD sees
 };
 
 struct StudyConfig {
@@ -74,6 +80,9 @@ struct StudyConfig {
     StudyHessianSettings hessian;
     StudySurfaceSettings surface;
     StudyGradientVarianceSettings gradient_variance;
+    // How the summary's tables decide: alpha, power, equivalence bound,
+    // resamples ([statistics]; its seed is analysis_seed).
+    StudyStatistics statistics;
     // On Slurm: split each surface into this many point shards, each an
     // array task of its own (1: the cell's task computes the whole surface).
     int64_t slurm_surface_shards = 1;

@@ -8,6 +8,8 @@
 #include <set>
 
 #include "cellscape/cells/metrics.hpp"
+#include "cellscape/study/power.hpp"
+#include "cellscape/util/error.hpp"
 
 namespace cellscape {
 namespace {
@@ -33,6 +35,75 @@ std::vector<int64_t> epochs_of(const std::vector<StudyRow>& rows) {
     for (const StudyRow& row : rows)
         if (row.status == "ok") epochs.insert(row.epoch);
     return {epochs.begin(), epochs.end()};
+}
+
+// The cell groups of one population, in the order they appear.
+std::vector<std::vector<const StudyRow*>> population_groups(const std::vector<std::vector<const StudyRow*>>& groups,
+                                                            const std::string& population) {
+    std::vector<std::vector<const StudyRow*>> selected;
+    for (const auto& group : groups)
+        if (group.front()->population == population) selected.push_back(group);
+    return selected;
+}
+
+// The populations of the groups, in the order they first appear.
+std::vector<std::string> populations_of(const std::vector<std::vector<const StudyRow*>>& groups) {
+    std::vector<std::string> populations;
+    for (const auto& group : groups)
+        if (std::find(populations.begin(), populations.end(), group.front()->population) == populations.end())
+            populations.push_back(group.front()->population);
+    return populations;
+}
+
+// Each group's finished replicates' values of a column (empty for a cell
+// without finished replicates).
+std::vector<std::vector<double>> replicate_values(const std::vector<std::vector<const StudyRow*>>& groups,
+                                                  double StudyRow::*field) {
+    std::vector<std::vector<double>> values;
+    for (const auto& group : groups) {
+        values.emplace_back();
+        for (const StudyRow* row : group)
+            if (row->status == "ok") values.back().push_back(row->*field);
+    }
+    return values;
+}
+
+bool varies(const std::vector<double>& values) {
+    return std::any_of(values.begin(), values.end(), [&](double v) { return v != values.front(); });
+}
+
+AssociationOptions association_options(const StudyStatistics& statistics) {
+    AssociationOptions options;
+    options.bootstrap_samples = statistics.bootstrap_samples;
+    options.permutations = statistics.permutations;
+    options.seed = statistics.seed;
+    return options;
+}
+
+// The smallest |rho| the row's design detects (power.hpp): its cells with
+// a finite value, their seeds, and the metric's noise ratio among them.
+double row_min_detectable_rho(const std::vector<std::vector<double>>& replicates, const std::vector<double>& predictor,
+                              const std::vector<double>& control, const StudyStatistics& statistics) {
+    RankTestDesign design;
+    std::vector<std::vector<double>> finite;
+    for (std::size_t c = 0; c < replicates.size(); ++c) {
+        std::vector<double> values;
+        for (double v : replicates[c])
+            if (std::isfinite(v)) values.push_back(v);
+        if (values.empty()) continue;
+        design.predictor.push_back(predictor[c]);
+        if (!control.empty()) design.control.push_back(control[c]);
+        design.seeds.push_back(static_cast<int64_t>(values.size()));
+        finite.push_back(std::move(values));
+    }
+    design.noise_ratio = variance_components(finite).noise_ratio();
+    if (design.predictor.size() < 3 || !std::isfinite(design.noise_ratio)) return NAN;
+    PowerOptions options;
+    options.alpha = statistics.alpha;
+    options.simulations = statistics.power_simulations;
+    options.null_simulations = std::max<int64_t>(2000, 2 * statistics.power_simulations);
+    options.seed = statistics.seed;
+    return minimum_detectable_rho(design, statistics.power, options);
 }
 
 std::string number(double value, const char* format) {
@@ -63,6 +134,30 @@ std::size_t metric_index(const std::string& name) {
 
 }  // namespace
 
+double epochs_to_threshold(const std::vector<double>& step_losses, int64_t steps_per_epoch, double threshold) {
+    if (steps_per_epoch < 1) return NAN;
+    const auto per_epoch = static_cast<std::size_t>(steps_per_epoch);
+    const std::size_t window = std::max<std::size_t>(1, per_epoch / 4);
+    double window_sum = 0;
+    for (std::size_t step = 0; step < step_losses.size(); ++step) {
+        window_sum += step_losses[step] - (step >= window ? step_losses[step - window] : 0.0);
+        if (step + 1 >= window && window_sum / static_cast<double>(window) <= threshold)
+            return static_cast<double>(step + 1) / static_cast<double>(per_epoch);
+    }
+    return NAN;
+}
+
+ConvergenceTime convergence_time(const std::vector<double>& step_losses, int64_t steps_per_epoch, double threshold) {
+    ConvergenceTime result;
+    if (steps_per_epoch < 1) return result;
+    result.epochs = epochs_to_threshold(step_losses, steps_per_epoch, threshold);
+    if (std::isnan(result.epochs)) {
+        result.epochs = static_cast<double>(step_losses.size() + 1) / static_cast<double>(steps_per_epoch);
+        result.censored = true;
+    }
+    return result;
+}
+
 const std::vector<StudyMetric>& study_metrics() {
     static const std::vector<StudyMetric> metrics = {
         {"train_loss", &StudyRow::train_loss, -1},
@@ -88,6 +183,7 @@ std::vector<StudyCellRow> summarize_cells(const std::vector<StudyRow>& rows) {
             const StudyRow& first = *group.front();
             cell.cell = first.cell;
             cell.genotype = first.genotype;
+            cell.population = first.population;
             const auto slash = first.directory.find('/');
             cell.directory = first.directory.substr(0, slash);
             cell.normal_width = first.normal_width;
@@ -99,6 +195,7 @@ std::vector<StudyCellRow> summarize_cells(const std::vector<StudyRow>& rows) {
             for (const StudyRow* row : group)
                 if (row->status == "ok") finished.push_back(row);
             cell.n = static_cast<int64_t>(finished.size());
+            for (const StudyRow* row : finished) cell.censored += row->censored;
             if (!finished.empty()) cell.parameters = finished.front()->parameters;
             for (const StudyMetric& metric : study_metrics()) {
                 std::vector<double> values;
@@ -110,59 +207,149 @@ std::vector<StudyCellRow> summarize_cells(const std::vector<StudyRow>& rows) {
     return cells;
 }
 
-std::string association_verdict(const Association& association, int expected_sign) {
+void StudyStatistics::validate() const {
+    if (!(alpha > 0 && alpha < 1)) throw SettingError("alpha", fmt::format("must be between 0 and 1 (got {})", alpha));
+    if (!(power > alpha && power < 1))
+        throw SettingError("power", fmt::format("must be between alpha ({}) and 1 (got {})", alpha, power));
+    if (!(equivalence_bound > 0 && equivalence_bound < 1))
+        throw SettingError("equivalence_bound",
+                           fmt::format("must be between 0 and 1, a |rho| (got {}); 0.2 is the default", equivalence_bound));
+    const std::pair<const char*, int64_t> counts[] = {{"bootstrap_samples", bootstrap_samples},
+                                                      {"permutations", permutations},
+                                                      {"power_simulations", power_simulations}};
+    for (const auto& [name, count] : counts)
+        if (count < 100 || count > 10000000)
+            throw SettingError(name, fmt::format("must be between 100 and 10000000 (got {})", count));
+}
+
+std::string association_verdict(const Association& association, double p_holm, int expected_sign,
+                                const StudyStatistics& statistics) {
     if (expected_sign == 0) return "no claim";
     const double low = association.low * expected_sign, high = association.high * expected_sign;
-    const bool significant = association.p_value < 0.05;
+    const bool significant = p_holm < statistics.alpha;
     if (significant && low > 0 && high > 0) return "holds";
     if (significant && low < 0 && high < 0) return "reversed";
+    if (equivalence_outcome(association.low, association.high, statistics.equivalence_bound) == "equivalent")
+        return "equivalent";
     return "undecided";
 }
 
-std::vector<StudyAssociationRow> associate_metrics(const std::vector<StudyRow>& rows,
-                                                   const AssociationOptions& options) {
+std::vector<StudyAssociationRow> associate_with_predictors(const std::vector<StudyRow>& rows,
+                                                           const StudyStatistics& statistics) {
     std::vector<StudyAssociationRow> associations;
+    const AssociationOptions options = association_options(statistics);
     for (int64_t epoch : epochs_of(rows)) {
-        const auto groups = rows_by_cell(rows, epoch);
-        std::vector<double> width, depth;
-        for (const auto& group : groups) {
-            width.push_back(group.front()->normal_width);
-            depth.push_back(static_cast<double>(group.front()->normal_depth));
-        }
-        for (const StudyMetric& metric : study_metrics()) {
-            std::vector<std::vector<double>> replicates;
+        const auto all_groups = rows_by_cell(rows, epoch);
+        for (const std::string& population : populations_of(all_groups)) {
+            const auto groups = population_groups(all_groups, population);
+            std::vector<double> width, depth;
             for (const auto& group : groups) {
-                replicates.emplace_back();
-                for (const StudyRow* row : group)
-                    if (row->status == "ok") replicates.back().push_back(row->*metric.field);
+                width.push_back(group.front()->normal_width);
+                depth.push_back(static_cast<double>(group.front()->normal_depth));
             }
-            const struct {
-                const char* predictor;
-                const std::vector<double>& values;
-                const char* other;
-                const std::vector<double>& other_values;
-                int sign;
-            } predictors[] = {{"normal_width", width, "normal_depth", depth, metric.sign_with_width},
-                              {"normal_depth", depth, "normal_width", width, -metric.sign_with_width}};
-            for (const auto& p : predictors)
-                for (const bool partial : {false, true}) {
-                    StudyAssociationRow row;
+            for (const StudyMetric& metric : study_metrics()) {
+                const auto replicates = replicate_values(groups, metric.field);
+                const struct {
+                    const char* predictor;
+                    const std::vector<double>& values;
+                    const char* other;
+                    const std::vector<double>& other_values;
+                    int sign;
+                } predictors[] = {{"normal_width", width, "normal_depth", depth, metric.sign_with_width},
+                                  {"normal_depth", depth, "normal_width", width, -metric.sign_with_width}};
+                for (const auto& p : predictors) {
+                    if (!varies(p.values)) continue;  // e.g. random-ops controls: one width
+                    for (const bool partial : {false, true}) {
+                        StudyAssociationRow row;
+                        row.epoch = epoch;
+                        row.population = population;
+                        row.metric = metric.name;
+                        row.predictor = p.predictor;
+                        row.controlling = partial ? p.other : "";
+                        const std::vector<double> control = partial ? p.other_values : std::vector<double>{};
+                        row.association = associate(replicates, p.values, control, options);
+                        row.association.metric = metric.name;
+                        row.association.predictor = p.predictor;
+                        row.association.controlling = row.controlling;
+                        row.min_detectable_rho = row_min_detectable_rho(replicates, p.values, control, statistics);
+                        row.equivalence_bound = statistics.equivalence_bound;
+                        row.equivalence = equivalence_outcome(row.association.low, row.association.high,
+                                                              statistics.equivalence_bound);
+                        row.expected_sign = p.sign;
+                        associations.push_back(std::move(row));
+                    }
+                }
+            }
+        }
+    }
+    std::vector<double> p_values;
+    for (const auto& row : associations) p_values.push_back(row.association.p_value);
+    const std::vector<double> adjusted = holm_adjusted(p_values);
+    for (std::size_t i = 0; i < associations.size(); ++i) {
+        associations[i].p_holm = adjusted[i];
+        associations[i].verdict =
+            association_verdict(associations[i].association, adjusted[i], associations[i].expected_sign, statistics);
+    }
+    return associations;
+}
+
+std::vector<StudyMetricAssociationRow> associate_metric_pairs(const std::vector<StudyRow>& rows,
+                                                              const StudyStatistics& statistics) {
+    std::vector<StudyMetricAssociationRow> associations;
+    const AssociationOptions options = association_options(statistics);
+    const auto& metrics = study_metrics();
+    for (int64_t epoch : epochs_of(rows)) {
+        const auto all_groups = rows_by_cell(rows, epoch);
+        for (const std::string& population : populations_of(all_groups)) {
+            const auto groups = population_groups(all_groups, population);
+            if (groups.size() < 3) continue;
+            for (std::size_t i = 0; i < metrics.size(); ++i)
+                for (std::size_t j = i + 1; j < metrics.size(); ++j) {
+                    StudyMetricAssociationRow row;
                     row.epoch = epoch;
-                    row.metric = metric.name;
-                    row.predictor = p.predictor;
-                    row.controlling = partial ? p.other : "";
-                    row.association = associate(replicates, p.values, partial ? p.other_values : std::vector<double>{},
-                                                options);
-                    row.association.metric = metric.name;
-                    row.association.predictor = p.predictor;
-                    row.association.controlling = row.controlling;
-                    row.expected_sign = p.sign;
-                    row.verdict = association_verdict(row.association, p.sign);
+                    row.population = population;
+                    row.metric = metrics[i].name;
+                    row.other = metrics[j].name;
+                    row.association = associate_paired(replicate_values(groups, metrics[i].field),
+                                                       replicate_values(groups, metrics[j].field), options);
+                    if (row.association.cells < 3) continue;  // a metric not measured in this study
                     associations.push_back(std::move(row));
                 }
         }
     }
+    std::vector<double> p_values;
+    for (const auto& row : associations) p_values.push_back(row.association.p_value);
+    const std::vector<double> adjusted = holm_adjusted(p_values);
+    for (std::size_t i = 0; i < associations.size(); ++i) associations[i].p_holm = adjusted[i];
     return associations;
+}
+
+std::vector<StudyMediationRow> mediate_convergence(const std::vector<StudyRow>& rows,
+                                                   const StudyStatistics& statistics) {
+    static const char* const mediators[] = {"top_eigenvalue", "trace", "gradient_variance",
+                                            "noise_scale", "basin_fraction", "basin_radius"};
+    std::vector<StudyMediationRow> mediation;
+    const AssociationOptions options = association_options(statistics);
+    for (int64_t epoch : epochs_of(rows)) {
+        const auto all_groups = rows_by_cell(rows, epoch);
+        for (const std::string& population : populations_of(all_groups)) {
+            const auto groups = population_groups(all_groups, population);
+            std::vector<double> width;
+            for (const auto& group : groups) width.push_back(group.front()->normal_width);
+            if (groups.size() < 4 || !varies(width)) continue;
+            const auto outcome = replicate_values(groups, &StudyRow::epochs_to_threshold);
+            for (const char* mediator : mediators) {
+                const auto& metric = study_metrics()[metric_index(mediator)];
+                const auto values = replicate_values(groups, metric.field);
+                std::vector<MediationCell> cells;
+                for (std::size_t c = 0; c < groups.size(); ++c) cells.push_back({width[c], values[c], outcome[c]});
+                StudyMediationRow row{epoch, population, "normal_width", "epochs_to_threshold", mediator,
+                                      mediate(cells, options)};
+                if (row.mediation.cells >= 4) mediation.push_back(std::move(row));
+            }
+        }
+    }
+    return mediation;
 }
 
 StudyTable replicates_table(const std::vector<StudyRow>& rows) {
@@ -174,6 +361,7 @@ StudyTable replicates_table(const std::vector<StudyRow>& rows) {
     column("genotype", &StudyRow::genotype);
     column("status", &StudyRow::status);
     column("directory", &StudyRow::directory);
+    column("population", &StudyRow::population);
     column("seed", &StudyRow::seed);
     column("normal_width", &StudyRow::normal_width);
     column("normal_depth", &StudyRow::normal_depth);
@@ -182,6 +370,9 @@ StudyTable replicates_table(const std::vector<StudyRow>& rows) {
     column("parameters", &StudyRow::parameters);
     column("epoch", &StudyRow::epoch);
     for (const StudyMetric& metric : study_metrics()) column(metric.name, metric.field);
+    column("censored", &StudyRow::censored);
+    column("train_seconds", &StudyRow::train_seconds);
+    column("analysis_seconds", &StudyRow::analysis_seconds);
     return table;
 }
 
@@ -191,6 +382,7 @@ StudyTable cells_table(const std::vector<StudyCellRow>& cells) {
     column("cell", [](const StudyCellRow& c) { return c.cell; });
     column("genotype", [](const StudyCellRow& c) { return c.genotype; });
     column("directory", [](const StudyCellRow& c) { return c.directory; });
+    column("population", [](const StudyCellRow& c) { return c.population; });
     column("normal_width", [](const StudyCellRow& c) { return c.normal_width; });
     column("normal_depth", [](const StudyCellRow& c) { return c.normal_depth; });
     column("reduce_width", [](const StudyCellRow& c) { return c.reduce_width; });
@@ -198,6 +390,7 @@ StudyTable cells_table(const std::vector<StudyCellRow>& cells) {
     column("parameters", [](const StudyCellRow& c) { return c.parameters; });
     column("epoch", [](const StudyCellRow& c) { return c.epoch; });
     column("n", [](const StudyCellRow& c) { return c.n; });
+    column("censored", [](const StudyCellRow& c) { return c.censored; });
     const auto& metrics = study_metrics();
     for (std::size_t m = 0; m < metrics.size(); ++m) {
         const struct {
@@ -214,21 +407,70 @@ StudyTable cells_table(const std::vector<StudyCellRow>& cells) {
     return table;
 }
 
+namespace {
+
+// A rank association's columns, with its Holm-adjusted p, of any row that has them.
+template <typename Row>
+void add_association_columns(StudyTable& table, const std::vector<Row>& rows) {
+    auto column = [&](const char* name, auto get) { add_column(table, name, rows, get); };
+    column("spearman_rho", [](const Row& r) { return r.association.rho; });
+    column("ci_low", [](const Row& r) { return r.association.low; });
+    column("ci_high", [](const Row& r) { return r.association.high; });
+    column("p_value", [](const Row& r) { return r.association.p_value; });
+    column("p_holm", [](const Row& r) { return r.p_holm; });
+    column("n_cells", [](const Row& r) { return r.association.cells; });
+}
+
+}  // namespace
+
 StudyTable associations_table(const std::vector<StudyAssociationRow>& associations) {
     StudyTable table;
     auto column = [&](const char* name, auto get) { add_column(table, name, associations, get); };
     using Row = StudyAssociationRow;
     column("epoch", [](const Row& r) { return r.epoch; });
+    column("population", [](const Row& r) { return r.population; });
     column("metric", [](const Row& r) { return r.metric; });
     column("predictor", [](const Row& r) { return r.predictor; });
     column("controlling", [](const Row& r) { return r.controlling; });
-    column("spearman_rho", [](const Row& r) { return r.association.rho; });
-    column("ci_low", [](const Row& r) { return r.association.low; });
-    column("ci_high", [](const Row& r) { return r.association.high; });
-    column("p_value", [](const Row& r) { return r.association.p_value; });
-    column("n_cells", [](const Row& r) { return r.association.cells; });
+    add_association_columns(table, associations);
+    column("min_detectable_rho", [](const Row& r) { return r.min_detectable_rho; });
+    column("equivalence_bound", [](const Row& r) { return r.equivalence_bound; });
+    column("equivalence", [](const Row& r) { return r.equivalence; });
     column("expected_sign", [](const Row& r) { return static_cast<int64_t>(r.expected_sign); });
     column("verdict", [](const Row& r) { return r.verdict; });
+    return table;
+}
+
+StudyTable metric_associations_table(const std::vector<StudyMetricAssociationRow>& associations) {
+    StudyTable table;
+    auto column = [&](const char* name, auto get) { add_column(table, name, associations, get); };
+    using Row = StudyMetricAssociationRow;
+    column("epoch", [](const Row& r) { return r.epoch; });
+    column("population", [](const Row& r) { return r.population; });
+    column("metric", [](const Row& r) { return r.metric; });
+    column("other_metric", [](const Row& r) { return r.other; });
+    add_association_columns(table, associations);
+    return table;
+}
+
+StudyTable mediation_table(const std::vector<StudyMediationRow>& mediation) {
+    StudyTable table;
+    auto column = [&](const char* name, auto get) { add_column(table, name, mediation, get); };
+    using Row = StudyMediationRow;
+    column("epoch", [](const Row& r) { return r.epoch; });
+    column("population", [](const Row& r) { return r.population; });
+    column("predictor", [](const Row& r) { return r.predictor; });
+    column("outcome", [](const Row& r) { return r.outcome; });
+    column("mediator", [](const Row& r) { return r.mediator; });
+    column("total", [](const Row& r) { return r.mediation.total; });
+    column("a", [](const Row& r) { return r.mediation.a; });
+    column("b", [](const Row& r) { return r.mediation.b; });
+    column("direct", [](const Row& r) { return r.mediation.direct; });
+    column("indirect", [](const Row& r) { return r.mediation.indirect; });
+    column("ci_low", [](const Row& r) { return r.mediation.low; });
+    column("ci_high", [](const Row& r) { return r.mediation.high; });
+    column("proportion", [](const Row& r) { return r.mediation.proportion; });
+    column("n_cells", [](const Row& r) { return r.mediation.cells; });
     return table;
 }
 
@@ -238,39 +480,99 @@ std::string format_cells_table(std::vector<StudyCellRow> cells) {
     });
     const char* shown[] = {"train_loss", "test_acc", "epochs_to_threshold", "top_eigenvalue",
                            "gradient_variance", "noise_scale", "basin_fraction"};
-    std::string table = fmt::format("{:<34} {:>6} {:>5} {:>5} {:>3}", "cell (mean±95% half-width)", "width", "depth",
-                                    "epoch", "n");
+    std::string table = fmt::format("{:<40} {:>6} {:>5} {:>5} {:>3} {:>4}", "cell (mean±95% half-width)", "width",
+                                    "depth", "epoch", "n", "cens");
     for (const char* name : shown) table += fmt::format(" {:>17}", name);
     table += "\n";
     for (const StudyCellRow& cell : cells) {
-        table += fmt::format("{:<34} {:>6} {:>5} {:>5} {:>3}", cell.cell, format_width(cell.normal_width),
-                             cell.normal_depth, cell.epoch, cell.n);
+        table += fmt::format("{:<40} {:>6} {:>5} {:>5} {:>3} {:>4}", cell.cell, format_width(cell.normal_width),
+                             cell.normal_depth, cell.epoch, cell.n, cell.censored);
         for (const char* name : shown) table += fmt::format(" {:>17}", mean_with_interval(cell.metrics[metric_index(name)]));
         table += "\n";
     }
     return table;
 }
 
-std::string format_verdict_table(const std::vector<StudyAssociationRow>& associations) {
-    std::string table = fmt::format("{:<20} {:>5} {:>24} {:>8} {:>24} {:>10}  {}\n", "metric vs width", "epoch",
-                                    "rho [95% interval]", "p", "rho, depth held fixed", "paper", "verdict");
+namespace {
+
+std::string rho_with_interval(const Association& a) {
+    return std::isfinite(a.rho)
+               ? fmt::format("{:+.2f} [{}, {}]", a.rho, number(a.low, "{:+.2f}"), number(a.high, "{:+.2f}"))
+               : std::string("-");
+}
+
+// "p < 0.001" style p-values, as far as the permutations resolve them.
+std::string p_value_text(double p) {
+    return std::isfinite(p) ? (p < 0.001 ? fmt::format("{:.1e}", p) : fmt::format("{:.3f}", p)) : std::string("-");
+}
+
+}  // namespace
+
+std::string format_verdict_table(const std::vector<StudyAssociationRow>& associations,
+                                 const StudyStatistics& statistics) {
+    std::string table;
+    std::string population;
     for (const StudyAssociationRow& row : associations) {
         if (row.predictor != "normal_width" || !row.controlling.empty()) continue;
+        if (table.empty() || row.population != population) {
+            population = row.population;
+            table += fmt::format("{}population {} ({} cells):\n", table.empty() ? "" : "\n", population,
+                                 row.association.cells);
+            table += fmt::format("{:<20} {:>5} {:>22} {:>8} {:>8} {:>8} {:>22} {:>7}  {}\n", "metric vs width", "epoch",
+                                 "rho [95% interval]", "p", "p_holm", "min|rho|", "rho, depth held fixed", "paper",
+                                 "verdict");
+        }
         const StudyAssociationRow* partial = nullptr;
         for (const auto& other : associations)
-            if (other.epoch == row.epoch && other.metric == row.metric && other.predictor == row.predictor &&
-                !other.controlling.empty())
+            if (other.epoch == row.epoch && other.population == row.population && other.metric == row.metric &&
+                other.predictor == row.predictor && !other.controlling.empty())
                 partial = &other;
-        auto with_interval = [](const Association& a) {
-            return std::isfinite(a.rho) ? fmt::format("{:+.2f} [{}, {}]", a.rho, number(a.low, "{:+.2f}"),
-                                                      number(a.high, "{:+.2f}"))
-                                        : std::string("-");
-        };
         const char* expected = row.expected_sign > 0 ? "higher" : row.expected_sign < 0 ? "lower" : "-";
-        table += fmt::format("{:<20} {:>5} {:>24} {:>8} {:>24} {:>10}  {}\n", row.metric, row.epoch,
-                             with_interval(row.association), number(row.association.p_value, "{:.3f}"),
-                             partial ? with_interval(partial->association) : std::string("-"), expected,
+        table += fmt::format("{:<20} {:>5} {:>22} {:>8} {:>8} {:>8} {:>22} {:>7}  {}\n", row.metric, row.epoch,
+                             rho_with_interval(row.association), p_value_text(row.association.p_value),
+                             p_value_text(row.p_holm), number(row.min_detectable_rho, "{:.2f}"),
+                             partial ? rho_with_interval(partial->association) : std::string("-"), expected,
                              row.verdict);
+    }
+    if (!table.empty())
+        table += fmt::format(
+            "p_holm: Holm over all {} rows of the associations table; verdicts need p_holm < {} and the interval off 0; "
+            "\"equivalent\": the interval inside ±{}; min|rho|: the smallest |rho| detected with {:.0f}% power at p < {}\n",
+            associations.size(), statistics.alpha, statistics.equivalence_bound, 100 * statistics.power,
+            statistics.alpha);
+    return table;
+}
+
+std::string format_convergence_associations(const std::vector<StudyMetricAssociationRow>& associations) {
+    std::string table;
+    for (const StudyMetricAssociationRow& row : associations) {
+        const bool with_convergence = row.metric == "epochs_to_threshold" || row.other == "epochs_to_threshold";
+        if (!with_convergence) continue;
+        if (table.empty())
+            table = fmt::format("{:<20} {:<20} {:>5} {:>22} {:>8} {:>8} {:>6}\n", "population", "metric", "epoch",
+                                "rho [95% interval]", "p", "p_holm", "cells");
+        const std::string& metric = row.metric == "epochs_to_threshold" ? row.other : row.metric;
+        table += fmt::format("{:<20} {:<20} {:>5} {:>22} {:>8} {:>8} {:>6}\n", row.population, metric, row.epoch,
+                             rho_with_interval(row.association), p_value_text(row.association.p_value),
+                             p_value_text(row.p_holm), row.association.cells);
+    }
+    return table;
+}
+
+std::string format_mediation_table(const std::vector<StudyMediationRow>& mediation) {
+    if (mediation.empty()) return {};
+    std::string table = fmt::format("{:<20} {:<18} {:>5} {:>7} {:>7} {:>24} {:>10} {:>7} {:>7}\n", "population",
+                                    "mediator", "epoch", "a", "b", "indirect a*b [95%]", "proportion", "total",
+                                    "direct");
+    for (const StudyMediationRow& row : mediation) {
+        const Mediation& m = row.mediation;
+        const std::string indirect =
+            std::isfinite(m.indirect)
+                ? fmt::format("{:+.3f} [{}, {}]", m.indirect, number(m.low, "{:+.3f}"), number(m.high, "{:+.3f}"))
+                : std::string("-");
+        table += fmt::format("{:<20} {:<18} {:>5} {:>7} {:>7} {:>24} {:>10} {:>7} {:>7}\n", row.population,
+                             row.mediator, row.epoch, number(m.a, "{:+.2f}"), number(m.b, "{:+.2f}"), indirect,
+                             number(m.proportion, "{:.2f}"), number(m.total, "{:+.2f}"), number(m.direct, "{:+.2f}"));
     }
     return table;
 }

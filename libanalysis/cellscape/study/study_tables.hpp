@@ -1,17 +1,21 @@
 #pragma once
-// A study's three tables (docs/study.md, "Tables"): one row per replicate
-// (cell, seed, analysis epoch) as measured; one per cell and epoch with each
-// metric's mean and 95% Student-t interval over the replicates; and one per
-// metric and predictor (normal-cell width or depth) with Spearman's rho of
-// the cells' means, its two-level bootstrap interval, a permutation
-// p-value, and whether the paper's direction holds (docs/science.md
-// section 7). Torch-free.
+// A study's tables (docs/study.md, "Tables"): one row per replicate (cell,
+// seed, analysis epoch) as measured; one per cell and epoch with each
+// metric's mean and 95% Student-t interval over the replicates; one per
+// population, metric and predictor (normal-cell width or depth) with
+// Spearman's rho of the cells' means, its two-level bootstrap interval, a
+// permutation p-value, its Holm adjustment, the smallest |rho| the study
+// could detect, an equivalence test and whether the paper's direction
+// holds; one per pair of metrics (their rank correlation across cells); and
+// one per mediator of width -> convergence (docs/science.md section 7).
+// Torch-free.
 #include <cmath>
 #include <cstdint>
 #include <string>
 #include <variant>
 #include <vector>
 
+#include "cellscape/study/mediation.hpp"
 #include "cellscape/study/statistics.hpp"
 
 namespace cellscape {
@@ -19,17 +23,40 @@ namespace cellscape {
 struct StudyRow {
     std::string cell, genotype, status;  // status: "ok", or what failed
     std::string directory;               // the replicate's directory, relative to the study's
+    std::string population;              // the cell's (cells/cell_spec.hpp, cell_population)
     int64_t seed = 0;                    // its training seed
     double normal_width = 0, reduce_width = 0;
     int64_t normal_depth = 0, reduce_depth = 0, parameters = 0, epoch = 0;
     double train_loss = NAN, train_accuracy = NAN, test_loss = NAN, test_accuracy = NAN;
     // Epochs (at step resolution) until the training loss, averaged over a
-    // quarter epoch of steps, first reaches the threshold; NaN if never.
+    // quarter epoch of steps, first reaches the threshold. A run that never
+    // reaches it by the analysis epoch is censored there: it counts one step
+    // after the epoch (ranked after every run that reached it), censored = 1.
     double epochs_to_threshold = NAN;
+    int64_t censored = 0;
     double top_eigenvalue = NAN, trace = NAN, gradient_variance = NAN, noise_scale = NAN;
     // Means over the replicate's direction pairs (analysis/basin.hpp).
     double basin_fraction = NAN, basin_radius = NAN;
+    // What the replicate cost, as its files record it: training up to the
+    // analysis epoch, and the analyses at it (NaN where a file predates the record).
+    double train_seconds = NAN, analysis_seconds = NAN;
 };
+
+// Convergence speed at step resolution: the first step at which the mean of
+// the last quarter epoch of step losses (at least one step) is at most
+// `threshold`, in epochs (step / steps_per_epoch); NaN when none is.
+double epochs_to_threshold(const std::vector<double>& step_losses, int64_t steps_per_epoch, double threshold);
+
+// The same for a study's tables, censored: a run whose loss never reaches
+// the threshold within its steps (its horizon, steps / steps_per_epoch
+// epochs) counts one step after the horizon, the earliest it could still
+// reach it, so it ranks after every run that did (a rank-based treatment
+// of right-censoring, docs/science.md section 7); censored = true.
+struct ConvergenceTime {
+    double epochs = NAN;
+    bool censored = false;
+};
+ConvergenceTime convergence_time(const std::vector<double>& step_losses, int64_t steps_per_epoch, double threshold);
 
 // A measured column of StudyRow, and the sign of its rank correlation with
 // the normal cell's width that the paper's claim implies (+1: grows with
@@ -43,34 +70,95 @@ const std::vector<StudyMetric>& study_metrics();
 
 struct StudyCellRow {
     std::string cell, genotype, directory;  // the cell's directory (its replicates' parent, or itself)
+    std::string population;
     double normal_width = 0, reduce_width = 0;
     int64_t normal_depth = 0, reduce_depth = 0, parameters = 0, epoch = 0;
     int64_t n = 0;                       // finished replicates
+    int64_t censored = 0;                // of which never reached the loss threshold
     std::vector<MeanInterval> metrics;   // in study_metrics() order
+};
+
+// How a study's tables decide ([statistics] in a study config).
+struct StudyStatistics {
+    double alpha = 0.05;             // a verdict needs its Holm-adjusted p below this
+    double power = 0.8;              // the power min_detectable_rho is computed for
+    double equivalence_bound = 0.2;  // |rho| an "equivalent" verdict rules out
+    int64_t bootstrap_samples = 2000, permutations = 5000;
+    int64_t power_simulations = 1000;  // simulated studies per power (power.hpp)
+    uint64_t seed = 0;                 // every resample and simulation
+
+    // SettingError naming the field for a value no study can use.
+    void validate() const;
 };
 
 struct StudyAssociationRow {
     int64_t epoch = 0;
+    std::string population;
     std::string metric, predictor, controlling;  // controlling: "" or the predictor held fixed
     Association association;
-    int expected_sign = 0;  // what the paper implies for rho; 0: no claim
-    std::string verdict;    // "holds", "reversed", "undecided", "no claim"
+    // Holm-adjusted p over the whole table (every population, epoch,
+    // metric, predictor, plain and partial): the p the verdict uses.
+    double p_holm = NAN;
+    // The smallest |rho| (of the cells' noise-free means) this row's design
+    // detects with StudyStatistics::power at alpha, by simulation with the
+    // metric's between- and within-cell variance (power.hpp); NaN when none.
+    double min_detectable_rho = NAN;
+    double equivalence_bound = NAN;
+    std::string equivalence;  // equivalence_outcome(): "equivalent", "not equivalent", "no interval"
+    int expected_sign = 0;    // what the paper implies for rho; 0: no claim
+    std::string verdict;      // association_verdict()
+};
+
+// One metric against another across the cells of a population (Spearman's
+// rho of the cells' means, paired bootstrap, permutation p, Holm-adjusted
+// over this table).
+struct StudyMetricAssociationRow {
+    int64_t epoch = 0;
+    std::string population, metric, other;
+    Association association;
+    double p_holm = NAN;
+};
+
+// How much of the association of width with convergence speed
+// (epochs_to_threshold) a metric accounts for (mediation.hpp).
+struct StudyMediationRow {
+    int64_t epoch = 0;
+    std::string population, predictor, outcome, mediator;
+    Mediation mediation;
 };
 
 // Per-cell means and intervals over the replicates whose status is "ok",
 // in the order cells first appear in `rows`, one row per analysis epoch.
 std::vector<StudyCellRow> summarize_cells(const std::vector<StudyRow>& rows);
 
-// For every epoch, metric and predictor in {normal_width, normal_depth}: the
-// association over cells (each cell's replicates of that epoch), and the
-// same with the other predictor held fixed (a partial rank correlation),
-// which separates the two where they are collinear.
-std::vector<StudyAssociationRow> associate_metrics(const std::vector<StudyRow>& rows,
-                                                   const AssociationOptions& options);
+// For every epoch, population (whose cells differ in the predictor), metric
+// and predictor in {normal_width, normal_depth}: the association over the
+// population's cells (each cell's replicates of that epoch), and the same
+// with the other predictor held fixed (a partial rank correlation), which
+// separates the two where they are collinear; then Holm over the table, the
+// minimum detectable rho, equivalence and the verdicts.
+std::vector<StudyAssociationRow> associate_with_predictors(const std::vector<StudyRow>& rows,
+                                                           const StudyStatistics& statistics);
 
-// "holds" when the interval excludes 0 on the expected side and p < 0.05,
-// "reversed" when it does so on the other side, "undecided" otherwise.
-std::string association_verdict(const Association& association, int expected_sign);
+// Every pair of metrics, per epoch and population (at least 3 cells).
+std::vector<StudyMetricAssociationRow> associate_metric_pairs(const std::vector<StudyRow>& rows,
+                                                              const StudyStatistics& statistics);
+
+// Width -> epochs_to_threshold through each landscape and gradient-noise
+// metric, per epoch and population (at least 4 cells of several widths).
+std::vector<StudyMediationRow> mediate_convergence(const std::vector<StudyRow>& rows,
+                                                   const StudyStatistics& statistics);
+
+// The verdict of a row with a claimed direction (expected_sign +1 or -1):
+//   "holds"       p_holm < alpha and the interval excludes 0 on the claimed side;
+//   "reversed"    p_holm < alpha and it excludes 0 on the other side;
+//   "equivalent"  otherwise, when the interval lies inside +-equivalence_bound:
+//                 no effect that large;
+//   "undecided"   anything else: the study cannot tell.
+// Rows without a claim (expected_sign 0) get "no claim"; their equivalence
+// column still says whether an effect is ruled out.
+std::string association_verdict(const Association& association, double p_holm, int expected_sign,
+                                const StudyStatistics& statistics);
 
 // A table as named columns of equal length, the form summary.h5 and
 // the study command's JSON output take.
@@ -81,11 +169,17 @@ struct StudyTable {
 StudyTable replicates_table(const std::vector<StudyRow>& rows);
 StudyTable cells_table(const std::vector<StudyCellRow>& cells);
 StudyTable associations_table(const std::vector<StudyAssociationRow>& associations);
+StudyTable metric_associations_table(const std::vector<StudyMetricAssociationRow>& associations);
+StudyTable mediation_table(const std::vector<StudyMediationRow>& mediation);
 
-// For people: the cells' means with their intervals (sorted by width), and
-// the verdicts against the cells' width.
+// For people: the cells' means with their intervals (sorted by width), the
+// verdicts against the cells' width (per population), each metric against
+// convergence speed, and the mediation estimates.
 std::string format_cells_table(std::vector<StudyCellRow> cells);
-std::string format_verdict_table(const std::vector<StudyAssociationRow>& associations);
+std::string format_verdict_table(const std::vector<StudyAssociationRow>& associations,
+                                 const StudyStatistics& statistics);
+std::string format_convergence_associations(const std::vector<StudyMetricAssociationRow>& associations);
+std::string format_mediation_table(const std::vector<StudyMediationRow>& mediation);
 // Every replicate's row (sorted by width), as measured.
 std::string format_replicates_table(std::vector<StudyRow> rows);
 

@@ -17,6 +17,14 @@ public:
     // likely. bound must be positive.
     std::uint64_t below(std::uint64_t bound);
 
+    // Uniform in [0, 1): the top 53 bits of one draw, exactly.
+    double uniform();
+
+    // Standard normal, by the Box-Muller transform of two uniform draws: as
+    // reproducible as the C library's log, sqrt and cos (glibc's on every
+    // Linux machine). For simulations, not for anything that names a cell.
+    double normal();
+
 private:
     std::mt19937_64 engine_;
 };

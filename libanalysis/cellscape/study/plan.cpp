@@ -1,0 +1,241 @@
+#include "cellscape/study/plan.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "cellscape/util/error.hpp"
+
+namespace cellscape {
+namespace {
+
+const StudyMetric& find_metric(const std::string& name) {
+    for (const StudyMetric& metric : study_metrics())
+        if (name == metric.name) return metric;
+    std::vector<std::string> names;
+    for (const StudyMetric& metric : study_metrics()) names.emplace_back(metric.name);
+    throw SettingError("metrics", fmt::format("{} is not a study metric; the metrics are {}", name,
+                                              fmt::join(names, ", ")));
+}
+
+double predictor_of(const StudyRow& row, const std::string& predictor) {
+    return predictor == "normal_width" ? row.normal_width : static_cast<double>(row.normal_depth);
+}
+
+// The pilot's finished rows of the population and epoch, grouped by cell.
+struct PilotCells {
+    std::vector<std::string> names;
+    std::vector<double> predictor;
+    std::vector<std::vector<const StudyRow*>> rows;
+};
+
+PilotCells pilot_cells(const std::vector<StudyRow>& pilot, const std::string& population, int64_t epoch,
+                       const std::string& predictor) {
+    PilotCells cells;
+    std::map<std::string, std::size_t> index;
+    for (const StudyRow& row : pilot) {
+        if (row.status != "ok" || row.epoch != epoch || row.population != population) continue;
+        const auto [found, added] = index.emplace(row.cell, cells.names.size());
+        if (added) {
+            cells.names.push_back(row.cell);
+            cells.predictor.push_back(predictor_of(row, predictor));
+            cells.rows.emplace_back();
+        }
+        cells.rows[found->second].push_back(&row);
+    }
+    return cells;
+}
+
+// The population with the most cells (first seen on a tie).
+std::string largest_population(const std::vector<StudyRow>& pilot, int64_t epoch) {
+    std::vector<std::string> order;
+    std::map<std::string, std::map<std::string, int>> cells;
+    for (const StudyRow& row : pilot) {
+        if (row.status != "ok" || row.epoch != epoch) continue;
+        if (!cells.count(row.population)) order.push_back(row.population);
+        cells[row.population][row.cell] = 1;
+    }
+    std::string best;
+    for (const std::string& population : order)
+        if (best.empty() || cells[population].size() > cells[best].size()) best = population;
+    return best;
+}
+
+int64_t last_epoch(const std::vector<StudyRow>& pilot) {
+    int64_t epoch = 0;
+    for (const StudyRow& row : pilot)
+        if (row.status == "ok") epoch = std::max(epoch, row.epoch);
+    return epoch;
+}
+
+// The fewest cells (4 ... max_cells) whose design reaches the power at the
+// latent correlation, by doubling then bisection; 0 when none does.
+int64_t fewest_cells(const std::vector<double>& pilot_predictor, int64_t seeds, double noise_ratio, double latent,
+                     const PlanRequest& request, double& power) {
+    auto design_power = [&](int64_t cells) {
+        RankTestDesign design;
+        design.predictor = scaled_predictor(pilot_predictor, cells);
+        design.seeds.assign(static_cast<std::size_t>(cells), seeds);
+        design.noise_ratio = noise_ratio;
+        return power_at_latent(design, latent, request.options);
+    };
+    int64_t low = 3, high = 4;  // power(low) < target <= power(high) once found
+    double high_power = design_power(high);
+    while (!(high_power >= request.power)) {
+        if (high >= request.max_cells) return 0;
+        low = high;
+        high = std::min(2 * high, request.max_cells);
+        high_power = design_power(high);
+    }
+    while (high - low > 1) {
+        const int64_t middle = (low + high) / 2;
+        const double middle_power = design_power(middle);
+        if (middle_power >= request.power) {
+            high = middle;
+            high_power = middle_power;
+        } else {
+            low = middle;
+        }
+    }
+    power = high_power;
+    return high;
+}
+
+}  // namespace
+
+void PlanRequest::validate() const {
+    if (predictor != "normal_width" && predictor != "normal_depth")
+        throw SettingError("predictor", fmt::format("is {}; use normal_width or normal_depth", predictor));
+    if (!(rho > 0 && rho < 1)) throw SettingError("rho", fmt::format("must be between 0 and 1 (got {})", rho));
+    if (!(options.alpha > 0 && options.alpha < 1))
+        throw SettingError("alpha", fmt::format("must be between 0 and 1 (got {})", options.alpha));
+    if (!(power > options.alpha && power < 1))
+        throw SettingError("power", fmt::format("must be between alpha ({}) and 1 (got {})", options.alpha, power));
+    if (seeds.empty()) throw SettingError("seeds", "is empty: give the seeds per cell to plan for, e.g. 2,3,5");
+    for (int64_t count : seeds)
+        if (count < 1 || count > 1000)
+            throw SettingError("seeds", fmt::format("must be between 1 and 1000 per cell (got {})", count));
+    if (cells && (*cells < 3 || *cells > 100000))
+        throw SettingError("cells", fmt::format("must be between 3 and 100000 (got {})", *cells));
+    if (max_cells < 4 || max_cells > 100000)
+        throw SettingError("max_cells", fmt::format("must be between 4 and 100000 (got {})", max_cells));
+    if (replicate_seconds && !(*replicate_seconds > 0))
+        throw SettingError("replicate_seconds", fmt::format("must be positive (got {})", *replicate_seconds));
+    for (const std::string& metric : metrics) (void)find_metric(metric);
+}
+
+StudyPlan plan_study(const std::vector<StudyRow>& pilot, const PlanRequest& request) {
+    request.validate();
+    StudyPlan plan;
+    plan.epoch = request.epoch.value_or(last_epoch(pilot));
+    plan.population = request.population.empty() ? largest_population(pilot, plan.epoch) : request.population;
+    const PilotCells cells = pilot_cells(pilot, plan.population, plan.epoch, request.predictor);
+    if (cells.names.size() < 3)
+        throw Error(fmt::format("the pilot has {} cells with finished replicates in population '{}' at epoch {}; a "
+                                "plan needs at least 3 (choose another population or epoch)",
+                                cells.names.size(), plan.population, plan.epoch));
+    plan.pilot_cells = static_cast<int64_t>(cells.names.size());
+    double seconds = 0;
+    int64_t timed = 0;
+    for (const auto& group : cells.rows)
+        for (const StudyRow* row : group) {
+            ++plan.pilot_replicates;
+            if (std::isfinite(row->train_seconds) && std::isfinite(row->analysis_seconds)) {
+                seconds += row->train_seconds + row->analysis_seconds;
+                ++timed;
+            }
+        }
+    plan.replicate_seconds = request.replicate_seconds.value_or(timed > 0 ? seconds / static_cast<double>(timed) : NAN);
+
+    // The latent correlation of the effect, once: it depends on the
+    // proportions of predictor values, not on the noise or the size.
+    RankTestDesign calibration;
+    calibration.predictor = scaled_predictor(cells.predictor, std::max<int64_t>(200, plan.pilot_cells));
+    calibration.seeds.assign(calibration.predictor.size(), 1);
+    const double latent = latent_correlation(calibration, request.rho, request.options);
+    if (!std::isfinite(latent))
+        throw Error(fmt::format("|rho| = {} is more than the pilot's {} values allow; plan for a smaller rho",
+                                request.rho, request.predictor));
+
+    std::vector<std::string> metrics = request.metrics;
+    if (metrics.empty())
+        for (const StudyMetric& metric : study_metrics())
+            if (metric.sign_with_width != 0) metrics.emplace_back(metric.name);
+    for (const std::string& name : metrics) {
+        const StudyMetric& metric = find_metric(name);
+        RankTestDesign as_run;
+        std::vector<std::vector<double>> values;
+        for (std::size_t c = 0; c < cells.names.size(); ++c) {
+            std::vector<double> finite;
+            for (const StudyRow* row : cells.rows[c])
+                if (std::isfinite(row->*metric.field)) finite.push_back(row->*metric.field);
+            if (finite.empty()) continue;
+            as_run.predictor.push_back(cells.predictor[c]);
+            as_run.seeds.push_back(static_cast<int64_t>(finite.size()));
+            values.push_back(std::move(finite));
+        }
+        PilotMetric measured{name, variance_components(values)};
+        as_run.noise_ratio = measured.components.noise_ratio();
+        const bool usable = as_run.predictor.size() >= 3 && std::isfinite(as_run.noise_ratio);
+        if (usable) {
+            measured.power = rank_test_power(as_run, request.rho, request.options).power;
+            measured.min_detectable_rho = minimum_detectable_rho(as_run, request.power, request.options);
+        }
+        plan.pilot.push_back(measured);
+        if (!usable) continue;  // not measured, no spread between cells, or one seed per cell
+        for (int64_t seeds : request.seeds) {
+            PlanRow row{name, seeds};
+            if (request.cells) {
+                row.cells = *request.cells;
+                RankTestDesign design;
+                design.predictor = scaled_predictor(cells.predictor, row.cells);
+                design.seeds.assign(static_cast<std::size_t>(row.cells), seeds);
+                design.noise_ratio = as_run.noise_ratio;
+                row.power = power_at_latent(design, latent, request.options);
+            } else {
+                row.cells = fewest_cells(cells.predictor, seeds, as_run.noise_ratio, latent, request, row.power);
+            }
+            row.replicates = row.cells * seeds;
+            row.replicate_hours = static_cast<double>(row.replicates) * plan.replicate_seconds / 3600.0;
+            plan.rows.push_back(row);
+        }
+    }
+    return plan;
+}
+
+std::string format_study_plan(const StudyPlan& plan, const PlanRequest& request) {
+    std::string text = fmt::format(
+        "pilot: population {}, epoch {}: {} cells, {} replicates; a replicate took {}\n", plan.population, plan.epoch,
+        plan.pilot_cells, plan.pilot_replicates,
+        std::isfinite(plan.replicate_seconds) ? fmt::format("{:.1f} s", plan.replicate_seconds)
+                                              : std::string("an unknown time (give --replicate-seconds)"));
+    text += fmt::format("target: |rho| = {} against {}, {:.0f}% power, two-sided alpha = {} (the study's permutation "
+                        "test of Spearman's rho over the cells' means)\n\n",
+                        request.rho, request.predictor, 100 * request.power, request.options.alpha);
+    text += fmt::format("{:<20} {:>11} {:>11} {:>12} {:>14} {:>9}\n", "metric", "between", "within",
+                        "noise ratio", "pilot: power", "min|rho|");
+    auto number = [](double value, const char* format) {
+        return std::isfinite(value) ? fmt::format(fmt::runtime(format), value) : std::string("-");
+    };
+    for (const PilotMetric& metric : plan.pilot)
+        text += fmt::format("{:<20} {:>11} {:>11} {:>12} {:>14} {:>9}\n", metric.metric,
+                            number(metric.components.between, "{:.4g}"), number(metric.components.within, "{:.4g}"),
+                            number(metric.components.noise_ratio(), "{:.3g}"), number(metric.power, "{:.2f}"),
+                            number(metric.min_detectable_rho, "{:.2f}"));
+    text += fmt::format("\n{:<20} {:>6} {:>7} {:>7} {:>11} {:>16}\n", "metric", "seeds", "cells", "power",
+                        "replicates", "replicate-hours");
+    std::string previous;
+    for (const PlanRow& row : plan.rows) {
+        const std::string cells =
+            row.cells > 0 ? fmt::to_string(row.cells) : fmt::format(">{}", request.max_cells);
+        text += fmt::format("{:<20} {:>6} {:>7} {:>7} {:>11} {:>16}\n", row.metric == previous ? "" : row.metric,
+                            row.seeds, cells, number(row.power, "{:.2f}"), row.cells > 0 ? fmt::to_string(row.replicates) : "-",
+                            row.cells > 0 ? number(row.replicate_hours, "{:.1f}") : "-");
+        previous = row.metric;
+    }
+    return text;
+}
+
+}  // namespace cellscape

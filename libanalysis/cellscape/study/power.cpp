@@ -1,0 +1,269 @@
+#include "cellscape/study/power.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <numeric>
+
+#include "cellscape/study/statistics.hpp"
+#include "cellscape/util/error.hpp"
+#include "cellscape/util/random.hpp"
+
+namespace cellscape {
+namespace {
+
+// The strongest latent correlation simulated: r = 1 would leave no noise
+// between cells of one predictor value, which no real study has.
+constexpr double strongest_latent = 0.9999;
+
+// `values` shifted and scaled to mean 0 and variance 1 (all zero when constant).
+std::vector<double> standardized(std::vector<double> values) {
+    const auto n = static_cast<double>(values.size());
+    const double mean = std::accumulate(values.begin(), values.end(), 0.0) / n;
+    double squares = 0;
+    for (double& v : values) {
+        v -= mean;
+        squares += v * v;
+    }
+    const double scale = squares > 0 ? std::sqrt(n / squares) : 0.0;
+    for (double& v : values) v *= scale;
+    return values;
+}
+
+// The residual of y regressed (with intercept) on x.
+std::vector<double> residual(const std::vector<double>& y, const std::vector<double>& x) {
+    const std::vector<double> xs = standardized(x), ys = standardized(y);
+    double slope = 0;
+    for (std::size_t i = 0; i < xs.size(); ++i) slope += xs[i] * ys[i];
+    slope /= static_cast<double>(xs.size());
+    std::vector<double> result(ys.size());
+    for (std::size_t i = 0; i < ys.size(); ++i) result[i] = ys[i] - slope * xs[i];
+    return result;
+}
+
+// The design with everything the simulations reuse worked out once, and the
+// random draws they share: every power of one design uses the same draws
+// (common random numbers), so power grows smoothly with the effect.
+class Simulator {
+public:
+    Simulator(const RankTestDesign& design, const PowerOptions& options) : options_(options) {
+        const std::size_t n = design.predictor.size();
+        if (design.seeds.size() != n || (!design.control.empty() && design.control.size() != n))
+            throw SettingError("design", "needs one seed count (and one control value, if any) per cell");
+        if (!(design.noise_ratio >= 0))
+            throw SettingError("noise_ratio", fmt::format("must be at least 0 (got {})", design.noise_ratio));
+        if (!(options.alpha > 0 && options.alpha < 1))
+            throw SettingError("alpha", fmt::format("must be between 0 and 1 (got {})", options.alpha));
+        if (options.simulations < 100 || options.null_simulations < 100)
+            throw SettingError("simulations", "must be at least 100 (a power from fewer is mostly noise)");
+        for (int64_t seeds : design.seeds)
+            if (seeds < 1) throw SettingError("seeds", fmt::format("must be at least 1 per cell (got {})", seeds));
+        x_ranks_ = average_ranks(design.predictor);
+        if (!design.control.empty()) {
+            z_ranks_ = average_ranks(design.control);
+            signal_ = standardized(residual(x_ranks_, z_ranks_));
+        } else {
+            signal_ = standardized(x_ranks_);
+        }
+        usable_ = n >= 3 && std::isfinite(design.noise_ratio) &&
+                  std::any_of(signal_.begin(), signal_.end(), [](double s) { return std::abs(s) > 1e-9; });
+        if (!usable_) return;
+        for (int64_t seeds : design.seeds) noise_sd_.push_back(std::sqrt(design.noise_ratio / static_cast<double>(seeds)));
+        SeededRandom random(options.seed);
+        latent_.resize(static_cast<std::size_t>(options.simulations) * n);
+        noise_.resize(latent_.size());
+        for (double& u : latent_) u = random.normal();
+        for (double& e : noise_) e = random.normal();
+        null_ = null_distribution(random);
+    }
+
+    bool usable() const { return usable_; }
+
+    // The expected noise-free rank correlation at latent correlation r.
+    double effect(double r) const {
+        double total = 0;
+        int64_t counted = 0;
+        std::vector<double> mu;
+        for (int64_t s = 0; s < options_.simulations; ++s) {
+            means(s, r, false, mu);
+            const double value = statistic(mu, x_ranks_);
+            if (std::isfinite(value)) total += value, ++counted;
+        }
+        return counted > 0 ? total / static_cast<double>(counted) : NAN;
+    }
+
+    // The share of simulated studies at latent correlation r whose test rejects.
+    double power(double r) const {
+        int64_t rejected = 0;
+        std::vector<double> m;
+        for (int64_t s = 0; s < options_.simulations; ++s) {
+            means(s, r, true, m);
+            rejected += rejects(statistic(m, x_ranks_));
+        }
+        return static_cast<double>(rejected) / static_cast<double>(options_.simulations);
+    }
+
+private:
+    // Simulated study s's cell means (with the seeds' noise, or noise-free).
+    void means(int64_t s, double r, bool noisy, std::vector<double>& out) const {
+        const std::size_t n = signal_.size(), offset = static_cast<std::size_t>(s) * n;
+        const double spread = std::sqrt(1.0 - r * r);
+        out.resize(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            out[i] = r * signal_[i] + spread * latent_[offset + i];
+            if (noisy) out[i] += noise_sd_[i] * noise_[offset + i];
+        }
+    }
+
+    // The study's statistic (statistics.cpp: spearman, partial_spearman) of
+    // the means against predictor ranks `x`, with the control's ranks held fixed.
+    double statistic(const std::vector<double>& means, const std::vector<double>& x) const {
+        const std::vector<double> m = average_ranks(means);
+        const double mx = pearson(m, x);
+        if (z_ranks_.empty()) return mx;
+        return partial_correlation(mx, pearson(m, z_ranks_), pearson(x, z_ranks_));
+    }
+
+    // |statistic| of studies without an effect whose predictor is permuted
+    // across cells, as the study's permutation test permutes it; sorted.
+    std::vector<double> null_distribution(SeededRandom& random) const {
+        const std::size_t n = signal_.size();
+        std::vector<double> null, m(n), x = x_ranks_;
+        for (int64_t s = 0; s < options_.null_simulations; ++s) {
+            for (double& value : m) value = random.normal();
+            for (std::size_t i = n; i > 1; --i) std::swap(x[i - 1], x[random.below(i)]);
+            const double value = statistic(m, x);
+            if (std::isfinite(value)) null.push_back(std::abs(value));
+        }
+        std::sort(null.begin(), null.end());
+        return null;
+    }
+
+    bool rejects(double value) const {
+        if (!std::isfinite(value) || null_.empty()) return false;
+        const auto first = std::lower_bound(null_.begin(), null_.end(), std::abs(value) - 1e-12);
+        const auto as_extreme = static_cast<double>(null_.end() - first);
+        return (1.0 + as_extreme) / (static_cast<double>(null_.size()) + 1.0) < options_.alpha;
+    }
+
+    PowerOptions options_;
+    std::vector<double> x_ranks_, z_ranks_, signal_, noise_sd_, latent_, noise_, null_;
+    bool usable_ = false;
+};
+
+// The smallest r in [0, strongest_latent] with increasing(r) >= target, by
+// bisection (`increasing` grows with r, up to simulation noise); NaN if
+// even the strongest falls short.
+template <typename Increasing>
+double smallest_latent_reaching(Increasing increasing, double target, double tolerance) {
+    if (!(increasing(strongest_latent) >= target)) return NAN;
+    double low = 0, high = strongest_latent;
+    while (high - low > tolerance) {
+        const double middle = 0.5 * (low + high);
+        (increasing(middle) >= target ? high : low) = middle;
+    }
+    return high;
+}
+
+}  // namespace
+
+double VarianceComponents::noise_ratio() const {
+    if (!std::isfinite(between) || !std::isfinite(within)) return NAN;
+    if (between <= 0) return within > 0 ? std::numeric_limits<double>::infinity() : NAN;
+    return within / between;
+}
+
+VarianceComponents variance_components(const std::vector<std::vector<double>>& replicates) {
+    std::vector<std::vector<double>> cells;
+    for (const auto& values : replicates) {
+        std::vector<double> finite;
+        for (double v : values)
+            if (std::isfinite(v)) finite.push_back(v);
+        if (!finite.empty()) cells.push_back(std::move(finite));
+    }
+    VarianceComponents result;
+    result.cells = static_cast<int64_t>(cells.size());
+    double total = 0, squared_counts = 0;
+    for (const auto& values : cells) {
+        result.replicates += static_cast<int64_t>(values.size());
+        total += std::accumulate(values.begin(), values.end(), 0.0);
+        squared_counts += static_cast<double>(values.size() * values.size());
+    }
+    const auto cells_count = static_cast<double>(result.cells), count = static_cast<double>(result.replicates);
+    if (result.cells < 2 || result.replicates <= result.cells) return result;  // no spread between or within
+    const double grand = total / count;
+    double between_squares = 0, within_squares = 0;
+    for (const auto& values : cells) {
+        const double mean = std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
+        between_squares += static_cast<double>(values.size()) * (mean - grand) * (mean - grand);
+        for (double v : values) within_squares += (v - mean) * (v - mean);
+    }
+    const double between_mean_square = between_squares / (cells_count - 1);
+    result.within = within_squares / (count - cells_count);
+    const double n0 = (count - squared_counts / count) / (cells_count - 1);
+    result.between = std::max(0.0, (between_mean_square - result.within) / n0);
+    return result;
+}
+
+double latent_correlation(const RankTestDesign& design, double rho, const PowerOptions& options) {
+    const Simulator simulator(design, options);
+    if (!simulator.usable()) return NAN;
+    return smallest_latent_reaching([&](double latent) { return simulator.effect(latent); }, std::abs(rho), 1e-5);
+}
+
+double power_at_latent(const RankTestDesign& design, double latent, const PowerOptions& options) {
+    const Simulator simulator(design, options);
+    return simulator.usable() && std::isfinite(latent) ? simulator.power(latent) : NAN;
+}
+
+PowerEstimate rank_test_power(const RankTestDesign& design, double rho, const PowerOptions& options) {
+    const Simulator simulator(design, options);
+    PowerEstimate estimate;
+    estimate.rho = std::abs(rho);
+    if (!simulator.usable()) return estimate;
+    const double r = smallest_latent_reaching([&](double latent) { return simulator.effect(latent); },
+                                              estimate.rho, 1e-5);
+    if (std::isfinite(r)) estimate.power = simulator.power(r);
+    return estimate;
+}
+
+double minimum_detectable_rho(const RankTestDesign& design, double power, const PowerOptions& options) {
+    if (!(power > options.alpha && power < 1))
+        throw SettingError("power", fmt::format("must be between alpha ({}) and 1 (got {})", options.alpha, power));
+    const Simulator simulator(design, options);
+    if (!simulator.usable()) return NAN;
+    const double r = smallest_latent_reaching([&](double latent) { return simulator.power(latent); }, power, 1e-4);
+    return std::isfinite(r) ? simulator.effect(r) : NAN;
+}
+
+std::vector<double> scaled_predictor(const std::vector<double>& pilot, int64_t cells) {
+    if (pilot.empty() || cells < 1) throw SettingError("cells", "needs a pilot with cells and at least one new cell");
+    std::map<double, int64_t> counts;
+    for (double value : pilot) ++counts[value];
+    struct Share {
+        double value;
+        int64_t count;
+        double remainder;
+    };
+    std::vector<Share> shares;
+    int64_t given = 0;
+    for (const auto& [value, count] : counts) {
+        const double exact = static_cast<double>(cells) * static_cast<double>(count) / static_cast<double>(pilot.size());
+        const auto whole = static_cast<int64_t>(std::floor(exact));
+        shares.push_back({value, whole, exact - static_cast<double>(whole)});
+        given += whole;
+    }
+    std::vector<std::size_t> order(shares.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t a, std::size_t b) { return shares[a].remainder > shares[b].remainder; });
+    for (std::size_t i = 0; given < cells; ++i, ++given) ++shares[order[i % order.size()]].count;
+    std::vector<double> values;
+    for (const Share& share : shares) values.insert(values.end(), static_cast<std::size_t>(share.count), share.value);
+    return values;
+}
+
+}  // namespace cellscape

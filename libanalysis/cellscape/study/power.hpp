@@ -1,0 +1,89 @@
+#pragma once
+// How much a study can tell (docs/science.md section 7, "Power"): how a
+// metric varies between cells and between the seeds of one cell, measured
+// on a finished study (the pilot), and, by simulation through the study's
+// own rank test, the power of a design (its cells' predictor values and
+// seeds per cell) against a rank correlation, and the smallest correlation
+// it detects with a given power. Torch-free; every draw is seeded, so a
+// design gets the same answer on every machine.
+//
+// The simulated studies follow this model, stated once here:
+//   s_i   the predictor's standardized ranks (mean 0, variance 1) over the
+//         design's cells; with a control, the residual of the predictor's
+//         ranks regressed on the control's ranks, standardized;
+//   mu_i  = r s_i + sqrt(1 - r^2) u_i, u_i ~ N(0, 1): cell i's noise-free
+//         mean, in units of the spread of the cells' means;
+//   m_i   = mu_i + sqrt(noise_ratio / n_i) e_i, e_i ~ N(0, 1): the mean of
+//         its n_i seeds, each off by within-cell noise (noise_ratio =
+//         within / between variance, variance_components below);
+//   the test is the study's: Spearman's rho of m with the predictor (or the
+//   partial one with the control), two-sided, against its permutation null
+//   (the predictor permuted across cells), rejected when
+//   p = (1 + #{null |rho| >= |rho|}) / (nulls + 1) < alpha.
+// The effect a design is powered against, rho, is the expected rank
+// correlation of the noise-free means mu with the predictor: what the study
+// would report with infinitely many seeds per cell.
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+namespace cellscape {
+
+// One-way random-effects analysis of variance by the method of moments
+// (unbalanced cells: n0 = (N - sum n_i^2 / N) / (cells - 1)):
+// between = max(0, (MSB - MSW) / n0), within = MSW. `replicates[c]` holds
+// cell c's finite values; NaN values are left out, cells without any too.
+struct VarianceComponents {
+    int64_t cells = 0, replicates = 0;
+    double between = NAN;  // variance of the cells' noise-free means
+    double within = NAN;   // variance between the seeds of one cell
+    // within / between (infinite when between is 0, NaN when unknown).
+    double noise_ratio() const;
+};
+VarianceComponents variance_components(const std::vector<std::vector<double>>& replicates);
+
+// A rank test across cells as a study runs it.
+struct RankTestDesign {
+    std::vector<double> predictor;  // one value per cell (ties allowed)
+    std::vector<double> control;    // empty, or one per cell, held fixed
+    std::vector<int64_t> seeds;     // replicates per cell (each at least 1)
+    double noise_ratio = 0;         // within / between variance of the metric
+};
+
+struct PowerOptions {
+    double alpha = 0.05;              // two-sided
+    int64_t simulations = 2000;       // simulated studies per power
+    int64_t null_simulations = 4000;  // simulated permutation nulls for the critical value
+    uint64_t seed = 0;
+};
+
+struct PowerEstimate {
+    double rho = NAN;    // the effect: expected rank correlation of the noise-free means
+    double power = NAN;  // the share of simulated studies whose test rejects
+};
+
+// The power against `rho` (its sign is irrelevant: the test is two-sided).
+// NaN power when the design cannot reach |rho| (e.g. rho = 0.99 with many
+// tied predictor values) or has fewer than 3 cells; SettingError for a
+// design whose vectors disagree in length or whose noise ratio is negative.
+PowerEstimate rank_test_power(const RankTestDesign& design, double rho, const PowerOptions& options);
+
+// The two halves of rank_test_power, for planners that try many designs
+// with one effect: the latent r of the model above whose noise-free means
+// have expected rank correlation |rho| with the design's predictor (NaN
+// beyond what the design allows), and the power at that r.
+double latent_correlation(const RankTestDesign& design, double rho, const PowerOptions& options);
+double power_at_latent(const RankTestDesign& design, double latent, const PowerOptions& options);
+
+// The smallest |rho| the design detects with at least `power` (0 < power <
+// 1); NaN when even the strongest correlation the design allows is not
+// detected that often (too few cells, or seeds far noisier than cells).
+double minimum_detectable_rho(const RankTestDesign& design, double power, const PowerOptions& options);
+
+// `cells` predictor values in the proportions of the pilot's: each distinct
+// value of `pilot` gets its share of `cells` (largest remainders, ties to
+// the smaller value), in increasing order. For designs larger or smaller
+// than the pilot with the same stratification.
+std::vector<double> scaled_predictor(const std::vector<double>& pilot, int64_t cells);
+
+}  // namespace cellscape
