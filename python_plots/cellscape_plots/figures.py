@@ -167,8 +167,9 @@ class Replicate:
 
 
 class Study:
-    """A study directory: summary.h5 (version 2: the tables replicates, cells
-    and associations) and the cell and replicate files it points to."""
+    """A study directory: summary.h5 (the tables replicates, cells and
+    associations; from version 3 also metric_associations and mediation, and
+    a population per cell) and the cell and replicate files it points to."""
 
     def __init__(self, directory):
         self.directory = pathlib.Path(directory)
@@ -181,6 +182,7 @@ class Study:
             self.replicates = f.table("replicates", REPLICATE_COLUMNS)
             self.cell_rows = f.table("cells", CELL_COLUMNS)
             self.associations = f.table("associations", ASSOCIATION_COLUMNS)
+            self.mediation = f.table("mediation") if f.has("mediation") else None
             self.name = str(f.attribute("name", default=self.directory.name))
             self.loss_threshold = float(f.attribute("loss_threshold"))
             self.seeds = [int(s) for s in f.array("seeds")] if f.has("seeds") else []
@@ -193,6 +195,23 @@ class Study:
             first.setdefault(self.replicates["cell"][i], i)
         self._first_row = first
         self.cells = sorted(first, key=lambda c: (self.width(c), c))  # by width, then name
+        self.population = self._main_population()
+
+    def _main_population(self):
+        """The population the association rows rank the most cells of ("" before version 3)."""
+        table = self.associations
+        if "population" not in table or not len(table["population"]):
+            return ""
+        counts = {}
+        for population, cells in zip(table["population"], table["n_cells"]):
+            counts[population] = max(counts.get(population, 0), int(cells))
+        return max(counts, key=lambda p: (counts[p], -list(counts).index(p)))
+
+    def population_of(self, cell):
+        """The cell's population ("" before version 3)."""
+        if "population" not in self.replicates:
+            return ""
+        return str(self.replicates["population"][self._first_row[cell]])
 
     def width(self, cell):
         return float(self.replicates["normal_width"][self._first_row[cell]])
@@ -250,12 +269,17 @@ class Study:
         values = self.cell_rows[column][rows]
         return float(values[-1]) if len(values) else np.nan
 
-    def association(self, metric, predictor, controlling="", epoch=None):
-        """The /associations row of metric ~ predictor (a dict), or None."""
+    def association(self, metric, predictor, controlling="", epoch=None, population=None):
+        """The /associations row of metric ~ predictor in a population (default: the
+        main one, whose cells it ranks the most of) as a dict, or None."""
         epoch = self.last_epoch if epoch is None else epoch
+        population = self.population if population is None else population
         table = self.associations
-        rows = np.flatnonzero((table["epoch"] == epoch) & (table["metric"] == metric) &
-                              (table["predictor"] == predictor) & (table["controlling"] == controlling))
+        selected = ((table["epoch"] == epoch) & (table["metric"] == metric) & (table["predictor"] == predictor) &
+                    (table["controlling"] == controlling))
+        if "population" in table:
+            selected &= table["population"] == population
+        rows = np.flatnonzero(selected)
         return {name: values[rows[0]] for name, values in table.items()} if len(rows) else None
 
     def metric_label(self, metric):
@@ -492,14 +516,22 @@ def _least_squares(x, y):
 
 
 def _association_title(row):
-    """rho [interval], p, and the verdict against the paper's claim."""
+    """rho [interval], p (Holm-adjusted when the summary has it), the smallest |rho|
+    the study detects, and the verdict against the paper's claim."""
     if row is None:
         return "no association in the summary"
     claim = {-1: "paper: rho < 0", 1: "paper: rho > 0"}.get(int(row["expected_sign"]), "")
     if not np.isfinite(row["spearman_rho"]):
         return f"rho undefined ({row['n_cells']} cells)\n{row['verdict']}"
-    return (f"rho {row['spearman_rho']:+.2f} [{row['ci_low']:+.2f}, {row['ci_high']:+.2f}], "
-            f"p {row['p_value']:.2g}, {row['n_cells']} cells\n{row['verdict']}" + (f" ({claim})" if claim else ""))
+    p = f"p {row['p_value']:.2g}"
+    if "p_holm" in row:
+        p += f" (Holm {row['p_holm']:.2g})"
+    detectable = row.get("min_detectable_rho", np.nan)
+    second = row["verdict"] + (f" ({claim})" if claim else "")
+    if np.isfinite(detectable):
+        second += f"; detects |rho| >= {detectable:.2f}"
+    return (f"rho {row['spearman_rho']:+.2f} [{row['ci_low']:+.2f}, {row['ci_high']:+.2f}], {p}, "
+            f"{row['n_cells']} cells\n{second}")
 
 
 def _association_panel(axis, study, metric, predictor, colors):
@@ -507,10 +539,14 @@ def _association_panel(axis, study, metric, predictor, colors):
     x = np.array([study.predictor(c, predictor) for c in study.cells], dtype=float)
     mean, low, high = _cell_means(study, metric)
     _interval_bars(axis, x, mean, low, high)
-    axis.scatter(x, mean, color=colors, s=30, zorder=3)
-    fit = _least_squares(x, mean)
+    ranked = np.array([study.population_of(c) == study.population for c in study.cells])
+    axis.scatter(x[ranked], mean[ranked], color=np.asarray(colors)[ranked], s=30, zorder=3)
+    if (~ranked).any():  # other populations (e.g. random-ops controls): shown, not in the rank test
+        axis.scatter(x[~ranked], mean[~ranked], facecolors="none", edgecolors="black", s=30, zorder=3,
+                     label="other populations")
+    fit = _least_squares(x[ranked], mean[ranked])
     if fit is not None:
-        ends = np.array([np.nanmin(x), np.nanmax(x)])
+        ends = np.array([np.nanmin(x[ranked]), np.nanmax(x[ranked])])
         axis.plot(ends, np.polyval(fit, ends), color="grey", linestyle="--", linewidth=1, label="least squares")
     axis.set(xlabel=dict(PREDICTORS)[predictor], ylabel=study.metric_label(metric))
     axis.set_title(_association_title(study.association(metric, predictor)), fontsize=8)
@@ -530,10 +566,40 @@ def study_scatter(study, out_dir):
     for row, metric in enumerate(metrics):
         for column, (predictor, _) in enumerate(PREDICTORS):
             _association_panel(axes[row][column], study, metric, predictor, colors)
-    fig.suptitle(f"{study.name}, epoch {study.last_epoch}: per-cell means over seeds (bars: 95% t interval, "
-                 "dashed: least squares)\nrho: Spearman's rank correlation [95% bootstrap interval], "
+    population = f", population {study.population} (hollow: other populations)" if study.population else ""
+    fig.suptitle(f"{study.name}, epoch {study.last_epoch}{population}: per-cell means over seeds (bars: 95% t "
+                 "interval, dashed: least squares)\nrho: Spearman's rank correlation [95% bootstrap interval], "
                  "p: permutation test", fontsize=9)
     return _save(fig, out_dir, "scatter")
+
+
+def study_mediation(study, out_dir):
+    """How much of width -> convergence each metric carries: the indirect association
+    a*b with its 95% bootstrap interval, beside the total (docs/science.md section 7)."""
+    table = study.mediation
+    if table is None or not len(table.get("mediator", [])):
+        return []
+    rows = np.flatnonzero((table["epoch"] == study.last_epoch) & (table["population"] == study.population))
+    if not len(rows):
+        return []
+    fig, axis = plt.subplots(figsize=(7, 0.5 * len(rows) + 1.8), layout="constrained")
+    positions = np.arange(len(rows))
+    indirect = table["indirect"][rows]
+    axis.errorbar(indirect, positions, xerr=[indirect - table["ci_low"][rows], table["ci_high"][rows] - indirect],
+                  fmt="o", color="black", capsize=3)
+    total = float(table["total"][rows[0]])
+    axis.axvline(0, color="grey", linewidth=0.8)
+    axis.axvline(total, color="tab:red", linestyle="--", linewidth=1,
+                 label=f"total: rho(width, epochs to threshold) = {total:+.2f}")
+    axis.set_yticks(positions)
+    axis.set_yticklabels([f"{m} (share {p:.2f})" if np.isfinite(p) else m
+                          for m, p in zip(table["mediator"][rows], table["proportion"][rows])], fontsize=8)
+    axis.set(xlabel="indirect association a*b (ranks) with 95% bootstrap interval",
+             title=f"{study.name}, epoch {study.last_epoch}, {study.population}: "
+                   f"width -> convergence through each metric ({int(table['n_cells'][rows[0]])} cells)")
+    axis.title.set_fontsize(9)
+    axis.legend(fontsize=8, loc="best")
+    return _save(fig, out_dir, "mediation")
 
 
 def study_figures(directory, out_dir=None):
@@ -542,6 +608,6 @@ def study_figures(directory, out_dir=None):
     out_dir = pathlib.Path(out_dir) if out_dir else study.directory / "figures"
     paths = []
     for draw in (study_cell_diagrams, study_loss_curves, study_loss_contours, study_linear_contours,
-                 study_gradient_variance_surfaces, study_hessian, study_scatter):
+                 study_gradient_variance_surfaces, study_hessian, study_scatter, study_mediation):
         paths += draw(study, out_dir)
     return paths

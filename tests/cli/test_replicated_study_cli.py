@@ -1,7 +1,9 @@
-"""A replicated study end to end (4 cells x 2 seeds, 1 epoch): the three
-tables against independent recomputations (numpy/scipy), basin fractions
-from the surface files, a resumed study equal to an uninterrupted one, and
-bad replicate settings refused in one sentence naming the key."""
+"""A replicated study end to end (4 cells x 2 seeds, 1 epoch): the five
+tables against independent recomputations (numpy/scipy: means, intervals,
+Spearman, an exact permutation test, Holm, verdicts, the rank mediation,
+the ANOVA behind the power plan), basin fractions from the surface files, a
+resumed study equal to an uninterrupted one, and bad replicate settings
+refused in one sentence naming the key."""
 import itertools
 import json
 import math
@@ -145,6 +147,103 @@ def test_associations_equal_scipys_spearman_and_an_exact_permutation_test(study)
     assert checked >= 10
 
 
+def holm(p_values):
+    """Holm's step-down adjustment, written out: sorted ascending, (m - i) p, running max, capped at 1."""
+    p = np.asarray(p_values, float)
+    finite = np.flatnonzero(np.isfinite(p))
+    order = finite[np.argsort(p[finite], kind="stable")]
+    adjusted = np.full(p.shape, np.nan)
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (len(order) - rank) * p[index]))
+        adjusted[index] = running
+    return adjusted
+
+
+def test_holm_adjusted_p_values_and_the_verdicts_follow_from_the_table(study):
+    _, _, result = study
+    rows = result["associations"]
+    assert {r["population"] for r in rows} == {"normal-connections"}
+    expected = holm([number(r["p_value"]) for r in rows])
+    for row, adjusted in zip(rows, expected):
+        assert number(row["p_holm"]) == pytest.approx(adjusted, rel=1e-12, nan_ok=True), row
+        low, high, sign = number(row["ci_low"]), number(row["ci_high"]), row["expected_sign"]
+        inside = low > -row["equivalence_bound"] and high < row["equivalence_bound"]
+        assert row["equivalence"] == ("no interval" if math.isnan(low) else
+                                      "equivalent" if inside else "not equivalent"), row
+        if sign == 0:
+            verdict = "no claim"
+        elif adjusted < 0.05 and low * sign > 0 and high * sign > 0:
+            verdict = "holds"
+        elif adjusted < 0.05 and low * sign < 0 and high * sign < 0:
+            verdict = "reversed"
+        else:
+            verdict = "equivalent" if inside else "undecided"
+        assert row["verdict"] == verdict, row
+
+
+def test_metric_pairs_and_mediation_equal_scipys_ranks_of_the_cell_means(study):
+    _, _, result = study
+    cells = result["cells"]
+    def means(metric):
+        return np.array([number(c[f"{metric}_mean"]) for c in cells])
+    checked = 0
+    for row in result["metric_associations"]:
+        a, b = means(row["metric"]), means(row["other_metric"])
+        both = np.isfinite(a) & np.isfinite(b)
+        assert row["n_cells"] == both.sum()
+        if len(set(a[both])) > 1 and len(set(b[both])) > 1:
+            assert row["spearman_rho"] == pytest.approx(stats.spearmanr(a[both], b[both]).statistic, abs=1e-12)
+            checked += 1
+    assert checked >= 10
+    width = np.array([c["normal_width"] for c in cells])
+    outcome = means("epochs_to_threshold")
+    for row in result["mediation"]:
+        mediator = means(row["mediator"])
+        rho = lambda u, v: stats.spearmanr(u, v).statistic
+        xm, xy, my = rho(width, mediator), rho(width, outcome), rho(mediator, outcome)
+        assert row["total"] == pytest.approx(xy, abs=1e-12) and row["a"] == pytest.approx(xm, abs=1e-12)
+        assert number(row["indirect"]) == pytest.approx(xm * (my - xy * xm) / (1 - xm * xm), abs=1e-9, nan_ok=True)
+
+
+def anova(groups):
+    """Between- and within-cell variance by the method of moments (unbalanced one-way random effects)."""
+    groups = [np.asarray(g, float) for g in groups if len(g)]
+    n = np.array([len(g) for g in groups])
+    total, grand = n.sum(), np.concatenate(groups).mean()
+    msb = sum(k * (g.mean() - grand) ** 2 for k, g in zip(n, groups)) / (len(groups) - 1)
+    msw = sum(((g - g.mean()) ** 2).sum() for g in groups) / (total - len(groups))
+    n0 = (total - (n ** 2).sum() / total) / (len(groups) - 1)
+    return max(0.0, (msb - msw) / n0), msw
+
+
+def test_a_power_plan_from_the_study_as_pilot(cellscape, study):
+    _, out, result = study
+    plan = json.loads(cellscape("study", "plan", str(out), "--seeds", "2,3", "--simulations", "300",
+                                "--metric", "train_loss", "--metric", "test_acc", "--max-cells", "300",
+                                "--json").stdout)
+    assert (plan["population"], plan["pilot_cells"], plan["pilot_replicates"]) == ("normal-connections", 4, 8)
+    seconds = [r["train_seconds"] + r["analysis_seconds"] for r in result["replicates"]]
+    assert plan["replicate_seconds"] == pytest.approx(np.mean(seconds), rel=1e-9)
+    for metric in plan["pilot"]:
+        groups = [[number(r[metric["metric"]]) for r in result["replicates"] if r["cell"] == c["cell"]]
+                  for c in result["cells"]]
+        between, within = anova(groups)
+        assert metric["between"] == pytest.approx(between, rel=1e-9, abs=1e-300)
+        assert metric["within"] == pytest.approx(within, rel=1e-9, abs=1e-300)
+    assert [(d["metric"], d["seeds"]) for d in plan["designs"]] == [
+        ("train_loss", 2), ("train_loss", 3), ("test_acc", 2), ("test_acc", 3)]
+    for design in plan["designs"]:
+        if design["cells"] is not None:
+            assert design["power"] >= 0.8 and design["replicates"] == design["cells"] * design["seeds"]
+            assert design["replicate_hours"] == pytest.approx(design["replicates"] * plan["replicate_seconds"] / 3600)
+    printed = cellscape("study", "plan", str(out), "--seeds", "2", "--simulations", "200", "--metric",
+                        "train_loss").stdout
+    assert "replicate-hours" in printed and "train_loss" in printed
+    refused = cellscape("study", "plan", str(out), "--rho", "1.5", check=False)
+    assert refused.returncode != 0 and "--rho: must be between 0 and 1 (got 1.5)" in refused.stderr
+
+
 def basin_fraction(path, level):
     """The fraction of grid points whose test loss is at most level x the origin's, from the file's grid."""
     with h5py.File(path) as f:
@@ -210,5 +309,5 @@ def test_the_figures_of_a_replicated_study(study):
     plotted = subprocess.run([sys.executable, "-m", "cellscape_plots", "study", str(out)], capture_output=True,
                              text=True)
     assert plotted.returncode == 0, plotted.stderr
-    for name in ["cells", "loss-curves", "loss-contours", "loss-contours-linear", "hessian", "scatter"]:
+    for name in ["cells", "loss-curves", "loss-contours", "loss-contours-linear", "hessian", "scatter", "mediation"]:
         assert (out / "figures" / f"{name}.png").exists(), name

@@ -224,6 +224,13 @@ std::string format_study_plan(const StudyPlan& plan, const PlanRequest& request)
                             number(metric.components.between, "{:.4g}"), number(metric.components.within, "{:.4g}"),
                             number(metric.components.noise_ratio(), "{:.3g}"), number(metric.power, "{:.2f}"),
                             number(metric.min_detectable_rho, "{:.2f}"));
+    text += "\n";
+    for (const PilotMetric& metric : plan.pilot)
+        if (metric.components.between == 0)
+            text += fmt::format("{}: the pilot's cells differ no more than their seeds do (between = 0): no number of "
+                                "cells is planned; a study of it needs less noise per seed (e.g. a longer schedule or "
+                                "more evaluation samples) or a pilot with more seeds per cell\n",
+                                metric.metric);
     text += fmt::format("\n{:<20} {:>6} {:>7} {:>7} {:>11} {:>16}\n", "metric", "seeds", "cells", "power",
                         "replicates", "replicate-hours");
     std::string previous;

@@ -302,7 +302,9 @@ std::vector<StudyMetricAssociationRow> associate_metric_pairs(const std::vector<
         const auto all_groups = rows_by_cell(rows, epoch);
         for (const std::string& population : populations_of(all_groups)) {
             const auto groups = population_groups(all_groups, population);
-            if (groups.size() < 3) continue;
+            // With fewer cells a rank correlation takes a handful of values
+            // (4 cells: |rho| = 1 has p = 1/12) and only dilutes Holm's family.
+            if (groups.size() < 5) continue;
             for (std::size_t i = 0; i < metrics.size(); ++i)
                 for (std::size_t j = i + 1; j < metrics.size(); ++j) {
                     StudyMetricAssociationRow row;
@@ -537,7 +539,8 @@ std::string format_verdict_table(const std::vector<StudyAssociationRow>& associa
     if (!table.empty())
         table += fmt::format(
             "p_holm: Holm over all {} rows of the associations table; verdicts need p_holm < {} and the interval off 0; "
-            "\"equivalent\": the interval inside ±{}; min|rho|: the smallest |rho| detected with {:.0f}% power at p < {}\n",
+            "\"equivalent\": the interval inside ±{}; min|rho|: the smallest |rho| detected with {:.0f}% power at p < {} "
+            "(-: none, e.g. the cells differ no more than their seeds, or one seed per cell)\n",
             associations.size(), statistics.alpha, statistics.equivalence_bound, 100 * statistics.power,
             statistics.alpha);
     return table;

@@ -140,7 +140,7 @@ std::vector<StudyCellRow> summarize_cells(const std::vector<StudyRow>& rows);
 std::vector<StudyAssociationRow> associate_with_predictors(const std::vector<StudyRow>& rows,
                                                            const StudyStatistics& statistics);
 
-// Every pair of metrics, per epoch and population (at least 3 cells).
+// Every pair of metrics, per epoch and population (at least 5 cells).
 std::vector<StudyMetricAssociationRow> associate_metric_pairs(const std::vector<StudyRow>& rows,
                                                               const StudyStatistics& statistics);
 
