@@ -1,7 +1,9 @@
-"""Command line: `/usr/bin/python3 -m cellscape_plots {study,surface,hessian,gradvar,train} PATH [--out DIR]`."""
+"""Command line: `.venv/bin/python -m cellscape_plots {study,surface,hessian,gradvar,train} PATH [--out DIR]`."""
 import argparse
 import pathlib
 import sys
+
+import matplotlib
 
 from .figures import gradvar_figures, hessian_figures, study_figures, surface_figures, train_figures
 from .files import PlotInputError
@@ -24,6 +26,7 @@ def main(argv=None):
         command.add_argument("--out", type=pathlib.Path, help="output directory (default: beside the input, "
                              "or DIR/figures for a study)")
     args = parser.parse_args(argv)
+    matplotlib.use("Agg")  # files only, no window: the command line's choice, not the package's
     draw = COMMANDS[args.command][1]
     try:
         if args.command == "study":

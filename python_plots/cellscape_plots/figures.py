@@ -1,15 +1,18 @@
-"""The figures: one function per kind of file, and the study's figures.
-Every function writes PNG and PDF files and returns their paths."""
+"""The figures: one function per kind of file, and the study's figures,
+each writing PNG and PDF files and returning their paths; and the plots
+they are made of, for notebooks: plot_metric, plot_top_eigenvalues,
+plot_loss_curves, plot_mediation and plot_surface draw on an `ax=` you give
+(or a new figure) and return the Figure. Importing this module leaves
+matplotlib's backend alone (the command line chooses Agg)."""
 import pathlib
 import textwrap
 
 import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from scipy import stats
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from .files import CellscapeFile, PlotInputError  # noqa: E402
+from .files import CellscapeFile, PlotInputError
 
 
 def _save(fig, out_dir, name, tight=True):
@@ -285,6 +288,15 @@ class Study:
     def metric_label(self, metric):
         return dict(METRICS)[metric].format(threshold=self.loss_threshold)
 
+    def replicate_values(self, cell, metric, epoch=None):
+        """The finite values of a metric over the cell's finished replicates at `epoch` (default: the last)."""
+        epoch = self.last_epoch if epoch is None else epoch
+        rows = self.ok & (self.replicates["cell"] == cell) & (self.replicates["epoch"] == epoch)
+        if metric not in self.replicates:
+            return np.array([])
+        values = np.asarray(self.replicates[metric][rows], dtype=float)
+        return values[np.isfinite(values)]
+
 
 def _grid(count, columns=3):
     columns = min(columns, count)
@@ -335,27 +347,56 @@ def _loss_histories(study, cell):
     return _padded(train), _padded(test)
 
 
+# Beyond this many cells a line per cell is a tangle: curves per width group.
+MOST_CELLS_DRAWN_ONE_BY_ONE = 12
+
+
+def plot_loss_curves(study, split="train", ax=None):
+    """The training (split="train") or test loss per epoch, coloured by width: with up to
+    12 cells a line per cell (mean over its seeds) with a band from the lowest to the
+    highest seed; with more, a line per width group (mean over its cells' means) with a
+    band from its lowest to its highest cell. `study`: a Study or a study directory.
+    Returns the Figure."""
+    study = _as_study(study)
+    fig, axis = _figure_axis(ax, (6.5, 4.2))
+    colors = dict(zip(study.cells, _width_colors([study.width(c) for c in study.cells])))
+    histories = {cell: _loss_histories(study, cell)[0 if split == "train" else 1] for cell in study.cells}
+    if len(study.cells) <= MOST_CELLS_DRAWN_ONE_BY_ONE:
+        groups = [(study.label(cell), colors[cell], histories[cell]) for cell in study.cells]
+        band = "seeds"
+    else:
+        widths = sorted({study.width(c) for c in study.cells})
+        groups = []
+        for width in widths:
+            members = [c for c in study.cells if study.width(c) == width]
+            means = _padded([np.nanmean(histories[c], axis=0) for c in members])
+            groups.append((f"{_width_label(width)} ({len(members)} cells)", colors[members[0]], means))
+        band = "cells"
+    for label, color, rows in groups:
+        epochs = np.arange(1, rows.shape[1] + 1)
+        axis.fill_between(epochs, np.nanmin(rows, axis=0), np.nanmax(rows, axis=0), color=color, alpha=0.2,
+                          linewidth=0, label="_band")
+        axis.plot(epochs, np.nanmean(rows, axis=0), marker="o" if split == "train" else "s", markersize=3,
+                  color=color, label=label)
+    if split == "train":
+        axis.axhline(study.loss_threshold, color="grey", linestyle=":", linewidth=1)
+    else:
+        axis.set_yscale("log")  # one diverging seed's early test loss would flatten the others
+    what = "training" if split == "train" else "test"
+    axis.set(xlabel="epoch", ylabel=f"{what} loss", title=f"{what} loss: mean, band min to max over {band}")
+    return fig
+
+
 def study_loss_curves(study, out_dir):
-    """Train and test loss per epoch: a line per cell (mean over its seeds) and a
-    band from the lowest to the highest seed, coloured by width."""
-    # Tall enough for a legend line per cell (7 pt lines are about 0.15 in).
-    height = max(4.2, 0.15 * (len(study.cells) + 3) + 0.6)
+    """Train and test loss per epoch (plot_loss_curves), one legend for both."""
+    entries = len(study.cells) if len(study.cells) <= MOST_CELLS_DRAWN_ONE_BY_ONE else 8
+    height = max(4.2, 0.15 * (entries + 3) + 0.6)  # a legend line per entry (7 pt lines are about 0.15 in)
     fig, (train_axis, test_axis) = plt.subplots(1, 2, figsize=(12, height), layout="constrained")
-    colors = _width_colors([study.width(c) for c in study.cells])
-    for cell, color in zip(study.cells, colors):
-        for axis, losses, marker in zip((train_axis, test_axis), _loss_histories(study, cell), "os"):
-            epochs = np.arange(1, losses.shape[1] + 1)
-            axis.fill_between(epochs, np.nanmin(losses, axis=0), np.nanmax(losses, axis=0), color=color,
-                              alpha=0.2, linewidth=0, label="_band")
-            axis.plot(epochs, np.nanmean(losses, axis=0), marker=marker, markersize=3, color=color,
-                      label=study.label(cell))
-    train_axis.axhline(study.loss_threshold, color="grey", linestyle=":", linewidth=1)
-    train_axis.set(xlabel="epoch", ylabel="training loss", title="training loss: mean over seeds, band min to max")
-    test_axis.set(xlabel="epoch", ylabel="test loss", title="test loss: mean over seeds, band min to max")
-    test_axis.set_yscale("log")  # one diverging seed's early test loss would flatten the others
+    plot_loss_curves(study, "train", ax=train_axis)
+    plot_loss_curves(study, "test", ax=test_axis)
     handles, labels = train_axis.get_legend_handles_labels()
     handles.append(matplotlib.patches.Patch(color="grey", alpha=0.3))
-    labels.append("band: min to max over seeds")
+    labels.append("band: min to max")
     fig.legend(handles, labels, loc="outside right upper", fontsize=7, title="colour: width")
     return _save(fig, out_dir, "loss-curves")
 
@@ -443,6 +484,49 @@ def _cell_means(study, metric):
             for part in ("mean", "ci_low", "ci_high")]
 
 
+# Positive metrics whose seeds spread over factors, not amounts: their
+# intervals are drawn on the log scale, where they cannot go below zero.
+POSITIVE_METRICS = {"top_eigenvalue", "trace", "gradient_variance", "noise_scale"}
+
+
+def _log_interval(values, level=0.95):
+    """Geometric mean and the Student-t interval of the mean of log(values), back on the
+    values' scale: (centre, low, high); NaN bounds with fewer than 2 values."""
+    logs = np.log(values)
+    centre = float(np.exp(logs.mean()))
+    if len(values) < 2:
+        return centre, np.nan, np.nan
+    half = stats.t.ppf(0.5 + level / 2, len(values) - 1) * logs.std(ddof=1) / np.sqrt(len(values))
+    return centre, float(np.exp(logs.mean() - half)), float(np.exp(logs.mean() + half))
+
+
+def _cell_summaries(study, metric):
+    """Per cell: (centre, low, high) and every seed's value, and whether the scale is logarithmic:
+    for a positive metric whose every value is positive, the geometric mean with the log-scale
+    interval; otherwise the arithmetic mean with the Student-t interval of /cells."""
+    seeds = [study.replicate_values(c, metric) for c in study.cells]
+    logarithmic = metric in POSITIVE_METRICS and all(len(v) and (v > 0).all() for v in seeds if len(v))
+    logarithmic = logarithmic and any(len(v) for v in seeds)
+    if logarithmic:
+        summaries = [_log_interval(v) if len(v) else (np.nan, np.nan, np.nan) for v in seeds]
+        centre, low, high = (np.array(column) for column in zip(*summaries))
+    else:
+        centre, low, high = _cell_means(study, metric)
+    return centre, low, high, seeds, logarithmic
+
+
+def _figure_axis(ax, figsize):
+    """The axis to draw on and its figure: `ax`, or a new figure's only axis."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+        return fig, ax
+    return ax.figure, ax
+
+
+def _as_study(study):
+    return study if isinstance(study, Study) else Study(study)
+
+
 def _interval_bars(axis, x, mean, low, high):
     """Error bars from low to high where the interval is known (n >= 2)."""
     known = np.isfinite(mean) & np.isfinite(low) & np.isfinite(high)
@@ -468,7 +552,7 @@ def study_hessian(study, out_dir):
     """The top eigenvalue per cell (mean over seeds, 95% interval) and the spectral
     densities (first seed): a panel only for what the study computed."""
     colors = _width_colors([study.width(c) for c in study.cells])
-    mean, low, high = _cell_means(study, "top_eigenvalue")
+    mean, _, _ = _cell_means(study, "top_eigenvalue")
     has_bars, densities = np.isfinite(mean).any(), _density_curves(study, colors)
     count = int(has_bars) + int(bool(densities))
     if not count:
@@ -479,25 +563,36 @@ def study_hessian(study, out_dir):
                              gridspec_kw={"width_ratios": [bars_width, 6][:count] if count == 2 else [1]})
     axes = list(axes[0])
     if has_bars:
-        _eigenvalue_bars(axes.pop(0), study, colors, mean, low, high)
+        plot_top_eigenvalues(study, ax=axes.pop(0))
     if densities:
         _densities(axes.pop(0), study, densities)
     return _save(fig, out_dir, "hessian")
 
 
-def _eigenvalue_bars(axis, study, colors, mean, low, high):
+def plot_top_eigenvalues(study, ax=None):
+    """The top Hessian eigenvalue of every cell (by width): each seed's value, and the
+    geometric mean with its 95% interval on the log scale (arithmetic when a value is not
+    positive). `study`: a Study or a study directory. Returns the Figure."""
+    study = _as_study(study)
+    fig, axis = _figure_axis(ax, (max(6.0, 0.3 * len(study.cells) + 2), 5.5))
+    colors = _width_colors([study.width(c) for c in study.cells])
+    centre, low, high, seeds, logarithmic = _cell_summaries(study, "top_eigenvalue")
     positions = np.arange(len(study.cells))
-    axis.bar(positions, mean, color=colors)
-    _interval_bars(axis, positions, mean, low, high)
+    for position, values, color in zip(positions, seeds, colors):
+        axis.scatter(np.full(len(values), position), values, color=color, s=12, alpha=0.6, zorder=2)
+    _interval_bars(axis, positions, centre, low, high)
+    axis.scatter(positions, centre, color="black", marker="_", s=120, zorder=3)
     axis.set_xticks(positions)
-    many = len(study.cells) > 4
-    if many:  # whole names, one per bar, upright
+    if len(study.cells) > 4:  # whole names, one per cell, upright
         axis.set_xticklabels([f"{c} ({_width_label(study.width(c))})" for c in study.cells], fontsize=6,
                              rotation=90)
     else:
         axis.set_xticklabels([f"{_short(c)}\n{_width_label(study.width(c))}" for c in study.cells], fontsize=6)
-    axis.set(ylabel="top Hessian eigenvalue",
-             title=f"sharpness at epoch {study.last_epoch}: mean over seeds, 95% interval")
+    if logarithmic:
+        axis.set_yscale("log")
+    kind = "geometric mean, 95% interval on the log scale" if logarithmic else "mean, 95% t interval"
+    axis.set(ylabel="top Hessian eigenvalue", title=f"sharpness at epoch {study.last_epoch}: dots: seeds; {kind}")
+    return fig
 
 
 def _densities(axis, study, densities):
@@ -534,24 +629,40 @@ def _association_title(row):
             f"{row['n_cells']} cells\n{second}")
 
 
-def _association_panel(axis, study, metric, predictor, colors):
-    """Per-cell means of a metric against a predictor, their intervals, a fitted line and the association."""
+def plot_metric(study, metric, predictor="normal_width", ax=None):
+    """A metric of every cell against its width (or depth): each seed's value (small dots),
+    the cell's mean with its 95% interval (for the positive metrics of POSITIVE_METRICS the
+    geometric mean with the interval on the log scale), a least-squares line through the
+    main population's cells (other populations hollow), and the summary's association in
+    the title. `study`: a Study or a study directory. Returns the Figure."""
+    study = _as_study(study)
+    fig, axis = _figure_axis(ax, (4.5, 3.4))
+    colors = np.asarray(_width_colors([study.width(c) for c in study.cells]))
     x = np.array([study.predictor(c, predictor) for c in study.cells], dtype=float)
-    mean, low, high = _cell_means(study, metric)
-    _interval_bars(axis, x, mean, low, high)
+    centre, low, high, seeds, logarithmic = _cell_summaries(study, metric)
+    for position, values, color in zip(x, seeds, colors):
+        axis.scatter(np.full(len(values), position), values, color=color, s=6, alpha=0.35, zorder=1)
+    _interval_bars(axis, x, centre, low, high)
     ranked = np.array([study.population_of(c) == study.population for c in study.cells])
-    axis.scatter(x[ranked], mean[ranked], color=np.asarray(colors)[ranked], s=30, zorder=3)
+    axis.scatter(x[ranked], centre[ranked], color=colors[ranked], s=30, zorder=3)
     if (~ranked).any():  # other populations (e.g. random-ops controls): shown, not in the rank test
-        axis.scatter(x[~ranked], mean[~ranked], facecolors="none", edgecolors="black", s=30, zorder=3,
+        axis.scatter(x[~ranked], centre[~ranked], facecolors="none", edgecolors="black", s=30, zorder=3,
                      label="other populations")
-    fit = _least_squares(x[ranked], mean[ranked])
+    shown = np.log(centre) if logarithmic else centre
+    fit = _least_squares(x[ranked], shown[ranked])
     if fit is not None:
         ends = np.array([np.nanmin(x[ranked]), np.nanmax(x[ranked])])
-        axis.plot(ends, np.polyval(fit, ends), color="grey", linestyle="--", linewidth=1, label="least squares")
-    axis.set(xlabel=dict(PREDICTORS)[predictor], ylabel=study.metric_label(metric))
+        line = np.polyval(fit, ends)
+        axis.plot(ends, np.exp(line) if logarithmic else line, color="grey", linestyle="--", linewidth=1,
+                  label="least squares")
+    if logarithmic:
+        axis.set_yscale("log")
+    label = study.metric_label(metric) + (" (geometric mean)" if logarithmic else "")
+    axis.set(xlabel=dict(PREDICTORS)[predictor], ylabel=label)
     axis.set_title(_association_title(study.association(metric, predictor)), fontsize=8)
     if predictor == "normal_depth":
         axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    return fig
 
 
 def study_scatter(study, out_dir):
@@ -560,29 +671,36 @@ def study_scatter(study, out_dir):
     metrics = [m for m, _ in METRICS if np.isfinite(_cell_means(study, m)[0]).any()]
     if not metrics:
         return []
-    colors = _width_colors([study.width(c) for c in study.cells])
     fig, axes = plt.subplots(len(metrics), len(PREDICTORS), figsize=(9, 2.8 * len(metrics) + 0.6), squeeze=False,
                              layout="constrained")
     for row, metric in enumerate(metrics):
         for column, (predictor, _) in enumerate(PREDICTORS):
-            _association_panel(axes[row][column], study, metric, predictor, colors)
+            plot_metric(study, metric, predictor, ax=axes[row][column])
     population = f", population {study.population} (hollow: other populations)" if study.population else ""
-    fig.suptitle(f"{study.name}, epoch {study.last_epoch}{population}: per-cell means over seeds (bars: 95% t "
-                 "interval, dashed: least squares)\nrho: Spearman's rank correlation [95% bootstrap interval], "
-                 "p: permutation test", fontsize=9)
+    fig.suptitle(f"{study.name}, epoch {study.last_epoch}{population}:\ndots: seeds; points: per-cell means (geometric "
+                 "and on a log scale for eigenvalue, trace, gradient variance, noise scale) with 95% intervals; "
+                 "dashed: least squares\nrho: Spearman's rank correlation of the cells' means [95% bootstrap "
+                 "interval], p: permutation test (Holm: adjusted over the associations table)", fontsize=9)
     return _save(fig, out_dir, "scatter")
 
 
-def study_mediation(study, out_dir):
-    """How much of width -> convergence each metric carries: the indirect association
-    a*b with its 95% bootstrap interval, beside the total (docs/science.md section 7)."""
+def _mediation_rows(study):
     table = study.mediation
     if table is None or not len(table.get("mediator", [])):
-        return []
-    rows = np.flatnonzero((table["epoch"] == study.last_epoch) & (table["population"] == study.population))
+        return table, np.array([], dtype=int)
+    return table, np.flatnonzero((table["epoch"] == study.last_epoch) & (table["population"] == study.population))
+
+
+def plot_mediation(study, ax=None):
+    """How much of width -> convergence each metric carries (the summary's mediation table at
+    the last epoch, main population): the indirect association a*b with its 95% bootstrap
+    interval, beside the total. `study`: a Study or a study directory. Returns the Figure."""
+    study = _as_study(study)
+    table, rows = _mediation_rows(study)
     if not len(rows):
-        return []
-    fig, axis = plt.subplots(figsize=(7, 0.5 * len(rows) + 1.8), layout="constrained")
+        raise PlotInputError(f"{study.directory}/summary.h5 has no mediation rows for population "
+                             f"'{study.population}' at epoch {study.last_epoch}")
+    fig, axis = _figure_axis(ax, (7, 0.5 * len(rows) + 1.8))
     positions = np.arange(len(rows))
     indirect = table["indirect"][rows]
     axis.errorbar(indirect, positions, xerr=[indirect - table["ci_low"][rows], table["ci_high"][rows] - indirect],
@@ -595,11 +713,48 @@ def study_mediation(study, out_dir):
     axis.set_yticklabels([f"{m} (share {p:.2f})" if np.isfinite(p) else m
                           for m, p in zip(table["mediator"][rows], table["proportion"][rows])], fontsize=8)
     axis.set(xlabel="indirect association a*b (ranks) with 95% bootstrap interval",
-             title=f"{study.name}, epoch {study.last_epoch}, {study.population}: "
-                   f"width -> convergence through each metric ({int(table['n_cells'][rows[0]])} cells)")
+             title=f"{study.name}, epoch {study.last_epoch}, population {study.population} "
+                   f"({int(table['n_cells'][rows[0]])} cells):\nwidth -> convergence through each metric")
     axis.title.set_fontsize(9)
     axis.legend(fontsize=8, loc="best")
-    return _save(fig, out_dir, "mediation")
+    return fig
+
+
+def study_mediation(study, out_dir):
+    """plot_mediation into mediation.png/pdf, when the summary has the table."""
+    if not len(_mediation_rows(study)[1]):
+        return []
+    return _save(plot_mediation(study), out_dir, "mediation")
+
+
+def plot_surface(surface, value=None, levels=None, ax=None):
+    """Contour lines of one value of a 2D surface: `surface` a file path or the xarray
+    Dataset read_surface gives, `value` its variable (default: the first evaluated loss),
+    `levels` as matplotlib's contour takes them (default: 15 between the extremes, on a log
+    scale for a positive value spanning more than a factor of 100). Returns the Figure."""
+    from .tables import read_surface
+    dataset = read_surface(surface) if isinstance(surface, (str, pathlib.Path)) else surface
+    if "y" not in dataset.coords:
+        raise PlotInputError("plot_surface draws 2D surfaces; this one is 1D (plot dataset[value] against x)")
+    if value is None:  # the loss of the first evaluated split
+        splits = [e for e in str(dataset.attrs.get("evaluations", "")).split(",") if e]
+        value = f"{splits[0]}_loss" if splits else next((n for n in dataset.data_vars if n.endswith("_loss")), None)
+    if value not in dataset:
+        raise PlotInputError(f"the surface has no '{value}' (it has {', '.join(dataset.data_vars)})")
+    fig, axis = _figure_axis(ax, (4.5, 4))
+    values = np.asarray(dataset[value].values, dtype=float)
+    finite = values[np.isfinite(values)]
+    norm = None
+    if levels is None:
+        if finite.size and finite.min() > 0 and finite.max() > 100 * finite.min():
+            levels = np.geomspace(finite.min(), finite.max(), 15)
+            norm = matplotlib.colors.LogNorm()
+        else:
+            levels = 15
+    lines = axis.contour(dataset["x"].values, dataset["y"].values, values, levels=levels, cmap="viridis", norm=norm)
+    axis.clabel(lines, fontsize=6, fmt="%.3g")
+    axis.set(xlabel="x", ylabel="y", title=value, aspect="equal")
+    return fig
 
 
 def study_figures(directory, out_dir=None):

@@ -1,10 +1,14 @@
 """The plotting package on small files written here with the documented
 names (docs/hdf5-schema.md): every figure is produced, and a file that lacks
 a name gets one clear error line, not a traceback."""
+import subprocess
+import sys
+
 import h5py
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from scipy import stats
 
 from cellscape_plots import PlotInputError, figures
 from cellscape_plots.__main__ import main
@@ -382,7 +386,19 @@ def test_loss_curves_are_the_mean_over_seeds_with_a_min_to_max_band(tmp_path, dr
     threshold = [ys for _, ys, line_label in train["lines"] if line_label.startswith("_")]
     assert threshold and np.allclose(threshold[0], 0.8)  # the study's loss threshold
     (legend,) = drawn.figure["loss-curves"]["legends"]
-    assert legend == [label(c) for c in BY_WIDTH] + ["band: min to max over seeds"]
+    assert legend == [label(c) for c in BY_WIDTH] + ["band: min to max"]
+
+
+def test_many_cells_get_loss_curves_per_width_group(tmp_path, drawn, monkeypatch):
+    monkeypatch.setattr(figures, "MOST_CELLS_DRAWN_ONE_BY_ONE", 3)
+    draw_study(tmp_path, figures.study_loss_curves)
+    train, _ = drawn["loss-curves"]
+    assert "over cells" in train["title"]
+    means = [line for line in train["lines"] if not line[2].startswith("_")]
+    assert [line[2] for line in means] == ["1c (1 cells)", "2c (1 cells)", "3c (1 cells)", "4c (1 cells)"]
+    # One cell per width: the group's curve is that cell's mean over seeds.
+    seeds = np.array([history("MID", s, 3) for s in SEEDS])
+    np.testing.assert_allclose(means[1][1], seeds.mean(axis=0))
 
 
 def test_the_linear_contours_have_the_papers_levels_and_nothing_above_10(tmp_path, drawn):
@@ -403,28 +419,57 @@ def test_the_linear_contours_have_the_papers_levels_and_nothing_above_10(tmp_pat
     assert "blank above 10" in drawn.figure["loss-contours-linear"]["suptitle"]
 
 
-def test_the_scatter_plots_show_means_intervals_fit_and_association(tmp_path, drawn):
+def replicate_values(cell, metric, epoch=3):
+    """A cell's finished replicates' values as write_study stores them."""
+    return np.array([cell_mean(cell, metric, epoch) + seed for seed in SEEDS if not failed(cell, seed)])
+
+
+def log_interval(values):
+    """Geometric mean and the 95% t interval of the mean log, back on the values' scale (scipy)."""
+    logs = np.log(values)
+    if len(values) < 2:
+        return np.exp(logs.mean()), np.nan, np.nan
+    low, high = stats.t.interval(0.95, len(values) - 1, loc=logs.mean(), scale=stats.sem(logs))
+    return np.exp(logs.mean()), np.exp(low), np.exp(high)
+
+
+def test_the_scatter_plots_show_seeds_means_intervals_fit_and_association(tmp_path, drawn):
     draw_study(tmp_path, figures.study_scatter)
     scatter = drawn["scatter"]
     assert len(scatter) == 2 * len(SHOWN_METRICS)  # the basin metrics, NaN throughout, get no panels
     assert not any(panel["empty"] for panel in scatter)
     predictors = {c: (w, d) for c, w, d in CELLS}
     for index, metric in enumerate(SHOWN_METRICS):
+        positive = metric in ("top_eigenvalue", "trace", "gradient_variance", "noise_scale")
         for column in range(2):
             panel = scatter[2 * index + column]
             assert panel["xlabel"] == ["normal-cell width (c)", "normal-cell depth"][column]
             x = np.array([predictors[c][column] for c in BY_WIDTH], float)
-            means = np.array([cell_mean(c, metric, 3) for c in BY_WIDTH])
-            np.testing.assert_allclose(np.concatenate(panel["points"]), np.column_stack([x, means]))
-            # The 95% interval of /cells, from low to high; none for WIDE (one finished replicate).
+            # Every finished seed's value as a dot (WIDE's failed seeds left out).
+            *seed_dots, centres = panel["points"]
+            expected_dots = [(x[i], v) for i, c in enumerate(BY_WIDTH) for v in replicate_values(c, metric)]
+            np.testing.assert_allclose(np.concatenate(seed_dots), expected_dots)
+            if positive:
+                # Geometric means with the 95% interval of the mean log: never below zero.
+                summaries = np.array([log_interval(replicate_values(c, metric)) for c in BY_WIDTH])
+                means, lows, highs = summaries.T
+                assert "(geometric mean)" in panel["ylabel"]
+            else:
+                means = np.array([cell_mean(c, metric, 3) for c in BY_WIDTH])
+                lows, highs = np.array([cell_interval(c, metric, 3) for c in BY_WIDTH]).T
+            np.testing.assert_allclose(centres, np.column_stack([x, means]))
+            # The 95% interval from low to high; none for WIDE (one finished replicate).
             (bars,) = panel["errorbars"]
-            expected = [[[x[i], low], [x[i], high]] for i, c in enumerate(BY_WIDTH) if c != "WIDE"
-                        for low, high in [cell_interval(c, metric, 3)]]
+            expected = [[[x[i], lows[i]], [x[i], highs[i]]] for i, c in enumerate(BY_WIDTH) if c != "WIDE"]
             np.testing.assert_allclose(bars, expected)
+            assert (bars[:, :, 1] > 0).all() or not positive
             (fit,) = [line for line in panel["lines"] if line[2] == "least squares"]
-            np.testing.assert_allclose(fit[1], np.polyval(np.polyfit(x, means, 1), fit[0]))
+            if positive:
+                np.testing.assert_allclose(np.log(fit[1]), np.polyval(np.polyfit(x, np.log(means), 1), fit[0]))
+            else:
+                np.testing.assert_allclose(fit[1], np.polyval(np.polyfit(x, means, 1), fit[0]))
     top_by_width = scatter[2 * SHOWN_METRICS.index("top_eigenvalue")]
-    assert top_by_width["ylabel"] == "top Hessian eigenvalue"
+    assert top_by_width["ylabel"] == "top Hessian eigenvalue (geometric mean)"
     assert top_by_width["title"] == "rho -0.80 [-1.00, -0.20], p 0.083, 4 cells\nholds (paper: rho < 0)"
     train_loss_by_depth = scatter[2 * SHOWN_METRICS.index("train_loss") + 1]
     assert train_loss_by_depth["title"] == "rho +0.40 [-0.60, +0.95], p 0.5, 4 cells\nundecided (paper: rho < 0)"
@@ -434,14 +479,18 @@ def test_the_scatter_plots_show_means_intervals_fit_and_association(tmp_path, dr
 
 def test_the_study_hessian_figure_never_has_an_empty_panel(tmp_path, drawn):
     draw_study(tmp_path / "both", figures.study_hessian)
-    bars, densities = drawn["hessian"]
-    assert bars["bars"] == [TOP_EIGENVALUE[c] for c in BY_WIDTH]
-    (intervals,) = bars["errorbars"]
-    np.testing.assert_allclose(intervals[:, :, 1], [cell_interval(c, "top_eigenvalue", 3) for c in BY_WIDTH[:3]])
-    assert bars["xticklabels"][2] == "DARTS_V2-rand\u2026\n3c"  # long names shortened
+    eigenvalues, densities = drawn["hessian"]
+    *seed_dots, centres = eigenvalues["points"]
+    np.testing.assert_allclose(np.concatenate(seed_dots)[:, 1],
+                               np.concatenate([replicate_values(c, "top_eigenvalue") for c in BY_WIDTH]))
+    summaries = np.array([log_interval(replicate_values(c, "top_eigenvalue")) for c in BY_WIDTH])
+    np.testing.assert_allclose(centres[:, 1], summaries[:, 0])
+    (intervals,) = eigenvalues["errorbars"]
+    np.testing.assert_allclose(intervals[:, :, 1], summaries[:3, 1:])
+    assert eigenvalues["xticklabels"][2] == "DARTS_V2-rand\u2026\n3c"  # long names shortened
     assert len(densities["lines"]) == 4
     draw_study(tmp_path / "no-density", figures.study_hessian, density=False)
-    assert [panel["bars"] for panel in drawn["hessian"]] == [[TOP_EIGENVALUE[c] for c in BY_WIDTH]]
+    assert len(drawn["hessian"]) == 1 and len(drawn["hessian"][0]["points"]) == 5
     draw_study(tmp_path / "density-only", figures.study_hessian, top_eigenvalue=False)
     assert [len(panel["lines"]) for panel in drawn["hessian"]] == [4]
     del drawn["hessian"]

@@ -88,10 +88,14 @@ def test_the_summary_has_a_row_per_cell_and_checkpoint_with_cellscape_cells_widt
             losses = f["history/step/loss"][()][:8 * row["epoch"]]
         means = (losses[1:] + losses[:-1]) / 2
         below = np.flatnonzero(means <= 2.15)
-        expected = (below[0] + 2) / 8 if below.size else None
-        assert row["epochs_to_threshold"] == pytest.approx(expected) if expected else row["epochs_to_threshold"] is None
+        # Never reached: censored one step after the epoch's last step.
+        expected = (below[0] + 2) / 8 if below.size else (8 * row["epoch"] + 1) / 8
+        assert row["epochs_to_threshold"] == pytest.approx(expected)
+        assert row["censored"] == (0 if below.size else 1)
+        # The last epoch's share of the loss's decrease since epoch 1: all of it at epoch 2, undefined at 1.
+        assert row["last_epoch_share"] == (1.0 if row["epoch"] == 2 else None)
     # The threshold is crossed inside an epoch, where only the moving window can find it.
-    assert any(r["epochs_to_threshold"] and r["epochs_to_threshold"] % 1 for r in result["replicates"])
+    assert any(not r["censored"] and r["epochs_to_threshold"] % 1 for r in result["replicates"])
     check_against_schema(out / "summary.h5", "cellscape-study")
     with h5py.File(out / "summary.h5") as f:
         assert [c.decode() for c in f["replicates/cell"][()]] == [r["cell"] for r in result["replicates"]]
@@ -245,10 +249,11 @@ def test_the_figures_and_the_notebook_run_on_the_study(study, tmp_path):
     assert "DARTS_V2-chain-normal" in (tmp_path / "explore.ipynb").read_text()
 
 
-@pytest.mark.parametrize("name, replicates", [("quick", 10), ("evidence", 81), ("paper-cifar10", 162)])
+@pytest.mark.parametrize("name, replicates", [("quick", 10), ("evidence", 81), ("paper-cifar10", 162),
+                                             ("powered", 300)])
 def test_the_shipped_studies_are_valid_and_have_the_documented_size(cellscape, tmp_path, name, replicates):
     """Every setting of data/studies/NAME.toml is checked (a dry Slurm submission trains nothing), and its
-    array has one task per (cell, seed): 5 x 2, 27 x 3 and 54 x 3. The paper's config asks for a GPU; the
+    array has one task per (cell, seed): 5 x 2, 27 x 3, 54 x 3 and 150 x 2. The paper's config asks for a GPU; the
     check runs it on the CPU."""
     source = pathlib.Path(__file__).resolve().parents[2] / "data" / "studies" / f"{name}.toml"
     config = tmp_path / source.name

@@ -384,6 +384,11 @@ void fill_row(StudyRow& row, const StudyConfig& config, const std::filesystem::p
         convergence_time(until_epoch, static_cast<int64_t>(steps_per_epoch), config.loss_threshold);
     row.epochs_to_threshold = convergence.epochs;
     row.censored = convergence.censored ? 1 : 0;
+    if (last > 0) {
+        const std::vector<double>& losses = history.epoch_train_loss;
+        const double whole = losses.at(0) - losses.at(last);
+        row.last_epoch_share = whole != 0 ? (losses.at(last - 1) - losses.at(last)) / whole : NAN;
+    }
     row.train_seconds = 0;
     for (std::size_t e = 0; e <= last && e < history.epoch_seconds.size(); ++e)
         row.train_seconds += history.epoch_seconds[e];
@@ -783,6 +788,7 @@ std::vector<StudyRow> read_study_replicates(const std::filesystem::path& summary
     numbers("epoch", &StudyRow::epoch, true);
     for (const StudyMetric& metric : study_metrics()) numbers(metric.name, metric.field, true);
     numbers("censored", &StudyRow::censored, false);
+    numbers("last_epoch_share", &StudyRow::last_epoch_share, false);
     numbers("train_seconds", &StudyRow::train_seconds, false);
     numbers("analysis_seconds", &StudyRow::analysis_seconds, false);
     return rows;

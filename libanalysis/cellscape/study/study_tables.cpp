@@ -373,6 +373,7 @@ StudyTable replicates_table(const std::vector<StudyRow>& rows) {
     column("epoch", &StudyRow::epoch);
     for (const StudyMetric& metric : study_metrics()) column(metric.name, metric.field);
     column("censored", &StudyRow::censored);
+    column("last_epoch_share", &StudyRow::last_epoch_share);
     column("train_seconds", &StudyRow::train_seconds);
     column("analysis_seconds", &StudyRow::analysis_seconds);
     return table;

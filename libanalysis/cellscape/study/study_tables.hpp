@@ -37,6 +37,10 @@ struct StudyRow {
     double top_eigenvalue = NAN, trace = NAN, gradient_variance = NAN, noise_scale = NAN;
     // Means over the replicate's direction pairs (analysis/basin.hpp).
     double basin_fraction = NAN, basin_radius = NAN;
+    // Whether training had levelled off: the share of the training loss's
+    // decrease from epoch 1 to the analysis epoch made in that last epoch
+    // ((loss[e-1] - loss[e]) / (loss[1] - loss[e]); NaN at epoch 1).
+    double last_epoch_share = NAN;
     // What the replicate cost, as its files record it: training up to the
     // analysis epoch, and the analyses at it (NaN where a file predates the record).
     double train_seconds = NAN, analysis_seconds = NAN;

@@ -1,0 +1,97 @@
+"""The notebook API: read_study and read_surface against the HDF5 files read
+with h5py, the plot functions drawing on a given axis and returning its
+figure, and an import that leaves matplotlib's backend alone."""
+import os
+import subprocess
+import sys
+
+import h5py
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+import cellscape_plots  # noqa: E402
+from test_plots import BY_WIDTH, METRIC_NAMES, write_study, write_surface  # noqa: E402
+
+
+def columns_of(path, group):
+    with h5py.File(path) as f:
+        return {name: (f[group][name].asstr()[()] if h5py.check_string_dtype(f[group][name].dtype)
+                       else f[group][name][()]) for name in f[group]}
+
+
+def test_read_study_gives_tidy_frames_equal_to_the_summary(tmp_path):
+    write_study(tmp_path)
+    tables = cellscape_plots.read_study(tmp_path)
+    replicates = columns_of(tmp_path / "summary.h5", "replicates")
+    assert isinstance(tables.replicates, pd.DataFrame) and len(tables.replicates) == len(replicates["cell"])
+    for name, values in replicates.items():
+        np.testing.assert_array_equal(tables.replicates[name].to_numpy(), values, err_msg=name)
+    # cells in long form: a row per (cell, epoch, metric) holding that metric's four statistics.
+    cells = columns_of(tmp_path / "summary.h5", "cells")
+    assert len(tables.cells) == len(cells["cell"]) * len(METRIC_NAMES)
+    assert set(tables.cells["metric"]) == set(METRIC_NAMES)
+    for metric in METRIC_NAMES:
+        rows = tables.cells[tables.cells["metric"] == metric]
+        np.testing.assert_array_equal(rows["cell"].to_numpy(), cells["cell"])
+        np.testing.assert_array_equal(rows["epoch"].to_numpy(), cells["epoch"])
+        for part in ("mean", "std", "ci_low", "ci_high"):
+            np.testing.assert_array_equal(rows[part].to_numpy(), cells[f"{metric}_{part}"], err_msg=(metric, part))
+    associations = columns_of(tmp_path / "summary.h5", "associations")
+    for name, values in associations.items():
+        np.testing.assert_array_equal(tables.associations[name].to_numpy(), values, err_msg=name)
+    assert tables.mediation.empty and tables.metric_associations.empty  # a version 2 summary has neither
+    assert tables.attributes["loss_threshold"] == 0.8
+    # Tidy: the usual pandas idioms work on it directly.
+    means = tables.cells.query("metric == 'train_loss' and epoch == 3").set_index("cell")["mean"]
+    assert list(means.sort_values().index) == BY_WIDTH
+
+
+def test_read_surface_gives_an_xarray_dataset_on_the_files_grid(tmp_path):
+    write_surface(tmp_path / "s.h5")
+    dataset = cellscape_plots.read_surface(tmp_path / "s.h5")
+    with h5py.File(tmp_path / "s.h5") as f:
+        np.testing.assert_array_equal(dataset["x"].values, f["xcoordinates"][()])
+        np.testing.assert_array_equal(dataset["y"].values, f["ycoordinates"][()])
+        for name in ("train_loss", "test_loss", "train_acc", "test_acc", "gradient_variance"):
+            assert dataset[name].dims == ("y", "x")
+            np.testing.assert_array_equal(dataset[name].values, f[name][()])
+    assert dataset["completed"].dtype == bool and dataset.attrs["evaluations"] == "train,test"
+    # Selection by coordinate, as xarray users expect: the loss at the origin.
+    assert float(dataset["test_loss"].sel(x=0.0, y=-1 / 3, method="nearest")) == pytest.approx(0.3 + 1 / 9)
+    write_surface(tmp_path / "line.h5", two_d=False, gradient_variance=False)
+    line = cellscape_plots.read_surface(tmp_path / "line.h5")
+    assert line["test_loss"].dims == ("x",) and "y" not in line.coords
+
+
+def test_the_plot_functions_draw_on_the_axis_given_and_return_its_figure(tmp_path):
+    write_study(tmp_path / "study")
+    write_surface(tmp_path / "s.h5")
+    fig, axes = plt.subplots(2, 3)
+    drawn = [cellscape_plots.plot_metric(tmp_path / "study", "train_loss", ax=axes[0][0]),
+             cellscape_plots.plot_top_eigenvalues(tmp_path / "study", ax=axes[0][1]),
+             cellscape_plots.plot_loss_curves(tmp_path / "study", "test", ax=axes[0][2]),
+             cellscape_plots.plot_surface(tmp_path / "s.h5", ax=axes[1][0]),
+             cellscape_plots.plot_surface(cellscape_plots.read_surface(tmp_path / "s.h5"), "gradient_variance",
+                                          ax=axes[1][1])]
+    assert all(figure is fig for figure in drawn)
+    assert axes[0][0].get_ylabel() == "training loss" and axes[0][2].get_ylabel() == "test loss"
+    assert axes[1][0].get_title() == "train_loss" and axes[1][1].get_title() == "gradient_variance"
+    # Without an axis, a new figure of its own.
+    alone = cellscape_plots.plot_metric(cellscape_plots.Study(tmp_path / "study"), "trace")
+    assert alone is not fig and len(alone.axes) == 1
+    with pytest.raises(cellscape_plots.PlotInputError, match="no mediation rows"):
+        cellscape_plots.plot_mediation(tmp_path / "study")  # a version 2 summary has no mediation table
+    plt.close("all")
+
+
+def test_importing_the_package_leaves_matplotlibs_backend_alone():
+    code = "import matplotlib; import cellscape_plots; print(matplotlib.get_backend())"
+    environment = dict(os.environ, MPLBACKEND="svg")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "svg"
