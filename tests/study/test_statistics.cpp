@@ -3,6 +3,7 @@
 // for the partial correlation and the exact permutation distribution).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 
 #include "cellscape/study/statistics.hpp"
@@ -75,27 +76,56 @@ TEST_CASE("associations: exact permutation p-value, bootstrap interval, cells wi
     CHECK(result.cells == 5);
     CHECK(result.rho == Approx(-1.0));
     CHECK(std::abs(result.p_value - 1.0 / 60.0) < 5 * 9e-4);
-    // Replicates without spread: a resample that draws a cell twice ties
-    // it with itself on both sides, so every resample keeps rho = -1 and the
-    // interval is the point. (Replicates that differ would not: a cell drawn
-    // twice with two different means is a tie in width only.)
+    // Every resample keeps the means in the predictor's order (a cell drawn
+    // twice is tied on both sides): the interval is the point.
     CHECK(result.low == Approx(-1.0));
     CHECK(result.high == Approx(-1.0));
-
-    // Means still in the predictor's order (3.01 ... 3.05, rho = 1), but
-    // replicates that overlap completely: the two-level bootstrap must see
-    // it (a bootstrap over the cells' means alone would report [1, 1]).
-    const Association noisy = associate({{1.01, 5.01}, {1.02, 5.02}, {1.03, 5.03}, {1.04, 5.04}, {1.05, 5.05}},
-                                        {1, 2, 3, 4, 5}, {}, options);
-    CHECK(noisy.rho == Approx(1.0));
-    CHECK(noisy.low < -0.3);
-    CHECK(noisy.high == Approx(1.0));
 
     // Too few cells: nothing to say.
     const Association few = associate({{1}, {2}}, {1, 2}, {}, options);
     CHECK(few.cells == 2);
     CHECK(std::isnan(few.rho));
     CHECK(std::isnan(few.p_value));
+}
+
+TEST_CASE("the bootstrap resamples cells with their means: its interval is the exact bootstrap's percentiles") {
+    // Six cells: all 6^6 = 46656 resamples, equally likely, enumerated here
+    // with the percentile rule numpy uses (linear between order statistics);
+    // resamples with a constant side (undefined rho) are left out, as the
+    // study leaves them out. Their 1.5%, 2.5%, 3.5% quantiles are -0.6,
+    // -0.5, -0.33 (numpy), so a wrong level is seen.
+    const std::vector<double> means{3, 1, 5, 2, 4, 6}, width{1, 2, 3, 4, 5, 6};
+    std::vector<double> exact;
+    for (int code = 0; code < 46656; ++code) {
+        std::vector<double> m, w;
+        for (int k = 0, rest = code; k < 6; ++k, rest /= 6) {
+            m.push_back(means[rest % 6]);
+            w.push_back(width[rest % 6]);
+        }
+        const double rho = spearman(m, w);
+        if (std::isfinite(rho)) exact.push_back(rho);
+    }
+    std::sort(exact.begin(), exact.end());
+    CHECK(exact.size() == 46650);
+    // The seeds' spread does not enter: only the cells' means are resampled.
+    const std::vector<std::vector<double>> tight{{3.0}, {1.0}, {5.0}, {2.0}, {4.0}, {6.0}};
+    const std::vector<std::vector<double>> spread{{2.0, 4.0}, {-5.0, 7.0}, {5.0, 5.0}, {0.0, 4.0}, {4.0}, {9.0, 3.0}};
+    AssociationOptions options;
+    options.bootstrap_samples = 40000;
+    options.permutations = 100;
+    options.seed = 11;
+    const Association a = associate(tight, width, {}, options), b = associate(spread, width, {}, options);
+    CHECK(a.low == b.low);
+    CHECK(a.high == b.high);
+    // The ends are the exact distribution's 2.5% and 97.5% quantiles up to
+    // Monte-Carlo error: a quantile level from 40000 resamples is off by
+    // about sqrt(0.025 x 0.975 / 40000) = 0.0008, so each end lies between
+    // the exact quantiles 1% either side of its level (12 such errors).
+    CHECK(a.low >= sorted_percentile(exact, 0.015));
+    CHECK(a.low <= sorted_percentile(exact, 0.035));
+    CHECK(a.high >= sorted_percentile(exact, 0.965));
+    CHECK(a.high <= sorted_percentile(exact, 0.985));
+    CHECK(sorted_percentile(exact, 0.035) < sorted_percentile(exact, 0.05));  // not a degenerate case
 }
 
 TEST_CASE("the same seed gives the same interval") {

@@ -165,22 +165,20 @@ double partial_spearman(const std::vector<double>& x, const std::vector<double>&
 
 namespace {
 
-// A cell of a rank association: its replicates' values of the metric (y)
-// and, for an association between two metrics, of the other one (x, paired
-// with y replicate by replicate); otherwise x is the cell's fixed predictor.
+// A cell of a rank association: the mean of its replicates' metric (y),
+// its predictor or the mean of the other metric (x), and the control.
 struct AssociationCell {
-    std::vector<double> y, x;
-    double fixed_x = NAN, control = NAN;
+    double y = NAN, x = NAN, control = NAN;
 };
 
 // The association over cells (associate's contract): rho of the cells' means,
-// the two-level bootstrap interval, the permutation p-value.
-Association associate_cells(const std::vector<AssociationCell>& cells, bool paired, bool controlled,
+// the cluster bootstrap interval, the permutation p-value.
+Association associate_cells(const std::vector<AssociationCell>& cells, bool controlled,
                             const AssociationOptions& options) {
     std::vector<double> means, x, z;
     for (const AssociationCell& cell : cells) {
-        means.push_back(mean_of(cell.y));
-        x.push_back(paired ? mean_of(cell.x) : cell.fixed_x);
+        means.push_back(cell.y);
+        x.push_back(cell.x);
         z.push_back(cell.control);
     }
     const std::vector<double>* held = controlled ? &z : nullptr;
@@ -192,22 +190,18 @@ Association associate_cells(const std::vector<AssociationCell>& cells, bool pair
         return result;
     }
     SeededRandom random(options.seed);
-    // Bootstrap: cells with replacement, and each chosen cell's replicates
-    // with replacement (x and y of one replicate together).
+    // Bootstrap: cells with replacement, each with its mean (a cluster
+    // bootstrap). A cell's mean already carries its seeds' noise; resampling
+    // the seeds again would add that noise twice and pull the resampled rho
+    // toward 0, so far that an interval could miss the estimate itself
+    // (Davison and Hinkley 1997, section 3.8).
     std::vector<double> rhos;
     for (int64_t b = 0; b < options.bootstrap_samples; ++b) {
         std::vector<double> sample_means, sample_x, sample_z;
         for (std::size_t i = 0; i < cells.size(); ++i) {
             const auto c = static_cast<std::size_t>(random.below(cells.size()));
-            const AssociationCell& cell = cells[c];
-            double sum_y = 0, sum_x = 0;
-            for (std::size_t r = 0; r < cell.y.size(); ++r) {
-                const auto pick = static_cast<std::size_t>(random.below(cell.y.size()));
-                sum_y += cell.y[pick];
-                if (paired) sum_x += cell.x[pick];
-            }
-            sample_means.push_back(sum_y / static_cast<double>(cell.y.size()));
-            sample_x.push_back(paired ? sum_x / static_cast<double>(cell.x.size()) : x[c]);
+            sample_means.push_back(means[c]);
+            sample_x.push_back(x[c]);
             if (held) sample_z.push_back(z[c]);
         }
         const double rho = rank_statistic(sample_means, sample_x, held ? &sample_z : nullptr);
@@ -236,14 +230,11 @@ Association associate(const std::vector<std::vector<double>>& replicates, const 
     // The cells with at least one finite replicate.
     std::vector<AssociationCell> cells;
     for (std::size_t c = 0; c < replicates.size(); ++c) {
-        AssociationCell cell;
-        cell.y = finite_values(replicates[c]);
-        if (cell.y.empty()) continue;
-        cell.fixed_x = predictor[c];
-        if (!control.empty()) cell.control = control[c];
-        cells.push_back(std::move(cell));
+        const std::vector<double> finite = finite_values(replicates[c]);
+        if (finite.empty()) continue;
+        cells.push_back({mean_of(finite), predictor[c], control.empty() ? NAN : control[c]});
     }
-    return associate_cells(cells, false, !control.empty(), options);
+    return associate_cells(cells, !control.empty(), options);
 }
 
 Association associate_paired(const std::vector<std::vector<double>>& metric,
@@ -251,15 +242,15 @@ Association associate_paired(const std::vector<std::vector<double>>& metric,
     if (metric.size() != other.size()) throw Error("internal: associate_paired needs both metrics for every cell");
     std::vector<AssociationCell> cells;
     for (std::size_t c = 0; c < metric.size(); ++c) {
-        AssociationCell cell;
+        std::vector<double> y, x;
         for (std::size_t r = 0; r < std::min(metric[c].size(), other[c].size()); ++r)
             if (std::isfinite(metric[c][r]) && std::isfinite(other[c][r])) {
-                cell.y.push_back(metric[c][r]);
-                cell.x.push_back(other[c][r]);
+                y.push_back(metric[c][r]);
+                x.push_back(other[c][r]);
             }
-        if (!cell.y.empty()) cells.push_back(std::move(cell));
+        if (!y.empty()) cells.push_back({mean_of(y), mean_of(x), NAN});
     }
-    return associate_cells(cells, true, false, options);
+    return associate_cells(cells, false, options);
 }
 
 std::vector<double> holm_adjusted(const std::vector<double>& p_values) {

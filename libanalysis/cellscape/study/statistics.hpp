@@ -53,7 +53,7 @@ struct Association {
     std::string metric, predictor;
     std::string controlling;  // empty, or the predictor held fixed (a partial association)
     double rho = 0;           // Spearman's rho of the per-cell means against the predictor
-    double low = 0, high = 0; // 95% bootstrap interval: cells resampled, and replicates within each cell
+    double low = 0, high = 0; // 95% percentile bootstrap interval: cells resampled with replacement, each with its mean
     double p_value = 0;       // two-sided permutation test of rho = 0 (predictor permuted across cells)
     int64_t cells = 0;        // cells with at least one finite replicate
 };
@@ -73,8 +73,8 @@ Association associate(const std::vector<std::vector<double>>& replicates, const 
 // The association between two metrics measured on the same replicates:
 // `metric[c][k]` and `other[c][k]` are cell c's seed k (a replicate with a
 // NaN in either is left out). Spearman's rho of the cells' means, the same
-// two-level bootstrap (a drawn replicate brings both values) and
-// permutation test (the other metric's means permuted across cells).
+// bootstrap over cells and permutation test (the other metric's means
+// permuted across cells).
 Association associate_paired(const std::vector<std::vector<double>>& metric,
                               const std::vector<std::vector<double>>& other, const AssociationOptions& options);
 

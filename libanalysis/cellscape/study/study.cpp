@@ -805,7 +805,7 @@ std::string format_study_result(const StudyResult& result, const StudyConfig& co
     if (!config.replicated()) return format_replicates_table(result.rows);
     std::string text = format_cells_table(result.cells);
     text += "\nAcross cells, per population: Spearman's rho of the cells' means with the normal cell's width, its 95% "
-            "bootstrap interval (cells and replicates resampled), permutation p:\n";
+            "bootstrap interval (cells resampled), permutation p:\n";
     text += format_verdict_table(result.associations, config.statistics);
     if (const std::string convergence = format_convergence_associations(result.metric_associations);
         !convergence.empty())

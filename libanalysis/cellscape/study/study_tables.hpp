@@ -3,7 +3,7 @@
 // seed, analysis epoch) as measured; one per cell and epoch with each
 // metric's mean and 95% Student-t interval over the replicates; one per
 // population, metric and predictor (normal-cell width or depth) with
-// Spearman's rho of the cells' means, its two-level bootstrap interval, a
+// Spearman's rho of the cells' means, its bootstrap interval (over cells), a
 // permutation p-value, its Holm adjustment, the smallest |rho| the study
 // could detect, an equivalence test and whether the paper's direction
 // holds; one per pair of metrics (their rank correlation across cells); and
