@@ -14,6 +14,7 @@ void add_hessian_command(CLI::App& app) {
     struct Options {
         ObjectiveFlags objective;
         HessianRequest request;
+        std::string solver = "lanczos";
         OutputFile out;
         bool json = false;
     };
@@ -35,6 +36,11 @@ void add_hessian_command(CLI::App& app) {
         ->capture_default_str();
     command->add_option("--ncv", request.top.krylov_dimension, "Lanczos basis size before a restart (0: automatic)")
         ->capture_default_str();
+    command->add_option("--solver", options->solver,
+                        "Eigensolver: lanczos (cellscape's: stops at the first product that converges) or spectra "
+                        "(Spectra's SymEigsSolver)")
+        ->check(CLI::IsMember({"lanczos", "spectra"}))
+        ->capture_default_str();
     command->add_flag("--eigenvectors", request.top.keep_vectors, "Store the eigenvectors, per parameter tensor");
     command->add_flag("--trace", request.trace, "Estimate the trace (Hutchinson, Rademacher probes)");
     command->add_option("--trace-rtol", request.trace_options.relative_tolerance,
@@ -50,6 +56,7 @@ void add_hessian_command(CLI::App& app) {
     command->add_flag("--json", options->json, "Print a JSON summary on stdout");
     command->callback([options] {
         HessianRequest& settings = options->request;
+        settings.top.solver = parse_name<EigenSolver>(options->solver, "solver");
         // One set of Lanczos settings for both ends of the spectrum.
         const int64_t bottom_count = settings.bottom.count;
         settings.bottom = settings.top;

@@ -16,15 +16,24 @@ from .files import CellscapeFile, PlotInputError
 
 
 def _save(fig, out_dir, name, tight=True):
-    """Writes the figure as NAME.png and NAME.pdf and closes it (every figure goes through here)."""
+    """Writes the figure as NAME.png and NAME.pdf and closes it (every figure goes through here).
+    Each file is written under a temporary name and renamed: an interrupted run leaves whole
+    figures or none."""
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / f"{name}.png", out_dir / f"{name}.pdf"]
     if tight and fig.get_layout_engine() is None:  # a constrained figure keeps its own layout
         fig.tight_layout()
-    for path in paths:
-        fig.savefig(path, dpi=120)
-    plt.close(fig)
+    try:
+        for path in paths:
+            partial = path.with_name(f".{path.name}.partial")
+            try:
+                fig.savefig(partial, dpi=120, format=path.suffix[1:])
+                partial.replace(path)
+            finally:
+                partial.unlink(missing_ok=True)
+    finally:
+        plt.close(fig)
     return paths
 
 

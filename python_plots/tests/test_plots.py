@@ -520,3 +520,28 @@ def test_a_file_missing_a_dataset_gets_a_clear_error(tmp_path, capsys):
     assert "is a cellscape-hessian file, not cellscape-surface" in capsys.readouterr().err
     assert main(["study", str(tmp_path / "nowhere")]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_ctrl_c_stops_the_figures_with_one_line_and_status_130(tmp_path):
+    """SIGINT while a study's figures are drawn: one line, status 130, no traceback, and
+    only whole files (each is written under a temporary name and renamed)."""
+    import signal
+    import time
+    write_study(tmp_path)
+    process = subprocess.Popen([sys.executable, "-m", "cellscape_plots", "study", str(tmp_path)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    figures_dir = tmp_path / "figures"
+    deadline = time.monotonic() + 120
+    while not (figures_dir.exists() and any(figures_dir.iterdir())) and time.monotonic() < deadline:
+        time.sleep(0.02)  # interrupt once drawing has begun
+    process.send_signal(signal.SIGINT)
+    _, error = process.communicate(timeout=120)
+    if process.returncode == 0:
+        pytest.skip("the figures were all drawn before the interrupt arrived")
+    assert process.returncode == 130, error
+    lines = [line for line in error.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("cellscape_plots: interrupted"), error
+    assert not list(figures_dir.glob(".*.partial"))
+    for path in figures_dir.iterdir():
+        if path.suffix == ".png":
+            assert plt.imread(path).size > 0  # a whole PNG, readable

@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include <Eigen/Eigenvalues>
+#include <Spectra/SymEigsSolver.h>
 
 #include "cellscape/analysis/hessian.hpp"
 #include "cellscape/analysis/hessian_report.hpp"
@@ -100,7 +101,119 @@ Eigen::VectorXd dense_eigenvalues(Objective& objective) {
     return Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(0.5 * (hessian + hessian.transpose())).eigenvalues();
 }
 
+// Softmax regression, Flatten + Linear(16 -> 3): 51 parameters whose
+// Hessian has a closed form (below). Its weights are returned too.
+std::pair<std::unique_ptr<Model>, torch::nn::Linear> softmax_regression() {
+    torch::manual_seed(4);
+    torch::nn::Linear layer(16, 3);
+    torch::nn::Sequential net(torch::nn::Flatten(), layer);
+    auto model = std::make_unique<ModuleModel>(net.ptr(), [net](const torch::Tensor& x) mutable { return net->forward(x); });
+    return {std::move(model), layer};
+}
+
+// The Hessian of the mean cross-entropy of softmax regression, by hand:
+// with x~ = (x, 1) and p = softmax(W x + b), the second derivative by
+// theta_(c,j) and theta_(d,l) (theta_(c,16) the bias b_c) is
+// mean over samples of (p_c [c = d] - p_c p_d) x~_j x~_l. Eigenvalues do
+// not depend on the order of the parameters, so none is assumed.
+Eigen::MatrixXd softmax_regression_hessian(const LabelledImages& data, const torch::nn::Linear& layer) {
+    const torch::Tensor x = data.images.to(torch::kFloat64).flatten(1);
+    const torch::Tensor w = layer->weight.detach().to(torch::kFloat64), b = layer->bias.detach().to(torch::kFloat64);
+    const torch::Tensor p = torch::softmax(torch::matmul(x, w.t()) + b, 1);
+    const int64_t n = x.size(0), classes = 3, inputs = 16, width = inputs + 1;
+    Eigen::MatrixXd hessian = Eigen::MatrixXd::Zero(classes * width, classes * width);
+    for (int64_t i = 0; i < n; ++i)
+        for (int64_t c = 0; c < classes; ++c)
+            for (int64_t d = 0; d < classes; ++d) {
+                const double pc = p[i][c].item<double>(), pd = p[i][d].item<double>();
+                const double a = (c == d ? pc : 0.0) - pc * pd;
+                for (int64_t j = 0; j < width; ++j)
+                    for (int64_t l = 0; l < width; ++l) {
+                        const double xj = j < inputs ? x[i][j].item<double>() : 1.0;
+                        const double xl = l < inputs ? x[i][l].item<double>() : 1.0;
+                        hessian(c * width + j, d * width + l) += a * xj * xl / static_cast<double>(n);
+                    }
+            }
+    return hessian;
+}
+
 }  // namespace
+
+TEST_CASE("HessianOperator under Spectra's SymEigsSolver gives the closed-form Hessian's top eigenvalues") {
+    auto [model, layer] = softmax_regression();
+    const LabelledImages data = tiny_data();
+    Objective objective(std::move(model), data, float64_options(), {});
+    const Eigen::VectorXd exact =
+        Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(softmax_regression_hessian(data, layer)).eigenvalues();
+    REQUIRE(exact.size() == objective.dimension());
+    // Spectra's own solver, driven through the operator as any Spectra user would.
+    HessianOperator hessian(objective);
+    Spectra::SymEigsSolver<HessianOperator> solver(hessian, 3, 20);
+    solver.init();
+    const auto found = solver.compute(Spectra::SortRule::LargestAlge, 1000, 1e-12);
+    REQUIRE(found == 3);
+    REQUIRE(solver.info() == Spectra::CompInfo::Successful);
+    // float64 products and a 1e-12 tolerance: 1e-9 of the largest eigenvalue
+    // leaves room for the products' rounding, far below any slip in the formula.
+    const double scale = exact.maxCoeff();
+    for (Eigen::Index i = 0; i < 3; ++i)
+        CHECK(std::abs(solver.eigenvalues()[i] - exact[exact.size() - 1 - i]) < 1e-9 * scale);
+    // cellscape's two solvers on the same operator agree with it too.
+    for (const EigenSolver which : {EigenSolver::lanczos, EigenSolver::spectra}) {
+        EigenOptions options;
+        options.count = 3;
+        options.tolerance = 1e-10;
+        options.solver = which;
+        const EigenResult result = hessian_extreme_eigenpairs(objective, options, true);
+        CAPTURE(name_of(which));
+        CHECK(result.solver == which);
+        for (std::size_t i = 0; i < 3; ++i) {
+            CHECK(result.converged[i]);
+            CHECK(std::abs(result.values[i] - exact[exact.size() - 1 - static_cast<Eigen::Index>(i)]) < 1e-8 * scale);
+            CHECK(result.residuals[i] < 1e-6);
+        }
+    }
+}
+
+TEST_CASE("the default solver's eigenvalues equal Spectra's, top and bottom, on a model with BatchNorm") {
+    Objective objective = tiny_objective(true);
+    for (const bool top : {true, false}) {
+        EigenOptions options;
+        options.count = 2;
+        options.tolerance = 1e-10;
+        const EigenResult lanczos = hessian_extreme_eigenpairs(objective, options, top);
+        options.solver = EigenSolver::spectra;
+        const EigenResult spectra = hessian_extreme_eigenpairs(objective, options, top);
+        const double scale = std::max(std::abs(spectra.values[0]), std::abs(spectra.values[1]));
+        for (std::size_t i = 0; i < 2; ++i) {
+            CAPTURE(top, i);
+            CHECK(std::abs(lanczos.values[i] - spectra.values[i]) < 1e-8 * scale);
+        }
+        CHECK(spectra.hessian_vector_products > 0);
+    }
+}
+
+TEST_CASE("Hutchinson's samples are z^T H z of its Rademacher probes, and the trace their mean") {
+    Objective objective = tiny_objective(true);
+    const Eigen::MatrixXd dense = dense_hessian(objective);
+    TraceOptions options;
+    options.min_probes = options.max_probes = 12;
+    options.keep_probes = true;
+    const TraceResult trace = hutchinson_trace(objective, options);
+    REQUIRE(trace.probes.defined());
+    REQUIRE(trace.probes.size(1) == 12);
+    double sum = 0;
+    for (int64_t k = 0; k < 12; ++k) {
+        const torch::Tensor z = trace.probes.select(1, k).contiguous();
+        CHECK(z.abs().eq(1).all().item<bool>());  // Rademacher: every entry +-1
+        const Eigen::Map<const Eigen::VectorXd> probe(z.data_ptr<double>(), z.numel());
+        const double exact = probe.dot(dense * probe);
+        // The same product in float64: equal to rounding (1e-10 of the sample's size).
+        CHECK(std::abs(trace.samples[static_cast<std::size_t>(k)] - exact) < 1e-10 * (std::abs(exact) + 1));
+        sum += exact;
+    }
+    CHECK(trace.mean == Approx(sum / 12).epsilon(1e-10));
+}
 
 TEST_CASE("Hessian-vector products agree with central differences of gradients") {
     for (bool batch_norm : {false, true}) {

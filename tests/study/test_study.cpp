@@ -187,7 +187,7 @@ TEST_CASE("without Graphviz a study runs and leaves each cell's diagram as DOT s
     const TemporaryDirectory dir;
     const StudyConfig config = toy_study(testing::write_toy_dataset(dir));
     std::vector<std::string> cells;
-    for (const auto& name : config.cells) cells.push_back(cell_directory_name(name));
+    for (const auto& cell : study_cells(config)) cells.push_back(cell_directory_name(cell.name));
     NoteRecorder recorder;
     {
         std::filesystem::create_directories(dir / "empty-bin");

@@ -2,6 +2,8 @@
 // equivalence (bitwise on CPU), the NaN guard.
 #include <catch2/catch.hpp>
 
+#include <set>
+
 #include <torch/torch.h>
 
 #include "cellscape/cells/zoo.hpp"
@@ -40,6 +42,15 @@ TrainingRequest toy_request(const std::filesystem::path& data, const std::filesy
     set_threads(1);  // the runs a resumed one is compared with must use as many threads as it
     return request;
 }
+
+// The training steps a run reported, by their number in the whole run.
+struct StepRecorder : ProgressSink {
+    std::set<int64_t> steps;
+    void update(const ProgressUpdate& update) override {
+        if (update.task.substr(0, 6) == "train ") steps.insert(update.done);
+    }
+    void note(std::string_view) override {}
+};
 
 // Same names with bitwise equal tensors, in any order.
 bool same_tensors(const NamedTensors& a, const NamedTensors& b) {
@@ -114,15 +125,27 @@ TEST_CASE("resuming from epoch 1 reaches bitwise the same weights as the uninter
     // streams, and the checkpoint holds weights, buffers and momentum exactly.
     const TemporaryDirectory dir;
     const auto data = write_toy_dataset(dir);
-    train_network(toy_request(data, dir / "straight", 3));
+    StepRecorder straight_steps, resumed_steps;
+    auto straight = toy_request(data, dir / "straight", 3);
+    straight.progress = &straight_steps;
+    train_network(straight);
     auto resumed = toy_request(data, dir / "resumed", 3);
     resumed.resume = dir / "straight/epoch-0001.h5";
+    resumed.progress = &resumed_steps;
     train_network(resumed);
     const TrainingState a = read_checkpoint(dir / "straight/epoch-0003.h5");
     const TrainingState b = read_checkpoint(dir / "resumed/epoch-0003.h5");
     CHECK(same_tensors(a.parameters, b.parameters));
     CHECK(same_tensors(a.buffers, b.buffers));
     CHECK(a.history.step_loss == b.history.step_loss);
+    // The finished epoch was not trained again: 64 images in batches of 16
+    // are 4 steps per epoch, and the resumed run took only epochs 2 and 3's
+    // 8 (a run that silently retrained from scratch, each epoch reseeded,
+    // would end with the same weights but take all 12). Epoch 1's record is
+    // the checkpoint's, its measured seconds included.
+    CHECK(straight_steps.steps == std::set<int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12});
+    CHECK(resumed_steps.steps == std::set<int64_t>{5, 6, 7, 8, 9, 10, 11, 12});
+    CHECK(b.history.epoch_seconds.front() == a.history.epoch_seconds.front());
 }
 
 TEST_CASE("two runs with one seed are identical; another seed differs") {

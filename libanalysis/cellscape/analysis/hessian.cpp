@@ -3,10 +3,12 @@
 #include <fmt/format.h>
 
 #include <Eigen/Eigenvalues>
+#include <Spectra/SymEigsSolver.h>
 #include <cmath>
 
 #include "cellscape/util/error.hpp"
 #include "cellscape/util/interrupt.hpp"
+#include "cellscape/util/random.hpp"
 
 namespace cellscape {
 namespace {
@@ -55,6 +57,67 @@ void EigenOptions::validate(const std::string& count_setting) const {
     }
 }
 
+namespace {
+
+// The k extreme eigenpairs by Spectra's SymEigsSolver (implicitly restarted
+// Lanczos) driven through HessianOperator, from a seeded Gaussian start.
+// Spectra counts its budget in restarts, each worth ncv - k products after
+// the first ncv: the product budget becomes that many restarts.
+EigenResult spectra_extreme_eigenpairs(Objective& objective, const EigenOptions& options, bool top,
+                                       const ProgressTask& task) {
+    const int64_t n = objective.dimension(), k = options.count;
+    const int64_t ncv = options.krylov_dimension > 0 ? options.krylov_dimension
+                                                     : std::min<int64_t>(n, std::max<int64_t>(2 * k + 1, 20));
+    if (ncv <= k || ncv > n)
+        throw SettingError("krylov_dimension", fmt::format("must be above the {} eigenvalues asked for and at most the "
+                                                           "{} parameters for Spectra (got {})",
+                                                           k, n, ncv));
+    int64_t products = 0;
+    HessianOperator hessian(objective, [&] { task.update(++products); });
+    Spectra::SymEigsSolver<HessianOperator> solver(hessian, k, ncv);
+    SeededRandom random(options.seed);
+    Eigen::VectorXd start(n);
+    for (Eigen::Index i = 0; i < start.size(); ++i) start[i] = random.normal();
+    solver.init(start.data());
+    const int64_t restarts = std::max<int64_t>(1, (options.max_products - ncv) / (ncv - k) + 1);
+    const auto rule = top ? Spectra::SortRule::LargestAlge : Spectra::SortRule::SmallestAlge;
+    const auto found = solver.compute(rule, restarts, options.tolerance, rule);
+    const Eigen::VectorXd values = solver.eigenvalues();
+    const Eigen::MatrixXd vectors = solver.eigenvectors();
+    EigenResult result;
+    result.solver = EigenSolver::spectra;
+    result.restarts = solver.num_iterations();
+    result.stop = solver.info() == Spectra::CompInfo::Successful ? LanczosStop::converged : LanczosStop::product_budget;
+    if (options.keep_vectors) result.vectors = torch::zeros({n, k}, torch::kFloat64);
+    const double largest = values.size() ? values.cwiseAbs().maxCoeff() : 0.0;
+    for (int64_t i = 0; i < k; ++i) {
+        if (i >= found) {  // not converged: no value, no residual
+            result.values.push_back(NAN);
+            result.ritz_values.push_back(NAN);
+            result.residuals.push_back(NAN);
+            result.error_estimates.push_back(NAN);
+            result.converged.push_back(false);
+            continue;
+        }
+        // The residual ||H y - lambda y||, one product more, relative as Lanczos reports it.
+        const torch::Tensor y = torch::from_blob(const_cast<double*>(vectors.col(i).data()), {n}, torch::kFloat64).clone();
+        const double lambda = values[i];
+        const torch::Tensor hy = objective.hessian_vector_product(y).to(torch::kCPU, torch::kFloat64);
+        ++products;
+        const double residual = (hy - lambda * y).norm().item<double>() / lanczos_scale(lambda, largest);
+        result.values.push_back(lambda);
+        result.ritz_values.push_back(lambda);
+        result.residuals.push_back(residual);
+        result.error_estimates.push_back(residual);
+        result.converged.push_back(true);
+        if (options.keep_vectors) result.vectors.select(1, i).copy_(y);
+    }
+    result.hessian_vector_products = products;
+    return result;
+}
+
+}  // namespace
+
 EigenResult hessian_extreme_eigenpairs(Objective& objective, const EigenOptions& options, bool top,
                                        ProgressSink* progress) {
     options.validate(top ? "top_k" : "bottom_k");
@@ -66,6 +129,7 @@ EigenResult hessian_extreme_eigenpairs(Objective& objective, const EigenOptions&
                                        "Lanczos needs fewer eigenvalues than parameters",
                                        k, n));
     const ProgressTask task(progress, top ? "top eigenvalues" : "bottom eigenvalues", 0, "HVPs");
+    if (options.solver == EigenSolver::spectra) return spectra_extreme_eigenpairs(objective, options, top, task);
     LanczosOptions lanczos = lanczos_options(options, top);
     // float32 HVPs through a deep network agree with float64 ones to about
     // 1e-6 relative (docs/performance.md): no estimate below that is real.
@@ -123,6 +187,7 @@ TraceResult hutchinson_trace(Objective& objective, const TraceOptions& options, 
     const ProgressTask task(progress, "trace", options.max_probes, "probes");
     auto generator = at::detail::createCPUGenerator(options.seed);
     TraceResult result;
+    std::vector<torch::Tensor> probes;
     double sum = 0, sum_squares = 0;
     while (static_cast<int64_t>(result.samples.size()) < options.max_probes) {
         if (InterruptGuard::requested())
@@ -132,6 +197,7 @@ TraceResult hutchinson_trace(Objective& objective, const TraceOptions& options, 
         const double sample =
             z.dot(objective.hessian_vector_product(z).to(torch::kCPU, torch::kFloat64)).item<double>();
         result.samples.push_back(sample);
+        if (options.keep_probes) probes.push_back(z);
         sum += sample;
         sum_squares += sample * sample;
         const auto m = static_cast<double>(result.samples.size());
@@ -145,6 +211,7 @@ TraceResult hutchinson_trace(Objective& objective, const TraceOptions& options, 
             break;
         }
     }
+    if (options.keep_probes && !probes.empty()) result.probes = torch::stack(probes, 1);
     return result;
 }
 

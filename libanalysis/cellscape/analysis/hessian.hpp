@@ -1,7 +1,7 @@
 #pragma once
 // The Hessian of an Objective's loss, seen only through Hessian-vector
-// products: extreme eigenpairs by thick-restart Lanczos (lanczos.hpp; any
-// Spectra solver runs on HessianOperator too),
+// products: extreme eigenpairs by thick-restart Lanczos (lanczos.hpp) or by
+// Spectra's SymEigsSolver on HessianOperator (EigenOptions::solver),
 // the trace by Hutchinson's estimator, and the spectral density by
 // stochastic Lanczos quadrature.
 #include <torch/torch.h>
@@ -36,8 +36,15 @@ private:
 };
 
 struct EigenOptions {
+    // cellscape's thick-restart Lanczos (the default: it stops at the first
+    // product that meets the tolerance), or Spectra's implicitly restarted
+    // Lanczos, which restarts in whole cycles of krylov_dimension - k
+    // products (docs/analysis.md compares their product counts).
+    EigenSolver solver = EigenSolver::lanczos;
     int64_t count = 1;             // k
-    int64_t krylov_dimension = 0;  // basis size before a thick restart; 0: min(n, max(2k + 10, 30))
+    // Basis size before a restart; 0: min(n, max(2k + 10, 30)) for Lanczos,
+    // min(n, max(2k + 1, 20)) for Spectra.
+    int64_t krylov_dimension = 0;
     int64_t max_products = 1000;   // HVP budget: the solver stops there, converged or not
     // HVPs before any eigenvalue counts as converged (lanczos.hpp). In the
     // evidence study, 1 of 81 trained networks stopped after 5 HVPs at the
@@ -46,6 +53,7 @@ struct EigenOptions {
     int64_t min_products = 8;
     double max_seconds = 0;        // time budget; 0: none
     // On each eigenvalue's error estimate (lanczos.hpp), relative to |lambda|
+    // (Spectra: on the residual, relative to max(|lambda|, eps^(2/3)))
     // (or 1e-3 of the largest |lambda| found, for eigenvalues nearer zero).
     // Near convergence the estimate was 7-23x above the true error in every
     // measurement (docs/performance.md), so the default 1e-3 gave the top
@@ -75,14 +83,17 @@ struct EigenResult {
     std::vector<double> error_estimates;
     std::vector<bool> converged;
     torch::Tensor vectors;  // n x k, float64, CPU (converged ones; zero columns otherwise), if kept
-    int64_t hessian_vector_products = 0;
+    int64_t hessian_vector_products = 0;  // with Spectra: also one per eigenpair for its residual
     int64_t restarts = 0;
     LanczosStop stop = LanczosStop::converged;
+    EigenSolver solver = EigenSolver::lanczos;
 };
 
 // The k largest (top) or smallest (bottom) algebraic eigenvalues, by
-// thick-restart Lanczos (lanczos.hpp). Progress: HVPs so far, with the
-// worst error estimate (Lanczos stops when it converges: no total).
+// options.solver. Progress: HVPs so far, with the worst error estimate
+// (Lanczos stops when it converges: no total). With Spectra the residuals
+// ||Hy - lambda y|| are measured with one more product per eigenpair, and
+// serve as the error estimates (some eigenvalue lies within them).
 EigenResult hessian_extreme_eigenpairs(Objective& objective, const EigenOptions& options, bool top,
                                        ProgressSink* progress = nullptr);
 
@@ -91,6 +102,7 @@ struct TraceOptions {
     int64_t min_probes = 10;           // ... after at least this many probes
     int64_t max_probes = 200;          // and never more than this many
     uint64_t seed = 0;
+    bool keep_probes = false;          // return the probes (a test checks z^T H z against a dense H)
     void validate() const;  // SettingError "trace_rtol", "trace_min_probes", "trace_max_probes"
 };
 
@@ -98,6 +110,7 @@ struct TraceResult {
     double mean = 0, standard_error = 0;
     std::vector<double> samples;  // z^T H z per Rademacher probe z
     bool converged = false;       // the relative tolerance was met
+    torch::Tensor probes;         // n x probes (float64, CPU), when TraceOptions::keep_probes
 };
 
 // Progress: probes so far, with the running mean and standard error.

@@ -25,6 +25,7 @@ void write_eigenpairs(Hdf5File& file, const Objective& objective, const EigenRes
     file.write(prefix + "residuals", as_tensor(result.residuals));
     file.write(prefix + "error_estimates", as_tensor(result.error_estimates));
     file.write(prefix + "converged", as_flags(result.converged));
+    file.set_attribute("/", prefix + "eigen_solver", std::string(name_of(result.solver)));
     file.set_attribute("/", prefix + "lanczos_stop", describe(result.stop));
     file.set_attribute("/", prefix + "lanczos_hvps", result.hessian_vector_products);
     if (!result.vectors.defined()) return;

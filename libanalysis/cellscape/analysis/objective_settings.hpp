@@ -14,6 +14,9 @@ enum class Split { train, test };
 enum class Sampling { random, sequential };  // N samples chosen by the seed, or the first N
 enum class BatchNormMode { eval, train };    // running statistics, or each batch's own
 enum class Precision { float32, float64 };
+// The eigensolver of the Hessian's extreme eigenpairs: cellscape's own
+// thick-restart Lanczos (analysis/lanczos.hpp), or Spectra's SymEigsSolver.
+enum class EigenSolver { lanczos, spectra };
 
 template <>
 struct EnumNames<Split> {
@@ -29,6 +32,11 @@ template <>
 struct EnumNames<BatchNormMode> {
     static constexpr std::array<std::pair<std::string_view, BatchNormMode>, 2> values{
         {{"eval", BatchNormMode::eval}, {"train", BatchNormMode::train}}};
+};
+template <>
+struct EnumNames<EigenSolver> {
+    static constexpr std::array<std::pair<std::string_view, EigenSolver>, 2> values{
+        {{"lanczos", EigenSolver::lanczos}, {"spectra", EigenSolver::spectra}}};
 };
 template <>
 struct EnumNames<Precision> {

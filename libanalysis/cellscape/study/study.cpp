@@ -76,6 +76,7 @@ HessianRequest hessian_request(const StudyConfig& config) {
     request.top.count = settings.top_k;
     request.top.tolerance = settings.tolerance;
     request.top.krylov_dimension = settings.ncv;
+    request.top.solver = settings.solver;
     request.trace = settings.trace;
     request.trace_options.relative_tolerance = settings.trace_rtol;
     request.trace_options.max_probes = settings.trace_max_probes;
@@ -130,6 +131,7 @@ nlohmann::ordered_json analysis_settings(const StudyConfig& config, const std::s
                          {"density", h.density}, {"slq_steps", h.slq_steps}, {"slq_runs", h.slq_runs}});
         // Like cuda_float32: named only when not the default, so files from before the key stay reusable.
         if (h.bn != BatchNormMode::eval) settings["bn"] = name_of(h.bn);
+        if (h.solver != EigenSolver::lanczos) settings["solver"] = name_of(h.solver);
     } else if (kind == "gradvar") {
         settings.update({{"batches", config.gradient_variance.batches},
                          {"batch_size", config.gradient_variance.batch_size}});

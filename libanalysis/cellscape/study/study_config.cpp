@@ -155,6 +155,7 @@ void read_analysis(TableReader& top, StudyConfig& config) {
     hessian.read("samples", h.samples);
     hessian.read("batch_size", h.batch_size);
     hessian.read_name("bn", h.bn);
+    hessian.read_name("solver", h.solver);
     hessian.reject_unknown_keys();
     TableReader surface = analysis.table("surface");
     StudySurfaceSettings& s = config.surface;

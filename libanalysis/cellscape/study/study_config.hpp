@@ -29,6 +29,7 @@ struct StudyHessianSettings {
     // network as evaluated) or "train" (each batch's statistics, the loss
     // SGD descends).
     BatchNormMode bn = BatchNormMode::eval;
+    EigenSolver solver = EigenSolver::lanczos;  // "spectra": Spectra's SymEigsSolver
 };
 
 struct StudySurfaceSettings {

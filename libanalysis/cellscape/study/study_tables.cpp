@@ -521,8 +521,9 @@ std::string format_verdict_table(const std::vector<StudyAssociationRow>& associa
             population = row.population;
             table += fmt::format("{}population {} ({} cells):\n", table.empty() ? "" : "\n", population,
                                  row.association.cells);
-            table += fmt::format("{:<20} {:>5} {:>22} {:>8} {:>8} {:>8} {:>22} {:>7}  {}\n", "metric vs width", "epoch",
-                                 "rho [95% interval]", "p", "p_holm", "min|rho|", "rho, depth held fixed", "paper",
+            table += fmt::format("{:<20} {:>5} {:>22} {:>8} {:>8} {:>8} {:>6} {:>22} {:>7}  {}\n", "metric vs width",
+                                 "epoch", "rho [95% interval]", "p", "p_holm", "min|rho|",
+                                 fmt::format("±{:g}", statistics.equivalence_bound), "rho, depth held fixed", "paper",
                                  "verdict");
         }
         const StudyAssociationRow* partial = nullptr;
@@ -531,19 +532,21 @@ std::string format_verdict_table(const std::vector<StudyAssociationRow>& associa
                 other.predictor == row.predictor && !other.controlling.empty())
                 partial = &other;
         const char* expected = row.expected_sign > 0 ? "higher" : row.expected_sign < 0 ? "lower" : "-";
-        table += fmt::format("{:<20} {:>5} {:>22} {:>8} {:>8} {:>8} {:>22} {:>7}  {}\n", row.metric, row.epoch,
+        const char* inside = row.equivalence == "equivalent" ? "inside" : row.equivalence == "not equivalent" ? "no" : "-";
+        table += fmt::format("{:<20} {:>5} {:>22} {:>8} {:>8} {:>8} {:>6} {:>22} {:>7}  {}\n", row.metric, row.epoch,
                              rho_with_interval(row.association), p_value_text(row.association.p_value),
-                             p_value_text(row.p_holm), number(row.min_detectable_rho, "{:.2f}"),
+                             p_value_text(row.p_holm), number(row.min_detectable_rho, "{:.2f}"), inside,
                              partial ? rho_with_interval(partial->association) : std::string("-"), expected,
                              row.verdict);
     }
     if (!table.empty())
         table += fmt::format(
             "p_holm: Holm over all {} rows of the associations table; verdicts need p_holm < {} and the interval off 0; "
-            "\"equivalent\": the interval inside ±{}; min|rho|: the smallest |rho| detected with {:.0f}% power at p < {} "
-            "(-: none, e.g. the cells differ no more than their seeds, or one seed per cell)\n",
-            associations.size(), statistics.alpha, statistics.equivalence_bound, 100 * statistics.power,
-            statistics.alpha);
+            "±{}: \"inside\" when the interval lies inside ±{} (\"equivalent\": no effect that large); min|rho|: the "
+            "smallest |rho| detected with {:.0f}% power at p < {} (-: none, e.g. the cells differ no more than their "
+            "seeds, or one seed per cell)\n",
+            associations.size(), statistics.alpha, statistics.equivalence_bound, statistics.equivalence_bound,
+            100 * statistics.power, statistics.alpha);
     return table;
 }
 
