@@ -21,13 +21,64 @@ std::string quoted(const std::filesystem::path& path) {
     return word + "'";
 }
 
+// A value for an #SBATCH line, which sbatch reads up to the line's end and
+// no shell quoting protects: refused unless every character is `allowed`.
+// A control character as \xNN, so that an error message stays one line.
+std::string shown(unsigned char c) {
+    return c < 32 || c == 127 ? fmt::format("\\x{:02x}", c) : std::string(1, static_cast<char>(c));
+}
+
+std::string shown(const std::string& text) {
+    std::string out;
+    for (const char c : text.substr(0, 80)) out += shown(static_cast<unsigned char>(c));
+    return out;
+}
+
+std::string sbatch_value(const std::string& value, const char* flag, const std::string& allowed,
+                         const char* described, const char* example) {
+    const auto bad = value.find_first_not_of(allowed);
+    if (bad != std::string::npos)
+        throw Error(fmt::format("{} '{}': the character '{}' cannot go into a Slurm script (only {}); e.g. {} {}",
+                                flag, shown(value), shown(static_cast<unsigned char>(value[bad])), described, flag,
+                                example));
+    return value;
+}
+
+const std::string letters_and_digits = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
 std::string resource_lines(const SlurmOptions& options) {
     std::string lines;
-    if (!options.partition.empty()) lines += fmt::format("#SBATCH --partition={}\n", options.partition);
+    if (!options.partition.empty())
+        lines += fmt::format("#SBATCH --partition={}\n",
+                             sbatch_value(options.partition, "--partition", letters_and_digits + "_-.,",
+                                          "letters, digits and _-.,", "gpu"));
     if (options.cpus_per_task > 0) lines += fmt::format("#SBATCH --cpus-per-task={}\n", options.cpus_per_task);
     if (options.gpus_per_task > 0) lines += fmt::format("#SBATCH --gpus-per-task={}\n", options.gpus_per_task);
-    if (!options.time.empty()) lines += fmt::format("#SBATCH --time={}\n", options.time);
+    if (!options.time.empty())
+        lines += fmt::format("#SBATCH --time={}\n", sbatch_value(options.time, "--time", "0123456789:-",
+                                                                  "digits, ':' and '-'", "24:00:00"));
     return lines;
+}
+
+// The study's name in job names and comments: letters, digits and _.- kept,
+// everything else (a newline from the TOML included) as '-'.
+std::string script_name(const std::string& name) {
+    std::string safe = name;
+    for (char& c : safe)
+        if (letters_and_digits.find(c) == std::string::npos && c != '_' && c != '.' && c != '-') c = '-';
+    return safe;
+}
+
+// A directory for an #SBATCH --output line: no quoting reaches it either.
+std::string sbatch_path(const std::filesystem::path& path) {
+    const std::string text = path.string();
+    const auto bad = text.find_first_of(" \t\r\n\"'$`\\");
+    if (bad != std::string::npos)
+        throw Error(fmt::format("--out {}: a Slurm study's directory may not contain spaces, quotes, '$', '`' or "
+                                "control characters (its log path goes into #SBATCH --output, which no quoting "
+                                "protects); choose a plain path such as out/study",
+                                shown(text)));
+    return text;
 }
 
 void write_script(const std::filesystem::path& path, const std::string& text) {
@@ -63,6 +114,10 @@ SlurmSubmission submit_study_to_slurm(const StudyConfig& config, const std::file
     const auto config_file = std::filesystem::absolute(config_path);
     const auto binary = std::filesystem::read_symlink("/proc/self/exe");
     const auto slurm_dir = out / "slurm";
+    // Every value an #SBATCH line embeds, checked before anything is written.
+    const std::string logs = sbatch_path(slurm_dir / "logs");
+    const std::string resources = resource_lines(options);
+    const std::string name = script_name(config.name);
     std::filesystem::create_directories(slurm_dir / "logs");
 
     SlurmSubmission submission;
@@ -80,8 +135,8 @@ SlurmSubmission submit_study_to_slurm(const StudyConfig& config, const std::file
                              "{resources}"
                              "set -euo pipefail\n"
                              "exec {binary} study {config} --out {out} --replicate-index \"$SLURM_ARRAY_TASK_ID\"{skip}\n",
-                             fmt::arg("name", config.name), fmt::arg("array", fmt::join(submission.replicates, ",")),
-                             fmt::arg("logs", (slurm_dir / "logs").string()), fmt::arg("resources", resource_lines(options)),
+                             fmt::arg("name", name), fmt::arg("array", fmt::join(submission.replicates, ",")),
+                             fmt::arg("logs", logs), fmt::arg("resources", resources),
                              fmt::arg("binary", quoted(binary)), fmt::arg("config", quoted(config_file)),
                              fmt::arg("out", quoted(out)),
                              fmt::arg("skip", config.slurm_surface_shards > 1 ? " --skip-surfaces" : "")));
@@ -103,10 +158,10 @@ SlurmSubmission submit_study_to_slurm(const StudyConfig& config, const std::file
                                  "set -euo pipefail\n"
                                  "exec {binary} study {config} --out {out} --replicate-index $((SLURM_ARRAY_TASK_ID / "
                                  "{shards})) --surface-shard $((SLURM_ARRAY_TASK_ID % {shards}))\n",
-                                 fmt::arg("name", config.name), fmt::arg("shards", shards),
+                                 fmt::arg("name", name), fmt::arg("shards", shards),
                                  fmt::arg("array", fmt::join(shard_tasks, ",")),
-                                 fmt::arg("logs", (slurm_dir / "logs").string()),
-                                 fmt::arg("resources", resource_lines(options)), fmt::arg("binary", quoted(binary)),
+                                 fmt::arg("logs", logs),
+                                 fmt::arg("resources", resources), fmt::arg("binary", quoted(binary)),
                                  fmt::arg("config", quoted(config_file)), fmt::arg("out", quoted(out))));
     }
     SlurmOptions summary_resources = options;
@@ -125,10 +180,10 @@ SlurmSubmission submit_study_to_slurm(const StudyConfig& config, const std::file
                              "if [ -f {out}/summary.h5 ] && {python} -c 'import cellscape_plots' 2>/dev/null; then\n"
                              "  {python} -m cellscape_plots study {out} || status=1\n"
                              "else\n"
-                             "  echo \"no figures: {python} cannot import cellscape_plots (see docs/cluster.md)\"\n"
+                             "  echo \"no figures:\" {python} \"cannot import cellscape_plots (see docs/cluster.md)\"\n"
                              "fi\n"
                              "exit $status\n",
-                             fmt::arg("name", config.name), fmt::arg("logs", (slurm_dir / "logs").string()),
+                             fmt::arg("name", name), fmt::arg("logs", logs),
                              fmt::arg("resources", resource_lines(summary_resources)),
                              fmt::arg("binary", quoted(binary)), fmt::arg("config", quoted(config_file)),
                              fmt::arg("out", quoted(out)), fmt::arg("python", quoted(std::filesystem::path(options.figures_python)))));

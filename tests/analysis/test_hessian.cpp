@@ -170,7 +170,10 @@ TEST_CASE("HessianOperator under Spectra's SymEigsSolver gives the closed-form H
         for (std::size_t i = 0; i < 3; ++i) {
             CHECK(result.converged[i]);
             CHECK(std::abs(result.values[i] - exact[exact.size() - 1 - static_cast<Eigen::Index>(i)]) < 1e-8 * scale);
-            CHECK(result.residuals[i] < 1e-6);
+            // Spectra stops on the relative residual r itself; Lanczos on its
+            // error estimate min(r, r^2 / gap) (lanczos.hpp), so r may reach
+            // sqrt(tolerance x relative gap) <= sqrt(tolerance) = 1e-5 there.
+            CHECK(result.residuals[i] < std::sqrt(options.tolerance));
         }
     }
 }

@@ -1,4 +1,4 @@
-"""A replicated study end to end (4 cells x 2 seeds, 1 epoch): the five
+"""A replicated study end to end (5 cells x 2 seeds, 1 epoch): the five
 tables against independent recomputations (numpy/scipy: means, intervals,
 Spearman, an exact permutation test, Holm, verdicts, the rank mediation,
 the ANOVA behind the power plan), basin fractions from the surface files, a
@@ -19,7 +19,7 @@ from test_schema import check_against_schema, datasets_of
 
 STUDY = """
 name = "replicated"
-cells = ["DARTS_V2", "DARTS_V2:chain", "DARTS_V2:widest", "DARTS_V2:random-connections:count=1,seed=5"]
+cells = ["DARTS_V2", "DARTS_V2:chain", "DARTS_V2:widest", "DARTS_V2:random-connections:count=2,seed=5"]
 seeds = [3, 4]
 threads = 1
 [data]
@@ -78,7 +78,8 @@ def test_one_row_per_cell_and_seed_in_its_own_directory(study):
     rows = result["replicates"]
     assert [(r["cell"], r["seed"]) for r in rows] == [
         (cell, seed) for cell in ["DARTS_V2", "DARTS_V2-chain-normal", "DARTS_V2-widest-normal",
-                                  "DARTS_V2-random-connections-normal-s5-0"] for seed in (3, 4)]
+                                  "DARTS_V2-random-connections-normal-s5-0",
+                                  "DARTS_V2-random-connections-normal-s5-1"] for seed in (3, 4)]
     for row in rows:
         assert row["directory"] == f"{row['cell']}/seed-{row['seed']}"
         with h5py.File(out / row["directory"] / "train" / "epoch-0001.h5") as f:
@@ -185,24 +186,36 @@ def test_holm_adjusted_p_values_and_the_verdicts_follow_from_the_table(study):
 def test_metric_pairs_and_mediation_equal_scipys_ranks_of_the_cell_means(study):
     _, _, result = study
     cells = result["cells"]
-    def means(metric):
-        return np.array([number(c[f"{metric}_mean"]) for c in cells])
+
+    def paired_means(metric, other):
+        """Each cell's means of both metrics over its replicates where both are finite (docs/study.md)."""
+        pairs = []
+        for cell in cells:
+            values = [(number(r[metric]), number(r[other])) for r in result["replicates"] if r["cell"] == cell["cell"]]
+            values = [v for v in values if np.isfinite(v).all()]
+            pairs.append(np.mean(values, axis=0) if values else (math.nan, math.nan))
+        return np.array(pairs).T
+
+    # The fixture's noise_scale is missing for seed 3 (signal estimate <= 0), so
+    # pairing by replicate is exercised, not only the all-finite case.
+    assert any(r["noise_scale"] is None for r in result["replicates"]) and \
+        any(r["noise_scale"] is not None for r in result["replicates"])
     checked = 0
     for row in result["metric_associations"]:
-        a, b = means(row["metric"]), means(row["other_metric"])
+        a, b = paired_means(row["metric"], row["other_metric"])
         both = np.isfinite(a) & np.isfinite(b)
         assert row["n_cells"] == both.sum()
         if len(set(a[both])) > 1 and len(set(b[both])) > 1:
-            assert row["spearman_rho"] == pytest.approx(stats.spearmanr(a[both], b[both]).statistic, abs=1e-12)
+            assert row["spearman_rho"] == pytest.approx(stats.spearmanr(a[both], b[both]).statistic, abs=1e-12), row
             checked += 1
     assert checked >= 10
     width = np.array([c["normal_width"] for c in cells])
-    outcome = means("epochs_to_threshold")
+    rho = lambda u, v: stats.spearmanr(u, v).statistic
     for row in result["mediation"]:
-        mediator = means(row["mediator"])
-        rho = lambda u, v: stats.spearmanr(u, v).statistic
+        mediator, outcome = paired_means(row["mediator"], "epochs_to_threshold")
         xm, xy, my = rho(width, mediator), rho(width, outcome), rho(mediator, outcome)
-        assert row["total"] == pytest.approx(xy, abs=1e-12) and row["a"] == pytest.approx(xm, abs=1e-12)
+        assert number(row["total"]) == pytest.approx(xy, abs=1e-12, nan_ok=True)
+        assert number(row["a"]) == pytest.approx(xm, abs=1e-12, nan_ok=True)
         assert number(row["indirect"]) == pytest.approx(xm * (my - xy * xm) / (1 - xm * xm), abs=1e-9, nan_ok=True)
 
 
@@ -220,9 +233,9 @@ def anova(groups):
 def test_a_power_plan_from_the_study_as_pilot(cellscape, study):
     _, out, result = study
     plan = json.loads(cellscape("study", "plan", str(out), "--seeds", "2,3", "--simulations", "300",
-                                "--metric", "train_loss", "--metric", "test_acc", "--max-cells", "300",
+                                "--metric", "train_loss", "--metric", "train_acc", "--max-cells", "300",
                                 "--json").stdout)
-    assert (plan["population"], plan["pilot_cells"], plan["pilot_replicates"]) == ("normal-connections", 4, 8)
+    assert (plan["population"], plan["pilot_cells"], plan["pilot_replicates"]) == ("normal-connections", 5, 10)
     seconds = [r["train_seconds"] + r["analysis_seconds"] for r in result["replicates"]]
     assert plan["replicate_seconds"] == pytest.approx(np.mean(seconds), rel=1e-9)
     for metric in plan["pilot"]:
@@ -231,8 +244,12 @@ def test_a_power_plan_from_the_study_as_pilot(cellscape, study):
         between, within = anova(groups)
         assert metric["between"] == pytest.approx(between, rel=1e-9, abs=1e-300)
         assert metric["within"] == pytest.approx(within, rel=1e-9, abs=1e-300)
-    assert [(d["metric"], d["seeds"]) for d in plan["designs"]] == [
-        ("train_loss", 2), ("train_loss", 3), ("test_acc", 2), ("test_acc", 3)]
+    # A design per seed count for each metric whose cells differ more than
+    # their seeds (the ANOVA's between > 0); none where they do not. In this
+    # 1-epoch fixture train_acc differs between cells and train_loss does not.
+    varying = [m["metric"] for m in plan["pilot"] if m["between"] > 0]
+    assert varying == ["train_acc"]
+    assert [(d["metric"], d["seeds"]) for d in plan["designs"]] == [(m, s) for m in varying for s in (2, 3)]
     for design in plan["designs"]:
         if design["cells"] is not None:
             assert design["power"] >= 0.8 and design["replicates"] == design["cells"] * design["seeds"]
@@ -277,11 +294,13 @@ def test_a_study_resumed_from_some_replicates_equals_an_uninterrupted_one(cellsc
     first = (resumed / "DARTS_V2" / "seed-4" / "train" / "epoch-0001.h5").stat().st_mtime_ns
     cellscape("study", str(config), "--out", str(resumed))
     assert (resumed / "DARTS_V2" / "seed-4" / "train" / "epoch-0001.h5").stat().st_mtime_ns == first
-    # Datasets only: the attributes hold times and command lines.
+    # Datasets only: the attributes hold times and command lines; so do the
+    # replicates' measured costs, which differ between any two runs.
     expected, got = datasets_of(out / "summary.h5"), datasets_of(resumed / "summary.h5")
     assert expected.keys() == got.keys()
     for name in expected:
-        np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+        if not name.endswith("_seconds"):
+            np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
 
 
 @pytest.mark.parametrize("edit, key", [

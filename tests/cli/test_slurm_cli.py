@@ -144,6 +144,8 @@ def test_a_tiny_study_through_slurm_has_the_summary_of_a_local_run(cellscape, sl
     through_slurm, local = datasets_of(out / "summary.h5"), datasets_of(tmp_path / "local" / "summary.h5")
     assert through_slurm.keys() == local.keys()
     for name in local:
+        if name.endswith("_seconds"):  # each run's measured costs
+            continue
         if local[name].dtype.kind == "f":
             np.testing.assert_array_equal(through_slurm[name], local[name], err_msg=name)
         else:
@@ -159,3 +161,46 @@ def test_a_tiny_study_through_slurm_has_the_summary_of_a_local_run(cellscape, sl
                                       env=env, capture_output=True, text=True, check=True).stdout)
     assert again["replicates"] == [] and not again["cells_job"] and again["summary_job"]  # nothing left to recompute
     wait_for([again["summary_job"]], env, root)
+
+
+@pytest.mark.parametrize("flag, value", [("--partition", "gpu\ntouch {marker}"), ("--partition", "gpu;touch {marker}"),
+                                         ("--time", "1:00:00\ntouch {marker}"), ("--time", "$(touch {marker})")])
+def test_hostile_sbatch_values_are_refused_before_any_script_is_written(cellscape, tmp_path, flag, value):
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY_STUDY)
+    marker = tmp_path / "injected"
+    result = cellscape("study", str(config), "--out", str(tmp_path / "out"), "--slurm", "--dry-run", flag,
+                       value.format(marker=marker), check=False)
+    assert result.returncode != 0
+    message = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(message) == 1 and message[0].startswith(f"cellscape: error: {flag} '") and \
+        "cannot go into a Slurm script" in message[0], result.stderr
+    assert not (tmp_path / "out" / "slurm").exists() and not marker.exists()
+
+
+def test_a_study_name_and_a_figures_python_reach_the_scripts_only_as_inert_text(cellscape, tmp_path):
+    """A name with shell characters becomes a plain job name; an interpreter path with `$(...)`
+    stays one quoted word: running the summary script executes neither."""
+    marker = tmp_path / "injected"
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY_STUDY.replace('name = "tiny"', f'name = "tiny; touch {marker}"'))
+    python = f"/nowhere/$(touch {marker})/python3"
+    out = tmp_path / "out"
+    cellscape("study", str(config), "--out", str(out), "--slurm", "--dry-run", "--figures-python", python)
+    scripts = {p.name: p.read_text() for p in (out / "slurm").glob("*.sbatch")}
+    assert "#SBATCH --job-name=cellscape-tiny--touch-" in scripts["cells.sbatch"]
+    for text in scripts.values():
+        assert all(not line.startswith("touch") for line in text.splitlines())
+    # The summary job run by hand: its collect finds nothing finished, and the
+    # interpreter cannot be found, so it takes the branch that names it.
+    ran = subprocess.run(["bash", str(out / "slurm" / "summary.sbatch")], capture_output=True, text=True, timeout=300)
+    assert "no figures:" in ran.stdout and f"/nowhere/$(touch {marker})/python3" in ran.stdout, ran.stdout + ran.stderr
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("name", ["", "two\nlines"])
+def test_an_empty_or_multiline_study_name_is_refused_naming_the_key(cellscape, tmp_path, name):
+    config = tmp_path / "named.toml"
+    config.write_text(TINY_STUDY.replace('name = "tiny"', f"name = {json.dumps(name)}"))
+    result = cellscape("study", str(config), "--out", str(tmp_path / "out"), "--slurm", "--dry-run", check=False)
+    assert result.returncode != 0 and "name: must be a non-empty name without control characters" in result.stderr

@@ -16,7 +16,7 @@ inline constexpr const char* hessian_format = "cellscape-hessian";
 
 struct HessianRequest {
     EigenOptions top;        // count 0: skip
-    EigenOptions bottom{0};  // count 0: skip (the default)
+    EigenOptions bottom = skipped();  // count 0: skip (the default)
     bool trace = false;
     TraceOptions trace_options;
     bool density = false;
@@ -24,6 +24,13 @@ struct HessianRequest {
     // SettingError for settings no analysis can use (before any model is
     // loaded); "top_k" and "bottom_k" for the two counts.
     void validate() const;
+
+private:
+    static EigenOptions skipped() {
+        EigenOptions none;
+        none.count = 0;
+        return none;
+    }
 };
 
 struct HessianReport {

@@ -210,7 +210,7 @@ std::string format_study_plan(const StudyPlan& plan, const PlanRequest& request)
         "pilot: population {}, epoch {}: {} cells, {} replicates; a replicate took {}\n", plan.population, plan.epoch,
         plan.pilot_cells, plan.pilot_replicates,
         std::isfinite(plan.replicate_seconds) ? fmt::format("{:.1f} s", plan.replicate_seconds)
-                                              : std::string("an unknown time (give --replicate-seconds)"));
+                                              : std::string("an unknown time (the pilot recorded none; state one to plan replicate-hours)"));
     text += fmt::format("target: |rho| = {} against {}, {:.0f}% power, two-sided alpha = {} (the study's permutation "
                         "test of Spearman's rho over the cells' means)\n\n",
                         request.rho, request.predictor, 100 * request.power, request.options.alpha);

@@ -134,7 +134,7 @@ private:
         std::vector<double> null, m(n), x = x_ranks_;
         for (int64_t s = 0; s < options_.null_simulations; ++s) {
             for (double& value : m) value = random.normal();
-            for (std::size_t i = n; i > 1; --i) std::swap(x[i - 1], x[random.below(i)]);
+            for (std::size_t i = n; i > 1; i -= 1) std::swap(x[i - 1], x[random.below(i)]);
             const double value = statistic(m, x);
             if (std::isfinite(value)) null.push_back(std::abs(value));
         }

@@ -751,7 +751,7 @@ std::vector<StudyRow> read_study_replicates(const std::filesystem::path& summary
     auto column_size = [&](const std::string& name, std::size_t size) {
         if (size != rows.size())
             throw Error(fmt::format("{}: the replicates table's column {} has {} entries where {} has {}; the file is "
-                                    "damaged: summarize the study again (cellscape study CONFIG --out DIR --collect)",
+                                    "damaged: summarize the study again from its replicates (collect it)",
                                     summary.string(), name, size, "cell", rows.size()));
     };
     auto strings = [&](const std::string& name, std::string StudyRow::*field, const char* missing) {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <set>
 #include <toml.hpp>
@@ -287,6 +288,10 @@ StudyConfig StudyConfig::load(const std::filesystem::path& path) {
 
     if (config.cells.empty())
         throw top.error("cells", "lists no cell; e.g. cells = [\"DARTS_V2\", \"DARTS_V2:chain\"]");
+    if (config.name.empty() ||
+        std::any_of(config.name.begin(), config.name.end(), [](char c) { return std::iscntrl(static_cast<unsigned char>(c)); }))
+        throw top.error("name", "must be a non-empty name without control characters (a tab or a newline), e.g. "
+                                "name = \"quick\"; leave it out to use the file's name");
     try {
         config.training.validate();
         config.network.validate();
