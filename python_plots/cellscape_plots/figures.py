@@ -600,7 +600,7 @@ def plot_top_eigenvalues(study, ax=None):
     if logarithmic:
         axis.set_yscale("log")
     kind = "geometric mean, 95% interval on the log scale" if logarithmic else "mean, 95% t interval"
-    axis.set(ylabel="top Hessian eigenvalue", title=f"sharpness at epoch {study.last_epoch}: dots: seeds; {kind}")
+    axis.set(ylabel="top Hessian eigenvalue", title=f"sharpness at epoch {study.last_epoch}\ndots: seeds; {kind}")
     return fig
 
 
@@ -680,16 +680,16 @@ def study_scatter(study, out_dir):
     metrics = [m for m, _ in METRICS if np.isfinite(_cell_means(study, m)[0]).any()]
     if not metrics:
         return []
-    fig, axes = plt.subplots(len(metrics), len(PREDICTORS), figsize=(9, 2.8 * len(metrics) + 0.6), squeeze=False,
+    fig, axes = plt.subplots(len(metrics), len(PREDICTORS), figsize=(9, 2.8 * len(metrics) + 1.0), squeeze=False,
                              layout="constrained")
     for row, metric in enumerate(metrics):
         for column, (predictor, _) in enumerate(PREDICTORS):
             plot_metric(study, metric, predictor, ax=axes[row][column])
     population = f", population {study.population} (hollow: other populations)" if study.population else ""
-    fig.suptitle(f"{study.name}, epoch {study.last_epoch}{population}:\ndots: seeds; points: per-cell means (geometric "
-                 "and on a log scale for eigenvalue, trace, gradient variance, noise scale) with 95% intervals; "
+    fig.suptitle(f"{study.name}, epoch {study.last_epoch}{population}:\ndots: seeds; points: per-cell means with "
+                 "95% intervals (geometric, on a log scale,\nfor eigenvalue, trace, gradient variance, noise scale); "
                  "dashed: least squares\nrho: Spearman's rank correlation of the cells' means [95% bootstrap "
-                 "interval], p: permutation test (Holm: adjusted over the associations table)", fontsize=9)
+                 "interval],\np: permutation test (Holm: adjusted over the associations table)", fontsize=9)
     return _save(fig, out_dir, "scatter")
 
 

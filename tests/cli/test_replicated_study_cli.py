@@ -1,7 +1,7 @@
 """A replicated study end to end (5 cells x 2 seeds, 1 epoch): the five
 tables against independent recomputations (numpy/scipy: means, intervals,
 Spearman, an exact permutation test, Holm, verdicts, the rank mediation,
-the ANOVA behind the power plan), basin fractions from the surface files, a
+the two-way ANOVA behind the power plan), basin fractions from the surface files, a
 resumed study equal to an uninterrupted one, and bad replicate settings
 refused in one sentence naming the key."""
 import itertools
@@ -219,15 +219,16 @@ def test_metric_pairs_and_mediation_equal_scipys_ranks_of_the_cell_means(study):
         assert number(row["indirect"]) == pytest.approx(xm * (my - xy * xm) / (1 - xm * xm), abs=1e-9, nan_ok=True)
 
 
-def anova(groups):
-    """Between- and within-cell variance by the method of moments (unbalanced one-way random effects)."""
-    groups = [np.asarray(g, float) for g in groups if len(g)]
-    n = np.array([len(g) for g in groups])
-    total, grand = n.sum(), np.concatenate(groups).mean()
-    msb = sum(k * (g.mean() - grand) ** 2 for k, g in zip(n, groups)) / (len(groups) - 1)
-    msw = sum(((g - g.mean()) ** 2).sum() for g in groups) / (total - len(groups))
-    n0 = (total - (n ** 2).sum() / total) / (len(groups) - 1)
-    return max(0.0, (msb - msw) / n0), msw
+def two_way_anova(table):
+    """Between-cell and residual variance of a complete cells x seeds table (the additive two-way ANOVA:
+    seed effects shared by every cell are not noise, docs/science.md)."""
+    table = np.asarray(table, float)
+    assert np.isfinite(table).all()
+    cells, seeds = table.shape
+    grand, rows, columns = table.mean(), table.mean(axis=1), table.mean(axis=0)
+    residual = ((table - rows[:, None] - columns[None, :] + grand) ** 2).sum() / ((cells - 1) * (seeds - 1))
+    ms_cells = seeds * ((rows - grand) ** 2).sum() / (cells - 1)
+    return max(0.0, (ms_cells - residual) / seeds), residual
 
 
 def test_a_power_plan_from_the_study_as_pilot(cellscape, study):
@@ -239,9 +240,9 @@ def test_a_power_plan_from_the_study_as_pilot(cellscape, study):
     seconds = [r["train_seconds"] + r["analysis_seconds"] for r in result["replicates"]]
     assert plan["replicate_seconds"] == pytest.approx(np.mean(seconds), rel=1e-9)
     for metric in plan["pilot"]:
-        groups = [[number(r[metric["metric"]]) for r in result["replicates"] if r["cell"] == c["cell"]]
-                  for c in result["cells"]]
-        between, within = anova(groups)
+        table = [[number(r[metric["metric"]]) for r in sorted(result["replicates"], key=lambda r: r["seed"])
+                  if r["cell"] == c["cell"]] for c in result["cells"]]
+        between, within = two_way_anova(table)
         assert metric["between"] == pytest.approx(between, rel=1e-9, abs=1e-300)
         assert metric["within"] == pytest.approx(within, rel=1e-9, abs=1e-300)
     # A design per seed count for each metric whose cells differ more than

@@ -72,6 +72,55 @@ TEST_CASE("variance components are the one-way random-effects ANOVA estimates") 
     CHECK(std::isnan(variance_components({{1}, {2}, {3}}).noise_ratio()));
 }
 
+TEST_CASE("seed effects shared by every cell leave the noise: the additive two-way ANOVA on a full table") {
+    // 4 cells x 3 seeds, x = cell + seed effect + noise, the seed effects
+    // (+30, -20, -10) far larger than the noise. Reference, by the two-way
+    // additive ANOVA's formulas: residual SS = sum (x - row mean - column
+    // mean + grand)^2 over (4 - 1)(3 - 1) = 6 degrees of freedom;
+    // between = (MS_cells - MS_residual) / 3.
+    const std::vector<double> cell = {1, 4, 2, 7}, seed = {30, -20, -10};
+    const double noise[4][3] = {{0.5, -0.2, 0.1}, {-0.4, 0.3, 0.6}, {0.2, 0.1, -0.7}, {-0.3, 0.8, -0.1}};
+    std::vector<std::vector<double>> values(4);
+    std::vector<std::vector<int64_t>> seeds(4);
+    for (int c = 0; c < 4; ++c)
+        for (int s = 0; s < 3; ++s) {
+            values[c].push_back(cell[c] + seed[s] + noise[c][s]);
+            seeds[c].push_back(s + 1);
+        }
+    double grand = 0, row[4] = {}, column[3] = {};
+    for (int c = 0; c < 4; ++c)
+        for (int s = 0; s < 3; ++s) {
+            grand += values[c][s] / 12;
+            row[c] += values[c][s] / 3;
+            column[s] += values[c][s] / 4;
+        }
+    double residual = 0, cells_squares = 0;
+    for (int c = 0; c < 4; ++c) {
+        cells_squares += 3 * (row[c] - grand) * (row[c] - grand);
+        for (int s = 0; s < 3; ++s) residual += std::pow(values[c][s] - row[c] - column[s] + grand, 2);
+    }
+    const double within = residual / 6, between = (cells_squares / 3 - within) / 3;
+    const VarianceComponents adjusted = variance_components(values, seeds);
+    CHECK(adjusted.within == Approx(within).epsilon(1e-12));
+    CHECK(adjusted.between == Approx(between).epsilon(1e-12));
+    // The one-way ANOVA counts the seed effects as noise: a noise ratio
+    // hundreds of times larger than the table's.
+    CHECK(variance_components(values).noise_ratio() > 100 * adjusted.noise_ratio());
+    // Seeds that no two cells share carry no effect to remove: the one-way answer.
+    std::vector<std::vector<int64_t>> own_seeds = seeds;
+    for (int c = 0; c < 4; ++c)
+        for (auto& s : own_seeds[c]) s += 10 * c;
+    const VarianceComponents unshared = variance_components(values, own_seeds);
+    CHECK(unshared.within == Approx(variance_components(values).within).epsilon(1e-14));
+    CHECK(unshared.between == Approx(variance_components(values).between).epsilon(1e-14));
+    // A missing replicate (NaN) is left out with its seed.
+    values[2][1] = NAN;
+    const VarianceComponents missing = variance_components(values, seeds);
+    CHECK(missing.replicates == 11);
+    CHECK(std::isfinite(missing.within));
+    CHECK_THROWS(variance_components(values, {{1, 2, 3}}));
+}
+
 TEST_CASE("a larger design keeps the pilot's proportions of predictor values") {
     // Shares of 6 cells: 1 -> 3.0, 2 -> 1.5, 3 -> 1.5; the half left goes to the smaller tied value.
     CHECK(scaled_predictor({1, 1, 2, 3}, 6) == std::vector<double>{1, 1, 1, 2, 2, 3});

@@ -167,16 +167,22 @@ StudyPlan plan_study(const std::vector<StudyRow>& pilot, const PlanRequest& requ
         const StudyMetric& metric = find_metric(name);
         RankTestDesign as_run;
         std::vector<std::vector<double>> values;
+        std::vector<std::vector<int64_t>> seed_lists;
         for (std::size_t c = 0; c < cells.names.size(); ++c) {
             std::vector<double> finite;
+            std::vector<int64_t> their_seeds;
             for (const StudyRow* row : cells.rows[c])
-                if (std::isfinite(row->*metric.field)) finite.push_back(row->*metric.field);
+                if (std::isfinite(row->*metric.field)) {
+                    finite.push_back(row->*metric.field);
+                    their_seeds.push_back(static_cast<int64_t>(row->seed));
+                }
             if (finite.empty()) continue;
             as_run.predictor.push_back(cells.predictor[c]);
             as_run.seeds.push_back(static_cast<int64_t>(finite.size()));
             values.push_back(std::move(finite));
+            seed_lists.push_back(std::move(their_seeds));
         }
-        PilotMetric measured{name, variance_components(values)};
+        PilotMetric measured{name, variance_components(values, seed_lists)};
         as_run.noise_ratio = measured.components.noise_ratio();
         const bool usable = as_run.predictor.size() >= 3 && std::isfinite(as_run.noise_ratio);
         if (usable) {

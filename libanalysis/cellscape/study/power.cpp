@@ -176,14 +176,12 @@ double VarianceComponents::noise_ratio() const {
     return within / between;
 }
 
-VarianceComponents variance_components(const std::vector<std::vector<double>>& replicates) {
-    std::vector<std::vector<double>> cells;
-    for (const auto& values : replicates) {
-        std::vector<double> finite;
-        for (double v : values)
-            if (std::isfinite(v)) finite.push_back(v);
-        if (!finite.empty()) cells.push_back(std::move(finite));
-    }
+namespace {
+
+// The one-way ANOVA of `cells` (finite values only, none empty), with
+// `lost_degrees` more degrees of freedom taken from the within-cell sum of
+// squares (the seed effects estimated before it, or 0).
+VarianceComponents one_way(const std::vector<std::vector<double>>& cells, int64_t lost_degrees) {
     VarianceComponents result;
     result.cells = static_cast<int64_t>(cells.size());
     double total = 0, squared_counts = 0;
@@ -193,7 +191,8 @@ VarianceComponents variance_components(const std::vector<std::vector<double>>& r
         squared_counts += static_cast<double>(values.size() * values.size());
     }
     const auto cells_count = static_cast<double>(result.cells), count = static_cast<double>(result.replicates);
-    if (result.cells < 2 || result.replicates <= result.cells) return result;  // no spread between or within
+    const double within_degrees = count - cells_count - static_cast<double>(lost_degrees);
+    if (result.cells < 2 || within_degrees < 1) return result;  // no spread between or within
     const double grand = total / count;
     double between_squares = 0, within_squares = 0;
     for (const auto& values : cells) {
@@ -202,10 +201,74 @@ VarianceComponents variance_components(const std::vector<std::vector<double>>& r
         for (double v : values) within_squares += (v - mean) * (v - mean);
     }
     const double between_mean_square = between_squares / (cells_count - 1);
-    result.within = within_squares / (count - cells_count);
+    result.within = within_squares / within_degrees;
     const double n0 = (count - squared_counts / count) / (cells_count - 1);
-    result.between = std::max(0.0, (between_mean_square - result.within) / n0);
+    // A difference of mean squares within rounding of them is none (equal
+    // cells, or seed effects that were all there was, leave ~1e-17).
+    const double excess = between_mean_square - result.within;
+    const double rounding = 1e-12 * std::max(between_mean_square, result.within);
+    result.between = excess > rounding ? excess / n0 : 0.0;
     return result;
+}
+
+}  // namespace
+
+VarianceComponents variance_components(const std::vector<std::vector<double>>& replicates) {
+    std::vector<std::vector<double>> cells;
+    for (const auto& values : replicates) {
+        std::vector<double> finite;
+        for (double v : values)
+            if (std::isfinite(v)) finite.push_back(v);
+        if (!finite.empty()) cells.push_back(std::move(finite));
+    }
+    return one_way(cells, 0);
+}
+
+VarianceComponents variance_components(const std::vector<std::vector<double>>& replicates,
+                                       const std::vector<std::vector<int64_t>>& seeds) {
+    if (seeds.size() != replicates.size())
+        throw Error("internal: variance_components needs one seed per replicate");
+    struct SeedDeviation {
+        double sum = 0;
+        int64_t count = 0;
+        std::vector<std::size_t> cells;
+    };
+    std::map<int64_t, SeedDeviation> by_seed;
+    std::vector<std::vector<std::pair<double, int64_t>>> cells;  // finite (value, seed) per cell
+    for (std::size_t c = 0; c < replicates.size(); ++c) {
+        if (seeds[c].size() != replicates[c].size())
+            throw Error("internal: variance_components needs one seed per replicate");
+        std::vector<std::pair<double, int64_t>> finite;
+        for (std::size_t k = 0; k < replicates[c].size(); ++k)
+            if (std::isfinite(replicates[c][k])) finite.emplace_back(replicates[c][k], seeds[c][k]);
+        if (finite.empty()) continue;
+        double mean = 0;
+        for (const auto& [value, seed] : finite) mean += value;
+        mean /= static_cast<double>(finite.size());
+        for (const auto& [value, seed] : finite) {
+            SeedDeviation& deviation = by_seed[seed];
+            deviation.sum += value - mean;
+            deviation.count += 1;
+            if (deviation.cells.empty() || deviation.cells.back() != cells.size()) deviation.cells.push_back(cells.size());
+        }
+        cells.push_back(std::move(finite));
+    }
+    // A seed's effect: the mean deviation of its replicates from their cells'
+    // means, for seeds shared by at least 2 cells (a seed of one cell is
+    // indistinguishable from that cell's noise).
+    std::map<int64_t, double> effect;
+    for (const auto& [seed, deviation] : by_seed)
+        if (deviation.cells.size() >= 2) effect[seed] = deviation.sum / static_cast<double>(deviation.count);
+    std::vector<std::vector<double>> adjusted;
+    for (const auto& values : cells) {
+        adjusted.emplace_back();
+        for (const auto& [value, seed] : values) {
+            const auto found = effect.find(seed);
+            adjusted.back().push_back(found == effect.end() ? value : value - found->second);
+        }
+    }
+    const auto estimated = static_cast<int64_t>(effect.size());
+    return one_way(adjusted, estimated >= 2 ? estimated - 1 : 0);
 }
 
 double latent_correlation(const RankTestDesign& design, double rho, const PowerOptions& options) {

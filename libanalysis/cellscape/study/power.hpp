@@ -15,7 +15,9 @@
 //         mean, in units of the spread of the cells' means;
 //   m_i   = mu_i + sqrt(noise_ratio / n_i) e_i, e_i ~ N(0, 1): the mean of
 //         its n_i seeds, each off by within-cell noise (noise_ratio =
-//         within / between variance, variance_components below);
+//         within / between variance, variance_components below; an effect
+//         of a seed that every cell shares moves every mean alike and is
+//         left out of the noise);
 //   the test is the study's: Spearman's rho of m with the predictor (or the
 //   partial one with the control), two-sided, against its permutation null
 //   (the predictor permuted across cells), rejected when
@@ -41,6 +43,23 @@ struct VarianceComponents {
     double noise_ratio() const;
 };
 VarianceComponents variance_components(const std::vector<std::vector<double>>& replicates);
+
+// The same with the effects of seeds shared by cells taken out first (what
+// studies and plans use; `seeds[c][k]` is the seed of `replicates[c][k]`).
+// A study trains every cell with the same seeds, and a seed fixes more than
+// one run's noise (the data order, the initialization's stream): in the
+// powered study seed 1 gave the cells' top eigenvalues a mean of 273, seed
+// 2 one of 182. An effect common to every cell's mean cannot change their
+// ranks, yet a one-way ANOVA counts it as noise within each cell (there it
+// made the top eigenvalue's noise ratio 11.8 instead of 1.1). A seed's
+// effect is the mean deviation of its replicates from their cells' means
+// (seeds of at least 2 cells); the values less their seed's effect go
+// through the one-way ANOVA, whose within-cell degrees of freedom lose
+// (seeds - 1). For a complete cells x seeds table this is exactly the
+// additive two-way ANOVA: within = its residual mean square, between =
+// (MS_cells - within) / seeds; with missing replicates, one backfitting step.
+VarianceComponents variance_components(const std::vector<std::vector<double>>& replicates,
+                                       const std::vector<std::vector<int64_t>>& seeds);
 
 // A rank test across cells as a study runs it.
 struct RankTestDesign {

@@ -68,6 +68,17 @@ std::vector<std::vector<double>> replicate_values(const std::vector<std::vector<
     return values;
 }
 
+// The seeds of replicate_values' values, in the same places.
+std::vector<std::vector<int64_t>> replicate_seeds(const std::vector<std::vector<const StudyRow*>>& groups) {
+    std::vector<std::vector<int64_t>> seeds;
+    for (const auto& group : groups) {
+        seeds.emplace_back();
+        for (const StudyRow* row : group)
+            if (row->status == "ok") seeds.back().push_back(static_cast<int64_t>(row->seed));
+    }
+    return seeds;
+}
+
 bool varies(const std::vector<double>& values) {
     return std::any_of(values.begin(), values.end(), [&](double v) { return v != values.front(); });
 }
@@ -82,21 +93,19 @@ AssociationOptions association_options(const StudyStatistics& statistics) {
 
 // The smallest |rho| the row's design detects (power.hpp): its cells with
 // a finite value, their seeds, and the metric's noise ratio among them.
-double row_min_detectable_rho(const std::vector<std::vector<double>>& replicates, const std::vector<double>& predictor,
+double row_min_detectable_rho(const std::vector<std::vector<double>>& replicates,
+                              const std::vector<std::vector<int64_t>>& seeds, const std::vector<double>& predictor,
                               const std::vector<double>& control, const StudyStatistics& statistics) {
     RankTestDesign design;
-    std::vector<std::vector<double>> finite;
     for (std::size_t c = 0; c < replicates.size(); ++c) {
-        std::vector<double> values;
-        for (double v : replicates[c])
-            if (std::isfinite(v)) values.push_back(v);
-        if (values.empty()) continue;
+        const auto finite = std::count_if(replicates[c].begin(), replicates[c].end(),
+                                          [](double v) { return std::isfinite(v); });
+        if (finite == 0) continue;
         design.predictor.push_back(predictor[c]);
         if (!control.empty()) design.control.push_back(control[c]);
-        design.seeds.push_back(static_cast<int64_t>(values.size()));
-        finite.push_back(std::move(values));
+        design.seeds.push_back(static_cast<int64_t>(finite));
     }
-    design.noise_ratio = variance_components(finite).noise_ratio();
+    design.noise_ratio = variance_components(replicates, seeds).noise_ratio();
     if (design.predictor.size() < 3 || !std::isfinite(design.noise_ratio)) return NAN;
     PowerOptions options;
     options.alpha = statistics.alpha;
@@ -249,6 +258,7 @@ std::vector<StudyAssociationRow> associate_with_predictors(const std::vector<Stu
             }
             for (const StudyMetric& metric : study_metrics()) {
                 const auto replicates = replicate_values(groups, metric.field);
+                const auto seeds = replicate_seeds(groups);
                 const struct {
                     const char* predictor;
                     const std::vector<double>& values;
@@ -271,7 +281,8 @@ std::vector<StudyAssociationRow> associate_with_predictors(const std::vector<Stu
                         row.association.metric = metric.name;
                         row.association.predictor = p.predictor;
                         row.association.controlling = row.controlling;
-                        row.min_detectable_rho = row_min_detectable_rho(replicates, p.values, control, statistics);
+                        row.min_detectable_rho =
+                            row_min_detectable_rho(replicates, seeds, p.values, control, statistics);
                         row.equivalence_bound = statistics.equivalence_bound;
                         row.equivalence = equivalence_outcome(row.association.low, row.association.high,
                                                               statistics.equivalence_bound);
