@@ -84,7 +84,11 @@ def main(argv=None):
     tables = read_study(args.study)
     epoch = args.epoch if args.epoch is not None else int(tables.replicates["epoch"].max())
     replicates = tables.replicates[tables.replicates["epoch"] == epoch].copy()
+    if "status" in replicates:
+        replicates = replicates[replicates["status"] == "ok"]
     cells = tables.cells[tables.cells["epoch"] == epoch].copy()
+    if "population" not in cells:  # summaries before format version 3: one population
+        cells["population"] = "all"
     cells["width"] = cells["normal_width"].map(width_label)
     cells["base"] = cells["cell"].str.split("-").str[0]
     pd.set_option("display.width", 200)

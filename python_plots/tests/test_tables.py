@@ -95,3 +95,41 @@ def test_importing_the_package_leaves_matplotlibs_backend_alone():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "svg"
+
+
+def load_findings_tables():
+    """scripts/findings_tables.py, which docs/findings.md cites, as a module."""
+    import importlib.util
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "findings_tables.py")
+    spec = importlib.util.spec_from_file_location("findings_tables", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_findings_tables_average_cell_means_per_width_and_measure_seed_spread(tmp_path, capsys):
+    write_study(tmp_path)
+    findings = load_findings_tables()
+    assert findings.main([str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    # The width groups of the last epoch, each the mean of its cells' means, from the summary read with h5py.
+    cells = columns_of(tmp_path / "summary.h5", "cells")
+    last = cells["epoch"] == max(cells["epoch"])
+    line = next(l for l in printed.splitlines() if l.startswith("train_loss "))
+    shown = [float(v) for v in line.split()[1:]]
+    widths = sorted(set(cells["normal_width"][last]))
+    expected = [np.mean(cells["train_loss_mean"][last & (cells["normal_width"] == w)]) for w in widths]
+    np.testing.assert_allclose(shown, expected, rtol=1e-3)  # printed to 4 significant digits
+    # A replicate's value is its cell's mean plus its seed (1, 2, 3): a cell's max/min over seeds is
+    # (m + 3) / (m + 1) for the seeds that finished; the printed median is over cells with 2 or more.
+    replicates = columns_of(tmp_path / "summary.h5", "replicates")
+    ok = (replicates["status"] == "ok") & (replicates["epoch"] == max(cells["epoch"]))
+    ratios = []
+    for cell in sorted(set(replicates["cell"][ok])):
+        values = replicates["top_eigenvalue"][ok & (replicates["cell"] == cell)]
+        if len(values) >= 2:  # a cell with one finished seed has no spread (WIDE here)
+            ratios.append(values.max() / values.min())
+    assert len(ratios) == 3
+    section = printed[printed.index("spread over seeds"):].splitlines()
+    spread = next(l for l in section if l.split()[:1] == ["top_eigenvalue"])
+    assert float(spread.split()[2]) == pytest.approx(np.median(ratios), abs=0.005)  # printed as 1.15: 3 digits
