@@ -1,10 +1,13 @@
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <iostream>
 
 #include "cellscape/cells/cell_report.hpp"
 #include "cellscape/cells/diagram.hpp"
 #include "commands.hpp"
+#include "printable.hpp"
 #include "cellscape/io/graphviz.hpp"
 #include "cellscape/util/error.hpp"
 
@@ -17,7 +20,48 @@ void CellOutputOptions::add_to(CLI::App& command) {
     command.add_option("--render", render,
                        "Draw the cells with Graphviz into FILE (.svg, .png or .pdf); with several cells the "
                        "name must contain {name}, e.g. out/{name}.svg");
+    command.add_flag("--force", force, "With --render: replace diagram files that already exist");
 }
+
+namespace {
+
+// The file a cell's diagram goes to: the template with {name} replaced. A
+// name is one file name, so that no cell can send a diagram out of the
+// directory the user chose ("../x", "a/b", ".." refused) or into a name no
+// shell can type (control characters).
+std::filesystem::path diagram_path(const std::string& render, const std::string& name, bool templated) {
+    if (!templated) return render;
+    const bool has_separator = name.find_first_of("/\\") != std::string::npos;
+    const bool has_control = std::any_of(name.begin(), name.end(), [](char c) {
+        return static_cast<unsigned char>(c) < 32 || c == 127;
+    });
+    if (name.empty() || name == "." || name == ".." || has_separator || has_control)
+        throw Error(fmt::format("--render {}: the cell name '{}' cannot be a file name (it is empty, '.' or '..', or "
+                                "holds '/', '\\' or a control character), so its diagram could land outside the "
+                                "chosen directory; rename the cell (its \"name\" in the JSON) or draw it alone with "
+                                "--render FILE",
+                                render, printable(name)));
+    std::string path = render;
+    path.replace(path.find("{name}"), 6, name);
+    return path;
+}
+
+// An existing output is replaced only with --force, and only when it is a
+// regular file: a directory, FIFO or device is never turned into a diagram.
+void check_replaceable(const std::filesystem::path& path, bool force) {
+    std::error_code error;
+    const auto status = std::filesystem::symlink_status(path, error);
+    if (error || !std::filesystem::exists(status)) return;
+    if (!std::filesystem::is_regular_file(status))
+        throw Error(fmt::format("--render {}: exists and is not a regular file; cellscape replaces only files it "
+                                "could have written: choose another name",
+                                path.string()));
+    if (!force)
+        throw Error(fmt::format("--render {}: the file exists; add --force to replace it, or choose another name",
+                                path.string()));
+}
+
+}  // namespace
 
 void print_cells(const std::vector<NamedGenotype>& cells, const CellOutputOptions& options, bool single_object) {
     if (!options.render.empty()) {
@@ -26,11 +70,15 @@ void print_cells(const std::vector<NamedGenotype>& cells, const CellOutputOption
             throw Error(fmt::format("--render {} would draw {} cells into one file; put {{name}} in the file name, "
                                     "e.g. --render out/{{name}}.svg",
                                     options.render, cells.size()));
+        // Every path is checked before the first diagram is drawn.
+        std::vector<std::filesystem::path> paths;
         for (const auto& cell : cells) {
-            std::string path = options.render;
-            if (templated) path.replace(path.find("{name}"), 6, cell.name);
-            render_dot(genotype_dot(cell), path);
-            std::cerr << "drew " << cell.name << " into " << path << "\n";
+            paths.push_back(diagram_path(options.render, cell.name, templated));
+            check_replaceable(paths.back(), options.force);
+        }
+        for (std::size_t i = 0; i < cells.size(); ++i) {
+            render_dot(genotype_dot(cells[i]), paths[i]);
+            std::cerr << "drew " << cells[i].name << " into " << paths[i].string() << "\n";
         }
     }
     if (options.json) {

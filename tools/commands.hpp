@@ -46,6 +46,7 @@ struct CellOutputOptions {
     bool json = false;
     bool dot = false;
     std::string render;  // FILE.svg|png|pdf; with several cells it must contain {name}
+    bool force = false;  // replace existing regular files
     void add_to(CLI::App& command);
 };
 

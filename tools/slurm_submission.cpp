@@ -10,6 +10,7 @@
 #include "cellscape/study/study.hpp"
 #include "cellscape/util/error.hpp"
 #include "cellscape/util/version.hpp"
+#include "printable.hpp"
 
 namespace cellscape {
 namespace {
@@ -23,23 +24,12 @@ std::string quoted(const std::filesystem::path& path) {
 
 // A value for an #SBATCH line, which sbatch reads up to the line's end and
 // no shell quoting protects: refused unless every character is `allowed`.
-// A control character as \xNN, so that an error message stays one line.
-std::string shown(unsigned char c) {
-    return c < 32 || c == 127 ? fmt::format("\\x{:02x}", c) : std::string(1, static_cast<char>(c));
-}
-
-std::string shown(const std::string& text) {
-    std::string out;
-    for (const char c : text.substr(0, 80)) out += shown(static_cast<unsigned char>(c));
-    return out;
-}
-
 std::string sbatch_value(const std::string& value, const char* flag, const std::string& allowed,
                          const char* described, const char* example) {
     const auto bad = value.find_first_not_of(allowed);
     if (bad != std::string::npos)
         throw Error(fmt::format("{} '{}': the character '{}' cannot go into a Slurm script (only {}); e.g. {} {}",
-                                flag, shown(value), shown(static_cast<unsigned char>(value[bad])), described, flag,
+                                flag, tools::printable(value), tools::printable(value.substr(bad, 1)), described, flag,
                                 example));
     return value;
 }
@@ -77,7 +67,7 @@ std::string sbatch_path(const std::filesystem::path& path) {
         throw Error(fmt::format("--out {}: a Slurm study's directory may not contain spaces, quotes, '$', '`' or "
                                 "control characters (its log path goes into #SBATCH --output, which no quoting "
                                 "protects); choose a plain path such as out/study",
-                                shown(text)));
+                                tools::printable(text, 200)));
     return text;
 }
 

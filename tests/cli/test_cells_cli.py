@@ -1,5 +1,7 @@
 """`cellscape cell | sample | variants` as a user runs them."""
 import json
+import os
+import stat
 
 import pytest
 
@@ -110,3 +112,33 @@ def test_errors_go_to_stderr_with_a_non_zero_exit(cellscape, tmp_path):
 
     nothing = cellscape("cell", check=False)
     assert nothing.returncode != 0 and "CELL (or --list)" in nothing.stderr
+
+
+def test_render_never_leaves_the_chosen_directory_nor_replaces_without_force(cellscape, tmp_path):
+    report = json.loads(cellscape("cell", "DARTS_V2", "--json").stdout)
+    out = tmp_path / "out"
+    out.mkdir()
+    # A cell named with a path (JSON takes any name): refused before anything is drawn, naming the cell.
+    for name in ["../escaped", "a/b", "..", "two\nlines"]:
+        cells = tmp_path / "cell.json"
+        cells.write_text(json.dumps(dict(report, name=name)))
+        result = cellscape("cell", f"@{cells}", "--render", str(out / "{name}.svg"), check=False)
+        message = result.stderr.strip().splitlines()
+        assert result.returncode == 1 and len(message) == 1, result.stderr
+        assert f"the cell name '{name}' cannot be a file name".replace("\n", "\\x0a") in message[0]
+        assert sorted(p.name for p in tmp_path.rglob("*.svg")) == []
+    # An existing file: refused without --force, replaced with it.
+    target = out / "darts.svg"
+    target.write_text("mine")
+    kept = cellscape("cell", "DARTS_V2", "--render", str(target), check=False)
+    assert kept.returncode == 1 and "the file exists; add --force" in kept.stderr
+    assert target.read_text() == "mine"
+    cellscape("cell", "DARTS_V2", "--render", str(target), "--force")
+    assert "<svg" in target.read_text()
+    # Never a directory or a FIFO, --force or not.
+    (out / "dir.svg").mkdir()
+    os.mkfifo(out / "fifo.svg")
+    for special in ["dir.svg", "fifo.svg"]:
+        refused = cellscape("cell", "DARTS_V2", "--render", str(out / special), "--force", check=False)
+        assert refused.returncode == 1 and "is not a regular file" in refused.stderr
+    assert (out / "dir.svg").is_dir() and stat.S_ISFIFO(os.stat(out / "fifo.svg").st_mode)
