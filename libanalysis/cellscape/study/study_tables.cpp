@@ -92,10 +92,11 @@ AssociationOptions association_options(const StudyStatistics& statistics) {
 }
 
 // The smallest |rho| the row's design detects (power.hpp): its cells with
-// a finite value, their seeds, and the metric's noise ratio among them.
-double row_min_detectable_rho(const std::vector<std::vector<double>>& replicates,
-                              const std::vector<std::vector<int64_t>>& seeds, const std::vector<double>& predictor,
-                              const std::vector<double>& control, const StudyStatistics& statistics) {
+// a finite value, their seeds, and the metric's noise ratio among them
+// (variance_components of the metric, the same for every row of it).
+double row_min_detectable_rho(const std::vector<std::vector<double>>& replicates, double noise_ratio,
+                              const std::vector<double>& predictor, const std::vector<double>& control,
+                              const StudyStatistics& statistics) {
     RankTestDesign design;
     for (std::size_t c = 0; c < replicates.size(); ++c) {
         const auto finite = std::count_if(replicates[c].begin(), replicates[c].end(),
@@ -105,7 +106,7 @@ double row_min_detectable_rho(const std::vector<std::vector<double>>& replicates
         if (!control.empty()) design.control.push_back(control[c]);
         design.seeds.push_back(static_cast<int64_t>(finite));
     }
-    design.noise_ratio = variance_components(replicates, seeds).noise_ratio();
+    design.noise_ratio = noise_ratio;
     if (design.predictor.size() < 3 || !std::isfinite(design.noise_ratio)) return NAN;
     PowerOptions options;
     options.alpha = statistics.alpha;
@@ -256,9 +257,10 @@ std::vector<StudyAssociationRow> associate_with_predictors(const std::vector<Stu
                 width.push_back(group.front()->normal_width);
                 depth.push_back(static_cast<double>(group.front()->normal_depth));
             }
+            const auto seeds = replicate_seeds(groups);
             for (const StudyMetric& metric : study_metrics()) {
                 const auto replicates = replicate_values(groups, metric.field);
-                const auto seeds = replicate_seeds(groups);
+                const double noise_ratio = variance_components(replicates, seeds).noise_ratio();
                 const struct {
                     const char* predictor;
                     const std::vector<double>& values;
@@ -282,7 +284,7 @@ std::vector<StudyAssociationRow> associate_with_predictors(const std::vector<Stu
                         row.association.predictor = p.predictor;
                         row.association.controlling = row.controlling;
                         row.min_detectable_rho =
-                            row_min_detectable_rho(replicates, seeds, p.values, control, statistics);
+                            row_min_detectable_rho(replicates, noise_ratio, p.values, control, statistics);
                         row.equivalence_bound = statistics.equivalence_bound;
                         row.equivalence = equivalence_outcome(row.association.low, row.association.high,
                                                               statistics.equivalence_bound);
