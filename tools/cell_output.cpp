@@ -10,6 +10,7 @@
 #include "printable.hpp"
 #include "cellscape/io/graphviz.hpp"
 #include "cellscape/util/error.hpp"
+#include "cellscape/io/paths.hpp"
 
 namespace cellscape::tools {
 
@@ -46,21 +47,6 @@ std::filesystem::path diagram_path(const std::string& render, const std::string&
     return path;
 }
 
-// An existing output is replaced only with --force, and only when it is a
-// regular file: a directory, FIFO or device is never turned into a diagram.
-void check_replaceable(const std::filesystem::path& path, bool force) {
-    std::error_code error;
-    const auto status = std::filesystem::symlink_status(path, error);
-    if (error || !std::filesystem::exists(status)) return;
-    if (!std::filesystem::is_regular_file(status))
-        throw Error(fmt::format("--render {}: exists and is not a regular file; cellscape replaces only files it "
-                                "could have written: choose another name",
-                                path.string()));
-    if (!force)
-        throw Error(fmt::format("--render {}: the file exists; add --force to replace it, or choose another name",
-                                path.string()));
-}
-
 }  // namespace
 
 void print_cells(const std::vector<NamedGenotype>& cells, const CellOutputOptions& options, bool single_object) {
@@ -74,7 +60,7 @@ void print_cells(const std::vector<NamedGenotype>& cells, const CellOutputOption
         std::vector<std::filesystem::path> paths;
         for (const auto& cell : cells) {
             paths.push_back(diagram_path(options.render, cell.name, templated));
-            check_replaceable(paths.back(), options.force);
+            check_output_file(paths.back(), options.force, "render");  // io/paths.hpp's policy
         }
         for (std::size_t i = 0; i < cells.size(); ++i) {
             render_dot(genotype_dot(cells[i]), paths[i]);

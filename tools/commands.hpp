@@ -2,10 +2,14 @@
 // Each subcommand adds itself to the application; main() only dispatches.
 #include <CLI/CLI.hpp>
 
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "cellscape/analysis/objective.hpp"
 #include "cellscape/cells/genotype.hpp"
+#include "cellscape/io/output_lock.hpp"
+#include "cellscape/io/paths.hpp"
 #include "cellscape/util/progress.hpp"
 
 namespace cellscape::tools {
@@ -30,16 +34,25 @@ const std::string& command_line();
 ProgressSink* progress_sink();
 
 // --out FILE and --force, for commands that write one result file: before
-// any work, the file is checked (no directory, an existing directory, not
-// an existing file unless --force).
+// any work, the file is checked by io/paths.hpp's policy (its directory
+// exists and is writable, the name fits, an existing regular file only
+// with --force, never a directory or special file, never one of the
+// command's inputs).
 struct OutputFile {
     std::string path;
     bool force = false;
     void add_to(CLI::App& command, const std::string& description);
     // When a path was given; `allow_existing` leaves an existing file to the
     // command (a surface continues or finds its own earlier result).
-    void check(bool allow_existing = false) const;
+    void check(const NamedInputs& inputs, bool allow_existing = false) const;
+    // check(), then the file locked against a second cellscape writing it
+    // until the lock goes (none when no path was given).
+    std::unique_ptr<OutputLock> claim(const NamedInputs& inputs) const;
 };
+
+// The files an objective reads (checkpoint, TorchScript module, data file),
+// for OutputFile::check.
+NamedInputs inputs_of(const ObjectiveSource& source);
 
 // How the cell-printing commands (cell, sample, variants) show their cells.
 struct CellOutputOptions {

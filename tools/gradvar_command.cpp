@@ -34,7 +34,9 @@ void add_gradvar_command(CLI::App& app) {
         if (options->batches < 2) throw SettingError("batches", fmt::format("must be at least 2 (got {})", options->batches));
         const int64_t batch_size = options->objective.options.batch_size;
         if (batch_size < 1) throw SettingError("batch_size", fmt::format("must be at least 1 (got {})", batch_size));
-        options->out.check();
+        NamedInputs inputs = inputs_of(options->objective.source);
+        for (const std::string& checkpoint : options->checkpoints) inputs.emplace_back(checkpoint, "checkpoint");
+        const auto lock = options->out.claim(inputs);
         ObjectiveFlags flags = options->objective;
         flags.options.samples = options->batches * batch_size;
         std::vector<std::string> sources = options->checkpoints;

@@ -63,7 +63,7 @@ void add_hessian_command(CLI::App& app) {
         settings.bottom.count = bottom_count;
         settings.trace_options.seed = settings.density_options.seed = options->objective.options.seed;
         settings.validate();
-        options->out.check();
+        const auto lock = options->out.claim(inputs_of(options->objective.source));
         const ObjectiveOptions objective_options = options->objective.resolve();
         apply_threads(options->objective.threads, options->objective.source.checkpoint);
         apply_cuda_float32(options->objective.cuda_float32);

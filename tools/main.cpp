@@ -3,12 +3,15 @@
 #include <c10/util/Exception.h>
 #include <hdf5.h>
 
+#include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <map>
 
 #include "cellscape/io/hdf5.hpp"
+#include "cellscape/io/paths.hpp"
 #include "cellscape/util/device.hpp"
 #include "cellscape/util/error.hpp"
 #include "cellscape/util/interrupt.hpp"
@@ -38,11 +41,13 @@ const std::map<std::string, std::string>& flag_exceptions() {
         {"tolerance", "--tol"},
         {"krylov_dimension", "--ncv"},
         {"max_products", "--max-hvps"},
+        {"min_products", "--min-hvps"},
         {"hvp_memory_bytes", "--hvp-memory"},
         {"evaluations", "--eval"},
         {"gradient_variance_batches", "--gv-batches"},
         {"gradient_variance_batch_size", "--gv-batch-size"},
         {"spec", "CELL"},
+        {"out_dir", "--out"},
     };
     return flags;
 }
@@ -101,10 +106,14 @@ int run(int argc, char** argv) {
     } catch (const cellscape::SettingError& error) {
         const std::string name = spelled(parsed_subcommand(app), error.setting());
         std::cerr << "cellscape: error: " << name << ": " << error.problem()
-                  << (name == "--out" ? " (--force replaces an existing file)" : "") << "\n";
+                  << (error.problem().find("already exists") != std::string::npos ? " (--force replaces it)" : "")
+                  << "\n";
         return 1;
     } catch (const cellscape::Error& error) {
         std::cerr << "cellscape: error: " << error.what() << "\n";
+        return 1;
+    } catch (const std::filesystem::filesystem_error& error) {
+        std::cerr << "cellscape: error: " << cellscape::file_system_sentence(error) << "\n";
         return 1;
     } catch (const std::bad_alloc&) {
         std::cerr << "cellscape: error: out of memory; use a smaller network, fewer samples or smaller batches\n";
@@ -131,8 +140,20 @@ void cellscape::tools::OutputFile::add_to(CLI::App& command, const std::string& 
     command.add_flag("--force", force, "Replace an existing --out file (once the new one is complete)");
 }
 
-void cellscape::tools::OutputFile::check(bool allow_existing) const {
-    if (!path.empty()) cellscape::check_output_file(path, force || allow_existing, "out");
+void cellscape::tools::OutputFile::check(const NamedInputs& inputs, bool allow_existing) const {
+    if (path.empty()) return;
+    cellscape::check_output_is_not_an_input(path, inputs, "out");
+    cellscape::check_output_file(path, force || allow_existing, "out");
+}
+
+std::unique_ptr<cellscape::OutputLock> cellscape::tools::OutputFile::claim(const NamedInputs& inputs) const {
+    check(inputs);
+    if (path.empty()) return nullptr;
+    return std::make_unique<cellscape::OutputLock>(path, "the file " + path);
+}
+
+cellscape::NamedInputs cellscape::tools::inputs_of(const ObjectiveSource& source) {
+    return {{source.checkpoint, "checkpoint"}, {source.torchscript, "torchscript"}, {source.data, "data"}};
 }
 
 int main(int argc, char** argv) {
@@ -141,13 +162,25 @@ int main(int argc, char** argv) {
     // error stacks (the library's errors say what failed).
     cellscape::keep_freed_memory_for_reuse();
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    // A write past a file-size limit (ulimit -f) fails with EFBIG, reported
+    // like a full disk, instead of the kernel's SIGXFSZ killing the process.
+    std::signal(SIGXFSZ, SIG_IGN);
     for (int i = 0; i < argc; ++i) typed_command_line += (i ? " " : "") + std::string(argv[i]);
     const int status = run(argc, argv);
     terminal_progress().end_line();
     // Every file is closed by now. Leave without the exit handlers: after a
     // write failed on a full disk, HDF5 1.10's own handler crashes closing
     // the file it failed to close (a segmentation fault after the error).
+    errno = 0;
     std::cout.flush();
+    // Output that never reached its file (stdout redirected to a full disk) is a failure, not a success.
+    if ((!std::cout || std::fflush(stdout) != 0) && status == 0) {
+        const std::error_code cause(errno ? errno : EIO, std::generic_category());
+        std::cerr << "cellscape: error: cannot write the standard output: " << cellscape::file_system_cause(cause)
+                  << "\n";
+        std::cerr.flush();
+        std::_Exit(1);
+    }
     std::cerr.flush();
     std::fflush(nullptr);
     std::_Exit(status);

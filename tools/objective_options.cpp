@@ -5,6 +5,7 @@
 #include "cellscape/train/checkpoint.hpp"
 #include "cellscape/util/device.hpp"
 #include "cellscape/util/error.hpp"
+#include "seed_option.hpp"
 
 namespace cellscape::tools {
 
@@ -24,7 +25,9 @@ void add_objective_options(CLI::App& command, ObjectiveFlags& flags) {
         ->check(one_of<Sampling>())
         ->capture_default_str();
     command.add_option("--split", flags.split, "train or test")->check(one_of<Split>())->capture_default_str();
-    command.add_option("--seed", options.seed, "Seed for the samples and random probes")->capture_default_str();
+    command.add_option("--seed", options.seed, "Seed for the samples and random probes")
+        ->check(seed_rule_check())
+        ->capture_default_str();
     command.add_option("--bn", flags.bn, "BatchNorm: eval (running statistics) or train (batch statistics)")
         ->check(one_of<BatchNormMode>())
         ->capture_default_str();

@@ -4,6 +4,7 @@
 
 #include "cellscape/cells/sampling.hpp"
 #include "commands.hpp"
+#include "seed_option.hpp"
 
 namespace cellscape::tools {
 
@@ -18,6 +19,7 @@ void add_sample_command(CLI::App& app) {
     auto* command = app.add_subcommand("sample", "Draw uniform random cells of the DARTS space (seeded)");
     command->add_option("--count", options->count, "How many genotypes")->capture_default_str();
     command->add_option("--seed", options->seed, "Random seed; the same seed gives the same cells everywhere")
+        ->check(seed_rule_check())
         ->capture_default_str();
     command->add_option("--nodes", options->nodes, "Intermediate nodes per cell")->capture_default_str();
     options->output.add_to(*command);

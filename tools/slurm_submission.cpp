@@ -3,10 +3,12 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <cerrno>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 
+#include "cellscape/io/paths.hpp"
 #include "cellscape/study/study.hpp"
 #include "cellscape/util/error.hpp"
 #include "cellscape/util/version.hpp"
@@ -72,9 +74,14 @@ std::string sbatch_path(const std::filesystem::path& path) {
 }
 
 void write_script(const std::filesystem::path& path, const std::string& text) {
+    errno = 0;
     std::ofstream out(path);
     out << text;
-    if (!out) throw Error(fmt::format("cannot write {}", path.string()));
+    out.close();  // a full disk shows at the flush
+    if (!out)
+        throw Error(fmt::format("cannot write {}: {}", path.string(),
+                                errno ? file_system_cause(std::error_code(errno, std::generic_category()))
+                                      : "the write failed"));
     std::filesystem::permissions(path, std::filesystem::perms::owner_exec, std::filesystem::perm_options::add);
 }
 
@@ -108,7 +115,7 @@ SlurmSubmission submit_study_to_slurm(const StudyConfig& config, const std::file
     const std::string logs = sbatch_path(slurm_dir / "logs");
     const std::string resources = resource_lines(options);
     const std::string name = script_name(config.name);
-    std::filesystem::create_directories(slurm_dir / "logs");
+    prepare_output_directory(slurm_dir / "logs", "out_dir");
 
     SlurmSubmission submission;
     const std::vector<StudyReplicate> replicates = study_replicates(config);

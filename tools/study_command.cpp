@@ -15,6 +15,7 @@
 #include "cellscape/study/study.hpp"
 #include "cellscape/util/device.hpp"
 #include "cellscape/util/error.hpp"
+#include "cellscape/util/interrupt.hpp"
 
 namespace cellscape::tools {
 namespace {
@@ -155,6 +156,7 @@ void add_study_command(CLI::App& app) {
             run_side_by_side(config, options->config, options->out, *options->jobs);
             part.collect_only = true;  // every replicate's files are written: summarize them here
         }
+        InterruptGuard interrupts;  // Ctrl-C: finished replicates and steps are kept, then a sentence
         const StudyResult result = run_study(config, options->out, command_line(), part, progress_sink());
         if (part.only_replicate) {
             if (result.failed_replicates > 0)

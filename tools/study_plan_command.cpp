@@ -10,6 +10,7 @@
 #include "cellscape/study/plan.hpp"
 #include "cellscape/study/study.hpp"
 #include "cellscape/util/error.hpp"
+#include "seed_option.hpp"
 
 namespace cellscape::tools {
 namespace {
@@ -85,7 +86,9 @@ void add_study_plan_command(CLI::App& study) {
         ->capture_default_str();
     command->add_option("--replicate-seconds", options->replicate_seconds,
                         "What one replicate costs (default: the pilot's measured mean)");
-    command->add_option("--seed", options->request.options.seed, "Seed of the simulations")->capture_default_str();
+    command->add_option("--seed", options->request.options.seed, "Seed of the simulations")
+        ->check(seed_rule_check())
+        ->capture_default_str();
     command->add_flag("--json", options->json, "Print the plan as JSON");
     command->callback([options] {
         PlanRequest request = options->request;

@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 
@@ -8,6 +9,7 @@
 #include "commands.hpp"
 #include "objective_options.hpp"
 #include "cellscape/util/error.hpp"
+#include "cellscape/util/interrupt.hpp"
 
 namespace cellscape::tools {
 
@@ -28,7 +30,11 @@ struct SurfaceOptions {
         SurfaceRequest request;
         request.x = GridAxis::parse(x, "x");
         if (!y.empty()) request.y = GridAxis::parse(y, "y");
-        request.shard = Shard::parse(shard);
+        // Inside a Slurm array job, the task's share of the grid unless --shard says otherwise.
+        request.shard = shard.empty() ? Shard::from_slurm_array(std::getenv("SLURM_ARRAY_TASK_ID"),
+                                                                std::getenv("SLURM_ARRAY_TASK_COUNT"),
+                                                                std::getenv("SLURM_ARRAY_TASK_MIN"))
+                                      : Shard::parse(shard);
         request.overwrite = out.force;
         request.basin_level = basin_level;
         request.validate();
@@ -128,7 +134,10 @@ void add_surface_command(CLI::App& app) {
         const SurfaceEvaluations evaluations = options->evaluations_();
         ObjectiveFlags flags = options->objective;
         const DirectionRequest directions = options->directions_(flags.source);
-        options->out.check(true);
+        // The library locks the surface's files itself (analysis/surface.hpp).
+        NamedInputs inputs = inputs_of(flags.source);
+        inputs.emplace_back(directions.file, directions.source == DirectionSource::interpolate ? "to" : "directions");
+        options->out.check(inputs, true);
         const ObjectiveOptions objective_options = flags.resolve();
         apply_threads(flags.threads, flags.source.checkpoint);
         apply_cuda_float32(flags.cuda_float32);
@@ -136,6 +145,7 @@ void add_surface_command(CLI::App& app) {
         const SurfaceObjectives& objectives = loaded.objectives;
         const SurfaceSlice slice = make_surface_slice(*objectives.evaluations.front().second, directions,
                                                       request.y.has_value());
+        InterruptGuard interrupts;  // Ctrl-C: finished points are kept, then a sentence
         const SurfaceRun run =
             compute_surface(objectives, slice, request, options->out.path, command_line(), progress_sink());
         const nlohmann::ordered_json summary{{"out", run.file.string()},
@@ -162,7 +172,11 @@ void add_merge_command(CLI::App& app) {
     command->add_option("out", *out, "The merged surface file")->required();
     command->add_option("shards", *shards, "The shard files, all N of them")->required();
     command->callback([out, shards] {
+        NamedInputs inputs;
+        for (const std::string& shard : *shards) inputs.emplace_back(shard, "shards");
+        check_output_is_not_an_input(*out, inputs, "out");
         check_output_file(*out, false, "out");
+        const OutputLock lock(*out, "the merged surface " + *out);
         merge_surface_shards(*out, std::vector<std::filesystem::path>(shards->begin(), shards->end()), command_line());
         std::cout << nlohmann::json{{"out", *out}, {"shards", shards->size()}}.dump() << "\n";
     });

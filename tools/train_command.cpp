@@ -12,7 +12,9 @@
 #include "cellscape/train/trainer.hpp"
 #include "cellscape/util/device.hpp"
 #include "cellscape/util/error.hpp"
+#include "cellscape/util/interrupt.hpp"
 #include "objective_options.hpp"
+#include "seed_option.hpp"
 
 namespace cellscape::tools {
 
@@ -64,6 +66,7 @@ void add_train_command(CLI::App& app) {
         command->add_option("--cutout", training.augmentation.cutout, "Cutout square side (0: off)")
             ->capture_default_str(),
         command->add_option("--seed", training.seed, "Seed: weights, subsets, order, augmentation")
+            ->check(seed_rule_check())
             ->capture_default_str(),
         command->add_option("--checkpoint-epochs", options->checkpoint_epochs,
                             "Epochs after which to write a checkpoint, e.g. 1,5,10 (the last is always written)"),
@@ -105,6 +108,7 @@ void add_train_command(CLI::App& app) {
             apply_threads(options->threads);
         }
         apply_cuda_float32(options->cuda_float32);
+        InterruptGuard interrupts;  // Ctrl-C: the last finished step is saved, then a sentence
         const TrainingSummary summary = train_network(request);
         if (options->json) {
             nlohmann::ordered_json out = {{"cell", summary.cell_name},

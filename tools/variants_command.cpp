@@ -4,6 +4,7 @@
 
 #include "cellscape/cells/cell_spec.hpp"
 #include "commands.hpp"
+#include "seed_option.hpp"
 
 namespace cellscape::tools {
 
@@ -23,7 +24,9 @@ void add_variants_command(CLI::App& app) {
         ->required()
         ->check(CLI::IsMember({"widest", "chain", "random-connections", "random-ops"}));
     command->add_option("--count", options->count, "How many (random kinds only)")->capture_default_str();
-    command->add_option("--seed", options->seed, "Random seed (random kinds only)")->capture_default_str();
+    command->add_option("--seed", options->seed, "Random seed (random kinds only)")
+        ->check(seed_rule_check())
+        ->capture_default_str();
     command->add_option("--cells", options->cells, "Which cells of the genotype to rewrite")
         ->check(CLI::IsMember({"both", "normal", "reduce"}))
         ->capture_default_str();

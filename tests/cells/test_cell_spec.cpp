@@ -89,7 +89,11 @@ TEST_CASE("a spec that relied on the variants' former default names the spec tha
 TEST_CASE("bad variant specs say what is wrong") {
     CHECK_THAT(error_of("DARTS_V2:longest"), Contains("unknown variant kind 'longest'"));
     CHECK_THAT(error_of("DARTS_V2:chain:depth=3"), Contains("option 'depth=3' is not understood"));
-    CHECK_THAT(error_of("DARTS_V2:random-ops:seed=x"), Contains("seed=x is not a non-negative integer"));
+    CHECK_THAT(error_of("DARTS_V2:random-ops:seed=x"), Contains("seed=x is not a seed"));
+    CHECK_THAT(error_of("DARTS_V2:random-ops:seed=-1"), Contains("seeds are whole numbers from 0 to"));
+    CHECK_THAT(error_of("DARTS_V2:random-ops:seed=9223372036854775808"), Contains("seed=9223372036854775808 is not"));
+    CHECK_THAT(error_of("DARTS_V2:random-ops:count=2,count=3"), Contains("option 'count' is given twice"));
+    CHECK(resolve_cells("DARTS_V2:random-ops:seed=9223372036854775807").size() == 1);
     CHECK_THAT(error_of("DARTS_V2:random-ops:count=0"), Contains("count must be between 1 and 100000"));
     CHECK_THAT(error_of("DARTS_V2:chain:cells=both-ways"), Contains("cells=both-ways must be normal, reduce or both"));
     CHECK_THAT(error_of("  "), Contains("the cell is empty"));

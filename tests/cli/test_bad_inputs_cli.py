@@ -14,22 +14,11 @@ import h5py
 import numpy as np
 import pytest
 
+from hostile import TINY_STUDY_TRAINING
+
 BINARY = os.environ.get("CELLSCAPE")
 SAMPLES = ["--samples", "32", "--batch-size", "32", "--threads", "1"]
-STUDY = """
-cells = ["DARTS_V2"]
-threads = 1
-[data]
-dataset = "fashion-mnist"
-train_size = 128
-test_size = 64
-[network]
-init_channels = 4
-layers = 3
-[training]
-epochs = 1
-batch_size = 32
-[analysis.hessian]
+STUDY = 'cells = ["DARTS_V2"]\nthreads = 1\n' + TINY_STUDY_TRAINING + """[analysis.hessian]
 top_k = 1
 tol = 0.1
 trace = false
@@ -96,7 +85,7 @@ def test_outputs_are_not_overwritten_without_force(cellscape, tiny_run, tmp_path
     for command in (["surface", "--x", "0:0:1", *SAMPLES], ["hessian", "--top-k", "1", "--tol", "0.1", *SAMPLES],
                     ["gradvar", "--batches", "2", "--batch-size", "16"]):
         result = cellscape(*command, "--checkpoint", checkpoint, "--out", str(precious), check=False)
-        one_sentence_error(result, "--out:", "already exists", "--force replaces an existing file")
+        one_sentence_error(result, "--out:", "already exists", "--force replaces it")
     assert precious.read_bytes() == before
     start = time.monotonic()
     one_sentence_error(cellscape("surface", "--checkpoint", checkpoint, "--x", "-1:1:5", *SAMPLES, "--out",

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from hostile import TINY_STUDY_TRAINING
 from test_schema import check_against_schema, datasets_of
 
 STUDY = """
@@ -22,16 +23,7 @@ name = "replicated"
 cells = ["DARTS_V2", "DARTS_V2:chain", "DARTS_V2:widest", "DARTS_V2:random-connections:count=2,seed=5"]
 seeds = [3, 4]
 threads = 1
-[data]
-dataset = "fashion-mnist"
-train_size = 128
-test_size = 64
-[network]
-init_channels = 4
-layers = 3
-[training]
-epochs = 1
-batch_size = 32
+""" + TINY_STUDY_TRAINING + """
 loss_threshold = 2.3
 [analysis]
 seed = 1

@@ -95,18 +95,21 @@ TEST_CASE("an interrupt stops a study at its next step, writes no summary, and a
     const StudyResult straight = run_study(config, dir / "straight", "test");
 
     SECTION("between two cells") {
+        const InterruptGuard guard;  // the program's: the library only reads the request
         ActOnProgress interrupter("replicate 2/2", [] { std::raise(SIGTERM); });
         CHECK_THROWS_AS(run_study(config, dir / "interrupted", "test", {}, &interrupter), Interrupted);
         CHECK(std::filesystem::exists(dir / "interrupted/DARTS_V2/hessian-epoch-0001.h5"));  // the first cell is done
         CHECK_FALSE(std::filesystem::exists(dir / "interrupted/DARTS_V2-chain-normal/train"));
     }
-    SECTION("in a Hessian's Lanczos iterations, between the trainer's guard and the next") {
+    SECTION("in a Hessian's Lanczos iterations") {
+        const InterruptGuard guard;  // the program's: the library only reads the request
         ActOnProgress interrupter("top eigenvalues", [] { std::raise(SIGTERM); }, true);
         CHECK_THROWS_AS(run_study(config, dir / "interrupted", "test", {}, &interrupter), Interrupted);
         CHECK(std::filesystem::exists(dir / "interrupted/DARTS_V2/train/epoch-0001.h5"));
         CHECK_FALSE(std::filesystem::exists(dir / "interrupted/DARTS_V2/hessian-epoch-0001.h5"));
     }
     SECTION("inside training") {
+        const InterruptGuard guard;  // the program's: the library only reads the request
         ActOnProgress interrupter("train DARTS_V2-chain-normal", [] { std::raise(SIGTERM); }, true);
         CHECK_THROWS_AS(run_study(config, dir / "interrupted", "test", {}, &interrupter), Interrupted);
         const TrainingState saved = read_checkpoint(dir / "interrupted/DARTS_V2-chain-normal/train/latest.h5");
@@ -120,7 +123,7 @@ TEST_CASE("an interrupt stops a study at its next step, writes no summary, and a
         CHECK(column(resumed.summary, name) == column(straight.summary, name));
 }
 
-TEST_CASE("after a study returns, a SIGINT reaches the host program's own handler") {
+TEST_CASE("the library never touches signal handlers: during and after a study SIGINT is the host program's") {
     set_threads(1);
     const TemporaryDirectory dir;
     StudyConfig config = toy_study(testing::write_toy_dataset(dir));
@@ -129,10 +132,29 @@ TEST_CASE("after a study returns, a SIGINT reaches the host program's own handle
     host.sa_handler = host_handler;
     sigemptyset(&host.sa_mask);
     sigaction(SIGINT, &host, &previous);
+    int looked = 0;
+    bool host_kept = true;
+    const auto look = [&] {
+        struct sigaction now {};
+        sigaction(SIGINT, nullptr, &now);
+        host_kept = host_kept && now.sa_handler == host_handler;
+        ++looked;
+    };
+    // While training and while computing the top eigenvalues.
+    ActOnProgress in_training("train DARTS_V2", look, true), in_hessian("top eigenvalues", look, true);
+    struct Both : ProgressSink {
+        ActOnProgress *first, *second;
+        void update(const ProgressUpdate& update) override { first->update(update), second->update(update); }
+        void note(std::string_view line) override { first->note(line), second->note(line); }
+    } both;
+    both.first = &in_training;
+    both.second = &in_hessian;
     host_saw = 0;
-    run_study(config, dir / "study", "test");
-    std::raise(SIGINT);
+    run_study(config, dir / "study", "test", {}, &both);
+    std::raise(SIGINT);  // after the study: the host program's handler gets it
     sigaction(SIGINT, &previous, nullptr);
+    CHECK(looked == 2);
+    CHECK(host_kept);
     CHECK(host_saw == SIGINT);
 }
 
@@ -141,8 +163,11 @@ TEST_CASE("a LibTorch error in one cell leaves the others finished and the summa
     const TemporaryDirectory dir;
     const StudyConfig config = toy_study(testing::write_toy_dataset(dir), 2);
     // Stop the first cell after its first epoch, ...
-    ActOnProgress interrupter("epoch 1/2", [] { std::raise(SIGTERM); });
-    CHECK_THROWS_AS(run_study(config, dir / "study", "test", {}, &interrupter), Interrupted);
+    {
+        const InterruptGuard guard;
+        ActOnProgress interrupter("epoch 1/2", [] { std::raise(SIGTERM); });
+        CHECK_THROWS_AS(run_study(config, dir / "study", "test", {}, &interrupter), Interrupted);
+    }
     // ... and give its saved optimizer state a momentum buffer of the wrong
     // shape: resuming, LibTorch's SGD step throws a c10::Error.
     const auto latest = dir / "study/DARTS_V2/train/latest.h5";

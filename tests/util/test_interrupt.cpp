@@ -65,3 +65,16 @@ TEST_CASE("a new outermost guard starts without an old request") {
     InterruptGuard second;
     CHECK_FALSE(InterruptGuard::requested());
 }
+
+TEST_CASE("a request ends with the guard that caught it: unguarded work after it is not stopped") {
+    // The library holds no guard of its own (the program does) and reads requested() at its safe points:
+    // a Ctrl-C caught by a finished command's guard must not stop the next library call.
+    const HostHandler host(SIGINT);
+    {
+        InterruptGuard guard;
+        std::raise(SIGINT);
+        CHECK(InterruptGuard::requested());
+    }
+    CHECK_FALSE(InterruptGuard::requested());
+    CHECK(InterruptGuard::signal_number() == 0);
+}

@@ -69,6 +69,14 @@ NamedTensors read_direction(const Hdf5File& file, const std::string& group, cons
                                     file.path().string(), group, name));
         const torch::Tensor values = file.read(dataset);
         require_same_shape(values, weight, name, file.path().string());
+        // Checked like weights: a direction of integers or of NaN would give a surface of nonsense.
+        if (!values.is_floating_point())
+            throw Error(fmt::format("{}: {} is stored as {}, not as floating-point numbers; the file was not written "
+                                    "by cellscape",
+                                    file.path().string(), dataset, c10::toString(values.scalar_type())));
+        if (!torch::isfinite(values).all().item<bool>())
+            throw Error(fmt::format("{}: {} holds NaN or infinite values; the directions are unusable",
+                                    file.path().string(), dataset));
         direction.emplace_back(name, values.to(weight.device(), weight.scalar_type()));
     }
     return direction;

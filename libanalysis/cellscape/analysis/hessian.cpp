@@ -6,12 +6,19 @@
 #include <Spectra/SymEigsSolver.h>
 #include <cmath>
 
+#include "cellscape/nn/network_size.hpp"
 #include "cellscape/util/error.hpp"
 #include "cellscape/util/interrupt.hpp"
 #include "cellscape/util/random.hpp"
 
 namespace cellscape {
 namespace {
+
+// Beyond these counts a request is a typo, not a study: 10^5 Lanczos runs or
+// steps, or grid points, and 10^6 trace probes (PyHessian's defaults are 1
+// run of 100 steps, and at most 100 probes).
+constexpr int64_t max_density_count = 100000;
+constexpr int64_t max_trace_probes = 1000000;
 
 torch::Tensor rademacher(int64_t n, at::Generator& generator) {
     return torch::randint(0, 2, {n}, generator, torch::TensorOptions().dtype(torch::kFloat64)).mul_(2).sub_(1);
@@ -49,6 +56,11 @@ void HessianOperator::perform_op(const double* x_in, double* y_out) const {
 
 void EigenOptions::validate(const std::string& count_setting) const {
     if (count < 1) throw SettingError(count_setting, fmt::format("must be at least 1 (got {})", count));
+    // The default minimum follows a small budget down; a minimum asked for above the budget is a contradiction.
+    if (min_products != EigenOptions{}.min_products && min_products > max_products)
+        throw SettingError("min_products", fmt::format("is {} but the product budget (max_products) is {}: the "
+                                                       "minimum cannot exceed the budget",
+                                                       min_products, max_products));
     try {
         lanczos_options(*this, true).validate();
     } catch (const SettingError& error) {
@@ -173,6 +185,10 @@ void TraceOptions::validate() const {
     if (max_probes < min_probes)
         throw SettingError("trace_max_probes",
                            fmt::format("must be at least the minimum of {} probes (got {})", min_probes, max_probes));
+    if (max_probes > max_trace_probes)
+        throw SettingError("trace_max_probes", fmt::format("must be at most {} (got {}); the estimate's standard error "
+                                                           "shrinks only as 1/sqrt(probes)",
+                                                           max_trace_probes, max_probes));
 }
 
 void DensityOptions::validate() const {
@@ -180,6 +196,21 @@ void DensityOptions::validate() const {
     if (runs < 1) throw SettingError("slq_runs", fmt::format("must be at least 1 (got {})", runs));
     if (!(sigma >= 0)) throw SettingError("slq_sigma", fmt::format("must not be negative (got {})", sigma));
     if (grid_points < 10) throw SettingError("grid_points", fmt::format("must be at least 10 (got {})", grid_points));
+    if (steps > max_density_count || runs > max_density_count || grid_points > max_density_count) {
+        const bool too_many_steps = steps > max_density_count, too_many_runs = runs > max_density_count;
+        const std::string setting = too_many_steps ? "slq_steps" : too_many_runs ? "slq_runs" : "grid_points";
+        const int64_t value = too_many_steps ? steps : too_many_runs ? runs : grid_points;
+        throw SettingError(setting, fmt::format("must be at most {} (got {})", max_density_count, value));
+    }
+    // The smoothing kernel is a grid_points x (runs x steps) matrix of doubles.
+    const auto available = nn::available_memory_bytes();
+    const double kernel_bytes = 8.0 * static_cast<double>(grid_points) * static_cast<double>(runs * steps);
+    if (available && kernel_bytes > static_cast<double>(*available) / 2)
+        throw SettingError("slq_runs", fmt::format("{} runs of {} steps on {} grid points need {:.1f} GiB for the "
+                                                   "density's kernel, more than half the {:.1f} GiB available: use "
+                                                   "fewer runs or steps",
+                                                   runs, steps, grid_points, kernel_bytes / (1 << 30),
+                                                   static_cast<double>(*available) / (1 << 30)));
 }
 
 TraceResult hutchinson_trace(Objective& objective, const TraceOptions& options, ProgressSink* progress) {

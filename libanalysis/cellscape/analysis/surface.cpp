@@ -221,6 +221,13 @@ GridAxis GridAxis::parse(const std::string& spec, const std::string& setting) {
     if (*count > 1 && !(*min < *max))
         throw SettingError(setting, fmt::format("'{}': MIN must be less than MAX (swap them: {}:{}:{})", spec,
                                                 parts[1], parts[0], parts[2]));
+    // The points are min + i * (max - min) / (NUM - 1): the span must be a finite number, and neighbours distinct.
+    const double step = *count > 1 ? (*max - *min) / static_cast<double>(*count - 1) : 0.0;
+    if (!std::isfinite(*max - *min) || (*count > 1 && !(*min + step > *min && *max - step < *max)))
+        throw SettingError(setting, fmt::format("'{}': the points between MIN and MAX are not distinct finite numbers "
+                                                "(the span overflows or the spacing vanishes); choose bounds like "
+                                                "-1:1:{}",
+                                                spec, *count));
     return {*min, *max, static_cast<int64_t>(*count)};
 }
 
@@ -261,22 +268,21 @@ std::vector<double> GridAxis::coordinates() const {
 
 std::string GridAxis::spec() const { return fmt::format("{}:{}:{}", min, max, count); }
 
+Shard Shard::from_slurm_array(const char* id, const char* count, const char* minimum) {
+    if (!id) return {};
+    const long long task = parse_number<long long>(id).value_or(-1);
+    const long long tasks = count ? parse_number<long long>(count).value_or(0) : 0;
+    const long long first = minimum ? parse_number<long long>(minimum).value_or(-1) : 0;
+    if (task < 0 || first < 0 || task - first < 0 || task - first >= tasks)
+        throw SettingError("shard", fmt::format("SLURM_ARRAY_TASK_ID={} with SLURM_ARRAY_TASK_COUNT={} and "
+                                                "SLURM_ARRAY_TASK_MIN={} do not give a shard; use a contiguous "
+                                                "Slurm array (e.g. 0-7) or give the shard as I/N",
+                                                id, count ? count : "(unset)", minimum ? minimum : "(unset)"));
+    return {task - first, tasks};
+}
+
 Shard Shard::parse(const std::string& spec) {
-    if (spec.empty()) {
-        const char* id = std::getenv("SLURM_ARRAY_TASK_ID");
-        if (!id) return {};
-        const char* count = std::getenv("SLURM_ARRAY_TASK_COUNT");
-        const char* minimum = std::getenv("SLURM_ARRAY_TASK_MIN");
-        const long long task = parse_number<long long>(id).value_or(-1);
-        const long long tasks = count ? parse_number<long long>(count).value_or(0) : 0;
-        const long long first = minimum ? parse_number<long long>(minimum).value_or(-1) : 0;
-        if (task < 0 || first < 0 || task - first < 0 || task - first >= tasks)
-            throw SettingError("shard", fmt::format("SLURM_ARRAY_TASK_ID={} with SLURM_ARRAY_TASK_COUNT={} and "
-                                                    "SLURM_ARRAY_TASK_MIN={} do not give a shard; use a contiguous "
-                                                    "Slurm array (e.g. 0-7) or give the shard as I/N",
-                                                    id, count ? count : "(unset)", minimum ? minimum : "(unset)"));
-        return {task - first, tasks};
-    }
+    if (spec.empty()) return {};
     const auto parts = split(spec, '/');
     const auto index = parts.size() == 2 ? parse_number<long long>(parts[0]) : std::nullopt;
     const auto count = parts.size() == 2 ? parse_number<long long>(parts[1]) : std::nullopt;
@@ -588,7 +594,6 @@ SurfaceRun compute_surface(const SurfaceObjectives& objectives, const SurfaceSli
 
     auto* completed = values.completed.data_ptr<uint8_t>();
     for (int64_t point = 0; point < nx * ny; ++point) run.resumed += request.shard.owns(point) && completed[point];
-    InterruptGuard interrupts;
     const ProgressTask task(progress, "surface", run.shard_points, "points");
     if (run.resumed > 0)
         task.note(fmt::format("resuming {}: {} of {} points already done", partial.slice_file().string(), run.resumed,
@@ -686,8 +691,8 @@ void merge_surface_shards(const std::filesystem::path& out, const std::vector<st
         throw Error("the shards do not cover every point of the grid; merge only shards of one surface command");
     std::filesystem::path partial = out;
     partial += ".partial";
-    std::filesystem::copy_file(shards.front(), partial, std::filesystem::copy_options::overwrite_existing);
-    {
+    try {
+        std::filesystem::copy_file(shards.front(), partial, std::filesystem::copy_options::overwrite_existing);
         Hdf5File file(partial, Hdf5File::Mode::read_write);
         merged->write_to(file);
         write_basin_attributes(file, file.has_attribute("/", "basin_level") ? file.double_attribute("/", "basin_level")
@@ -699,6 +704,10 @@ void merge_surface_shards(const std::filesystem::path& out, const std::vector<st
         for (const auto& path : shards) sources.push_back(path.string());
         file.set_attribute("/", "merged_from", nlohmann::json(sources).dump());
         file.close();
+    } catch (...) {  // a full disk, a file-size limit: no half-merged file stays behind (the error goes on as it was)
+        std::error_code ignored;
+        std::filesystem::remove(partial, ignored);
+        throw;
     }
     std::filesystem::rename(partial, out);
 }

@@ -40,10 +40,13 @@ struct GridAxis {
 // Share `index` of `count` (0-based): the points p with p mod count = index.
 struct Shard {
     int64_t index = 0, count = 1;
-    // "I/N" (SettingError "shard" otherwise); an empty spec reads
-    // SLURM_ARRAY_TASK_ID (minus SLURM_ARRAY_TASK_MIN) and
-    // SLURM_ARRAY_TASK_COUNT when set, else the whole grid.
+    // "I/N" (SettingError "shard" otherwise); an empty spec is the whole grid.
     static Shard parse(const std::string& spec);
+    // The shard of a Slurm array task, from the values of its
+    // SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT and SLURM_ARRAY_TASK_MIN
+    // (null when unset): task ID - MIN of COUNT; the whole grid without an
+    // ID. The library never reads the environment; the program passes them.
+    static Shard from_slurm_array(const char* id, const char* count, const char* minimum);
     bool owns(int64_t point) const { return point % count == index; }
     std::string spec() const;
 };
@@ -143,7 +146,8 @@ struct SurfaceRun {
 
 // Computes the shard's points not yet in `out` + ".partial" (creating it
 // when absent) and renames it onto `out` when all are done. An interrupt
-// (SIGINT/SIGTERM) stops after the current point and throws Interrupted.
+// (SIGINT/SIGTERM, while the caller holds an InterruptGuard) stops after the
+// current point and throws Interrupted.
 // The objectives' weights and buffers are back at the slice's origin on
 // every way out. An existing `out` is this surface finished (returned as it
 // is), or refused unless the request overwrites it. Unfinished work is

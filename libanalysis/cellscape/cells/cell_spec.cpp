@@ -13,6 +13,7 @@
 #include "cellscape/cells/sampling.hpp"
 #include "cellscape/cells/zoo.hpp"
 #include "cellscape/util/error.hpp"
+#include "cellscape/util/seed.hpp"
 
 namespace cellscape {
 namespace {
@@ -39,6 +40,8 @@ std::map<std::string, std::string> parse_options(const std::string& text, const 
             throw Error(fmt::format("cell spec '{}': option '{}' is not understood; use {} as key=value, "
                                     "separated by commas",
                                     spec, item, fmt::join(allowed, ", ")));
+        if (options.count(key))
+            throw Error(fmt::format("cell spec '{}': option '{}' is given twice; give each option once", spec, key));
         options[key] = item.substr(equals + 1);
     }
     return options;
@@ -49,6 +52,11 @@ std::uint64_t option_number(const std::map<std::string, std::string>& options, c
     const auto found = options.find(key);
     if (found == options.end()) return fallback;
     const std::string& value = found->second;
+    if (key == "seed") {
+        const auto seed = parse_seed(value);
+        if (!seed) throw Error(fmt::format("cell spec '{}': seed={} is not a seed; {}", spec, value, seed_rule()));
+        return *seed;
+    }
     if (value.empty() || value.size() > 19 || value.find_first_not_of("0123456789") != std::string::npos)
         throw Error(fmt::format("cell spec '{}': {}={} is not a non-negative integer", spec, key, value));
     return std::stoull(value);

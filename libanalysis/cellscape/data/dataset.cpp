@@ -14,6 +14,9 @@
 namespace cellscape {
 namespace {
 
+// More classes than any image classification benchmark has (ImageNet-21k: 21841).
+constexpr int64_t max_classes = 100000;
+
 namespace fs = std::filesystem;
 
 const char* const default_fashion_mnist_dir = "/usr/share/datasets/fashion-mnist";
@@ -121,6 +124,13 @@ SourceData read_source(const std::string& spec) {
             if (set.labels.dim() != 1 || set.labels.is_floating_point())
                 throw Error(fmt::format("{}: '{}' must be a 1-D integer dataset of labels", argument, y));
             set.labels = set.labels.to(torch::kInt64);
+            if (set.images.size(0) == 0) throw Error(fmt::format("{}: '{}' holds no samples", argument, x));
+            // The labels decide the classifier's size: a label of 10^9 is damage, not a billion classes.
+            const int64_t lowest = set.labels.numel() ? set.labels.min().item<int64_t>() : 0;
+            const int64_t highest = set.labels.numel() ? set.labels.max().item<int64_t>() : 0;
+            if (lowest < 0 || highest >= max_classes)
+                throw Error(fmt::format("{}: '{}' holds the label {}; labels are class numbers from 0 to {}", argument,
+                                        y, lowest < 0 ? lowest : highest, max_classes - 1));
             if (set.labels.size(0) != set.images.size(0))
                 throw Error(fmt::format("{}: '{}' has {} samples but '{}' has {} labels", argument, x,
                                         set.images.size(0), y, set.labels.size(0)));

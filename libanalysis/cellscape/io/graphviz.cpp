@@ -2,11 +2,11 @@
 
 #include <fmt/format.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <csignal>
 #include <cstring>
 #include <vector>
 
@@ -28,8 +28,13 @@ void render_dot(const std::string& dot_text, const std::filesystem::path& output
     const std::filesystem::path temporary = private_partial_path(output);  // two processes may draw one diagram
     const std::string out_flag = "-o" + temporary.string();
 
+    // `dot` reads the graph from a socket rather than a pipe: a `dot` that dies
+    // early then makes send() fail with EPIPE (MSG_NOSIGNAL) instead of raising
+    // SIGPIPE, which would kill the process unless the library changed the
+    // process's signal disposition (the host program's choice, not ours).
     int pipe_fds[2];
-    if (pipe(pipe_fds) != 0) throw Error(fmt::format("cannot start Graphviz: pipe failed: {}", std::strerror(errno)));
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pipe_fds) != 0)
+        throw Error(fmt::format("cannot start Graphviz: socketpair failed: {}", std::strerror(errno)));
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, pipe_fds[0], STDIN_FILENO);
@@ -44,16 +49,15 @@ void render_dot(const std::string& dot_text, const std::filesystem::path& output
         if (spawned == ENOENT) throw GraphvizMissing("Graphviz's `dot` is not installed: apt-get install graphviz");
         throw Error(fmt::format("cannot start Graphviz's `dot`: {}", std::strerror(spawned)));
     }
-    // A `dot` that dies early must not kill us with SIGPIPE; its exit status says what went wrong.
-    auto previous = std::signal(SIGPIPE, SIG_IGN);
+    // A `dot` that dies early ends the writing (EPIPE); its exit status says what went wrong.
     std::size_t written = 0;
     while (written < dot_text.size()) {
-        const ssize_t n = write(pipe_fds[1], dot_text.data() + written, dot_text.size() - written);
+        const ssize_t n = send(pipe_fds[1], dot_text.data() + written, dot_text.size() - written, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
         written += static_cast<std::size_t>(n);
     }
     close(pipe_fds[1]);
-    std::signal(SIGPIPE, previous);
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }

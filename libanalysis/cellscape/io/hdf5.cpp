@@ -1,11 +1,15 @@
 #include "cellscape/io/hdf5.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <limits>
 
+#include "cellscape/nn/network_size.hpp"
 #include "cellscape/util/error.hpp"
 #include "cellscape/util/version.hpp"
 
@@ -69,18 +73,64 @@ std::string parent_of(const std::string& name) {
     return slash == std::string::npos ? "/" : name.substr(0, slash);
 }
 
+// Sizes declared in a file are claims to check before allocating anything
+// for them: a damaged or crafted file may declare 10^12 values it does not
+// hold. Unfiltered data must be stored in full (HDF5 would otherwise return
+// fill values); any data must fit the memory this process may still use.
+void check_declared_size(const H5::DataSet& data, const std::vector<int64_t>& dims, std::size_t memory_bytes_per_value,
+                         const std::filesystem::path& path, const std::string& dataset) {
+    const auto damaged = [&](const std::string& problem) {
+        return Hdf5Error(fmt::format("{}: dataset '{}' {}; the file is damaged or was not written by cellscape",
+                                     path.string(), dataset, problem));
+    };
+    const std::string shape = fmt::format("[{}]", fmt::join(dims, ", "));
+    const std::size_t file_bytes_per_value = data.getDataType().getSize();
+    const long double limit = static_cast<long double>(std::numeric_limits<int64_t>::max());
+    long double values = 1;
+    for (int64_t d : dims) values *= static_cast<long double>(d);
+    if (values * static_cast<long double>(std::max(file_bytes_per_value, memory_bytes_per_value)) > limit)
+        throw damaged(fmt::format("declares the shape {}, too large to exist", shape));
+    const auto count = static_cast<int64_t>(values);
+    const H5::DSetCreatPropList creation = data.getCreatePlist();
+    const hsize_t stored = H5Dget_storage_size(data.getId());
+    const auto declared = static_cast<hsize_t>(count) * file_bytes_per_value;
+    if (H5Pget_nfilters(creation.getId()) == 0 && H5Pget_layout(creation.getId()) != H5D_COMPACT && stored < declared)
+        throw damaged(fmt::format("declares the shape {} ({} bytes) but stores only {} bytes of it", shape, declared,
+                                  stored));
+    const auto needed = static_cast<int64_t>(count * static_cast<int64_t>(memory_bytes_per_value));
+    const auto available = nn::available_memory_bytes();
+    if (available && needed > *available)
+        throw Hdf5Error(fmt::format("{}: dataset '{}' has the shape {}, {:.1f} GiB to read, more than the {:.1f} GiB of "
+                                    "memory available",
+                                    path.string(), dataset, shape, static_cast<double>(needed) / (1 << 30),
+                                    static_cast<double>(*available) / (1 << 30)));
+}
+
 }  // namespace
 
 Hdf5File::Hdf5File(const std::filesystem::path& path, Mode mode) : path_(path) {
     const QuietHdf5 quiet;
     try {
         if (mode == Mode::create) {
-            file_ = H5::H5File(path.string(), H5F_ACC_TRUNC, H5::FileCreatPropList::DEFAULT, direct_writes());
+            errno = 0;
+            try {
+                file_ = H5::H5File(path.string(), H5F_ACC_TRUNC, H5::FileCreatPropList::DEFAULT, direct_writes());
+            } catch (const H5::Exception&) {
+                // HDF5 says only "H5Fcreate failed"; the system call under it left the cause in errno.
+                const int cause = errno;
+                if (cause == 0) throw;
+                throw Hdf5Error(fmt::format("cannot create {}: {}", path.string(),
+                                            file_system_cause(std::error_code(cause, std::generic_category()))));
+            }
             return;
         }
         if (!std::filesystem::exists(path)) throw Hdf5Error(fmt::format("{} does not exist", path.string()));
         if (std::filesystem::is_directory(path))
             throw Hdf5Error(fmt::format("{} is a directory, not an HDF5 file", path.string()));
+        // A FIFO would block the read below forever; a device is no file of ours.
+        if (!std::filesystem::is_regular_file(path))
+            throw Hdf5Error(fmt::format("{} is {}, not a regular file: cellscape reads only regular files",
+                                        path.string(), describe_file_type(path)));
         if (H5::H5File::isHdf5(path.string()) <= 0)
             throw Hdf5Error(fmt::format("{} is not an HDF5 file (or it is truncated or corrupt)", path.string()));
         file_ = H5::H5File(path.string(), mode == Mode::read ? H5F_ACC_RDONLY : H5F_ACC_RDWR,
@@ -157,6 +207,8 @@ std::vector<int64_t> Hdf5File::shape(const std::string& dataset) const {
         const H5::DataSpace space = file_.openDataSet(dataset).getSpace();
         std::vector<hsize_t> dims(static_cast<std::size_t>(space.getSimpleExtentNdims()));
         space.getSimpleExtentDims(dims.data());
+        for (hsize_t d : dims)
+            if (d > static_cast<hsize_t>(std::numeric_limits<int64_t>::max())) fail("declares an impossible size in", dataset);
         return std::vector<int64_t>(dims.begin(), dims.end());
     } catch (const H5::Exception&) {
         fail("cannot read the shape of", dataset);
@@ -195,6 +247,7 @@ torch::Tensor Hdf5File::read(const std::string& dataset) const {
         } else {
             fail("holds neither numbers nor integers in", dataset);
         }
+        check_declared_size(data, dims, c10::elementSize(type), path_, dataset);
         torch::Tensor tensor = torch::empty(dims, torch::TensorOptions().dtype(type));
         if (tensor.numel() > 0) data.read(tensor.data_ptr(), memory_type);
         return tensor;
@@ -427,21 +480,6 @@ void require_format(const Hdf5File& file, const std::string& format) {
     const std::string actual = file.string_attribute("/", "format");
     if (actual != format)
         throw Hdf5Error(fmt::format("{} is a {} file, not a {}", file.path().string(), actual, format));
-}
-
-void check_output_file(const std::filesystem::path& path, bool overwrite, const std::string& setting) {
-    namespace fs = std::filesystem;
-    if (path.empty()) throw SettingError(setting, "is empty: name the file to write");
-    if (fs::is_directory(path))
-        throw SettingError(setting, fmt::format("{} is a directory: name a file in it, e.g. {}", path.string(),
-                                                (path / "result.h5").string()));
-    const fs::path directory = path.parent_path().empty() ? fs::path(".") : path.parent_path();
-    if (!fs::is_directory(directory))
-        throw SettingError(setting, fmt::format("the directory {} of {} does not exist: create it first",
-                                                directory.string(), path.string()));
-    if (fs::exists(path) && !overwrite)
-        throw SettingError(setting, fmt::format("{} already exists: name another file, or allow overwriting it",
-                                                path.string()));
 }
 
 }  // namespace cellscape

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "cellscape/io/paths.hpp"  // check_output_file, for the writers of HDF5 files
 #include "cellscape/util/error.hpp"
 
 namespace cellscape {
@@ -99,11 +100,5 @@ void write_standard_attributes(Hdf5File& file, const std::string& format, int64_
 
 // Throws Hdf5Error unless `file` is a cellscape file of `format` (naming what it is instead).
 void require_format(const Hdf5File& file, const std::string& format);
-
-// Before work that ends in writing `path`: SettingError naming `setting`
-// when the path is a directory, its directory does not exist, or it exists
-// and `overwrite` is false (so no finished file, a checkpoint say, is lost
-// to a typo).
-void check_output_file(const std::filesystem::path& path, bool overwrite, const std::string& setting);
 
 }  // namespace cellscape

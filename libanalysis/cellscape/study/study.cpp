@@ -20,6 +20,7 @@
 #include "cellscape/io/graphviz.hpp"
 #include "cellscape/io/hdf5.hpp"
 #include "cellscape/io/output_lock.hpp"
+#include "cellscape/io/paths.hpp"
 #include "cellscape/train/checkpoint.hpp"
 #include "cellscape/train/trainer.hpp"
 #include "cellscape/util/device.hpp"
@@ -686,8 +687,7 @@ StudyResult run_study(const StudyConfig& config, const std::filesystem::path& ou
         throw Error(fmt::format("replicate index {} is out of range: the study has {} (cell, seed) pairs (0 to {})",
                                 *part.only_replicate, replicates.size(), replicates.size() - 1));
     refuse_former_default_cells(config, out_dir);
-    std::filesystem::create_directories(out_dir);
-    InterruptGuard interrupts;  // training and the analyses nest their own inside it
+    prepare_output_directory(out_dir, "out_dir");
     StudyResult result;
     const ProgressTask task(progress, "study " + config.name, static_cast<int64_t>(replicates.size()), "replicates");
     task.update(0);  // the study's clock starts here, not at its first finished replicate

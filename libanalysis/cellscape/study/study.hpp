@@ -85,8 +85,8 @@ void validate_study(const StudyConfig& config);
 // directory holds cells a spec gave before the variants' default changed
 // (cells/cell_spec.hpp, former_default_spec), naming the key that keeps
 // them. A cell that fails, whatever the exception, is
-// reported in its rows and the others go on; an interrupt (SIGINT/SIGTERM)
-// stops the study after saving what finished, with Interrupted, and writes
+// reported in its rows and the others go on; an interrupt (SIGINT/SIGTERM,
+// while the caller holds an InterruptGuard) stops the study after saving what finished, with Interrupted, and writes
 // no summary. Finished outputs are reused only when they were made with
 // the config's settings; otherwise the cell fails, saying which setting
 // differs. Progress: cells, and everything each cell runs.

@@ -9,6 +9,7 @@
 #include <toml.hpp>
 
 #include "cellscape/util/error.hpp"
+#include "cellscape/util/seed.hpp"
 
 namespace cellscape {
 namespace {
@@ -29,6 +30,16 @@ public:
         } catch (const std::exception&) {
             throw error(key, fmt::format("has the wrong type (expected {})", type_name<T>()));
         }
+    }
+
+    // A seed, by util/seed.hpp's rule (TOML integers are signed 64-bit: only the sign can break it).
+    void read_seed(const std::string& key, uint64_t& target) {
+        int64_t value = 0;
+        read(key, value);
+        if (!table_.contains(key)) return;
+        const auto seed = value < 0 ? std::nullopt : parse_seed(std::to_string(value));
+        if (!seed) throw error(key, fmt::format("is {}; {}", value, seed_rule()));
+        target = *seed;
     }
 
     // A name of an enum's value (e.g. "train" for Split), or a list of them.
@@ -131,7 +142,7 @@ void read_training(TableReader& top, StudyConfig& config) {
     training.read("crop_padding", t.augmentation.crop_padding);
     training.read("horizontal_flip", t.augmentation.horizontal_flip);
     training.read("cutout", t.augmentation.cutout);
-    training.read("seed", t.seed);
+    training.read_seed("seed", t.seed);
     training.read("checkpoint_epochs", t.checkpoint_epochs);
     training.read("loss_threshold", config.loss_threshold);
     training.reject_unknown_keys();
@@ -140,7 +151,7 @@ void read_training(TableReader& top, StudyConfig& config) {
 void read_analysis(TableReader& top, StudyConfig& config) {
     TableReader analysis = top.table("analysis");
     analysis.read("epochs", config.analysis_epochs);
-    analysis.read("seed", config.analysis_seed);
+    analysis.read_seed("seed", config.analysis_seed);
     TableReader hessian = analysis.table("hessian");
     StudyHessianSettings& h = config.hessian;
     hessian.read("enabled", h.enabled);
@@ -221,8 +232,7 @@ void read_seeds(TableReader& top, const toml::value& root, StudyConfig& config) 
         throw top.error("seeds", "and [training] seed are both given: the replicates' seeds replace the one "
                                  "training seed; remove [training] seed");
     for (std::size_t i = 0; i < seeds.size(); ++i) {
-        if (seeds[i] < 0)
-            throw top.error("seeds", fmt::format("has {}; seeds are non-negative integers", seeds[i]));
+        if (seeds[i] < 0) throw top.error("seeds", fmt::format("has {}; {}", seeds[i], seed_rule()));
         for (std::size_t j = 0; j < i; ++j)
             if (seeds[i] == seeds[j])
                 throw top.error("seeds", fmt::format("lists {} twice; each replicate needs its own seed", seeds[i]));

@@ -34,6 +34,56 @@ NamedTensors read_group(const Hdf5File& file, const std::string& group) {
     return tensors;
 }
 
+
+// The hash of the buffers (BatchNorm's running statistics), in name order:
+// they decide every evaluation, so a damaged one is found like a damaged weight.
+std::string hash_buffers(NamedTensors buffers) {
+    std::sort(buffers.begin(), buffers.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    return hash_tensors(buffers);
+}
+
+// A checkpoint's counters and buffers are claims to check, like its weights:
+// where training stands within its own schedule and history, a generator
+// state of the generator's size, and buffers of finite floating-point numbers.
+void check_state(const TrainingState& state, const Hdf5File& file, const std::string& origin) {
+    const auto damaged = [&](const std::string& problem) {
+        return Error(fmt::format("{}: {}; the checkpoint is damaged or was not written by cellscape's training", origin,
+                                 problem));
+    };
+    const TrainingHistory& h = state.history;
+    if (state.epoch < 0 || state.epoch > state.training.epochs)
+        throw damaged(fmt::format("it says {} epochs are finished, outside its schedule of 0 to {}", state.epoch,
+                                  state.training.epochs));
+    if (static_cast<int64_t>(h.epoch_train_loss.size()) != state.epoch)
+        throw damaged(fmt::format("it says {} epochs are finished but its history holds {}", state.epoch,
+                                  h.epoch_train_loss.size()));
+    if (state.step_in_epoch < 0 || state.step_in_epoch > static_cast<int64_t>(h.step_loss.size()) ||
+        (state.step_in_epoch > 0 && state.epoch >= state.training.epochs))
+        throw damaged(fmt::format("its step within the epoch, {}, does not fit its history of {} steps and {} of {} "
+                                  "epochs",
+                                  state.step_in_epoch, h.step_loss.size(), state.epoch, state.training.epochs));
+    if (state.step_in_epoch > 0 && !state.rng_state.defined())
+        throw damaged("it was taken inside an epoch but holds no random generator state");
+    if (state.rng_state.defined()) {
+        const torch::Tensor expected = at::detail::getDefaultCPUGenerator().get_state();
+        if (state.rng_state.scalar_type() != expected.scalar_type() || state.rng_state.numel() != expected.numel())
+            throw damaged(fmt::format("its random generator state has {} values of type {}, not the generator's {} "
+                                      "of type {}",
+                                      state.rng_state.numel(), c10::toString(state.rng_state.scalar_type()),
+                                      expected.numel(), c10::toString(expected.scalar_type())));
+    }
+    for (const auto& [name, tensor] : state.buffers) {
+        const bool counter = name.size() >= 19 && name.compare(name.size() - 19, 19, "num_batches_tracked") == 0;
+        if (counter ? tensor.is_floating_point() : !tensor.is_floating_point())
+            throw damaged(fmt::format("buffer '{}' is stored as {}", name, c10::toString(tensor.scalar_type())));
+        if (!counter && !torch::isfinite(tensor).all().item<bool>())
+            throw damaged(fmt::format("buffer '{}' holds NaN or infinite values", name));
+    }
+    if (file.has_attribute("/", "buffers_hash") && file.string_attribute("/", "buffers_hash") != hash_buffers(state.buffers))
+        throw Error(fmt::format("{}: the buffers (BatchNorm's running statistics) do not match the buffers_hash the "
+                                "checkpoint recorded when it was written; the file was damaged or edited since",
+                                origin));
+}
 }  // namespace
 
 std::optional<std::string> training_difference(const TrainingState& stored, const Genotype& genotype,
@@ -77,6 +127,7 @@ void write_checkpoint(const std::filesystem::path& path, const TrainingState& st
         file.set_attribute("/", "complete", static_cast<int64_t>(state.complete()));
         file.set_attribute("/", "model_source", std::string("darts-network"));
         file.set_attribute("/", "weights_hash", hash_tensors(state.parameters));
+        file.set_attribute("/", "buffers_hash", hash_buffers(state.buffers));
         file.set_attribute("/", "dataset", state.training.dataset);
         file.set_attribute("/", "train_indices_hash", state.train_indices_hash);
         file.set_attribute("/", "test_indices_hash", state.test_indices_hash);
@@ -140,6 +191,7 @@ TrainingState read_checkpoint(const std::filesystem::path& path) {
     h.epoch_test_accuracy = as_vector(file.read("history/epoch/test_accuracy"));
     h.epoch_learning_rate = as_vector(file.read("history/epoch/learning_rate"));
     h.epoch_seconds = as_vector(file.read("history/epoch/seconds"));
+    check_state(state, file, path.string());
     return state;
 }
 

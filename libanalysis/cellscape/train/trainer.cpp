@@ -11,6 +11,7 @@
 #include "cellscape/data/augmentation.hpp"
 #include "cellscape/data/dataset.hpp"
 #include "cellscape/io/output_lock.hpp"
+#include "cellscape/io/paths.hpp"
 #include "cellscape/nn/network.hpp"
 #include "cellscape/nn/network_size.hpp"
 #include "cellscape/train/checkpoint.hpp"
@@ -114,6 +115,16 @@ Dataset load_training_data(TrainingState& state, const std::optional<fs::path>& 
     if (dataset.sample_shape.size() != 3)
         throw SettingError("dataset", fmt::format("{} holds flat features; a DARTS network needs images (N x C x H x W)",
                                                   config.dataset));
+    // Augmentation sizes within the image: a pad of 10^5 pixels asks for terabytes, a cutout wider than the
+    // image blanks every sample.
+    const int64_t side = std::min(dataset.sample_shape[1], dataset.sample_shape[2]);
+    const AugmentationOptions& augmentation = config.augmentation;
+    for (const auto& [setting, value] : {std::pair{"crop_padding", augmentation.crop_padding},
+                                         std::pair{"cutout", augmentation.cutout}})
+        if (value > side)
+            throw SettingError(setting, fmt::format("is {} pixels but the images of {} are {} x {}: at most {}", value,
+                                                    config.dataset, dataset.sample_shape[1], dataset.sample_shape[2],
+                                                    side));
     const std::string train_hash = hash_indices(dataset.train_indices);
     const std::string test_hash = dataset.test.size() > 0 ? hash_indices(dataset.test_indices) : "none";
     if (resumed) {
@@ -136,6 +147,19 @@ void check_memory(const TrainingState& state) {
     if (!available) return;
     nn::require_fits_in_memory(nn::network_size(state.genotype, state.network), state.network,
                                state.training.batch_size, 4, true, *available);
+}
+
+// The checkpoints still to come fit on the disk: each holds the weights and
+// the momentum in float32 and the history in float64, and is written beside
+// its finished predecessor (a partial file, then a rename).
+void check_disk_space(const TrainingState& state, const fs::path& out_dir) {
+    const auto parameters = static_cast<double>(nn::network_size(state.genotype, state.network).parameters);
+    const double steps = static_cast<double>(state.history.step_loss.size()) + 1e5;  // a generous history
+    const double checkpoint = 2 * 4 * parameters + 3 * 8 * steps + (256 << 10);
+    int64_t files = 2;  // the last epoch's and latest.h5
+    for (int64_t epoch : state.training.checkpoint_epochs) files += epoch > state.epoch ? 1 : 0;
+    check_free_space(out_dir, checkpoint * static_cast<double>(files + 1),
+                     fmt::format("the run's {} checkpoint files", files), "out_dir");
 }
 
 }  // namespace
@@ -183,7 +207,6 @@ public:
     }
 
     TrainingSummary run() {
-        InterruptGuard interrupts;
         const auto start = Clock::now();
         std::vector<fs::path> written;
         for (int64_t epoch = state_.epoch; epoch < config().epochs; ++epoch) {
@@ -343,7 +366,7 @@ private:
 
 TrainingSummary train_network(const TrainingRequest& request) {
     require_available(request.device, "device");
-    fs::create_directories(request.out_dir);
+    prepare_output_directory(request.out_dir, "out_dir");
     const OutputLock lock(request.out_dir, fmt::format("the training run in {}", request.out_dir.string()));
     const std::optional<fs::path> start = start_point(request);
     TrainingState state = initial_state(request, start);
@@ -371,6 +394,7 @@ TrainingSummary train_network(const TrainingRequest& request) {
     state.cuda_float32 = policy;
     Dataset dataset = load_training_data(state, start);
     check_memory(state);
+    check_disk_space(state, request.out_dir);
     return TrainingRun(request, start, std::move(state), std::move(dataset)).run();
 }
 

@@ -44,7 +44,8 @@ struct TrainingSummary {
 // When DIR/latest.h5 holds a run with the request's settings, it continues
 // that run (rerunning a command resumes it; a finished run is left as it
 // is); a run with other settings there is refused, naming the difference.
-// Throws Interrupted (after saving) on SIGINT/SIGTERM, Error on a NaN loss
+// Throws Interrupted (after saving) on SIGINT/SIGTERM while the caller holds
+// an InterruptGuard (util/interrupt.hpp), Error on a NaN loss
 // (keeping the last good checkpoint), SettingError for settings no run can
 // use or a network that does not fit in memory, before any work. Runs on
 // LibTorch's current thread count (set_threads), which the checkpoints

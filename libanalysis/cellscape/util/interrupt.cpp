@@ -8,8 +8,10 @@ namespace {
 // The request, and the handlers the outermost guard replaced. Guards nest
 // (a study guards training and each analysis inside its own guard): only
 // the outermost installs and restores, and clears the request when it
-// starts, so a signal that lands between two inner guards is kept for the
-// next check. Guards are made and ended on the main thread only.
+// starts and when it ends (a request belongs to the guard that caught it:
+// work after it, unguarded, is not stopped by it), so a signal that lands
+// between two inner guards is kept for the next check. Guards are made and
+// ended on the main thread only.
 volatile std::sig_atomic_t interrupt_signal = 0;
 int depth = 0;
 struct sigaction previous_int, previous_term;
@@ -32,6 +34,7 @@ InterruptGuard::~InterruptGuard() {
     if (--depth > 0) return;
     sigaction(SIGINT, &previous_int, nullptr);
     sigaction(SIGTERM, &previous_term, nullptr);
+    interrupt_signal = 0;
 }
 
 bool InterruptGuard::requested() { return interrupt_signal != 0; }
