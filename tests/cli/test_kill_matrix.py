@@ -1,7 +1,7 @@
-"""Crash consistency: `train`, `surface` and `study` killed with SIGKILL at
-seeded moments of a run, then the same command run again (until it
-succeeds), must end with the files an uninterrupted run writes, and leave no
-half-written file behind.
+"""Crash consistency: `train`, `surface`, `study` (one job and --jobs 2) and
+the figures killed with SIGKILL at seeded moments of a run, then the same
+command run again (until it succeeds), must end with the files an
+uninterrupted run writes, and leave no half-written file behind.
 
 Everything runs on one thread with fixed seeds, so the computations are
 deterministic and the final numbers are compared bitwise (tolerance 0).
@@ -142,3 +142,67 @@ def test_a_study_killed_at_any_moment_ends_with_the_uninterrupted_files(tmp_path
     for name in h5_files(tmp_path / "straight"):
         assert_same_results(tmp_path / "straight" / name, tmp_path / "killed" / name)
     no_half_written_files(tmp_path / "killed")
+
+
+def kill_tree_then_finish(command, seconds, seed, env=None):
+    """kill_then_finish for commands with children (a --jobs 2 study): the parent dies by SIGKILL, its
+    children by the SIGTERM the kernel sends them when it does (PR_SET_PDEATHSIG). Until they are gone
+    they hold their replicates' locks, and a rerun is told so: it waits and tries again."""
+    moment = random.Random(seed).uniform(0.05, 0.95) * seconds
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    time.sleep(moment)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + 120
+    while True:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+        if result.returncode == 0:
+            return
+        if "being written by another cellscape process" not in result.stderr or time.monotonic() > deadline:
+            raise AssertionError(f"{command[1]} did not finish after SIGKILL at {moment:.2f} s:\n{result.stderr}")
+        time.sleep(1)
+
+
+@pytest.fixture(scope="module")
+def two_job_study(tmp_path_factory):
+    """The kill matrix's study run straight with --jobs 2: its files and how long it took."""
+    directory = tmp_path_factory.mktemp("two-jobs")
+    config = directory / "kill.toml"
+    config.write_text(STUDY)
+    seconds = timed([BINARY, "study", str(config), "--jobs", "2", "--out", str(directory / "straight")])
+    return config, directory / "straight", seconds
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_two_job_study_killed_at_any_moment_ends_with_the_uninterrupted_files(two_job_study, tmp_path, seed):
+    config, straight, seconds = two_job_study
+    kill_tree_then_finish([BINARY, "study", str(config), "--jobs", "2", "--out", str(tmp_path / "killed")],
+                          seconds, seed)
+    assert h5_files(tmp_path / "killed") == h5_files(straight)
+    for name in h5_files(straight):
+        assert_same_results(straight / name, tmp_path / "killed" / name)
+    no_half_written_files(tmp_path / "killed")
+
+
+def figure_files(directory):
+    """Every file the figures command left, by name, with its bytes."""
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_figures_killed_at_any_moment_end_with_the_uninterrupted_files(two_job_study, tmp_path, seed):
+    _, study, _ = two_job_study
+    python = os.environ.get("CELLSCAPE_PYTHON", "python3")
+    # matplotlib stamps PDFs with the time unless SOURCE_DATE_EPOCH fixes it: then two drawings are bitwise equal.
+    env = dict(os.environ, SOURCE_DATE_EPOCH="0")
+
+    def command(out):
+        return [python, "-m", "cellscape_plots", "study", str(study), "--out", str(out)]
+    start = time.monotonic()
+    subprocess.run(command(tmp_path / "straight"), check=True, capture_output=True, timeout=600, env=env)
+    seconds = time.monotonic() - start
+    kill_tree_then_finish(command(tmp_path / "killed"), seconds, seed, env=env)
+    straight, killed = figure_files(tmp_path / "straight"), figure_files(tmp_path / "killed")
+    assert sorted(killed) == sorted(straight)  # no temporary file left, none missing
+    for name in straight:
+        assert killed[name] == straight[name], name
