@@ -25,6 +25,7 @@ cmake -S "$source_dir/tests/install/consumer" -B "$work/consumer" -G Ninja -DCMA
   { cat "$work/configure.log"; exit 1; }
 cmake --build "$work/consumer" > "$work/build.log" 2>&1 || { tail -50 "$work/build.log"; exit 1; }
 "$work/consumer/top_eigenvalue"
+"$work/consumer/uses_fmt"
 # The installed command runs from there (it finds LibTorch's libraries).
 "$work/prefix/bin/cellscape" info > /dev/null
 
