@@ -2,7 +2,7 @@
 #   include/cellscape/...             every header, and cellscape/cellscape.hpp
 #   lib/libcellscape_*.a
 #   lib/cmake/cellscape/              cellscape-config.cmake (find_package),
-#                                     the exported targets, FindSpectra.cmake
+#                                     the exported targets
 # A consumer writes find_package(cellscape REQUIRED) and links
 # cellscape::cellscape (docs/library.md).
 include(CMakePackageConfigHelpers)
@@ -22,5 +22,4 @@ write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/cellscape-config-ve
                                  COMPATIBILITY SameMinorVersion)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/cellscape-config.cmake
               ${CMAKE_CURRENT_BINARY_DIR}/cellscape-config-version.cmake
-              ${CMAKE_CURRENT_LIST_DIR}/FindSpectra.cmake
         DESTINATION ${cellscape_package_dir})

@@ -14,6 +14,14 @@ cmake --install "$build_dir" --prefix "$work/prefix" > "$work/install.log"
 test -f "$work/prefix/include/cellscape/cellscape.hpp"
 test -f "$work/prefix/include/cellscape/util/version.hpp"
 test -f "$work/prefix/lib/cmake/cellscape/cellscape-config.cmake"
+# The package asks for no dependency its installed headers do not use, and
+# keeps no path of this machine's checkout or virtual environment.
+if grep -nE 'Spectra|toml11' "$work/prefix/lib/cmake/cellscape/"*.cmake; then
+  echo "the installed package still names Spectra or toml11" >&2; exit 1
+fi
+if grep -nF -e "$source_dir" -e "$build_dir" "$work/prefix/lib/cmake/cellscape/"*.cmake; then
+  echo "the installed package names a path of the build machine" >&2; exit 1
+fi
 # The installed headers include each other as <cellscape/...> only.
 if grep -rEn '#include "(analysis|cells|data|io|nn|study|train|util)/' "$work/prefix/include/cellscape"; then
   echo "installed headers include generic paths" >&2; exit 1
