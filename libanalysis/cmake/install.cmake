@@ -8,12 +8,18 @@
 include(CMakePackageConfigHelpers)
 set(cellscape_package_dir ${CMAKE_INSTALL_LIBDIR}/cmake/cellscape)
 
-install(TARGETS cellscape_cells cellscape_analysis cellscape_library EXPORT cellscape-targets
+# Two export sets, one per component: `cells` (genotypes, no LibTorch, HDF5
+# or CUDA at configure time) and `analysis` (everything else).
+install(TARGETS cellscape_cells EXPORT cellscape-cells-targets
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(TARGETS cellscape_analysis cellscape_library EXPORT cellscape-analysis-targets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY ${library_dir} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} FILES_MATCHING PATTERN "*.hpp")
 install(FILES ${generated_dir}/cellscape/util/version.hpp DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/cellscape/util)
-install(EXPORT cellscape-targets NAMESPACE cellscape:: DESTINATION ${cellscape_package_dir})
+install(EXPORT cellscape-cells-targets NAMESPACE cellscape:: DESTINATION ${cellscape_package_dir})
+install(EXPORT cellscape-analysis-targets NAMESPACE cellscape:: DESTINATION ${cellscape_package_dir})
 
 configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/cellscape-config.cmake.in
                               ${CMAKE_CURRENT_BINARY_DIR}/cellscape-config.cmake

@@ -34,6 +34,17 @@ cmake -S "$source_dir/tests/install/consumer" -B "$work/consumer" -G Ninja -DCMA
 cmake --build "$work/consumer" > "$work/build.log" 2>&1 || { tail -50 "$work/build.log"; exit 1; }
 "$work/consumer/top_eigenvalue"
 "$work/consumer/uses_fmt"
+
+# The cells component alone, with nothing but cellscape's prefix to search:
+# no LibTorch, HDF5 or CUDA is looked for.
+cmake -S "$source_dir/tests/install/cells_consumer" -B "$work/cells_consumer" -G Ninja \
+  -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$work/prefix" > "$work/cells-configure.log" 2>&1 ||
+  { cat "$work/cells-configure.log"; exit 1; }
+if grep -nE 'Torch|CUDA|HDF5' "$work/cells-configure.log"; then
+  echo "configuring the cells component looked for LibTorch, CUDA or HDF5" >&2; exit 1
+fi
+cmake --build "$work/cells_consumer" > "$work/cells-build.log" 2>&1 || { tail -50 "$work/cells-build.log"; exit 1; }
+"$work/cells_consumer/zoo_metrics"
 # The installed command runs from there (it finds LibTorch's libraries).
 "$work/prefix/bin/cellscape" info > /dev/null
 
@@ -48,4 +59,4 @@ for binary in "$work/prefix/bin/cellscape" "$work/prefix/lib/libcellscape_cells.
     exit 1
   fi
 done
-echo "installed package: consumer built and ran; no source paths in the binaries"
+echo "installed package: consumers (all, cells only) built and ran; no source paths in the binaries or the package"
