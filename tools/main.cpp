@@ -175,8 +175,7 @@ int main(int argc, char** argv) {
     std::cout.flush();
     // Output that never reached its file (stdout redirected to a full disk) is a failure, not a success.
     if ((!std::cout || std::fflush(stdout) != 0) && status == 0) {
-        const std::error_code cause(errno ? errno : EIO, std::generic_category());
-        std::cerr << "cellscape: error: cannot write the standard output: " << cellscape::file_system_cause(cause)
+        std::cerr << "cellscape: error: cannot write the standard output: " << cellscape::file_system_cause(errno)
                   << "\n";
         std::cerr.flush();
         std::_Exit(1);

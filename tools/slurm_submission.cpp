@@ -80,8 +80,7 @@ void write_script(const std::filesystem::path& path, const std::string& text) {
     out.close();  // a full disk shows at the flush
     if (!out)
         throw Error(fmt::format("cannot write {}: {}", path.string(),
-                                errno ? file_system_cause(std::error_code(errno, std::generic_category()))
-                                      : "the write failed"));
+                                errno ? file_system_cause(errno) : "the write failed"));
     std::filesystem::permissions(path, std::filesystem::perms::owner_exec, std::filesystem::perm_options::add);
 }
 

@@ -174,9 +174,7 @@ void add_merge_command(CLI::App& app) {
     command->callback([out, shards] {
         NamedInputs inputs;
         for (const std::string& shard : *shards) inputs.emplace_back(shard, "shards");
-        check_output_is_not_an_input(*out, inputs, "out");
-        check_output_file(*out, false, "out");
-        const OutputLock lock(*out, "the merged surface " + *out);
+        const auto lock = OutputFile{*out}.claim(inputs);
         merge_surface_shards(*out, std::vector<std::filesystem::path>(shards->begin(), shards->end()), command_line());
         std::cout << nlohmann::json{{"out", *out}, {"shards", shards->size()}}.dump() << "\n";
     });

@@ -52,14 +52,18 @@ std::uint64_t option_number(const std::map<std::string, std::string>& options, c
     const auto found = options.find(key);
     if (found == options.end()) return fallback;
     const std::string& value = found->second;
-    if (key == "seed") {
-        const auto seed = parse_seed(value);
-        if (!seed) throw Error(fmt::format("cell spec '{}': seed={} is not a seed; {}", spec, value, seed_rule()));
-        return *seed;
-    }
     if (value.empty() || value.size() > 19 || value.find_first_not_of("0123456789") != std::string::npos)
         throw Error(fmt::format("cell spec '{}': {}={} is not a non-negative integer", spec, key, value));
     return std::stoull(value);
+}
+
+// seed=S by util/seed.hpp's rule (0 when absent), the one rule of every seed.
+std::uint64_t option_seed(const std::map<std::string, std::string>& options, const std::string& spec) {
+    const auto found = options.find("seed");
+    if (found == options.end()) return 0;
+    const auto seed = parse_seed(found->second);
+    if (!seed) throw Error(fmt::format("cell spec '{}': seed={} is not a seed; {}", spec, found->second, seed_rule()));
+    return *seed;
 }
 
 int option_count(const std::map<std::string, std::string>& options, const std::string& key, int fallback,
@@ -90,7 +94,7 @@ std::vector<NamedGenotype> read_cell_file(const std::string& path, const std::st
 std::vector<NamedGenotype> resolve_random(const std::string& options_text, const std::string& spec) {
     const auto options = parse_options(options_text, spec, {"count", "seed", "nodes"});
     const int count = option_count(options, "count", 1, spec);
-    const std::uint64_t seed = option_number(options, "seed", 0, spec);
+    const std::uint64_t seed = option_seed(options, spec);
     const int nodes = option_count(options, "nodes", 4, spec);
     std::vector<NamedGenotype> cells;
     const auto genotypes = sample_genotypes(count, seed, nodes);
@@ -128,7 +132,7 @@ std::vector<NamedGenotype> resolve_stratified(const NamedGenotype& base, const s
                                 "normal cell only (its width is what it stratifies); leave cells out",
                                 spec, options.at("cells")));
     const int per_width = option_count(options, "per_width", 1, spec);
-    const std::uint64_t seed = option_number(options, "seed", 0, spec);
+    const std::uint64_t seed = option_seed(options, spec);
     const std::vector<double> reachable = reachable_normal_widths(base.genotype);
     const double low = option_width(options, "min_width", spec).value_or(reachable.front());
     const double high = option_width(options, "max_width", spec).value_or(reachable.back());
@@ -163,7 +167,7 @@ std::vector<NamedGenotype> resolve_variant(const NamedGenotype& base, const std:
                                 spec, kind_name));
     const auto options = parse_options(options_text, spec, {"count", "seed", "cells"});
     const int count = option_count(options, "count", 1, spec);
-    const std::uint64_t seed = option_number(options, "seed", 0, spec);
+    const std::uint64_t seed = option_seed(options, spec);
     // The normal cell is what a width or depth study varies; rewiring the
     // reduction cell too would change two cells at once.
     const std::string target_name = options.count("cells") ? options.at("cells") : "normal";

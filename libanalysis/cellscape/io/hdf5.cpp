@@ -120,7 +120,7 @@ Hdf5File::Hdf5File(const std::filesystem::path& path, Mode mode) : path_(path) {
                 const int cause = errno;
                 if (cause == 0) throw;
                 throw Hdf5Error(fmt::format("cannot create {}: {}", path.string(),
-                                            file_system_cause(std::error_code(cause, std::generic_category()))));
+                                            file_system_cause(cause)));
             }
             return;
         }

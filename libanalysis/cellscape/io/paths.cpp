@@ -66,7 +66,7 @@ void check_writable_directory(const fs::path& directory, const std::string& sett
         throw SettingError(setting, fmt::format("the file system holding {} is read-only: write elsewhere",
                                                 directory.string()));
     throw SettingError(setting, fmt::format("cannot write in {}: {}", directory.string(),
-                                            file_system_cause(std::error_code(reason, std::generic_category()))));
+                                            file_system_cause(reason)));
 }
 
 }  // namespace
@@ -95,6 +95,10 @@ std::string file_system_cause(const std::error_code& error) {
     return error.message();
 }
 
+std::string file_system_cause(int error_number) {
+    return file_system_cause(std::error_code(error_number ? error_number : EIO, std::generic_category()));
+}
+
 std::string file_system_sentence(const fs::filesystem_error& error) {
     // libstdc++ writes "filesystem error: OPERATION: MESSAGE [PATH1] [PATH2]".
     std::string operation = error.what();
@@ -120,7 +124,7 @@ void check_input_file(const fs::path& path, const std::string& setting) {
                                                 path.string(), type_name(status.type())));
     if (::access(path.c_str(), R_OK) != 0)
         throw SettingError(setting, fmt::format("cannot read {}: {}", path.string(),
-                                                file_system_cause(std::error_code(errno, std::generic_category()))));
+                                                file_system_cause(errno)));
 }
 
 void check_output_file(const fs::path& path, bool overwrite, const std::string& setting) {

@@ -32,6 +32,8 @@ std::string describe_file_type(const std::filesystem::path& path);
 // disk is full", "the file system is read-only", "the name is too long for
 // the file system", "a part of the path is a file, not a directory", ...
 std::string file_system_cause(const std::error_code& error);
+// The same for an errno value (0 is read as EIO: a failure that left none).
+std::string file_system_cause(int error_number);
 
 // One sentence for a failed file-system operation: "cannot create
 // out/run: the file system is read-only".

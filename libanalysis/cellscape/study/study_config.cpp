@@ -32,14 +32,14 @@ public:
         }
     }
 
-    // A seed, by util/seed.hpp's rule (TOML integers are signed 64-bit: only the sign can break it).
+    // A seed, by util/seed.hpp's rule: TOML integers are signed 64-bit, so
+    // every one but a negative is within it.
     void read_seed(const std::string& key, uint64_t& target) {
         int64_t value = 0;
         read(key, value);
         if (!table_.contains(key)) return;
-        const auto seed = value < 0 ? std::nullopt : parse_seed(std::to_string(value));
-        if (!seed) throw error(key, fmt::format("is {}; {}", value, seed_rule()));
-        target = *seed;
+        if (value < 0) throw error(key, fmt::format("is {}; {}", value, seed_rule()));
+        target = static_cast<uint64_t>(value);
     }
 
     // A name of an enum's value (e.g. "train" for Split), or a list of them.

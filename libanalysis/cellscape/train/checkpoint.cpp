@@ -34,7 +34,6 @@ NamedTensors read_group(const Hdf5File& file, const std::string& group) {
     return tensors;
 }
 
-
 // The hash of the buffers (BatchNorm's running statistics), in name order:
 // they decide every evaluation, so a damaged one is found like a damaged weight.
 std::string hash_buffers(NamedTensors buffers) {
@@ -84,6 +83,7 @@ void check_state(const TrainingState& state, const Hdf5File& file, const std::st
                                 "checkpoint recorded when it was written; the file was damaged or edited since",
                                 origin));
 }
+
 }  // namespace
 
 std::optional<std::string> training_difference(const TrainingState& stored, const Genotype& genotype,

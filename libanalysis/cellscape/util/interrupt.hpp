@@ -12,7 +12,8 @@ namespace cellscape {
 // While alive, SIGINT and SIGTERM set the flag instead of killing the
 // process. Signal handling is the program's choice, not the library's: the
 // library only reads the flag (requested()) at its safe points, and the
-// program (tools/, a test) holds the guard around the work it may stop; the previous handlers come back when the outermost guard ends.
+// program (tools/, a test) holds the guard around the work it may stop. The
+// previous handlers come back when the outermost guard ends.
 // Guards nest: an inner guard changes nothing, and a signal caught by an
 // outer guard stays requested until the outermost one ends.
 class InterruptGuard {
