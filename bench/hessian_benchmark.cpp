@@ -39,7 +39,6 @@ Workload make_workload(int64_t steps) {
         optimizer.step();
     }
     ObjectiveOptions options;
-    options.samples = 256;
     options.batch_size = 128;
     LabelledImages evaluation{data.train.images.narrow(0, 1280, 256), data.train.labels.narrow(0, 1280, 256)};
     workload.objective =
@@ -107,8 +106,8 @@ const std::vector<double>& reference_top5(Objective& of) {
     if (found.empty()) {
         EigenOptions options;
         options.count = 5;
-        options.tolerance = 1e-8;
-        options.max_products = 400;
+        options.tol = 1e-8;
+        options.max_hvps = 400;
         const auto result = hessian_extreme_eigenpairs(of, options, true);
         found = result.ritz_values;
         std::fprintf(stderr, "reference top 5: %.10g %.10g %.10g %.10g %.10g (%s, %lld HVPs, worst estimate %.1e)\n",
@@ -136,8 +135,8 @@ void BM_TopEigenvalueLanczos(benchmark::State& state) {
         of.release_kept_graphs();
         EigenOptions options;
         options.count = 1;
-        options.krylov_dimension = state.range(0);
-        options.tolerance = std::pow(10.0, -static_cast<double>(state.range(1)));
+        options.ncv = state.range(0);
+        options.tol = std::pow(10.0, -static_cast<double>(state.range(1)));
         options.gradient_start = state.range(3) != 0;
         const auto result = hessian_extreme_eigenpairs(of, options, true);
         report(state, result.hessian_vector_products, std::abs(result.values.front() - reference) / reference);
@@ -180,7 +179,7 @@ void BM_Top5Lanczos(benchmark::State& state) {
     for (auto _ : state) {
         EigenOptions options;
         options.count = 5;
-        options.tolerance = 1e-4;
+        options.tol = 1e-4;
         const auto result = hessian_extreme_eigenpairs(objective(), options, true);
         double worst = 0;
         for (std::size_t i = 0; i < 5; ++i)

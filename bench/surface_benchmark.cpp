@@ -48,7 +48,6 @@ Workload make_workload(const LabelledImages& set, int64_t batch_size) {
     auto model = std::make_unique<ModuleModel>(
         network.ptr(), [network](const torch::Tensor& x) mutable { return network->forward(x); });
     ObjectiveOptions options;
-    options.samples = set.size();
     options.batch_size = batch_size;
     ObjectiveProvenance provenance;
     provenance.weights_hash = "benchmark";

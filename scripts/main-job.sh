@@ -9,7 +9,7 @@ build_dir=${BUILD_DIR:-$root/build}
 out_dir=${OUT_DIR:-$root/out/quick}
 config=${STUDY_CONFIG:-$root/data/studies/quick.toml}
 
-"$root/scripts/build.sh"
+"$root/scripts/build.sh" cellscape
 start=$(date +%s)
 "$build_dir/tools/cellscape" study "$config" --out "$out_dir"
 "${VENV_DIR:-$root/.venv}/bin/python" -m cellscape_plots study "$out_dir" > /dev/null

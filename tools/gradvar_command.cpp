@@ -38,10 +38,11 @@ void add_gradvar_command(CLI::App& app) {
         for (const std::string& checkpoint : options->checkpoints) inputs.emplace_back(checkpoint, "checkpoint");
         const auto lock = options->out.claim(inputs);
         ObjectiveFlags flags = options->objective;
-        flags.options.samples = options->batches * batch_size;
+        flags.samples.samples = options->batches * batch_size;
         std::vector<std::string> sources = options->checkpoints;
         if (sources.empty()) sources.push_back("");  // the --torchscript model
         flags.source.checkpoint = sources.front();
+        const EvaluationSamples samples = flags.resolve_samples();
         const ObjectiveOptions objective_options = flags.resolve();
         apply_threads(flags.threads, sources.front());
         apply_cuda_float32(flags.cuda_float32);
@@ -53,7 +54,7 @@ void add_gradvar_command(CLI::App& app) {
                 throw Interrupted(InterruptGuard::signal_number(), "interrupted; nothing is saved: run it again");
             ObjectiveSource source = flags.source;
             source.checkpoint = checkpoint;
-            Objective objective = Objective::load(source, objective_options);
+            Objective objective = Objective::load(source, samples, objective_options);
             results.push_back(gradient_variance(objective, progress_sink()));
             provenance = objective.provenance();
         }

@@ -24,17 +24,17 @@ void add_hessian_command(CLI::App& app) {
     add_objective_options(*command, options->objective);
     command->add_option("--top-k", request.top.count, "Largest eigenvalues to compute (0: none)")->capture_default_str();
     command->add_option("--bottom-k", request.bottom.count, "Smallest eigenvalues to compute")->capture_default_str();
-    command->add_option("--tol", request.top.tolerance,
+    command->add_option("--tol", request.top.tol,
                         "Relative error each eigenvalue must reach (Lanczos' residual-based estimate)")
         ->capture_default_str();
-    command->add_option("--max-hvps", request.top.max_products, "HVP budget for each end of the spectrum")
+    command->add_option("--max-hvps", request.top.max_hvps, "HVP budget for each end of the spectrum")
         ->capture_default_str();
-    command->add_option("--min-hvps", request.top.min_products,
+    command->add_option("--min-hvps", request.top.min_hvps,
                         "HVPs before an eigenvalue may count as converged (guards against stopping at the second)")
         ->capture_default_str();
     command->add_option("--max-seconds", request.top.max_seconds, "Time budget for each end (0: none)")
         ->capture_default_str();
-    command->add_option("--ncv", request.top.krylov_dimension, "Lanczos basis size before a restart (0: automatic)")
+    command->add_option("--ncv", request.top.ncv, "Lanczos basis size before a restart (0: automatic)")
         ->capture_default_str();
     command->add_option("--solver", options->solver,
                         "Eigensolver: lanczos (cellscape's: stops at the first product that converges) or spectra "
@@ -43,7 +43,7 @@ void add_hessian_command(CLI::App& app) {
         ->capture_default_str();
     command->add_flag("--eigenvectors", request.top.keep_vectors, "Store the eigenvectors, per parameter tensor");
     command->add_flag("--trace", request.trace, "Estimate the trace (Hutchinson, Rademacher probes)");
-    command->add_option("--trace-rtol", request.trace_options.relative_tolerance,
+    command->add_option("--trace-rtol", request.trace_options.rtol,
                         "Stop when the standard error is below this fraction of the trace")
         ->capture_default_str();
     command->add_option("--trace-max-probes", request.trace_options.max_probes, "Probe budget")->capture_default_str();
@@ -61,13 +61,14 @@ void add_hessian_command(CLI::App& app) {
         const int64_t bottom_count = settings.bottom.count;
         settings.bottom = settings.top;
         settings.bottom.count = bottom_count;
-        settings.trace_options.seed = settings.density_options.seed = options->objective.options.seed;
+        settings.trace_options.seed = settings.density_options.seed = options->objective.samples.seed;
         settings.validate();
         const auto lock = options->out.claim(inputs_of(options->objective.source));
+        const EvaluationSamples samples = options->objective.resolve_samples();
         const ObjectiveOptions objective_options = options->objective.resolve();
         apply_threads(options->objective.threads, options->objective.source.checkpoint);
         apply_cuda_float32(options->objective.cuda_float32);
-        Objective objective = Objective::load(options->objective.source, objective_options);
+        Objective objective = Objective::load(options->objective.source, samples, objective_options);
         InterruptGuard interrupts;  // Ctrl-C: a sentence, not a dead process (nothing is saved before the end)
         const HessianReport report = analyse_hessian(objective, settings, progress_sink());
         if (!options->out.path.empty()) write_hessian_file(options->out.path, objective, report, command_line());

@@ -11,6 +11,7 @@ namespace cellscape::tools {
 
 void add_objective_options(CLI::App& command, ObjectiveFlags& flags) {
     ObjectiveSource& source = flags.source;
+    EvaluationSamples& samples = flags.samples;
     ObjectiveOptions& options = flags.options;
     command.add_option("--checkpoint", source.checkpoint, "A cellscape checkpoint (its dataset and normalization)");
     command.add_option("--torchscript", source.torchscript, "A TorchScript model file (with --data or --dataset)");
@@ -19,13 +20,13 @@ void add_objective_options(CLI::App& command, ObjectiveFlags& flags) {
                      "Run the --torchscript module's own (LibTorch) operators, not cellscape's faster ones in their "
                      "place (the same function)");
     command.add_option("--dataset", source.dataset, "Dataset spec (fashion-mnist, cifar10:DIR, h5:FILE, ...)");
-    command.add_option("--samples", options.samples, "Evaluation samples (0: the whole split)")->capture_default_str();
+    command.add_option("--samples", samples.samples, "Evaluation samples (0: the whole split)")->capture_default_str();
     command.add_option("--batch-size", options.batch_size, "Evaluation batch size")->capture_default_str();
     command.add_option("--sampling", flags.sampling, "random (by --seed) or sequential (the first N)")
         ->check(one_of<Sampling>())
         ->capture_default_str();
     command.add_option("--split", flags.split, "train or test")->check(one_of<Split>())->capture_default_str();
-    command.add_option("--seed", options.seed, "Seed for the samples and random probes")
+    command.add_option("--seed", samples.seed, "Seed for the samples and random probes")
         ->check(seed_rule_check())
         ->capture_default_str();
     command.add_option("--bn", flags.bn, "BatchNorm: eval (running statistics) or train (batch statistics)")
@@ -51,8 +52,6 @@ ObjectiveOptions ObjectiveFlags::resolve() const {
     if (!source.torchscript.empty() && source.data.empty() == source.dataset.empty())
         throw Error("with --torchscript, give the data as --data FILE.h5 (x, y used as stored) or --dataset SPEC");
     ObjectiveOptions resolved = options;
-    resolved.sampling = parse_name<Sampling>(sampling, "sampling");
-    resolved.split = parse_name<Split>(split, "split");
     resolved.bn_mode = parse_name<BatchNormMode>(bn, "bn_mode");
     resolved.dtype = parse_name<Precision>(dtype, "dtype");
     resolved.device = parse_device(device);
@@ -62,6 +61,14 @@ ObjectiveOptions ObjectiveFlags::resolve() const {
                                fmt::format("must not be negative (got {}); 0 keeps no graph", *hvp_memory_mib));
         resolved.hvp_memory_bytes = *hvp_memory_mib * (int64_t{1} << 20);
     }
+    resolved.validate();
+    return resolved;
+}
+
+EvaluationSamples ObjectiveFlags::resolve_samples() const {
+    EvaluationSamples resolved = samples;
+    resolved.sampling = parse_name<Sampling>(sampling, "sampling");
+    resolved.split = parse_name<Split>(split, "split");
     resolved.validate();
     return resolved;
 }

@@ -12,6 +12,7 @@ namespace cellscape::tools {
 
 struct ObjectiveFlags {
     ObjectiveSource source;
+    EvaluationSamples samples;  // --seed also seeds the command's random probes or directions
     ObjectiveOptions options;
     std::string sampling = "random", split = "train", bn = "eval", dtype = "float32", device = "cpu";
     std::string cuda_float32 = "ieee";
@@ -21,6 +22,7 @@ struct ObjectiveFlags {
     // The typed options (the names were checked when parsed), and the model
     // source checked for one of --checkpoint or --torchscript with its data.
     ObjectiveOptions resolve() const;
+    EvaluationSamples resolve_samples() const;
 };
 
 void add_objective_options(CLI::App& command, ObjectiveFlags& flags);

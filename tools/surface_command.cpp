@@ -56,7 +56,7 @@ struct SurfaceOptions {
     // --directions, --directions-from, --from/--to, --norm and --ignore as one request.
     DirectionRequest directions_(ObjectiveSource& source) const {
         DirectionRequest request;
-        request.seed = objective.options.seed;
+        request.seed = objective.samples.seed;
         if (directions == "random") {
             request.source = DirectionSource::random;
         } else if (directions.rfind("hessian:", 0) == 0) {
@@ -138,10 +138,11 @@ void add_surface_command(CLI::App& app) {
         NamedInputs inputs = inputs_of(flags.source);
         inputs.emplace_back(directions.file, directions.source == DirectionSource::interpolate ? "to" : "directions");
         options->out.check(inputs, true);
+        const EvaluationSamples samples = flags.resolve_samples();
         const ObjectiveOptions objective_options = flags.resolve();
         apply_threads(flags.threads, flags.source.checkpoint);
         apply_cuda_float32(flags.cuda_float32);
-        const LoadedSurfaceObjectives loaded = load_surface_objectives(flags.source, objective_options, evaluations);
+        const LoadedSurfaceObjectives loaded = load_surface_objectives(flags.source, samples, objective_options, evaluations);
         const SurfaceObjectives& objectives = loaded.objectives;
         const SurfaceSlice slice = make_surface_slice(*objectives.evaluations.front().second, directions,
                                                       request.y.has_value());

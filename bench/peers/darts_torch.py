@@ -25,7 +25,7 @@ buffer names, BatchNorm settings and images. It mirrors, one to one:
 
 cellscape computes the same function faster (BatchNorm folded into the
 convolution in eval mode, channels-last layouts, its own convolution
-derivatives: nn/fast_paths.hpp); those change rounding, not the function.
+derivatives: detail/fast_paths.hpp); those change rounding, not the function.
 Drop path acts only in training and is off here (the twin is for analysis).
 
 Usage:

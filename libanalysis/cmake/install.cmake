@@ -1,5 +1,5 @@
 # Installing the library as a CMake package:
-#   include/cellscape/...             every header, and cellscape/cellscape.hpp
+#   include/cellscape/...             the public headers, and cellscape/cellscape.hpp
 #   lib/libcellscape_*.a
 #   lib/cmake/cellscape/              cellscape-config.cmake (find_package),
 #                                     the exported targets
@@ -16,7 +16,11 @@ install(TARGETS cellscape_cells EXPORT cellscape-cells-targets
 install(TARGETS cellscape_analysis cellscape_library EXPORT cellscape-analysis-targets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(DIRECTORY ${library_dir} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} FILES_MATCHING PATTERN "*.hpp")
+# The public headers; cellscape/detail/ holds the library's internals (fast
+# paths, the output lock, malloc accounting, raw dataset readers), which no
+# public header includes (tests/test_library_rules.py) and which are not installed.
+install(DIRECTORY ${library_dir} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} FILES_MATCHING PATTERN "*.hpp"
+        PATTERN detail EXCLUDE)
 install(FILES ${generated_dir}/cellscape/util/version.hpp DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/cellscape/util)
 install(EXPORT cellscape-cells-targets NAMESPACE cellscape:: DESTINATION ${cellscape_package_dir})
 install(EXPORT cellscape-analysis-targets NAMESPACE cellscape:: DESTINATION ${cellscape_package_dir})

@@ -51,7 +51,7 @@ TEST_CASE("the extreme eigenpairs of an explicit matrix, with exact residuals") 
         LanczosOptions options;
         options.count = 3;
         options.largest = largest;
-        options.tolerance = 1e-10;
+        options.tol = 1e-10;
         const LanczosResult result = lanczos_eigenpairs(product_of(a), n, options);
         CHECK(result.stop == LanczosStop::converged);
         for (int64_t i = 0; i < 3; ++i) {
@@ -78,7 +78,7 @@ TEST_CASE("the error estimate bounds the true error when Lanczos stops") {
     for (const double tolerance : {1e-2, 1e-4, 1e-6}) {
         INFO("tolerance " << tolerance);
         LanczosOptions options;
-        options.tolerance = tolerance;
+        options.tol = tolerance;
         int64_t first_met = 0;
         const LanczosResult result = lanczos_eigenpairs(product_of(a), n, options, [&](const LanczosResult& so_far) {
             if (first_met == 0 && so_far.converged[0]) first_met = so_far.products;
@@ -105,7 +105,7 @@ TEST_CASE("a start rich in the second eigenvector stops at the second eigenvalue
     spectrum[1] = 0.93;
     const auto apply = [spectrum](const torch::Tensor& x) { return x * spectrum; };
     LanczosOptions options;
-    options.tolerance = 1e-3;
+    options.tol = 1e-3;
     options.start_hint = torch::zeros({n}, torch::kFloat64);
     options.start_hint[1] = 1.0;
     const LanczosResult early = lanczos_eigenpairs(apply, n, options);
@@ -124,8 +124,8 @@ TEST_CASE("a small basis restarts and still finds the wanted pairs") {
     const torch::Tensor a = with_spectrum(spread_spectrum(n), 5);
     LanczosOptions options;
     options.count = 3;
-    options.max_basis = 6;
-    options.tolerance = 1e-9;
+    options.ncv = 6;
+    options.tol = 1e-9;
     const LanczosResult result = lanczos_eigenpairs(product_of(a), n, options);
     CHECK(result.restarts > 0);  // 6 vectors cannot hold three pairs to 1e-9 here
     CHECK(result.stop == LanczosStop::converged);
@@ -142,7 +142,7 @@ TEST_CASE("an invariant subspace ends the Krylov space without ending the search
     spectrum[1] = 3;
     LanczosOptions options;
     options.count = 3;
-    options.tolerance = 1e-10;
+    options.tol = 1e-10;
     const LanczosResult low_rank = lanczos_eigenpairs(product_of(with_spectrum(spectrum)), n, options);
     REQUIRE(low_rank.stop == LanczosStop::converged);
     CHECK(low_rank.products == 4);  // and one more, to see the Ritz values stay put
@@ -171,7 +171,7 @@ TEST_CASE("an unreachable tolerance stops at the product or time budget, never s
         return y + 1e-6 * y.norm() * torch::randn({n}, generator, torch::kFloat64) / std::sqrt(static_cast<double>(n));
     };
     LanczosOptions options;
-    options.tolerance = 1e-12;
+    options.tol = 1e-12;
     options.max_products = 40;
     // The Lanczos relation does not see the noise (told nothing, the
     // residuals fall below it and the solver stops, "converged"): the floor.
@@ -199,9 +199,9 @@ TEST_CASE("Lanczos settings are checked before any product") {
     options.count = 10;
     CHECK_THROWS_WITH(lanczos_eigenpairs(product_of(a), 10, options), Contains("Lanczos needs fewer"));
     options.count = 2;
-    options.max_basis = 2;
-    CHECK_THROWS_WITH(lanczos_eigenpairs(product_of(a), 10, options), Contains("max_basis"));
-    options.max_basis = 0;
+    options.ncv = 2;
+    CHECK_THROWS_WITH(lanczos_eigenpairs(product_of(a), 10, options), Contains("ncv"));
+    options.ncv = 0;
     options.max_products = 0;
     CHECK_THROWS_WITH(lanczos_eigenpairs(product_of(a), 10, options), Contains("max_products"));
 }

@@ -179,6 +179,8 @@ TEST_CASE("a 2D surface equals the loss recomputed from its saved directions, in
 
     const Hdf5File file(out, Hdf5File::Mode::read);
     CHECK(file.string_attribute("/", "format") == "cellscape-surface");
+    CHECK(file.string_attribute("/", "directions") == "random");
+    CHECK(file.int_attribute("/", "directions_seed") == 3);  // run_surface's seed
     const torch::Tensor loss = file.read("train_loss"), accuracy = file.read("train_acc");
     REQUIRE(loss.sizes() == torch::IntArrayRef{3, 5});
     CHECK(file.read("completed").sum().item<int64_t>() == 15);

@@ -22,6 +22,13 @@ fi
 if grep -nF -e "$source_dir" -e "$build_dir" "$work/prefix/lib/cmake/cellscape/"*.cmake; then
   echo "the installed package names a path of the build machine" >&2; exit 1
 fi
+# The internals are not installed, and no installed header includes one.
+if [ -e "$work/prefix/include/cellscape/detail" ]; then
+  echo "the library's internals (cellscape/detail/) were installed" >&2; exit 1
+fi
+if grep -rn 'cellscape/detail/' "$work/prefix/include/cellscape"; then
+  echo "installed headers include the library's internals" >&2; exit 1
+fi
 # The installed headers include each other as <cellscape/...> only.
 if grep -rEn '#include "(analysis|cells|data|io|nn|study|train|util)/' "$work/prefix/include/cellscape"; then
   echo "installed headers include generic paths" >&2; exit 1
@@ -34,6 +41,11 @@ cmake -S "$source_dir/tests/install/consumer" -B "$work/consumer" -G Ninja -DCMA
 cmake --build "$work/consumer" > "$work/build.log" 2>&1 || { tail -50 "$work/build.log"; exit 1; }
 "$work/consumer/top_eigenvalue"
 "$work/consumer/uses_fmt"
+"$work/consumer/old_names"
+# Each old name used there gets its sentence from the compiler.
+for sentence in "EigenOptions::krylov_dimension is now ncv" "EigenOptions::tolerance is now tol"; do
+  grep -qF "$sentence" "$work/build.log" || { echo "no deprecation warning '$sentence' in the consumer's build" >&2; exit 1; }
+done
 
 # The cells component alone, with nothing but cellscape's prefix to search:
 # no LibTorch, HDF5 or CUDA is looked for.
@@ -45,6 +57,40 @@ if grep -nE 'Torch|CUDA|HDF5' "$work/cells-configure.log"; then
 fi
 cmake --build "$work/cells_consumer" > "$work/cells-build.log" 2>&1 || { tail -50 "$work/cells-build.log"; exit 1; }
 "$work/cells_consumer/zoo_metrics"
+# cellscape inside a consumer's own tree (add_subdirectory), configured with
+# no build type: it keeps the consumer's (none), registers no tests of its
+# own, and gives the package's target names. The cells consumer is built
+# and run; the analysis consumers are compiled only (linking them would build
+# LibTorch's half of the library again, some 30 minutes here), and the one
+# that calls fmt must refer to the fmt it links, not LibTorch's bundled one.
+cmake -S "$source_dir/tests/install/subdirectory_consumer" -B "$work/subdirectory" -G Ninja \
+  -DCELLSCAPE_SOURCE_DIR="$source_dir" -DCELLSCAPE_PYTHON="$python" > "$work/subdirectory-configure.log" 2>&1 ||
+  { cat "$work/subdirectory-configure.log"; exit 1; }
+if ! grep -qx 'CMAKE_BUILD_TYPE:STRING=' "$work/subdirectory/CMakeCache.txt"; then
+  echo "add_subdirectory(cellscape) changed the consumer's build type:" >&2
+  grep '^CMAKE_BUILD_TYPE' "$work/subdirectory/CMakeCache.txt" >&2; exit 1
+fi
+if [ -e "$work/subdirectory/cellscape/tests" ]; then
+  echo "add_subdirectory(cellscape) registered cellscape's own tests in the consumer's build" >&2; exit 1
+fi
+cmake --build "$work/subdirectory" --target zoo_metrics > "$work/subdirectory-build.log" 2>&1 ||
+  { tail -50 "$work/subdirectory-build.log"; exit 1; }
+"$work/subdirectory/zoo_metrics"
+objects=$(ninja -C "$work/subdirectory" -t targets all | grep -oE '^CMakeFiles/(top_eigenvalue|uses_fmt)\.dir/[^:]*\.o')
+[ "$(echo "$objects" | wc -l)" -eq 2 ] || { echo "expected two consumer objects, found: $objects" >&2; exit 1; }
+# shellcheck disable=SC2086
+ninja -C "$work/subdirectory" $objects > "$work/subdirectory-compile.log" 2>&1 ||
+  { tail -50 "$work/subdirectory-compile.log"; exit 1; }
+uses_fmt_object="$work/subdirectory/$(echo "$objects" | grep uses_fmt)"
+system_fmt=$(ldconfig -p | awk '/libfmt\.so / {print $NF; exit}')
+linked_vformat=$(nm -DC "$system_fmt" | grep -o 'fmt::v[0-9]*::vformat' | sort -u | head -1)
+# (nm's whole output first: grep -q would stop reading it, and pipefail fail the test.)
+uses_fmt_symbols=$(nm -C "$uses_fmt_object")
+if ! grep -qF "$linked_vformat" <<< "$uses_fmt_symbols"; then
+  echo "the consumer that calls fmt compiled against another fmt than the one it links ($linked_vformat, $system_fmt):" >&2
+  grep -o 'fmt::v[0-9]*::vformat' <<< "$uses_fmt_symbols" | sort -u >&2; exit 1
+fi
+
 # The installed command runs from there (it finds LibTorch's libraries).
 "$work/prefix/bin/cellscape" info > /dev/null
 
@@ -59,4 +105,4 @@ for binary in "$work/prefix/bin/cellscape" "$work/prefix/lib/libcellscape_cells.
     exit 1
   fi
 done
-echo "installed package: consumers (all, cells only) built and ran; no source paths in the binaries or the package"
+echo "installed package: consumers (all, cells only, add_subdirectory) built and ran; no source paths in the binaries or the package"

@@ -7,7 +7,7 @@
 #include "cellscape/cells/metrics.hpp"
 #include "cellscape/cells/zoo.hpp"
 #include "cellscape/nn/network.hpp"
-#include "cellscape/nn/fast_paths.hpp"
+#include "cellscape/detail/fast_paths.hpp"
 #include "cellscape/nn/network_size.hpp"
 #include "support/small_network.hpp"
 #include "cellscape/util/error.hpp"

@@ -43,7 +43,7 @@ StudyConfig toy_study(const std::filesystem::path& data, int64_t epochs = 1) {
     config.analysis_epochs = {epochs};
     config.hessian.samples = 16;
     config.hessian.batch_size = 16;
-    config.hessian.tolerance = 1e-3;
+    config.hessian.tol = 1e-3;
     config.hessian.trace = false;
     config.gradient_variance.batches = 2;
     config.gradient_variance.batch_size = 8;
@@ -284,7 +284,7 @@ TEST_CASE("every analysis setting is checked before any cell is trained, naming 
     config.surface.x = "-1:1:0";
     CHECK_THROWS_WITH(validate_study(config), Contains("[analysis.surface] x: '-1:1:0'"));
     config = toy_study(dir / "toy.h5");
-    config.hessian.tolerance = -1;
+    config.hessian.tol = -1;
     CHECK_THROWS_WITH(validate_study(config), Contains("[analysis.hessian] tol: must be between 0 and 1"));
     config = toy_study(dir / "toy.h5");
     config.device = "gpu";

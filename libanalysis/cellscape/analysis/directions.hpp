@@ -4,7 +4,7 @@
 // directions are rescaled to the weights so that a step of 1 means the same
 // relative change in every filter, whatever its scale (Li et al.'s filter
 // normalization); that is what makes surfaces of different cells comparable.
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <cstdint>
 #include <filesystem>

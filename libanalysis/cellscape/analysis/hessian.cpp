@@ -5,6 +5,8 @@
 #include <Eigen/Eigenvalues>
 #include <Spectra/SymEigsSolver.h>
 #include <cmath>
+#include <map>
+#include <utility>
 
 #include "cellscape/nn/network_size.hpp"
 #include "cellscape/util/error.hpp"
@@ -28,10 +30,10 @@ LanczosOptions lanczos_options(const EigenOptions& options, bool top) {
     LanczosOptions lanczos;
     lanczos.count = options.count;
     lanczos.largest = top;
-    lanczos.tolerance = options.tolerance;
-    lanczos.max_basis = options.krylov_dimension;
-    lanczos.max_products = options.max_products;
-    lanczos.min_products = std::min(options.min_products, options.max_products);
+    lanczos.tol = options.tol;
+    lanczos.ncv = options.ncv;
+    lanczos.max_products = options.max_hvps;
+    lanczos.min_products = std::min(options.min_hvps, options.max_hvps);
     lanczos.max_seconds = options.max_seconds;
     lanczos.seed = options.seed;
     return lanczos;
@@ -54,18 +56,34 @@ void HessianOperator::perform_op(const double* x_in, double* y_out) const {
     if (after_product_) after_product_();
 }
 
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+EigenOptions EigenOptions::in_current_names() const {
+    EigenOptions current = *this;
+    if (krylov_dimension != 0) current.ncv = std::exchange(current.krylov_dimension, 0);
+    if (tolerance != 0) current.tol = std::exchange(current.tolerance, 0);
+    if (max_products != 0) current.max_hvps = std::exchange(current.max_products, 0);
+    if (min_products != 0) current.min_hvps = std::exchange(current.min_products, 0);
+    return current;
+}
+#pragma GCC diagnostic pop
+
 void EigenOptions::validate(const std::string& count_setting) const {
+    const EigenOptions options = in_current_names();
     if (count < 1) throw SettingError(count_setting, fmt::format("must be at least 1 (got {})", count));
     // The default minimum follows a small budget down; a minimum asked for above the budget is a contradiction.
-    if (min_products != EigenOptions{}.min_products && min_products > max_products)
-        throw SettingError("min_products", fmt::format("is {} but the product budget (max_products) is {}: the "
-                                                       "minimum cannot exceed the budget",
-                                                       min_products, max_products));
+    if (options.min_hvps != EigenOptions{}.min_hvps && options.min_hvps > options.max_hvps)
+        throw SettingError("min_hvps", fmt::format("is {} but the HVP budget (max_hvps) is {}: the minimum cannot "
+                                                   "exceed the budget",
+                                                   options.min_hvps, options.max_hvps));
     try {
-        lanczos_options(*this, true).validate();
+        lanczos_options(options, true).validate();
     } catch (const SettingError& error) {
-        const std::string field = error.setting() == "max_basis" ? "krylov_dimension" : error.setting();
-        throw SettingError(field, error.problem());
+        // The solver's generic names for products are HVPs here.
+        const std::map<std::string, std::string> hessian_names = {{"max_products", "max_hvps"},
+                                                                  {"min_products", "min_hvps"}};
+        const auto renamed = hessian_names.find(error.setting());
+        throw SettingError(renamed == hessian_names.end() ? error.setting() : renamed->second, error.problem());
     }
 }
 
@@ -78,10 +96,10 @@ namespace {
 EigenResult spectra_extreme_eigenpairs(Objective& objective, const EigenOptions& options, bool top,
                                        const ProgressTask& task) {
     const int64_t n = objective.dimension(), k = options.count;
-    const int64_t ncv = options.krylov_dimension > 0 ? options.krylov_dimension
+    const int64_t ncv = options.ncv > 0 ? options.ncv
                                                      : std::min<int64_t>(n, std::max<int64_t>(2 * k + 1, 20));
     if (ncv <= k || ncv > n)
-        throw SettingError("krylov_dimension", fmt::format("must be above the {} eigenvalues asked for and at most the "
+        throw SettingError("ncv", fmt::format("must be above the {} eigenvalues asked for and at most the "
                                                            "{} parameters for Spectra (got {})",
                                                            k, n, ncv));
     int64_t products = 0;
@@ -91,9 +109,9 @@ EigenResult spectra_extreme_eigenpairs(Objective& objective, const EigenOptions&
     Eigen::VectorXd start(n);
     for (Eigen::Index i = 0; i < start.size(); ++i) start[i] = random.normal();
     solver.init(start.data());
-    const int64_t restarts = std::max<int64_t>(1, (options.max_products - ncv) / (ncv - k) + 1);
+    const int64_t restarts = std::max<int64_t>(1, (options.max_hvps - ncv) / (ncv - k) + 1);
     const auto rule = top ? Spectra::SortRule::LargestAlge : Spectra::SortRule::SmallestAlge;
-    const auto found = solver.compute(rule, restarts, options.tolerance, rule);
+    const auto found = solver.compute(rule, restarts, options.tol, rule);
     const Eigen::VectorXd values = solver.eigenvalues();
     const Eigen::MatrixXd vectors = solver.eigenvectors();
     EigenResult result;
@@ -130,9 +148,10 @@ EigenResult spectra_extreme_eigenpairs(Objective& objective, const EigenOptions&
 
 }  // namespace
 
-EigenResult hessian_extreme_eigenpairs(Objective& objective, const EigenOptions& options, bool top,
+EigenResult hessian_extreme_eigenpairs(Objective& objective, const EigenOptions& given, bool top,
                                        ProgressSink* progress) {
-    options.validate(top ? "top_k" : "bottom_k");
+    given.validate(top ? "top_k" : "bottom_k");
+    const EigenOptions options = given.in_current_names();
     const int64_t n = objective.dimension();
     const int64_t k = options.count;
     if (k >= n)
@@ -179,8 +198,8 @@ EigenResult hessian_extreme_eigenpairs(Objective& objective, const EigenOptions&
 }
 
 void TraceOptions::validate() const {
-    if (!(relative_tolerance > 0))
-        throw SettingError("trace_rtol", fmt::format("must be positive (got {})", relative_tolerance));
+    if (!(rtol > 0))
+        throw SettingError("trace_rtol", fmt::format("must be positive (got {})", rtol));
     if (min_probes < 2) throw SettingError("trace_min_probes", fmt::format("must be at least 2 (got {})", min_probes));
     if (max_probes < min_probes)
         throw SettingError("trace_max_probes",
@@ -218,6 +237,7 @@ TraceResult hutchinson_trace(Objective& objective, const TraceOptions& options, 
     const ProgressTask task(progress, "trace", options.max_probes, "probes");
     auto generator = at::detail::createCPUGenerator(options.seed);
     TraceResult result;
+    result.seed = options.seed;
     std::vector<torch::Tensor> probes;
     double sum = 0, sum_squares = 0;
     while (static_cast<int64_t>(result.samples.size()) < options.max_probes) {
@@ -237,7 +257,7 @@ TraceResult hutchinson_trace(Objective& objective, const TraceOptions& options, 
         result.standard_error = std::sqrt(variance / m);
         task.update(static_cast<int64_t>(m), fmt::format("trace {:.6g} +- {:.2g}", result.mean, result.standard_error));
         if (static_cast<int64_t>(m) >= options.min_probes &&
-            result.standard_error <= options.relative_tolerance * std::abs(result.mean)) {
+            result.standard_error <= options.rtol * std::abs(result.mean)) {
             result.converged = true;
             break;
         }
@@ -253,6 +273,7 @@ DensityResult spectral_density(Objective& objective, const DensityOptions& optio
     const int64_t steps = std::min(options.steps, n);
     auto generator = at::detail::createCPUGenerator(options.seed);
     DensityResult result;
+    result.seed = options.seed;
     result.nodes = torch::zeros({options.runs, steps}, torch::kFloat64);
     result.weights = torch::zeros({options.runs, steps}, torch::kFloat64);
     for (int64_t run = 0; run < options.runs; ++run) {

@@ -93,10 +93,12 @@ void write_hessian_file(const std::filesystem::path& path, const Objective& obje
             file.set_attribute("/", "trace", report.trace->mean);
             file.set_attribute("/", "trace_stderr", report.trace->standard_error);
             file.set_attribute("/", "trace_converged", static_cast<int64_t>(report.trace->converged));
+            file.set_attribute("/", "trace_seed", static_cast<int64_t>(report.trace->seed));
             file.write("trace_samples", as_tensor(report.trace->samples));
         }
         if (report.density) {
             file.set_attribute("/", "density_sigma", report.density->sigma);
+            file.set_attribute("/", "density_seed", static_cast<int64_t>(report.density->seed));
             file.write("density/grid", report.density->grid);
             file.write("density/density", report.density->density);
             file.write("density/nodes", report.density->nodes);
@@ -110,14 +112,14 @@ std::optional<std::string> unmet_tolerance(const HessianReport& report, const He
     for (const bool top : {true, false}) {
         const auto& result = top ? report.top : report.bottom;
         if (!result || result->stop == LanczosStop::converged) continue;
-        const EigenOptions& options = top ? request.top : request.bottom;
+        const EigenOptions options = (top ? request.top : request.bottom).in_current_names();
         std::vector<std::string> estimates;
         for (std::size_t i = 0; i < result->ritz_values.size(); ++i)
             estimates.push_back(fmt::format("{:.8g} (error estimate {:.1e}{})", result->ritz_values[i],
                                             result->error_estimates[i], result->converged[i] ? ", met" : ""));
         text += fmt::format("{}the {} eigenvalues did not all reach the tolerance {:g} ({} after {} HVPs); the "
                             "estimates reached: {}",
-                            text.empty() ? "" : "; ", top ? "top" : "bottom", options.tolerance, describe(result->stop),
+                            text.empty() ? "" : "; ", top ? "top" : "bottom", options.tol, describe(result->stop),
                             result->hessian_vector_products, fmt::join(estimates, ", "));
     }
     if (text.empty()) return std::nullopt;

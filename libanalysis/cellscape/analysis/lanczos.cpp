@@ -144,7 +144,7 @@ void assess(const Krylov& krylov, const RitzPairs& pairs, const LanczosOptions& 
         result.error_estimates[at] = estimate;
         result.scales[at] = lanczos_scale(theta, largest_magnitude);
         result.converged[at] =
-            estimate <= options.tolerance * result.scales[at] && result.products >= options.min_products;
+            estimate <= options.tol * result.scales[at] && result.products >= options.min_products;
     }
 }
 
@@ -165,12 +165,12 @@ std::string describe(LanczosStop stop) {
 
 void LanczosOptions::validate() const {
     if (count < 1) throw SettingError("count", fmt::format("must be at least 1 (got {})", count));
-    if (!(tolerance > 0 && tolerance < 1))
-        throw SettingError("tolerance", fmt::format("must be between 0 and 1, e.g. 1e-4 (got {})", tolerance));
-    if (max_basis != 0 && max_basis <= count)
-        throw SettingError("max_basis", fmt::format("must be 0 (automatic) or greater than the number of eigenvalues "
+    if (!(tol > 0 && tol < 1))
+        throw SettingError("tol", fmt::format("must be between 0 and 1, e.g. 1e-4 (got {})", tol));
+    if (ncv != 0 && ncv <= count)
+        throw SettingError("ncv", fmt::format("must be 0 (automatic) or greater than the number of eigenvalues "
                                                     "({}), got {}",
-                                                    count, max_basis));
+                                                    count, ncv));
     if (max_products < 1) throw SettingError("max_products", fmt::format("must be at least 1 (got {})", max_products));
     if (min_products < 1 || min_products > max_products)
         throw SettingError("min_products", fmt::format("must be between 1 and the product budget ({}), got {}",
@@ -188,7 +188,7 @@ LanczosResult lanczos_eigenpairs(const std::function<torch::Tensor(const torch::
     if (options.count >= n)
         throw SettingError("count", fmt::format("{} eigenvalues of a {} x {} operator: Lanczos needs fewer", options.count,
                                                 n, n));
-    const int64_t capacity = std::min(n, options.max_basis > 0 ? options.max_basis
+    const int64_t capacity = std::min(n, options.ncv > 0 ? options.ncv
                                                                : std::max<int64_t>(2 * options.count + 10, 30));
     const auto start = std::chrono::steady_clock::now();
     Krylov krylov(n, capacity, options.seed, options.start_hint);

@@ -15,7 +15,7 @@
 // values. That estimate can be optimistic while a Ritz value still sits
 // between two eigenvalues, so the error estimate is also never below the
 // Ritz value's move over the last product.
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <cstdint>
 #include <functional>
@@ -27,8 +27,9 @@ namespace cellscape {
 struct LanczosOptions {
     int64_t count = 1;       // k eigenpairs
     bool largest = true;     // the k largest (algebraic), else the k smallest
-    double tolerance = 1e-4; // on each eigenvalue's error estimate, relative (see lanczos_scale)
-    int64_t max_basis = 0;   // basis size before a thick restart; 0: min(n, max(2k + 10, 30))
+    // The names of ARPACK, Spectra and scipy's eigsh, as EigenOptions (hessian.hpp).
+    double tol = 1e-4;       // on each eigenvalue's error estimate, relative (see lanczos_scale)
+    int64_t ncv = 0;         // basis size before a thick restart; 0: min(n, max(2k + 10, 30))
     int64_t max_products = 1000;  // product budget
     // No pair counts as converged before this many products. A Ritz pair can
     // meet the tolerance while the start's component along a larger
@@ -46,7 +47,7 @@ struct LanczosOptions {
     // eigenvectors, added to the Gaussian start at equal norm. The Gaussian
     // half keeps every direction in reach; the other half can save products.
     torch::Tensor start_hint;
-    void validate() const;  // SettingError "count", "tolerance", "max_basis", "max_products", "min_products", "max_seconds"
+    void validate() const;  // SettingError "count", "tol", "ncv", "max_products", "min_products", "max_seconds"
 };
 
 enum class LanczosStop { converged, product_budget, time_budget };

@@ -3,8 +3,8 @@
 // buffers, a train/eval switch, and moving to a device and dtype. Two kinds
 // exist: a LibTorch module (the DARTS network of a checkpoint, or any module
 // a test builds) and a TorchScript module saved by PyTorch.
-#include <torch/script.h>
-#include <torch/torch.h>
+#include <torch/csrc/jit/api/module.h>
+#include <torch/nn/module.h>
 
 #include <functional>
 #include <memory>

@@ -19,7 +19,7 @@ torch::ScalarType scalar_type_of(Precision precision) {
 }
 
 // The evaluation samples of a split: the first N, or N chosen by the seed.
-torch::Tensor evaluation_indices(int64_t available, const ObjectiveOptions& options) {
+torch::Tensor evaluation_indices(int64_t available, const EvaluationSamples& options) {
     if (options.sampling == Sampling::sequential) {
         if (options.samples > available)
             throw SettingError("samples",
@@ -55,8 +55,11 @@ void require_finite_gradient(const torch::Tensor& gradient) {
 
 }  // namespace
 
-void ObjectiveOptions::validate() const {
+void EvaluationSamples::validate() const {
     if (samples < 0) throw SettingError("samples", fmt::format("must not be negative (got {})", samples));
+}
+
+void ObjectiveOptions::validate() const {
     if (batch_size < 1) throw SettingError("batch_size", fmt::format("must be at least 1 (got {})", batch_size));
     if (hvp_memory_bytes && *hvp_memory_bytes < 0)
         throw SettingError("hvp_memory_bytes",
@@ -71,21 +74,18 @@ void ObjectiveOptions::validate() const {
 }
 
 void ObjectiveProvenance::write_to(Hdf5File& file) const {
-    file.set_attribute("/", "model_source", model_source);
-    file.set_attribute("/", "model_operators", model_operators);
-    file.set_attribute("/", "weights_hash", weights_hash);
-    file.set_attribute("/", "dataset", dataset);
-    file.set_attribute("/", "split", split);
-    file.set_attribute("/", "sample_indices_hash", sample_indices_hash);
-    file.set_attribute("/", "sampling", sampling);
-    file.set_attribute("/", "seed", static_cast<int64_t>(seed));
+    const std::pair<const char*, const std::string*> texts[] = {
+        {"model_source", &model_source}, {"model_operators", &model_operators},
+        {"weights_hash", &weights_hash}, {"dataset", &dataset},
+        {"split", &split},               {"sample_indices_hash", &sample_indices_hash},
+        {"sampling", &sampling},         {"bn_mode", &bn_mode},
+        {"dtype", &dtype},               {"device", &device},
+        {"cuda_float32", &cuda_float32}, {"parameter_selection", &parameter_selection}};
+    for (const auto& [name, text] : texts)
+        if (!text->empty()) file.set_attribute("/", name, *text);
+    if (seed) file.set_attribute("/", "seed", static_cast<int64_t>(*seed));
     file.set_attribute("/", "samples", samples);
     file.set_attribute("/", "batch_size", batch_size);
-    file.set_attribute("/", "bn_mode", bn_mode);
-    file.set_attribute("/", "dtype", dtype);
-    file.set_attribute("/", "device", device);
-    file.set_attribute("/", "cuda_float32", cuda_float32);
-    file.set_attribute("/", "parameter_selection", parameter_selection);
     file.set_attribute("/", "parameter_count", parameter_count);
 }
 
@@ -151,8 +151,6 @@ Objective::Objective(std::unique_ptr<Model> model, LabelledImages evaluation_set
     provenance_.dtype = name_of(options.dtype);
     provenance_.device = device_.str();
     provenance_.cuda_float32 = cuda_float32_used(device_, dtype_);
-    provenance_.sampling = name_of(options.sampling);
-    provenance_.seed = options.seed;
     provenance_.parameter_count = dimension_;
     provenance_.parameter_selection =
         options.params_regex.empty() && options.groups.empty()
@@ -165,10 +163,12 @@ Objective::Objective(std::unique_ptr<Model> model, LabelledImages evaluation_set
     }
 }
 
-Objective Objective::load(const ObjectiveSource& source, const ObjectiveOptions& options) {
+Objective Objective::load(const ObjectiveSource& source, const EvaluationSamples& samples,
+                          const ObjectiveOptions& options) {
     const bool from_checkpoint = !source.checkpoint.empty();
     if (from_checkpoint == !source.torchscript.empty())
         throw Error("an Objective's model is either a checkpoint or a TorchScript module (with data), not both");
+    samples.validate();
     options.validate();
     ObjectiveProvenance provenance;
     std::unique_ptr<Model> model;
@@ -196,12 +196,14 @@ Objective Objective::load(const ObjectiveSource& source, const ObjectiveOptions&
                                            : DatasetOptions{"h5:" + source.data, 0, 0, 0, false};
     }
     const Dataset dataset = load_dataset(data_options);
-    const LabelledImages& split = options.split == Split::train ? dataset.train : dataset.test;
+    const LabelledImages& split = samples.split == Split::train ? dataset.train : dataset.test;
     if (split.size() == 0)
-        throw SettingError("split", fmt::format("dataset {} has no {} split", data_options.spec, name_of(options.split)));
-    const torch::Tensor indices = evaluation_indices(split.size(), options);
+        throw SettingError("split", fmt::format("dataset {} has no {} split", data_options.spec, name_of(samples.split)));
+    const torch::Tensor indices = evaluation_indices(split.size(), samples);
     provenance.dataset = data_options.spec;
-    provenance.split = name_of(options.split);
+    provenance.split = name_of(samples.split);
+    provenance.sampling = name_of(samples.sampling);
+    if (samples.sampling == Sampling::random) provenance.seed = samples.seed;
     provenance.sample_indices_hash = hash_indices(indices);
     return Objective(std::move(model), {split.images.index_select(0, indices), split.labels.index_select(0, indices)},
                      options, provenance);

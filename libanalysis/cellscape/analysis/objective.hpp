@@ -4,7 +4,7 @@
 // samples, an explicit BatchNorm mode, a dtype and a device. Every analysis
 // (Hessian, surfaces, gradient variance) takes one; none touches datasets or
 // checkpoints itself.
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <memory>
 #include <optional>
@@ -40,14 +40,23 @@ struct ObjectiveSource {
     bool torchscript_as_saved = false;
 };
 
-// How an Objective is made. Threads are the caller's choice
-// (util/device.hpp: set_threads), not a setting of the Objective.
-struct ObjectiveOptions {
-    int64_t samples = 1000;  // evaluation samples (0: the whole split)
-    int64_t batch_size = 250;
+// Which samples of a dataset Objective::load evaluates. An Objective made
+// from samples its caller chose (the constructor) has none of these, and its
+// files record none.
+struct EvaluationSamples {
+    int64_t samples = 1000;  // 0: the whole split
     Sampling sampling = Sampling::random;
     Split split = Split::train;
-    uint64_t seed = 0;
+    uint64_t seed = 0;  // of the random choice (unused, and not recorded, for sequential)
+
+    // SettingError naming the field for a value no split can give.
+    void validate() const;
+};
+
+// How an Objective evaluates its samples. Threads are the caller's choice
+// (util/device.hpp: set_threads), not a setting of the Objective.
+struct ObjectiveOptions {
+    int64_t batch_size = 250;
     BatchNormMode bn_mode = BatchNormMode::eval;
     Precision dtype = Precision::float32;
     torch::Device device = torch::kCPU;
@@ -72,12 +81,16 @@ struct KeptGraphs {
     int64_t graphs_built = 0;         // graphs kept since the Objective was made (rebuilt after weight changes)
 };
 
-// What the results files record about how the Objective was made.
+// What the results files record about how the Objective was made: only
+// what was used. Objective::load fills the samples' source (dataset, split,
+// sampling, seed when random, sample_indices_hash); an Objective made from
+// the caller's samples leaves them empty, and write_to writes no attribute
+// for an empty field.
 struct ObjectiveProvenance {
     std::string model_source, model_operators, weights_hash, dataset, split, sample_indices_hash, sampling, bn_mode, dtype, device,
         parameter_selection;
     std::string cuda_float32;  // "ieee" or "tf32" for float32 on CUDA, else "unused" (util/device.hpp)
-    uint64_t seed = 0;
+    std::optional<uint64_t> seed;
     int64_t samples = 0, batch_size = 0, parameter_count = 0;
     void write_to(Hdf5File& file) const;  // as root attributes
 };
@@ -86,7 +99,8 @@ class Objective {
 public:
     Objective(std::unique_ptr<Model> model, LabelledImages evaluation_set, const ObjectiveOptions& options,
               ObjectiveProvenance provenance);
-    static Objective load(const ObjectiveSource& source, const ObjectiveOptions& options);
+    static Objective load(const ObjectiveSource& source, const EvaluationSamples& samples,
+                          const ObjectiveOptions& options);
 
     // Number of selected parameters: the dimension of gradients and Hessian.
     int64_t dimension() const { return dimension_; }

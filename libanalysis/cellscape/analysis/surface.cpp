@@ -13,7 +13,7 @@
 #include "cellscape/analysis/directions.hpp"
 #include "cellscape/analysis/gradient_variance.hpp"
 #include "cellscape/io/hdf5.hpp"
-#include "cellscape/io/output_lock.hpp"
+#include "cellscape/detail/output_lock.hpp"
 #include "cellscape/util/error.hpp"
 #include "cellscape/util/hash.hpp"
 #include "cellscape/util/interrupt.hpp"
@@ -176,6 +176,7 @@ void write_slice_file(Hdf5File& file, const SurfaceObjectives& objectives, const
     file.set_attribute("/", "y", request.y ? request.y->spec() : std::string());
     file.set_attribute("/", "directions", slice.source);
     file.set_attribute("/", "norm", slice.norm);
+    if (slice.seed) file.set_attribute("/", "directions_seed", static_cast<int64_t>(*slice.seed));
     file.set_attribute("/", "slice", description.dump());
     file.set_attribute("/", "slice_key", hash_text(description.dump()));
     file.set_attribute("/", "shard", request.shard.spec());
@@ -318,6 +319,7 @@ SurfaceSlice make_surface_slice(const Objective& objective, const DirectionReque
     switch (source) {
         case DirectionSource::random: {
             at::Generator generator = at::detail::createCPUGenerator(request.seed);
+            slice.seed = request.seed;
             slice.x_direction = random_direction(slice.origin, generator);
             if (two_dimensional) slice.y_direction = random_direction(slice.origin, generator);
             break;
@@ -354,24 +356,25 @@ SurfaceSlice make_surface_slice(const Objective& objective, const DirectionReque
     return slice;
 }
 
-LoadedSurfaceObjectives load_surface_objectives(const ObjectiveSource& source, const ObjectiveOptions& options,
-                                                const SurfaceEvaluations& evaluations) {
+LoadedSurfaceObjectives load_surface_objectives(const ObjectiveSource& source, const EvaluationSamples& samples,
+                                                const ObjectiveOptions& options, const SurfaceEvaluations& evaluations) {
     evaluations.validate();
     LoadedSurfaceObjectives loaded;
     for (const Split split : evaluations.splits) {
-        ObjectiveOptions settings = options;
-        settings.split = split;
-        loaded.owned.push_back(std::make_unique<Objective>(Objective::load(source, settings)));
+        EvaluationSamples from_split = samples;
+        from_split.split = split;
+        loaded.owned.push_back(std::make_unique<Objective>(Objective::load(source, from_split, options)));
         loaded.objectives.evaluations.emplace_back(std::string(name_of(split)), loaded.owned.back().get());
     }
     if (evaluations.gradient_variance_batches > 0) {
+        EvaluationSamples batches = samples;
+        batches.split = evaluations.gradient_variance_split;
+        batches.sampling = Sampling::random;
+        batches.samples = evaluations.gradient_variance_batches * evaluations.gradient_variance_batch_size;
         ObjectiveOptions settings = options;
-        settings.split = evaluations.gradient_variance_split;
         settings.bn_mode = evaluations.gradient_variance_bn_mode;
-        settings.sampling = Sampling::random;
         settings.batch_size = evaluations.gradient_variance_batch_size;
-        settings.samples = evaluations.gradient_variance_batches * evaluations.gradient_variance_batch_size;
-        loaded.owned.push_back(std::make_unique<Objective>(Objective::load(source, settings)));
+        loaded.owned.push_back(std::make_unique<Objective>(Objective::load(source, batches, settings)));
         loaded.objectives.gradient_variance = loaded.owned.back().get();
     }
     return loaded;

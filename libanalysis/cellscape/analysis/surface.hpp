@@ -86,6 +86,7 @@ struct SurfaceSlice {
     // statistics) along x, so that x = 1 is the target model in eval mode too.
     NamedTensors buffer_origin, buffer_x_direction;
     std::string source, norm;
+    std::optional<uint64_t> seed;  // of random directions (the file's @directions_seed)
 };
 
 // Builds the slice around the Objective's current weights.
@@ -132,8 +133,8 @@ struct LoadedSurfaceObjectives {
     std::vector<std::unique_ptr<Objective>> owned;
     SurfaceObjectives objectives;
 };
-LoadedSurfaceObjectives load_surface_objectives(const ObjectiveSource& source, const ObjectiveOptions& options,
-                                                const SurfaceEvaluations& evaluations);
+LoadedSurfaceObjectives load_surface_objectives(const ObjectiveSource& source, const EvaluationSamples& samples,
+                                                const ObjectiveOptions& options, const SurfaceEvaluations& evaluations);
 
 struct SurfaceRun {
     std::filesystem::path file;  // the finished file (or the partial one, when not complete)

@@ -1,4 +1,5 @@
 #include "cellscape/data/dataset.hpp"
+#include "cellscape/detail/dataset_readers.hpp"
 
 #include <fmt/format.h>
 #include <zlib.h>

@@ -8,7 +8,7 @@
 //   cifar10:DIR           the official binary version (data_batch_1..5.bin, test_batch.bin)
 //   cifar100:DIR          the official binary version (train.bin, test.bin; fine labels)
 //   h5:FILE               an HDF5 file with x, y and optional x_test, y_test
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <cstdint>
 #include <string>
@@ -41,11 +41,6 @@ struct DatasetOptions {
 };
 
 Dataset load_dataset(const DatasetOptions& options);
-
-// Raw readers, exposed for tests. Images come back as uint8 N x C x H x W (or
-// float32 from HDF5), labels as int64.
-LabelledImages read_idx_pair(const std::string& images_path, const std::string& labels_path);
-LabelledImages read_cifar_binary(const std::vector<std::string>& files, int label_bytes);
 
 // Seeded choice of `count` of `total` indices, sorted; all of them when count is 0.
 torch::Tensor choose_subset(int64_t total, int64_t count, uint64_t seed, const std::string& setting);

@@ -5,7 +5,7 @@
 // Every HDF5 failure becomes an Hdf5Error that names the file and the object.
 // HDF5's own printing of its error stack is off while this code runs and
 // back as the host program had it afterwards.
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <H5Cpp.h>
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <variant>
 
-#include "cellscape/nn/fast_paths.hpp"
+#include "cellscape/detail/fast_paths.hpp"
 
 namespace cellscape::nn {
 namespace {

@@ -1,9 +1,9 @@
-#include "cellscape/nn/fast_autograd.hpp"
+#include "cellscape/detail/fast_autograd.hpp"
 
 #include <algorithm>
 #include <vector>
 
-#include "cellscape/nn/fast_paths.hpp"
+#include "cellscape/detail/fast_paths.hpp"
 
 namespace cellscape::nn {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <regex>
 
-#include "cellscape/nn/fast_autograd.hpp"
+#include "cellscape/detail/fast_autograd.hpp"
 #include "cellscape/util/error.hpp"
 
 namespace cellscape::nn {

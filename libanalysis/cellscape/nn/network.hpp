@@ -2,7 +2,11 @@
 // The DARTS evaluation network built from any genotype (docs/science.md section 1):
 // stem, `layers` cells with reduction cells at layers/3 and 2*layers/3, an
 // optional auxiliary head, global average pooling and a linear classifier.
-#include <torch/torch.h>
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/linear.h>
 
 #include <vector>
 

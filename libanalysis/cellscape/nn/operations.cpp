@@ -1,8 +1,8 @@
 #include "cellscape/nn/operations.hpp"
 
 #include "cellscape/nn/convolution.hpp"
-#include "cellscape/nn/fast_autograd.hpp"
-#include "cellscape/nn/fast_paths.hpp"
+#include "cellscape/detail/fast_autograd.hpp"
+#include "cellscape/detail/fast_paths.hpp"
 
 namespace cellscape::nn {
 namespace {
@@ -148,11 +148,13 @@ FactorizedReduce::FactorizedReduce(int64_t in_channels, int64_t out_channels) {
     bn = register_module("bn", batch_norm(out_channels));
 }
 
+torch::Tensor FactorizedReduce::forward(const torch::Tensor& input) { return forward_rectified(rectify(input)); }
+
 torch::Tensor FactorizedReduce::forward_rectified(const torch::Tensor& x) {
     // The second branch sees the input shifted by one pixel; for odd sizes it
     // would come out one pixel smaller, so it is padded at the far edge (even
     // sizes, the DARTS case, are unchanged). Negative padding crops, and unlike
-    // slicing keeps the gradient channels-last (see nn/fast_autograd.hpp).
+    // slicing keeps the gradient channels-last (see detail/fast_autograd.hpp).
     const torch::Tensor shifted = torch::constant_pad_nd(x, {-1, x.size(3) % 2, -1, x.size(2) % 2});
     if (folds_into_convolution(*bn)) {
         const auto [scale, shift] = batch_norm_affine(*bn);

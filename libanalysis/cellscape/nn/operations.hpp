@@ -2,13 +2,16 @@
 // The edge operations of the DARTS evaluation network (docs/science.md section 1),
 // as LibTorch modules. Submodule names follow the DARTS code base, so a
 // parameter's path reads like `cells.3.ops.1.op.2.weight`.
-#include <torch/torch.h>
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/linear.h>
 
 #include <memory>
 #include <utility>
 
 #include "cellscape/cells/operation.hpp"
-#include "cellscape/nn/fast_autograd.hpp"
 
 namespace cellscape::nn {
 
@@ -38,7 +41,7 @@ struct ReluConvBatchNorm : EdgeOperation {
 // (rounding up, also for odd sizes).
 struct FactorizedReduce : EdgeOperation {
     FactorizedReduce(int64_t in_channels, int64_t out_channels);
-    torch::Tensor forward(const torch::Tensor& input) override { return forward_rectified(rectify(input)); }
+    torch::Tensor forward(const torch::Tensor& input) override;
     bool starts_with_relu() const override { return true; }
     torch::Tensor forward_rectified(const torch::Tensor& rectified) override;
     torch::nn::Conv2d conv_1{nullptr}, conv_2{nullptr};
@@ -57,7 +60,7 @@ std::pair<torch::Tensor, torch::Tensor> eval_batch_norm_affine(const torch::Tens
 // the BatchNorm folded into its weights and bias (the same function and
 // derivatives, one pass over the feature map fewer), and every convolution
 // runs through nn::convolve, whose derivatives are fast (nn/convolution.hpp);
-// with those fast paths off (nn/fast_paths.hpp), the modules run as they are.
+// with those fast paths off (detail/fast_paths.hpp), the modules run as they are.
 torch::Tensor run_sequence(torch::nn::Sequential sequence, std::size_t first, torch::Tensor input);
 
 // The module for `op` on an edge with `channels` in and out and the given stride.

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "cellscape/nn/convolution.hpp"
-#include "cellscape/nn/fast_autograd.hpp"
+#include "cellscape/detail/fast_autograd.hpp"
 #include "cellscape/nn/operations.hpp"
 
 namespace cellscape::nn {

@@ -6,7 +6,7 @@
 // Hessian-vector product through a DARTS export cost about 3x what it costs
 // through the native network (docs/performance.md). This rewrites the
 // module's forward graph, before it first runs, so that those nodes call the
-// operators the native network uses (nn/convolution.hpp, nn/fast_autograd.hpp),
+// operators the native network uses (nn/convolution.hpp, detail/fast_autograd.hpp),
 // registered as TorchScript operators in the `cellscape` namespace:
 //
 //   aten::_convolution / aten::conv2d  -> cellscape::convolution
@@ -23,7 +23,7 @@
 // convolution). Only nodes whose meaning is fixed in the graph are touched:
 // a batch_norm whose `training` flag is not a constant false (a scripted
 // module's self.training), in-place ReLUs and transposed convolutions stay.
-#include <torch/script.h>
+#include <torch/csrc/jit/api/module.h>
 
 #include <string>
 

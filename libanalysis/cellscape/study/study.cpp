@@ -19,7 +19,7 @@
 #include "cellscape/cells/metrics.hpp"
 #include "cellscape/io/graphviz.hpp"
 #include "cellscape/io/hdf5.hpp"
-#include "cellscape/io/output_lock.hpp"
+#include "cellscape/detail/output_lock.hpp"
 #include "cellscape/io/paths.hpp"
 #include "cellscape/train/checkpoint.hpp"
 #include "cellscape/train/trainer.hpp"
@@ -59,14 +59,20 @@ StudyConfig replicate_config(const StudyConfig& config, uint64_t seed) {
     return copy;
 }
 
-ObjectiveOptions objective_options(const StudyConfig& config, int64_t samples, int64_t batch_size, Split split,
+// The analyses' evaluation samples: `count` of the training split, chosen by the analysis seed.
+EvaluationSamples training_samples(const StudyConfig& config, int64_t count) {
+    EvaluationSamples samples;
+    samples.samples = count;
+    samples.split = Split::train;
+    samples.seed = config.analysis_seed;
+    return samples;
+}
+
+ObjectiveOptions objective_options(const StudyConfig& config, int64_t batch_size,
                                    BatchNormMode bn = BatchNormMode::eval) {
     ObjectiveOptions options;
-    options.samples = samples;
     options.batch_size = batch_size;
-    options.split = split;
     options.bn_mode = bn;
-    options.seed = config.analysis_seed;
     options.device = parse_device(config.device);
     return options;
 }
@@ -75,11 +81,11 @@ HessianRequest hessian_request(const StudyConfig& config) {
     const StudyHessianSettings& settings = config.hessian;
     HessianRequest request;
     request.top.count = settings.top_k;
-    request.top.tolerance = settings.tolerance;
-    request.top.krylov_dimension = settings.ncv;
+    request.top.tol = settings.tol;
+    request.top.ncv = settings.ncv;
     request.top.solver = settings.solver;
     request.trace = settings.trace;
-    request.trace_options.relative_tolerance = settings.trace_rtol;
+    request.trace_options.rtol = settings.trace_rtol;
     request.trace_options.max_probes = settings.trace_max_probes;
     request.trace_options.min_probes = std::min<int64_t>(10, settings.trace_max_probes);
     request.trace_options.seed = config.analysis_seed;
@@ -127,7 +133,7 @@ nlohmann::ordered_json analysis_settings(const StudyConfig& config, const std::s
     if (kind == "hessian") {
         const StudyHessianSettings& h = config.hessian;
         settings.update({{"samples", h.samples}, {"batch_size", h.batch_size}, {"top_k", h.top_k},
-                         {"tol", h.tolerance}, {"ncv", h.ncv}, {"trace", h.trace},
+                         {"tol", h.tol}, {"ncv", h.ncv}, {"trace", h.trace},
                          {"trace_max_probes", h.trace_max_probes}, {"trace_rtol", h.trace_rtol},
                          {"density", h.density}, {"slq_steps", h.slq_steps}, {"slq_runs", h.slq_runs}});
         // Like cuda_float32: named only when not the default, so files from before the key stay reusable.
@@ -248,9 +254,9 @@ struct CheckpointAnalysis {
     void hessian() const {
         if (!config.hessian.enabled || !needed(output("hessian"), "hessian")) return;
         const auto start = std::chrono::steady_clock::now();
-        Objective objective = Objective::load(source(), objective_options(config, config.hessian.samples,
-                                                                          config.hessian.batch_size, Split::train,
-                                                                          config.hessian.bn));
+        Objective objective =
+            Objective::load(source(), training_samples(config, config.hessian.samples),
+                            objective_options(config, config.hessian.batch_size, config.hessian.bn));
         const HessianReport report = analyse_hessian(objective, hessian_request(config), progress);
         write_hessian_file(output("hessian"), objective, report, record("hessian", seconds_since(start)));
     }
@@ -259,8 +265,8 @@ struct CheckpointAnalysis {
         const StudyGradientVarianceSettings& settings = config.gradient_variance;
         if (!settings.enabled || !needed(output("gradvar"), "gradvar")) return;
         const auto start = std::chrono::steady_clock::now();
-        Objective objective = Objective::load(source(), objective_options(config, settings.batches * settings.batch_size,
-                                                                          settings.batch_size, Split::train, settings.bn));
+        Objective objective = Objective::load(source(), training_samples(config, settings.batches * settings.batch_size),
+                                              objective_options(config, settings.batch_size, settings.bn));
         const GradientVariance result = cellscape::gradient_variance(objective, progress);
         write_gradient_variance_file(output("gradvar"), {source().checkpoint}, {result}, objective.provenance(),
                                      record("gradvar", seconds_since(start)));
@@ -279,9 +285,9 @@ struct CheckpointAnalysis {
                 if (!needed(out, "surface", pair)) continue;
             }
             if (!loaded)
-                loaded = load_surface_objectives(
-                    source(), objective_options(config, config.surface.samples, config.surface.batch_size, Split::train),
-                    surface_evaluations(config));
+                loaded = load_surface_objectives(source(), training_samples(config, config.surface.samples),
+                                                 objective_options(config, config.surface.batch_size),
+                                                 surface_evaluations(config));
             SurfaceRequest request = surface_request(config);
             if (shard) request.shard = {*shard, config.slurm_surface_shards};
             DirectionRequest directions;
@@ -621,8 +627,6 @@ void run_replicate(const StudyConfig& study_config, const StudyReplicate& replic
 void validate_study(const StudyConfig& config) {
     // The library's setting names where the config's keys differ.
     static const std::map<std::string, std::string> keys = {
-        {"tolerance", "tol"},
-        {"krylov_dimension", "ncv"},
         {"evaluations", "eval"},
         {"gradient_variance_batches", "gv_batches"},
         {"gradient_variance_batch_size", "gv_batch_size"},
@@ -645,7 +649,8 @@ void validate_study(const StudyConfig& config) {
                                  fmt::format("must be a positive number (got {})", threshold));
     if (config.hessian.enabled)
         where("analysis.hessian", [&] {
-            objective_options(config, config.hessian.samples, config.hessian.batch_size, Split::train).validate();
+            training_samples(config, config.hessian.samples).validate();
+            objective_options(config, config.hessian.batch_size).validate();
             const HessianRequest request = hessian_request(config);
             if (request.top.count < 1) throw SettingError("top_k", "must be at least 1 (or disable the analysis)");
             if (request.trace && config.hessian.trace_max_probes < 2)
@@ -658,12 +663,12 @@ void validate_study(const StudyConfig& config) {
             const auto& settings = config.gradient_variance;
             if (settings.batches < 2)
                 throw SettingError("batches", fmt::format("must be at least 2 for a variance (got {})", settings.batches));
-            objective_options(config, settings.batches * settings.batch_size, settings.batch_size, Split::train)
-                .validate();
+            objective_options(config, settings.batch_size).validate();
         });
     if (config.surface.enabled)
         where("analysis.surface", [&] {
-            objective_options(config, config.surface.samples, config.surface.batch_size, Split::train).validate();
+            training_samples(config, config.surface.samples).validate();
+            objective_options(config, config.surface.batch_size).validate();
             (void)surface_request(config);
             SurfaceEvaluations evaluations = surface_evaluations(config);
             if (config.surface.gradient_variance && config.surface.gv_batches < 2)

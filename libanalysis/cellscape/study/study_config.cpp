@@ -156,7 +156,7 @@ void read_analysis(TableReader& top, StudyConfig& config) {
     StudyHessianSettings& h = config.hessian;
     hessian.read("enabled", h.enabled);
     hessian.read("top_k", h.top_k);
-    hessian.read("tol", h.tolerance);
+    hessian.read("tol", h.tol);
     hessian.read("ncv", h.ncv);
     hessian.read("trace", h.trace);
     hessian.read("trace_max_probes", h.trace_max_probes);

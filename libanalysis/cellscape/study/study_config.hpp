@@ -17,7 +17,7 @@ namespace cellscape {
 struct StudyHessianSettings {
     bool enabled = true;
     int64_t top_k = 1;
-    double tolerance = 1e-3;  // as EigenOptions
+    double tol = 1e-3;  // as EigenOptions
     int64_t ncv = 0;  // Lanczos basis size before a thick restart; 0: automatic (EigenOptions)
     bool trace = true;
     int64_t trace_max_probes = 30;

@@ -3,7 +3,8 @@
 // the genotype, the network and training configuration, every parameter and
 // buffer by its module path, the optimizer's momentum buffers, the training
 // history, and where in training the state was taken.
-#include <torch/torch.h>
+#include <torch/nn/module.h>
+#include <torch/types.h>
 
 #include <filesystem>
 #include <optional>

@@ -1,6 +1,6 @@
 #pragma once
 // Loss and accuracy of a classifier over a whole labelled set, in batches.
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <functional>
 

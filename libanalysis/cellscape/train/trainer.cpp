@@ -10,7 +10,7 @@
 
 #include "cellscape/data/augmentation.hpp"
 #include "cellscape/data/dataset.hpp"
-#include "cellscape/io/output_lock.hpp"
+#include "cellscape/detail/output_lock.hpp"
 #include "cellscape/io/paths.hpp"
 #include "cellscape/nn/network.hpp"
 #include "cellscape/nn/network_size.hpp"

@@ -7,7 +7,8 @@
 #include <string>
 #include <vector>
 
-#include <torch/torch.h>
+#include <torch/optim/sgd.h>
+#include <torch/types.h>
 
 #include "cellscape/cells/genotype.hpp"
 #include "cellscape/nn/network.hpp"

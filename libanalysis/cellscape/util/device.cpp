@@ -11,7 +11,7 @@
 #include "cellscape/nn/network_size.hpp"
 
 #include "cellscape/util/error.hpp"
-#include "cellscape/util/memory.hpp"
+#include "cellscape/detail/memory.hpp"
 
 namespace cellscape {
 

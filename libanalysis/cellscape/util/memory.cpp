@@ -1,4 +1,4 @@
-#include "cellscape/util/memory.hpp"
+#include "cellscape/detail/memory.hpp"
 
 #include <dlfcn.h>
 

@@ -25,7 +25,7 @@ int main() {
         linear.ptr(), [linear](const torch::Tensor& inputs) mutable { return linear->forward(inputs); });
     cellscape::Objective objective(std::move(model), {x, y}, options, {});
     cellscape::EigenOptions eigen;
-    eigen.tolerance = 1e-10;
+    eigen.tol = 1e-10;
     const cellscape::EigenResult top = cellscape::hessian_extreme_eigenpairs(objective, eigen, true);
 
     // Mean cross-entropy of softmax(W x + b): the Hessian over (W row-major, b)
