@@ -21,6 +21,7 @@ void add_network_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_hessian_command(CLI::App& app);
 void add_gradvar_command(CLI::App& app);
+void add_proxies_command(CLI::App& app);
 void add_surface_command(CLI::App& app);
 void add_merge_command(CLI::App& app);
 void add_study_command(CLI::App& app);

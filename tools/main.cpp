@@ -79,6 +79,7 @@ int run(int argc, char** argv) {
     cellscape::tools::add_train_command(app);
     cellscape::tools::add_hessian_command(app);
     cellscape::tools::add_gradvar_command(app);
+    cellscape::tools::add_proxies_command(app);
     cellscape::tools::add_surface_command(app);
     cellscape::tools::add_merge_command(app);
     cellscape::tools::add_study_command(app);

@@ -18,6 +18,7 @@
 #include "cellscape/analysis/lanczos.hpp"
 #include "cellscape/analysis/model.hpp"
 #include "cellscape/analysis/objective.hpp"
+#include "cellscape/analysis/proxies.hpp"
 #include "cellscape/analysis/surface.hpp"
 #include "cellscape/cells/cell_report.hpp"
 #include "cellscape/cells/cell_spec.hpp"

@@ -60,7 +60,7 @@ def test_train_refuses_bad_settings_with_a_sentence(cellscape, tmp_path):
     assert bad_data.returncode == 1 and "unknown dataset 'imagenet'" in bad_data.stderr
     bad_epochs = cellscape("train", *TINY[:-2], "--checkpoint-epochs", "1,9", "--out", str(tmp_path / "r"),
                            check=False)
-    assert bad_epochs.returncode == 1 and "--checkpoint-epochs: names epoch 9, outside 1 to the number of epochs (3)" in bad_epochs.stderr
+    assert bad_epochs.returncode == 1 and "--checkpoint-epochs: names epoch 9, outside 0 (the initial weights) to the number of epochs (3)" in bad_epochs.stderr
     not_checkpoint = tmp_path / "not.h5"
     not_checkpoint.write_text("hello")
     resumed = cellscape("train", "--resume", str(not_checkpoint), check=False)

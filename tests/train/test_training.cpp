@@ -101,6 +101,26 @@ TEST_CASE("training learns, writes its checkpoints and records its history") {
     CHECK(std::filesystem::exists(dir / "run/latest.h5"));
 }
 
+TEST_CASE("epoch 0 among the checkpoint epochs keeps the initial weights, which the seed alone determines") {
+    const TemporaryDirectory dir;
+    TrainingRequest request = toy_request(write_toy_dataset(dir), dir / "run", 1);
+    request.training.checkpoint_epochs = {0};
+    const auto summary = train_network(request);
+    CHECK(summary.checkpoints ==
+          std::vector<std::filesystem::path>{dir / "run/epoch-0000.h5", dir / "run/epoch-0001.h5"});
+    const TrainingState initial = read_checkpoint(dir / "run/epoch-0000.h5");
+    CHECK(initial.epoch == 0);
+    CHECK(initial.history.step_loss.empty());
+    CHECK(initial.momentum.empty());
+    // Independently: the network the seed makes before any step (the trainer seeds, then builds).
+    torch::manual_seed(request.training.seed);
+    nn::DartsNetwork fresh(initial.genotype, initial.network);
+    CHECK(same_tensors(named_parameters_of(*fresh), initial.parameters));
+    CHECK(same_tensors(named_buffers_of(*fresh), initial.buffers));
+    // And not the trained ones.
+    CHECK_FALSE(same_tensors(read_checkpoint(dir / "run/epoch-0001.h5").parameters, initial.parameters));
+}
+
 TEST_CASE("a checkpoint restores identical tensors, configuration and history") {
     const TemporaryDirectory dir;
     train_network(toy_request(write_toy_dataset(dir), dir / "run", 1));

@@ -163,13 +163,11 @@ Objective::Objective(std::unique_ptr<Model> model, LabelledImages evaluation_set
     }
 }
 
-Objective Objective::load(const ObjectiveSource& source, const EvaluationSamples& samples,
-                          const ObjectiveOptions& options) {
+LoadedModel load_model_and_samples(const ObjectiveSource& source, const EvaluationSamples& samples) {
     const bool from_checkpoint = !source.checkpoint.empty();
     if (from_checkpoint == !source.torchscript.empty())
         throw Error("an Objective's model is either a checkpoint or a TorchScript module (with data), not both");
     samples.validate();
-    options.validate();
     ObjectiveProvenance provenance;
     std::unique_ptr<Model> model;
     DatasetOptions data_options;
@@ -205,8 +203,15 @@ Objective Objective::load(const ObjectiveSource& source, const EvaluationSamples
     provenance.sampling = name_of(samples.sampling);
     if (samples.sampling == Sampling::random) provenance.seed = samples.seed;
     provenance.sample_indices_hash = hash_indices(indices);
-    return Objective(std::move(model), {split.images.index_select(0, indices), split.labels.index_select(0, indices)},
-                     options, provenance);
+    return {std::move(model), {split.images.index_select(0, indices), split.labels.index_select(0, indices)},
+            std::move(provenance)};
+}
+
+Objective Objective::load(const ObjectiveSource& source, const EvaluationSamples& samples,
+                          const ObjectiveOptions& options) {
+    options.validate();
+    LoadedModel loaded = load_model_and_samples(source, samples);
+    return Objective(std::move(loaded.model), std::move(loaded.samples), options, std::move(loaded.provenance));
 }
 
 void Objective::check_output(const torch::Tensor& output, const torch::Tensor& labels) const {

@@ -95,6 +95,16 @@ struct ObjectiveProvenance {
     void write_to(Hdf5File& file) const;  // as root attributes
 };
 
+// The model and the evaluation samples Objective::load evaluates, for
+// analyses that run the model themselves (zero-cost proxies, proxies.hpp).
+// The provenance holds the model's and the samples' source only.
+struct LoadedModel {
+    std::unique_ptr<Model> model;
+    LabelledImages samples;
+    ObjectiveProvenance provenance;
+};
+LoadedModel load_model_and_samples(const ObjectiveSource& source, const EvaluationSamples& samples);
+
 class Objective {
 public:
     Objective(std::unique_ptr<Model> model, LabelledImages evaluation_set, const ObjectiveOptions& options,

@@ -209,6 +209,7 @@ public:
     TrainingSummary run() {
         const auto start = Clock::now();
         std::vector<fs::path> written;
+        if (state_.epoch == 0 && state_.step_in_epoch == 0) write_initial_checkpoint(written);
         for (int64_t epoch = state_.epoch; epoch < config().epochs; ++epoch) {
             const auto epoch_start = Clock::now();
             train_epoch(epoch);
@@ -232,6 +233,16 @@ private:
         }
         network->to(request_.device);
         return network;
+    }
+
+    // Epoch 0 among the checkpoint epochs: the initial weights, before any
+    // step, for analyses at initialization (zero-cost proxies).
+    void write_initial_checkpoint(std::vector<fs::path>& written) {
+        const auto& wanted = config().checkpoint_epochs;
+        if (std::find(wanted.begin(), wanted.end(), 0) == wanted.end()) return;
+        capture(torch::Tensor());
+        written.push_back(request_.out_dir / epoch_checkpoint_name(0));
+        write_checkpoint(written.back(), state_, request_.command);
     }
 
     void capture(const torch::Tensor& rng_state) {

@@ -84,9 +84,11 @@ void TrainingConfig::validate() const {
     if (augmentation.cutout < 0)
         throw SettingError("cutout", fmt::format("must not be negative (got {})", augmentation.cutout));
     for (int64_t epoch : checkpoint_epochs)
-        if (epoch < 1 || epoch > epochs)
+        if (epoch < 0 || epoch > epochs)
             throw SettingError("checkpoint_epochs",
-                               fmt::format("names epoch {}, outside 1 to the number of epochs ({})", epoch, epochs));
+                               fmt::format("names epoch {}, outside 0 (the initial weights) to the number of epochs "
+                                           "({})",
+                                           epoch, epochs));
 }
 
 double TrainingConfig::learning_rate_at(int64_t epoch) const {

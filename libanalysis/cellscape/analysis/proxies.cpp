@@ -1,0 +1,300 @@
+#include "cellscape/analysis/proxies.hpp"
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <Eigen/Eigenvalues>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "cellscape/io/hdf5.hpp"
+#include "cellscape/util/device.hpp"
+#include "cellscape/util/error.hpp"
+#include "cellscape/util/interrupt.hpp"
+
+namespace cellscape {
+namespace {
+
+namespace F = torch::nn::functional;
+
+// What the reference code iterates over: the weights of nn.Conv2d and
+// nn.Linear modules, which are exactly the parameters of two or more
+// dimensions (BatchNorm's weights and every bias have one).
+std::vector<torch::Tensor> layer_weights(Model& model) {
+    std::vector<torch::Tensor> weights;
+    for (const auto& [name, parameter] : model.named_parameters())
+        if (parameter.dim() >= 2) weights.push_back(parameter);
+    return weights;
+}
+
+// d output / d inputs, zeros for inputs the output does not reach (the
+// reference code counts those layers as zeros too).
+std::vector<torch::Tensor> gradients(const torch::Tensor& output, const std::vector<torch::Tensor>& inputs,
+                                     bool create_graph = false) {
+    auto result = torch::autograd::grad({output}, inputs, {}, create_graph, create_graph, /*allow_unused=*/true);
+    for (std::size_t i = 0; i < result.size(); ++i)
+        if (!result[i].defined()) result[i] = torch::zeros_like(inputs[i]);
+    return result;
+}
+
+// The model's parameters and buffers, restored when the proxies are done:
+// training-mode forward passes move BatchNorm's running statistics, and
+// synflow changes every parameter.
+class StateSnapshot {
+public:
+    explicit StateSnapshot(Model& model) : model_(model) {
+        for (auto& [name, tensor] : model.named_parameters()) parameters_.push_back(tensor.detach().clone());
+        for (auto& [name, tensor] : model.named_buffers()) buffers_.push_back(tensor.detach().clone());
+    }
+    void restore() {
+        torch::NoGradGuard no_grad;
+        std::size_t i = 0;
+        for (auto& [name, tensor] : model_.named_parameters()) tensor.copy_(parameters_.at(i++));
+        i = 0;
+        for (auto& [name, tensor] : model_.named_buffers()) tensor.copy_(buffers_.at(i++));
+    }
+
+private:
+    Model& model_;
+    std::vector<torch::Tensor> parameters_, buffers_;
+};
+
+struct Batch {
+    torch::Tensor images, labels;
+};
+
+torch::Tensor mean_loss(Model& model, const Batch& batch) {
+    return F::cross_entropy(model.forward(batch.images), batch.labels);
+}
+
+double sum_of(const std::vector<torch::Tensor>& terms) {
+    double total = 0;
+    for (const torch::Tensor& term : terms) total += term.sum().item<double>();
+    return total;
+}
+
+// grad_norm: the L2 norm of each layer weight's gradient, summed.
+double gradient_norm(Model& model, const Batch& batch) {
+    const auto weights = layer_weights(model);
+    const auto g = gradients(mean_loss(model, batch), weights);
+    std::vector<torch::Tensor> norms;
+    for (const torch::Tensor& gradient : g) norms.push_back(gradient.norm());
+    return sum_of(norms);
+}
+
+// SNIP: |dL/dmask| for W * mask at mask = 1 is |W * dL/dW|.
+double snip(Model& model, const Batch& batch) {
+    const auto weights = layer_weights(model);
+    const auto g = gradients(mean_loss(model, batch), weights);
+    std::vector<torch::Tensor> terms;
+    for (std::size_t i = 0; i < weights.size(); ++i) terms.push_back((weights[i].detach() * g[i]).abs());
+    return sum_of(terms);
+}
+
+// GraSP: -W * Hg, with Hg the gradient of z = g . dL/dW (g held fixed):
+// the Hessian over the layer weights times their gradient.
+double grasp(Model& model, const Batch& batch) {
+    const auto weights = layer_weights(model);
+    const auto with_graph = gradients(mean_loss(model, batch), weights, /*create_graph=*/true);
+    torch::Tensor z = torch::zeros({}, with_graph.front().options());
+    for (const torch::Tensor& gradient : with_graph) z = z + (gradient.detach() * gradient).sum();
+    const auto hg = gradients(z, weights);
+    std::vector<torch::Tensor> terms;
+    for (std::size_t i = 0; i < weights.size(); ++i) terms.push_back(-weights[i].detach() * hg[i]);
+    return sum_of(terms);
+}
+
+// BatchNorm as an identity, as the reference's copy of the network without
+// BatchNorm: in eval mode, (x - 0) / sqrt((1 - eps) + eps) * 1 + 0 with
+// PyTorch's and LibTorch's default eps. A BatchNorm is found by its
+// running_mean buffer; its weight and bias are the parameters beside it.
+void make_batch_norms_identities(Model& model) {
+    constexpr double eps = 1e-5;
+    torch::NoGradGuard no_grad;
+    std::vector<std::string> prefixes;
+    for (auto& [name, buffer] : model.named_buffers()) {
+        const std::string suffix = "running_mean";
+        if (name.size() < suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+            continue;
+        prefixes.push_back(name.substr(0, name.size() - suffix.size()));
+    }
+    auto owned = [&](const std::string& name, const std::string& field) {
+        for (const std::string& prefix : prefixes)
+            if (name == prefix + field) return true;
+        return false;
+    };
+    for (auto& [name, buffer] : model.named_buffers()) {
+        if (owned(name, "running_mean")) buffer.zero_();
+        if (owned(name, "running_var")) buffer.fill_(1.0 - eps);
+    }
+    for (auto& [name, parameter] : model.named_parameters()) {
+        if (owned(name, "weight")) parameter.fill_(1.0);
+        if (owned(name, "bias")) parameter.zero_();
+    }
+}
+
+// synflow: every parameter made |p|, BatchNorm an identity, float64, one
+// all-ones input; R = sum of the outputs; |W * dR/dW| summed.
+double synflow(Model& model, const Batch& batch, torch::Device device) {
+    model.to(device, torch::kFloat64);
+    {
+        torch::NoGradGuard no_grad;
+        for (auto& [name, parameter] : model.named_parameters()) parameter.abs_();
+    }
+    make_batch_norms_identities(model);
+    model.set_training(false);
+    auto shape = batch.images.sizes().vec();
+    shape.front() = 1;
+    const torch::Tensor ones = torch::ones(shape, torch::TensorOptions().dtype(torch::kFloat64).device(device));
+    const auto weights = layer_weights(model);
+    const auto g = gradients(model.forward(ones).sum(), weights);
+    std::vector<torch::Tensor> terms;
+    for (std::size_t i = 0; i < weights.size(); ++i) terms.push_back((weights[i].detach() * g[i]).abs());
+    return sum_of(terms);
+}
+
+// jacob_cov: the correlation matrix of the samples' input gradients of the
+// summed outputs (numpy's corrcoef, clipped to [-1, 1]), its eigenvalues v
+// (symmetric), and -sum(log(v + k) + 1 / (v + k)), k = 1e-5.
+double jacobian_covariance(Model& model, const Batch& batch) {
+    const torch::Tensor inputs = batch.images.detach().clone().requires_grad_(true);
+    const torch::Tensor outputs = model.forward(inputs);
+    const torch::Tensor jacobian =
+        torch::autograd::grad({outputs}, {inputs}, {torch::ones_like(outputs)})[0].reshape({inputs.size(0), -1});
+    const torch::Tensor rows = jacobian.to(torch::kCPU, torch::kFloat64);
+    const torch::Tensor centred = rows - rows.mean(1, true);
+    const torch::Tensor covariance = centred.matmul(centred.t());
+    const torch::Tensor scale = covariance.diagonal().sqrt();
+    const torch::Tensor correlation =
+        (covariance / scale.unsqueeze(1) / scale.unsqueeze(0)).clamp(-1.0, 1.0).contiguous();
+    const int64_t n = correlation.size(0);
+    const Eigen::Map<const Eigen::MatrixXd> matrix(correlation.data_ptr<double>(), n, n);
+    const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver(matrix, Eigen::EigenvaluesOnly);
+    constexpr double k = 1e-5;
+    double score = 0;
+    for (Eigen::Index i = 0; i < n; ++i) {
+        const double v = solver.eigenvalues()[i];
+        score -= std::log(v + k) + 1.0 / (v + k);
+    }
+    return score;
+}
+
+// ZiCo: each batch's gradient of its mean loss; per layer weight, the mean
+// absolute gradient over the batches over their (population) standard
+// deviation, summed over the elements whose deviation is not zero; the log
+// of that sum, summed over the layer weights (a layer whose sum is zero adds
+// nothing).
+double zico(Model& model, const Batch& batch, int64_t batch_count) {
+    const auto weights = layer_weights(model);
+    const int64_t size = batch.labels.size(0) / batch_count;
+    std::vector<std::vector<torch::Tensor>> per_batch;  // [batch][layer], float64
+    for (int64_t b = 0; b < batch_count; ++b) {
+        const Batch part{batch.images.narrow(0, b * size, size), batch.labels.narrow(0, b * size, size)};
+        auto g = gradients(mean_loss(model, part), weights);
+        for (torch::Tensor& gradient : g) gradient = gradient.to(torch::kFloat64).flatten();
+        per_batch.push_back(std::move(g));
+    }
+    double score = 0;
+    for (std::size_t layer = 0; layer < weights.size(); ++layer) {
+        std::vector<torch::Tensor> rows;
+        for (const auto& g : per_batch) rows.push_back(g[layer]);
+        const torch::Tensor stacked = torch::stack(rows);
+        const torch::Tensor mean = stacked.sum(0) / static_cast<double>(batch_count);
+        const torch::Tensor deviation =
+            ((stacked - mean).square().sum(0) / static_cast<double>(batch_count)).sqrt();
+        const torch::Tensor mean_absolute = stacked.abs().sum(0) / static_cast<double>(batch_count);
+        const torch::Tensor nonzero = deviation != 0;
+        const double total = (mean_absolute.masked_select(nonzero) / deviation.masked_select(nonzero)).sum().item<double>();
+        if (total != 0) score += std::log(total);
+    }
+    return score;
+}
+
+double compute(Proxy proxy, Model& model, const Batch& batch, const ProxyOptions& options) {
+    switch (proxy) {
+        case Proxy::grad_norm: return gradient_norm(model, batch);
+        case Proxy::snip: return snip(model, batch);
+        case Proxy::grasp: return grasp(model, batch);
+        case Proxy::synflow: return synflow(model, batch, options.device);
+        case Proxy::jacob_cov: return jacobian_covariance(model, batch);
+        case Proxy::zico: return zico(model, batch, options.zico_batches);
+    }
+    throw Error("unknown proxy");
+}
+
+}  // namespace
+
+void ProxyOptions::validate(int64_t samples) const {
+    if (proxies.empty()) throw SettingError("proxies", "names none: give at least one proxy");
+    for (std::size_t i = 0; i < proxies.size(); ++i)
+        for (std::size_t j = 0; j < i; ++j)
+            if (proxies[i] == proxies[j])
+                throw SettingError("proxies", fmt::format("names {} twice", name_of(proxies[i])));
+    const bool zico_asked = std::find(proxies.begin(), proxies.end(), Proxy::zico) != proxies.end();
+    if (zico_asked && (zico_batches < 2 || zico_batches > samples))
+        throw SettingError("zico_batches", fmt::format("must be between 2 (a deviation needs two batches) and the {} "
+                                                       "samples (got {})",
+                                                       samples, zico_batches));
+    if (zico_asked && samples % zico_batches != 0)
+        throw SettingError("zico_batches", fmt::format("must divide the {} samples into equal batches (got {})",
+                                                       samples, zico_batches));
+    require_available(device, "device");
+}
+
+double ProxyScores::at(Proxy proxy) const {
+    for (const auto& [which, score] : scores)
+        if (which == proxy) return score;
+    throw Error(fmt::format("the proxy {} was not computed", name_of(proxy)));
+}
+
+ProxyScores zero_cost_proxies(Model& model, const LabelledImages& samples, const ProxyOptions& options,
+                              ProgressSink* progress) {
+    options.validate(samples.size());
+    const auto start = std::chrono::steady_clock::now();
+    const torch::ScalarType dtype = options.dtype == Precision::float64 ? torch::kFloat64 : torch::kFloat32;
+    model.to(options.device, dtype);
+    StateSnapshot snapshot(model);
+    const Batch batch{samples.images.to(options.device, dtype), samples.labels.to(options.device)};
+    const ProgressTask task(progress, "proxies", static_cast<int64_t>(options.proxies.size()), "proxies");
+    ProxyScores result;
+    result.samples = samples.size();
+    for (const torch::Tensor& weight : layer_weights(model)) result.layer_weights += weight.numel();
+    for (const Proxy proxy : options.proxies) {
+        if (InterruptGuard::requested())
+            throw Interrupted(InterruptGuard::signal_number(), "interrupted between proxies; nothing is saved: run it again");
+        model.to(options.device, dtype);
+        model.set_training(true);
+        const double score = compute(proxy, model, batch, options);
+        snapshot.restore();
+        result.scores.emplace_back(proxy, score);
+        task.update(static_cast<int64_t>(result.scores.size()), fmt::format("{} {:.6g}", name_of(proxy), score));
+    }
+    model.to(options.device, dtype);
+    snapshot.restore();
+    model.set_training(false);
+    result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return result;
+}
+
+nlohmann::ordered_json proxies_json(const ProxyScores& scores) {
+    nlohmann::ordered_json json;
+    for (const auto& [proxy, score] : scores.scores) json[std::string(name_of(proxy))] = score;
+    json["samples"] = scores.samples;
+    json["layer_weights"] = scores.layer_weights;
+    json["seconds"] = scores.seconds;
+    return json;
+}
+
+void write_proxies_file(const std::filesystem::path& path, const ProxyScores& scores,
+                        const ObjectiveProvenance& provenance, const OutputRecord& record) {
+    write_hdf5_atomically(path, [&](Hdf5File& file) {
+        write_standard_attributes(file, proxies_format, 1, record);
+        provenance.write_to(file);
+        for (const auto& [proxy, score] : scores.scores) file.set_attribute("/", std::string(name_of(proxy)), score);
+        file.set_attribute("/", "layer_weights", scores.layer_weights);
+        file.set_attribute("/", "seconds", scores.seconds);
+    });
+}
+
+}  // namespace cellscape

@@ -1,0 +1,85 @@
+#pragma once
+// Zero-cost proxies (docs/analysis.md, "Zero-cost proxies"): scores NAS
+// computes from one or a few batches at (or near) initialization to rank
+// networks without training them. Each is defined as its reference code
+// computes it (SamsungLabs/zero-cost-nas, commit a43bfbc; SLDGroup/ZiCo,
+// commit b0fec65), on the weights of the model's convolutions and linear
+// layers ("layer weights": every parameter of two or more dimensions):
+//
+//   grad_norm  sum over layer weights W of ||dL/dW||_2
+//   snip       sum |W * dL/dW|         (dL/dmask of W * mask at mask = 1)
+//   grasp      sum -W * (H g)          g = dL/dW, H the Hessian of L over the layer weights
+//   synflow    sum |W * dR/dW|         R = sum of the outputs for one all-ones input,
+//                                      every parameter made |p|, BatchNorm an identity, float64
+//   jacob_cov  -sum_i log(v_i + k) + 1 / (v_i + k), v the eigenvalues of the correlation
+//              matrix of the samples' input gradients of the summed outputs, k = 1e-5
+//   zico       sum over layer weights of log sum_j mean_b|g_bj| / std_b(g_bj) over the
+//              elements whose standard deviation across the batches b is not zero
+//
+// L is the mean cross-entropy over the samples (one batch; ZiCo: each of its
+// batches), with BatchNorm on each batch's statistics (train mode), as the
+// reference code runs a freshly built network.
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cellscape/analysis/model.hpp"
+#include "cellscape/analysis/objective.hpp"
+#include "cellscape/data/dataset.hpp"
+#include "cellscape/io/hdf5.hpp"
+#include "cellscape/util/names.hpp"
+#include "cellscape/util/progress.hpp"
+
+namespace cellscape {
+
+inline constexpr const char* proxies_format = "cellscape-proxies";
+
+enum class Proxy { grad_norm, snip, grasp, synflow, jacob_cov, zico };
+
+template <>
+struct EnumNames<Proxy> {
+    static constexpr std::array<std::pair<std::string_view, Proxy>, 6> values{{{"grad_norm", Proxy::grad_norm},
+                                                                               {"snip", Proxy::snip},
+                                                                               {"grasp", Proxy::grasp},
+                                                                               {"synflow", Proxy::synflow},
+                                                                               {"jacob_cov", Proxy::jacob_cov},
+                                                                               {"zico", Proxy::zico}}};
+};
+
+struct ProxyOptions {
+    std::vector<Proxy> proxies{Proxy::grad_norm, Proxy::snip,      Proxy::grasp,
+                               Proxy::synflow,   Proxy::jacob_cov, Proxy::zico};
+    // ZiCo's batches: the samples in this many consecutive, equal batches (at least 2).
+    int64_t zico_batches = 2;
+    // The device and floating-point type of every proxy but synflow (always float64).
+    torch::Device device = torch::kCPU;
+    Precision dtype = Precision::float32;
+
+    // SettingError naming the field ("proxies", "zico_batches").
+    void validate(int64_t samples) const;
+};
+
+struct ProxyScores {
+    std::vector<std::pair<Proxy, double>> scores;  // in the order asked for
+    int64_t samples = 0, layer_weights = 0;         // samples used; parameters counted as layer weights
+    double seconds = 0;
+    double at(Proxy proxy) const;                  // Error when the proxy was not computed
+};
+
+// Computes the proxies on `model` and `samples` (images as the model takes
+// them, labels). The model's parameters and buffers are as found afterwards
+// (every proxy starts from them); it is left in eval mode, on the options'
+// device and dtype. Progress per proxy.
+ProxyScores zero_cost_proxies(Model& model, const LabelledImages& samples, const ProxyOptions& options,
+                              ProgressSink* progress = nullptr);
+
+nlohmann::ordered_json proxies_json(const ProxyScores& scores);
+
+void write_proxies_file(const std::filesystem::path& path, const ProxyScores& scores,
+                        const ObjectiveProvenance& provenance, const OutputRecord& record);
+
+}  // namespace cellscape
