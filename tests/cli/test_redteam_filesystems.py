@@ -55,12 +55,13 @@ def writers(tiny_run, directory, tmp_path):
         "gradvar": ["gradvar", "--checkpoint", checkpoint, "--batches", "2", "--batch-size", "16",
                     "--out", directory / "g.h5"],
         "surface": ["surface", "--checkpoint", checkpoint, "--x", "-1:1:3", *SMALL, "--out", directory / "s.h5"],
+        "proxies": ["proxies", "--checkpoint", checkpoint, "--samples", "16", "--out", directory / "p.h5"],
         "merge": ["merge", directory / "m.h5", shard],
         "render": ["cell", "DARTS_V2", "--render", directory / "darts.svg"],
     }
 
 
-WRITERS = ["train", "study", "slurm-dry-run", "hessian", "gradvar", "surface", "merge", "render"]
+WRITERS = ["train", "study", "slurm-dry-run", "hessian", "gradvar", "surface", "proxies", "merge", "render"]
 
 
 @pytest.mark.parametrize("command", WRITERS)

@@ -34,6 +34,8 @@ SAME_FILE = [
     ["surface", "--checkpoint", "model.h5", "--x", "-1:1:3", *SMALL, "--out", "model.h5"],
     ["surface", "--checkpoint", "model.h5", "--x", "-1:1:3", "--directions-from", "surface.h5", *SMALL,
      "--out", "surface.h5"],
+    ["proxies", "--checkpoint", "model.h5", "--samples", "16", "--proxies", "snip", "--threads", "1",
+     "--out", "linked.h5"],
     ["merge", "surface.h5", "surface.h5"],
 ]
 
@@ -48,7 +50,7 @@ def test_an_output_is_never_one_of_the_commands_inputs(work, args, force):
 
 
 @pytest.mark.parametrize("kind", ["fifo", "device", "directory"])
-@pytest.mark.parametrize("command", ["hessian", "gradvar", "merge", "render"])
+@pytest.mark.parametrize("command", ["hessian", "gradvar", "proxies", "merge", "render"])
 def test_force_replaces_only_regular_files(work, kind, command):
     target = work / f"special-{kind}.h5"
     if kind == "fifo":
@@ -64,6 +66,8 @@ def test_force_replaces_only_regular_files(work, kind, command):
                         "--out", target, "--force"],
             "gradvar": ["gradvar", "--checkpoint", work / "model.h5", "--batches", "2", "--batch-size", "16",
                         "--out", target, "--force"],
+            "proxies": ["proxies", "--checkpoint", work / "model.h5", "--samples", "16", "--proxies", "snip",
+                        "--out", target, "--force"],
             "merge": ["merge", target, work / "surface.h5"],
             "render": ["cell", "DARTS_V2", "--render", target, "--force"]}[command]
     before = snapshot(work)
@@ -78,7 +82,8 @@ def test_a_second_writer_of_one_file_is_refused_naming_the_holder(work):
         lock.write("4242")
         lock.flush()
         for args in (["hessian", "--checkpoint", work / "model.h5", "--top-k", "1", *SMALL],
-                     ["gradvar", "--checkpoint", work / "model.h5", "--batches", "2", "--batch-size", "16"]):
+                     ["gradvar", "--checkpoint", work / "model.h5", "--batches", "2", "--batch-size", "16"],
+                     ["proxies", "--checkpoint", work / "model.h5", "--samples", "16", "--proxies", "snip"]):
             refused(run(*args, "--out", work / "result.h5"), "being written by another cellscape process (pid 4242)")
             assert not (work / "result.h5").exists()
     # Released: the same command runs.
