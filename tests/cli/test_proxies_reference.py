@@ -250,3 +250,41 @@ def test_the_scores_file_records_the_scores_and_their_batch(cellscape, checkpoin
         assert f.attrs["bn_mode"] == "train" and f.attrs["dtype"] == "float64"
         assert f.attrs["model_source"] == f"checkpoint:{checkpoint}"
         assert f.attrs["parameter_count"] == printed["layer_weights"]
+
+
+class SmallConvNet(nn.Module):
+    """A PyTorch model of the kind a user brings as TorchScript: convolutions, BatchNorm, ReLU, a linear head."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 4, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(4)
+        self.conv2 = nn.Conv2d(4, 4, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(4)
+        self.head = nn.Linear(4 * 5 * 5, 3)
+
+    def forward(self, x):
+        h = torch.relu(self.bn1(self.conv1(x)))
+        h = torch.relu(self.bn2(self.conv2(h)))
+        return self.head(h.flatten(1))
+
+
+@pytest.mark.parametrize("operators", [[], ["--torchscript-as-saved"]], ids=["cellscape", "as-saved"])
+def test_a_torchscript_model_s_proxies_equal_the_reference_code(cellscape, tmp_path, operators):
+    # Scripted (not traced), so that BatchNorm follows the train/eval switch the proxies use.
+    import h5py
+    torch.manual_seed(4)
+    model = SmallConvNet().double()
+    x = torch.randn(24, 1, 5, 5, dtype=torch.float32)
+    y = torch.arange(24) % 3
+    torch.jit.script(model).save(str(tmp_path / "model.pt"))
+    with h5py.File(tmp_path / "data.h5", "w") as f:
+        f["x"] = x.numpy()
+        f["y"] = y.numpy()
+    scores = json.loads(cellscape("proxies", "--torchscript", str(tmp_path / "model.pt"), "--data",
+                                  str(tmp_path / "data.h5"), "--samples", "0", "--sampling", "sequential",
+                                  "--dtype", "float64", "--threads", "1", "--zico-batches", str(ZICO_BATCHES),
+                                  *operators).stdout)
+    for proxy in PROXIES:
+        expected = REFERENCES[proxy](copy.deepcopy(model).train(), x.double(), y)
+        assert scores[proxy] == pytest.approx(expected, rel=RTOL, abs=0), proxy
