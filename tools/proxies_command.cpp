@@ -53,20 +53,9 @@ void add_proxies_command(CLI::App& app) {
         settings.validate(loaded.samples.size());
         InterruptGuard interrupts;  // Ctrl-C: a sentence, not a dead process (nothing is saved before the end)
         const ProxyScores scores = zero_cost_proxies(*loaded.model, loaded.samples, settings, progress_sink());
-        if (!options->out.path.empty()) {
-            ObjectiveProvenance provenance = loaded.provenance;
-            provenance.samples = scores.samples;
-            provenance.batch_size = scores.samples;
-            provenance.bn_mode = "train";
-            provenance.dtype = flags.dtype;
-            provenance.device = objective_options.device.str();
-            provenance.cuda_float32 = cuda_float32_used(objective_options.device, settings.dtype == Precision::float64
-                                                                                         ? torch::kFloat64
-                                                                                         : torch::kFloat32);
-            provenance.parameter_selection = "layer weights (parameters of two or more dimensions)";
-            provenance.parameter_count = scores.layer_weights;
-            write_proxies_file(options->out.path, scores, provenance, command_line());
-        }
+        if (!options->out.path.empty())
+            write_proxies_file(options->out.path, scores, proxies_provenance(loaded.provenance, scores, settings),
+                               command_line());
         auto json = proxies_json(scores);
         if (!options->out.path.empty()) json["out"] = options->out.path;
         std::cout << json.dump(options->json ? 2 : -1) << "\n";

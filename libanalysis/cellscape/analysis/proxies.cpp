@@ -286,6 +286,20 @@ nlohmann::ordered_json proxies_json(const ProxyScores& scores) {
     return json;
 }
 
+ObjectiveProvenance proxies_provenance(ObjectiveProvenance source, const ProxyScores& scores,
+                                       const ProxyOptions& options) {
+    const torch::ScalarType dtype = options.dtype == Precision::float64 ? torch::kFloat64 : torch::kFloat32;
+    source.samples = scores.samples;
+    source.batch_size = scores.samples;
+    source.bn_mode = "train";
+    source.dtype = std::string(name_of(options.dtype));
+    source.device = options.device.str();
+    source.cuda_float32 = cuda_float32_used(options.device, dtype);
+    source.parameter_selection = "layer weights (parameters of two or more dimensions)";
+    source.parameter_count = scores.layer_weights;
+    return source;
+}
+
 void write_proxies_file(const std::filesystem::path& path, const ProxyScores& scores,
                         const ObjectiveProvenance& provenance, const OutputRecord& record) {
     write_hdf5_atomically(path, [&](Hdf5File& file) {

@@ -79,6 +79,11 @@ ProxyScores zero_cost_proxies(Model& model, const LabelledImages& samples, const
 
 nlohmann::ordered_json proxies_json(const ProxyScores& scores);
 
+// What a proxies file records: `source`'s model and samples (from
+// load_model_and_samples), and how the proxies evaluated them.
+ObjectiveProvenance proxies_provenance(ObjectiveProvenance source, const ProxyScores& scores,
+                                       const ProxyOptions& options);
+
 void write_proxies_file(const std::filesystem::path& path, const ProxyScores& scores,
                         const ObjectiveProvenance& provenance, const OutputRecord& record);
 

@@ -249,6 +249,11 @@ void check_loaded_weights(const TrainingState& state, torch::nn::Module& network
                                 origin));
 }
 
+nn::DartsNetwork initial_network(const TrainingState& state) {
+    torch::manual_seed(state.training.seed);
+    return nn::DartsNetwork(state.genotype, state.network);
+}
+
 nn::DartsNetwork network_from_checkpoint(const TrainingState& state, const std::string& origin) {
     nn::DartsNetwork network(state.genotype, state.network);
     load_tensors(state.parameters, *network, false, origin);

@@ -69,6 +69,11 @@ void load_tensors(const NamedTensors& from, torch::nn::Module& into, bool buffer
 // check_loaded_weights.
 nn::DartsNetwork network_from_checkpoint(const TrainingState& state, const std::string& origin);
 
+// The network a run of `state`'s settings starts from: seeded by the run's
+// seed, before any step (the trainer builds it so; a study's zero-cost
+// proxies rebuild it from any of the run's checkpoints).
+nn::DartsNetwork initial_network(const TrainingState& state);
+
 // After the checkpoint's parameters were loaded into `network`: Error when
 // one is not finite, or when they do not hash to the checkpoint's
 // weights_hash (the file was damaged or edited, or has tensors of another

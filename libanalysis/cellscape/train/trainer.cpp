@@ -224,8 +224,7 @@ private:
     int64_t steps_per_epoch() const { return (samples() + config().batch_size - 1) / config().batch_size; }
 
     nn::DartsNetwork make_network() {
-        torch::manual_seed(config().seed);  // initial weights
-        nn::DartsNetwork network(state_.genotype, state_.network);
+        nn::DartsNetwork network = initial_network(state_);
         if (resumed_) {
             load_tensors(state_.parameters, *network, false, resumed_->string());
             load_tensors(state_.buffers, *network, true, resumed_->string());
