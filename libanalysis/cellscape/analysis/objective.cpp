@@ -5,18 +5,29 @@
 #include <numeric>
 #include <regex>
 
+#include "cellscape/detail/autograd.hpp"
 #include "cellscape/io/hdf5.hpp"
 #include "cellscape/util/device.hpp"
 #include "cellscape/util/error.hpp"
 
 namespace cellscape {
-namespace {
-
-namespace F = torch::nn::functional;
 
 torch::ScalarType scalar_type_of(Precision precision) {
     return precision == Precision::float64 ? torch::kFloat64 : torch::kFloat32;
 }
+
+std::vector<torch::Tensor> gradients_or_zeros(const torch::Tensor& output, const std::vector<torch::Tensor>& inputs,
+                                              bool create_graph, bool retain_graph) {
+    auto gradients = torch::autograd::grad({output}, inputs, {}, retain_graph || create_graph, create_graph,
+                                           /*allow_unused=*/true);
+    for (std::size_t i = 0; i < gradients.size(); ++i)
+        if (!gradients[i].defined()) gradients[i] = torch::zeros_like(inputs[i]);
+    return gradients;
+}
+
+namespace {
+
+namespace F = torch::nn::functional;
 
 // The evaluation samples of a split: the first N, or N chosen by the seed.
 torch::Tensor evaluation_indices(int64_t available, const EvaluationSamples& options) {
@@ -27,18 +38,6 @@ torch::Tensor evaluation_indices(int64_t available, const EvaluationSamples& opt
         return torch::arange(options.samples > 0 ? options.samples : available, torch::kInt64);
     }
     return choose_subset(available, options.samples, options.seed, "samples");
-}
-
-// d outputs / d inputs, with zeros for inputs the outputs do not depend on
-// (e.g. parameters of a branch the forward pass skips).
-// The graph is kept for another pass when `retain_graph` or `create_graph`.
-std::vector<torch::Tensor> gradients_or_zeros(const torch::Tensor& output, const std::vector<torch::Tensor>& inputs,
-                                              bool create_graph, bool retain_graph = false) {
-    auto gradients = torch::autograd::grad({output}, inputs, {}, retain_graph || create_graph, create_graph,
-                                           /*allow_unused=*/true);
-    for (std::size_t i = 0; i < gradients.size(); ++i)
-        if (!gradients[i].defined()) gradients[i] = torch::zeros_like(inputs[i]);
-    return gradients;
 }
 
 // The evaluation set's mean loss, or the whole gradient, must be finite.

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "cellscape/detail/autograd.hpp"
 #include "cellscape/io/hdf5.hpp"
 #include "cellscape/util/device.hpp"
 #include "cellscape/util/error.hpp"
@@ -20,22 +21,13 @@ namespace F = torch::nn::functional;
 
 // What the reference code iterates over: the weights of nn.Conv2d and
 // nn.Linear modules, which are exactly the parameters of two or more
-// dimensions (BatchNorm's weights and every bias have one).
+// dimensions (BatchNorm's weights and every bias have one). A layer the
+// output does not reach has zero gradients (gradients_or_zeros), as there.
 std::vector<torch::Tensor> layer_weights(Model& model) {
     std::vector<torch::Tensor> weights;
     for (const auto& [name, parameter] : model.named_parameters())
         if (parameter.dim() >= 2) weights.push_back(parameter);
     return weights;
-}
-
-// d output / d inputs, zeros for inputs the output does not reach (the
-// reference code counts those layers as zeros too).
-std::vector<torch::Tensor> gradients(const torch::Tensor& output, const std::vector<torch::Tensor>& inputs,
-                                     bool create_graph = false) {
-    auto result = torch::autograd::grad({output}, inputs, {}, create_graph, create_graph, /*allow_unused=*/true);
-    for (std::size_t i = 0; i < result.size(); ++i)
-        if (!result[i].defined()) result[i] = torch::zeros_like(inputs[i]);
-    return result;
 }
 
 // The model's parameters and buffers, restored when the proxies are done:
@@ -77,29 +69,33 @@ double sum_of(const std::vector<torch::Tensor>& terms) {
 // grad_norm: the L2 norm of each layer weight's gradient, summed.
 double gradient_norm(Model& model, const Batch& batch) {
     const auto weights = layer_weights(model);
-    const auto g = gradients(mean_loss(model, batch), weights);
+    const auto g = gradients_or_zeros(mean_loss(model, batch), weights, false);
     std::vector<torch::Tensor> norms;
     for (const torch::Tensor& gradient : g) norms.push_back(gradient.norm());
     return sum_of(norms);
 }
 
-// SNIP: |dL/dmask| for W * mask at mask = 1 is |W * dL/dW|.
-double snip(Model& model, const Batch& batch) {
-    const auto weights = layer_weights(model);
-    const auto g = gradients(mean_loss(model, batch), weights);
+// sum |W * g| over the layer weights: SNIP's and synflow's score.
+double sum_of_absolute_products(const std::vector<torch::Tensor>& weights, const std::vector<torch::Tensor>& g) {
     std::vector<torch::Tensor> terms;
     for (std::size_t i = 0; i < weights.size(); ++i) terms.push_back((weights[i].detach() * g[i]).abs());
     return sum_of(terms);
+}
+
+// SNIP: |dL/dmask| for W * mask at mask = 1 is |W * dL/dW|.
+double snip(Model& model, const Batch& batch) {
+    const auto weights = layer_weights(model);
+    return sum_of_absolute_products(weights, gradients_or_zeros(mean_loss(model, batch), weights, false));
 }
 
 // GraSP: -W * Hg, with Hg the gradient of z = g . dL/dW (g held fixed):
 // the Hessian over the layer weights times their gradient.
 double grasp(Model& model, const Batch& batch) {
     const auto weights = layer_weights(model);
-    const auto with_graph = gradients(mean_loss(model, batch), weights, /*create_graph=*/true);
+    const auto with_graph = gradients_or_zeros(mean_loss(model, batch), weights, /*create_graph=*/true);
     torch::Tensor z = torch::zeros({}, with_graph.front().options());
     for (const torch::Tensor& gradient : with_graph) z = z + (gradient.detach() * gradient).sum();
-    const auto hg = gradients(z, weights);
+    const auto hg = gradients_or_zeros(z, weights, false);
     std::vector<torch::Tensor> terms;
     for (std::size_t i = 0; i < weights.size(); ++i) terms.push_back(-weights[i].detach() * hg[i]);
     return sum_of(terms);
@@ -148,10 +144,7 @@ double synflow(Model& model, const Batch& batch, torch::Device device) {
     shape.front() = 1;
     const torch::Tensor ones = torch::ones(shape, torch::TensorOptions().dtype(torch::kFloat64).device(device));
     const auto weights = layer_weights(model);
-    const auto g = gradients(model.forward(ones).sum(), weights);
-    std::vector<torch::Tensor> terms;
-    for (std::size_t i = 0; i < weights.size(); ++i) terms.push_back((weights[i].detach() * g[i]).abs());
-    return sum_of(terms);
+    return sum_of_absolute_products(weights, gradients_or_zeros(model.forward(ones).sum(), weights, false));
 }
 
 // jacob_cov: the correlation matrix of the samples' input gradients of the
@@ -191,7 +184,7 @@ double zico(Model& model, const Batch& batch, int64_t batch_count) {
     std::vector<std::vector<torch::Tensor>> per_batch;  // [batch][layer], float64
     for (int64_t b = 0; b < batch_count; ++b) {
         const Batch part{batch.images.narrow(0, b * size, size), batch.labels.narrow(0, b * size, size)};
-        auto g = gradients(mean_loss(model, part), weights);
+        auto g = gradients_or_zeros(mean_loss(model, part), weights, false);
         for (torch::Tensor& gradient : g) gradient = gradient.to(torch::kFloat64).flatten();
         per_batch.push_back(std::move(g));
     }
@@ -252,7 +245,7 @@ ProxyScores zero_cost_proxies(Model& model, const LabelledImages& samples, const
                               ProgressSink* progress) {
     options.validate(samples.size());
     const auto start = std::chrono::steady_clock::now();
-    const torch::ScalarType dtype = options.dtype == Precision::float64 ? torch::kFloat64 : torch::kFloat32;
+    const torch::ScalarType dtype = scalar_type_of(options.dtype);
     model.to(options.device, dtype);
     StateSnapshot snapshot(model);
     const Batch batch{samples.images.to(options.device, dtype), samples.labels.to(options.device)};
@@ -263,15 +256,13 @@ ProxyScores zero_cost_proxies(Model& model, const LabelledImages& samples, const
     for (const Proxy proxy : options.proxies) {
         if (InterruptGuard::requested())
             throw Interrupted(InterruptGuard::signal_number(), "interrupted between proxies; nothing is saved: run it again");
-        model.to(options.device, dtype);
         model.set_training(true);
         const double score = compute(proxy, model, batch, options);
+        model.to(options.device, dtype);  // synflow ran in float64
         snapshot.restore();
         result.scores.emplace_back(proxy, score);
         task.update(static_cast<int64_t>(result.scores.size()), fmt::format("{} {:.6g}", name_of(proxy), score));
     }
-    model.to(options.device, dtype);
-    snapshot.restore();
     model.set_training(false);
     result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return result;
@@ -288,7 +279,7 @@ nlohmann::ordered_json proxies_json(const ProxyScores& scores) {
 
 ObjectiveProvenance proxies_provenance(ObjectiveProvenance source, const ProxyScores& scores,
                                        const ProxyOptions& options) {
-    const torch::ScalarType dtype = options.dtype == Precision::float64 ? torch::kFloat64 : torch::kFloat32;
+    const torch::ScalarType dtype = scalar_type_of(options.dtype);
     source.samples = scores.samples;
     source.batch_size = scores.samples;
     source.bn_mode = "train";
