@@ -34,11 +34,17 @@ if grep -rEn '#include "(analysis|cells|data|io|nn|study|train|util)/' "$work/pr
   echo "installed headers include generic paths" >&2; exit 1
 fi
 
+# Runs a command with its output in LOG, printed only when it fails.
+logged() {
+  local log=$1
+  shift
+  "$@" > "$log" 2>&1 || { cat "$log"; exit 1; }
+}
+
 torch_prefix=$("$python" -c 'import torch; print(torch.utils.cmake_prefix_path)')
-cmake -S "$source_dir/tests/install/consumer" -B "$work/consumer" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_PREFIX_PATH="$work/prefix;$torch_prefix" -DPython_EXECUTABLE="$python" > "$work/configure.log" 2>&1 ||
-  { cat "$work/configure.log"; exit 1; }
-cmake --build "$work/consumer" > "$work/build.log" 2>&1 || { tail -50 "$work/build.log"; exit 1; }
+logged "$work/configure.log" cmake -S "$source_dir/tests/install/consumer" -B "$work/consumer" -G Ninja \
+  -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$work/prefix;$torch_prefix" -DPython_EXECUTABLE="$python"
+logged "$work/build.log" cmake --build "$work/consumer"
 "$work/consumer/top_eigenvalue"
 "$work/consumer/uses_fmt"
 "$work/consumer/old_names"
@@ -49,13 +55,12 @@ done
 
 # The cells component alone, with nothing but cellscape's prefix to search:
 # no LibTorch, HDF5 or CUDA is looked for.
-cmake -S "$source_dir/tests/install/cells_consumer" -B "$work/cells_consumer" -G Ninja \
-  -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$work/prefix" > "$work/cells-configure.log" 2>&1 ||
-  { cat "$work/cells-configure.log"; exit 1; }
+logged "$work/cells-configure.log" cmake -S "$source_dir/tests/install/cells_consumer" -B "$work/cells_consumer" \
+  -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$work/prefix"
 if grep -nE 'Torch|CUDA|HDF5' "$work/cells-configure.log"; then
   echo "configuring the cells component looked for LibTorch, CUDA or HDF5" >&2; exit 1
 fi
-cmake --build "$work/cells_consumer" > "$work/cells-build.log" 2>&1 || { tail -50 "$work/cells-build.log"; exit 1; }
+logged "$work/cells-build.log" cmake --build "$work/cells_consumer"
 "$work/cells_consumer/zoo_metrics"
 # cellscape inside a consumer's own tree (add_subdirectory), configured with
 # no build type: it keeps the consumer's (none), registers no tests of its
@@ -63,9 +68,8 @@ cmake --build "$work/cells_consumer" > "$work/cells-build.log" 2>&1 || { tail -5
 # and run; the analysis consumers are compiled only (linking them would build
 # LibTorch's half of the library again, some 30 minutes here), and the one
 # that calls fmt must refer to the fmt it links, not LibTorch's bundled one.
-cmake -S "$source_dir/tests/install/subdirectory_consumer" -B "$work/subdirectory" -G Ninja \
-  -DCELLSCAPE_SOURCE_DIR="$source_dir" -DCELLSCAPE_PYTHON="$python" > "$work/subdirectory-configure.log" 2>&1 ||
-  { cat "$work/subdirectory-configure.log"; exit 1; }
+logged "$work/subdirectory-configure.log" cmake -S "$source_dir/tests/install/subdirectory_consumer" \
+  -B "$work/subdirectory" -G Ninja -DCELLSCAPE_SOURCE_DIR="$source_dir" -DCELLSCAPE_PYTHON="$python"
 if ! grep -qx 'CMAKE_BUILD_TYPE:STRING=' "$work/subdirectory/CMakeCache.txt"; then
   echo "add_subdirectory(cellscape) changed the consumer's build type:" >&2
   grep '^CMAKE_BUILD_TYPE' "$work/subdirectory/CMakeCache.txt" >&2; exit 1
@@ -73,14 +77,12 @@ fi
 if [ -e "$work/subdirectory/cellscape/tests" ]; then
   echo "add_subdirectory(cellscape) registered cellscape's own tests in the consumer's build" >&2; exit 1
 fi
-cmake --build "$work/subdirectory" --target zoo_metrics > "$work/subdirectory-build.log" 2>&1 ||
-  { tail -50 "$work/subdirectory-build.log"; exit 1; }
+logged "$work/subdirectory-build.log" cmake --build "$work/subdirectory" --target zoo_metrics
 "$work/subdirectory/zoo_metrics"
 objects=$(ninja -C "$work/subdirectory" -t targets all | grep -oE '^CMakeFiles/(top_eigenvalue|uses_fmt)\.dir/[^:]*\.o')
 [ "$(echo "$objects" | wc -l)" -eq 2 ] || { echo "expected two consumer objects, found: $objects" >&2; exit 1; }
 # shellcheck disable=SC2086
-ninja -C "$work/subdirectory" $objects > "$work/subdirectory-compile.log" 2>&1 ||
-  { tail -50 "$work/subdirectory-compile.log"; exit 1; }
+logged "$work/subdirectory-compile.log" ninja -C "$work/subdirectory" $objects
 uses_fmt_object="$work/subdirectory/$(echo "$objects" | grep uses_fmt)"
 system_fmt=$(ldconfig -p | awk '/libfmt\.so / {print $NF; exit}')
 linked_vformat=$(nm -DC "$system_fmt" | grep -o 'fmt::v[0-9]*::vformat' | sort -u | head -1)
