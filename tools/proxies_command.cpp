@@ -29,6 +29,10 @@ void add_proxies_command(CLI::App& app) {
     command->add_option("--proxies", options->proxies, "Which proxies (default: all)")
         ->check(one_of<Proxy>())
         ->delimiter(',');
+    command->add_flag("--initial", options->objective.source.initial_weights,
+                      "Score the network the checkpoint's run started from (rebuilt from its seed), as NAS scores an "
+                      "untrained candidate, instead of the checkpoint's weights")
+        ->needs("--checkpoint");
     command->add_option("--zico-batches", options->zico_batches,
                         "ZiCo: the samples in this many equal batches (at least 2)")
         ->capture_default_str();

@@ -158,6 +158,10 @@ METRICS = [("train_loss", "training loss"), ("train_acc", "training accuracy"), 
            ("top_eigenvalue", "top Hessian eigenvalue"), ("trace", "Hessian trace"),
            ("gradient_variance", "gradient variance"), ("noise_scale", "gradient noise scale"),
            ("basin_fraction", "basin fraction"), ("basin_radius", "basin radius")]
+# The zero-cost proxies of the replicates' initial networks ([analysis.proxies]): their own figure.
+PROXY_METRICS = [("grad_norm", "grad_norm (at initialization)"), ("snip", "SNIP (at initialization)"),
+                 ("grasp", "GraSP (at initialization)"), ("synflow", "synflow (at initialization)"),
+                 ("jacob_cov", "jacob_cov (at initialization)"), ("zico", "ZiCo (at initialization)")]
 PREDICTORS = [("normal_width", "normal-cell width (c)"), ("normal_depth", "normal-cell depth")]
 REPLICATE_COLUMNS = ["cell", "status", "directory", "seed", "normal_width", "normal_depth", "epoch"]
 CELL_COLUMNS = ["cell", "directory", "normal_width", "normal_depth", "epoch", "n"]
@@ -295,7 +299,7 @@ class Study:
         return {name: values[rows[0]] for name, values in table.items()} if len(rows) else None
 
     def metric_label(self, metric):
-        return dict(METRICS)[metric].format(threshold=self.loss_threshold)
+        return dict(METRICS + PROXY_METRICS)[metric].format(threshold=self.loss_threshold)
 
     def replicate_values(self, cell, metric, epoch=None):
         """The finite values of a metric over the cell's finished replicates at `epoch` (default: the last)."""
@@ -495,7 +499,7 @@ def _cell_means(study, metric):
 
 # Positive metrics whose seeds spread over factors, not amounts: their
 # intervals are drawn on the log scale, where they cannot go below zero.
-POSITIVE_METRICS = {"top_eigenvalue", "trace", "gradient_variance", "noise_scale"}
+POSITIVE_METRICS = {"top_eigenvalue", "trace", "gradient_variance", "noise_scale", "grad_norm", "snip", "synflow"}
 
 
 def _log_interval(values, level=0.95):
@@ -674,12 +678,12 @@ def plot_metric(study, metric, predictor="normal_width", ax=None):
     return fig
 
 
-def study_scatter(study, out_dir):
-    """Every metric that has a value: per-cell means against width and against depth,
-    with 95% intervals, a least-squares line and Spearman's rho from the summary."""
-    metrics = [m for m, _ in METRICS if np.isfinite(_cell_means(study, m)[0]).any()]
+def _metrics_grid(study, metrics, positive, holm):
+    """The panels of plot_metric for every metric that has a value, against width and depth,
+    with a title that says how to read them; None when no metric has a value."""
+    metrics = [m for m, _ in metrics if np.isfinite(_cell_means(study, m)[0]).any()]
     if not metrics:
-        return []
+        return None
     fig, axes = plt.subplots(len(metrics), len(PREDICTORS), figsize=(9, 2.8 * len(metrics) + 1.0), squeeze=False,
                              layout="constrained")
     for row, metric in enumerate(metrics):
@@ -687,10 +691,25 @@ def study_scatter(study, out_dir):
             plot_metric(study, metric, predictor, ax=axes[row][column])
     population = f", population {study.population} (hollow: other populations)" if study.population else ""
     fig.suptitle(f"{study.name}, epoch {study.last_epoch}{population}:\ndots: seeds; points: per-cell means with "
-                 "95% intervals (geometric, on a log scale,\nfor eigenvalue, trace, gradient variance, noise scale); "
+                 f"95% intervals (geometric, on a log scale,\nfor {positive}); "
                  "dashed: least squares\nrho: Spearman's rank correlation of the cells' means [95% bootstrap "
-                 "interval],\np: permutation test (Holm: adjusted over the associations table)", fontsize=9)
-    return _save(fig, out_dir, "scatter")
+                 f"interval],\np: permutation test (Holm: adjusted over {holm})", fontsize=9)
+    return fig
+
+
+def study_scatter(study, out_dir):
+    """Every metric that has a value: per-cell means against width and against depth,
+    with 95% intervals, a least-squares line and Spearman's rho from the summary."""
+    fig = _metrics_grid(study, METRICS, "eigenvalue, trace, gradient variance, noise scale",
+                        "the associations table's trained metrics")
+    return _save(fig, out_dir, "scatter") if fig else []
+
+
+def study_proxies(study, out_dir):
+    """The zero-cost proxies of the replicates' initial networks, when the study computed
+    them: as study_scatter, into proxies.png/pdf."""
+    fig = _metrics_grid(study, PROXY_METRICS, "grad_norm, SNIP, synflow", "the proxies' rows")
+    return _save(fig, out_dir, "proxies") if fig else []
 
 
 def _mediation_rows(study):
@@ -772,6 +791,6 @@ def study_figures(directory, out_dir=None):
     out_dir = pathlib.Path(out_dir) if out_dir else study.directory / "figures"
     paths = []
     for draw in (study_cell_diagrams, study_loss_curves, study_loss_contours, study_linear_contours,
-                 study_gradient_variance_surfaces, study_hessian, study_scatter, study_mediation):
+                 study_gradient_variance_surfaces, study_hessian, study_scatter, study_proxies, study_mediation):
         paths += draw(study, out_dir)
     return paths

@@ -477,6 +477,43 @@ def test_the_scatter_plots_show_seeds_means_intervals_fit_and_association(tmp_pa
     assert scatter[2 * SHOWN_METRICS.index("epochs_to_threshold")]["ylabel"] == "epochs to train loss <= 0.8"
 
 
+def add_proxy_columns(directory, proxy, values):
+    """The summary's columns of one proxy: `values[cell]` for every finished replicate of
+    the cell (its seeds in SEEDS order) at every epoch, and the cells' means."""
+    with h5py.File(directory / "summary.h5", "a") as f:
+        cells = [c.decode() for c in f["replicates/cell"][()]]
+        seeds = f["replicates/seed"][()]
+        f[f"replicates/{proxy}"] = np.array([values[c][SEEDS.index(s)] for c, s in zip(cells, seeds)])
+        means = np.array([np.mean([v for s, v in zip(SEEDS, values[c.decode()]) if not failed(c.decode(), s)])
+                          for c in f["cells/cell"][()]])
+        f[f"cells/{proxy}_mean"] = means
+        f[f"cells/{proxy}_ci_low"] = means - 0.5
+        f[f"cells/{proxy}_ci_high"] = means + 0.5
+
+
+def test_the_proxies_figure_draws_the_proxies_a_study_computed_and_nothing_without_them(tmp_path, drawn):
+    write_study(tmp_path)
+    assert figures.study_proxies(figures.Study(tmp_path), tmp_path / "figures") == []
+    assert "proxies" not in drawn
+    snip = {c: [10.0 * (1 + BY_WIDTH.index(c)) + s for s in SEEDS] for c in BY_WIDTH}
+    grasp = {c: [-1.0 * BY_WIDTH.index(c) - 0.1 * s for s in SEEDS] for c in BY_WIDTH}
+    add_proxy_columns(tmp_path, "snip", snip)
+    add_proxy_columns(tmp_path, "grasp", grasp)
+    study = figures.Study(tmp_path)
+    figures.study_proxies(study, tmp_path / "figures")
+    panels = drawn["proxies"]
+    assert [p["ylabel"] for p in panels] == ["SNIP (at initialization) (geometric mean)"] * 2 + [
+        "GraSP (at initialization)"] * 2
+    # SNIP's seeds as dots at each cell's width, WIDE's failed seeds left out.
+    *dots, centres = panels[0]["points"]
+    widths = {c: w for c, w, _ in CELLS}
+    expected = [(widths[c], v) for c in BY_WIDTH for s, v in zip(SEEDS, snip[c]) if not failed(c, s)]
+    np.testing.assert_allclose(np.concatenate(dots), expected)
+    # The trained metrics' figure is unchanged by the proxies' columns.
+    figures.study_scatter(study, tmp_path / "figures")
+    assert len(drawn["scatter"]) == 2 * len(SHOWN_METRICS)
+
+
 def test_the_study_hessian_figure_never_has_an_empty_panel(tmp_path, drawn):
     draw_study(tmp_path / "both", figures.study_hessian)
     eigenvalues, densities = drawn["hessian"]

@@ -252,6 +252,27 @@ def test_the_scores_file_records_the_scores_and_their_batch(cellscape, checkpoin
         assert f.attrs["parameter_count"] == printed["layer_weights"]
 
 
+def test_initial_scores_the_network_the_run_started_from(cellscape, checkpoint, tmp_path):
+    # The trained checkpoint (epoch 1) with --initial equals the trainer's own
+    # epoch-0000.h5, to the bit: the same network rebuilt from the run's seed.
+    import h5py
+    trained = checkpoint.parent / "epoch-0001.h5"
+    out = tmp_path / "initial.h5"
+    initial = cellscape_proxies(cellscape, trained, "--initial", "--out", str(out))
+    saved = cellscape_proxies(cellscape, checkpoint)
+    as_trained = cellscape_proxies(cellscape, trained)
+    for proxy in PROXIES:
+        assert initial[proxy] == saved[proxy], proxy
+        assert as_trained[proxy] != saved[proxy], proxy
+    with h5py.File(out) as f:
+        assert f.attrs["model_source"] == f"checkpoint:{trained} (initial weights)"
+    with h5py.File(checkpoint) as f:  # the hash of the initial parameters, as the trainer recorded it
+        assert h5py.File(out).attrs["weights_hash"] == f.attrs["weights_hash"]
+    result = cellscape("proxies", "--torchscript", str(trained), "--dataset", "fashion-mnist", "--initial",
+                       check=False)
+    assert result.returncode != 0 and "--initial requires --checkpoint" in result.stderr
+
+
 class SmallConvNet(nn.Module):
     """A PyTorch model of the kind a user brings as TorchScript: convolutions, BatchNorm, ReLU, a linear head."""
 

@@ -54,6 +54,9 @@ gv_batch_size = 16
 [analysis.gradient_variance]
 batches = 3
 batch_size = 16
+[analysis.proxies]
+enabled = true
+samples = 32
 """
 
 
@@ -87,6 +90,11 @@ def test_the_summary_has_a_row_per_cell_and_checkpoint_with_cellscape_cells_widt
         assert (row["normal_width"], row["normal_depth"]) == (cell["normal"]["width"], cell["normal"]["depth"])
         assert (row["reduce_width"], row["reduce_depth"]) == (cell["reduce"]["width"], cell["reduce"]["depth"])
         assert row["top_eigenvalue"] is not None and row["gradient_variance"] > 0
+        # The proxies of the cell's initial network: the same in both epochs' rows, as its file says.
+        with h5py.File(out / row["directory"] / "proxies-epoch-0000.h5") as f:
+            for proxy in ["grad_norm", "snip", "grasp", "synflow", "jacob_cov", "zico"]:
+                assert row[proxy] == f.attrs[proxy], proxy
+            assert f.attrs["model_source"].endswith("(initial weights)")
         # Recomputed from the checkpoint's step losses: 8 steps per epoch, a
         # window of 2 steps, the first step whose window mean is <= 2.15.
         with h5py.File(out / row["directory"] / "train" / f"epoch-{row['epoch']:04d}.h5") as f:
@@ -243,7 +251,7 @@ def test_the_figures_and_the_notebook_run_on_the_study(study, tmp_path):
     plotted = subprocess.run([python, "-m", "cellscape_plots", "study", str(out)], capture_output=True, text=True)
     assert plotted.returncode == 0, plotted.stderr
     for name in ["cells", "loss-curves", "loss-contours", "loss-contours-linear", "gradient-variance-surfaces",
-                 "hessian", "scatter"]:
+                 "hessian", "scatter", "proxies"]:
         assert (out / "figures" / f"{name}.png").stat().st_size > 1000, name
         assert (out / "figures" / f"{name}.pdf").exists(), name
     notebook = pathlib.Path(os.environ["CELLSCAPE_NOTEBOOK"])

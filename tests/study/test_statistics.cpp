@@ -258,3 +258,92 @@ TEST_CASE("the cells table averages finished replicates only, per epoch, in firs
     CHECK(cells[2].n == 1);
     CHECK(std::string(study_metrics()[0].name) == "train_loss");
 }
+
+namespace {
+
+// Equal element by element, NaN equal to NaN (a p-value no test gave).
+bool same_values(const std::vector<double>& a, const std::vector<double>& b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (!(a[i] == b[i] || (std::isnan(a[i]) && std::isnan(b[i])))) return false;
+    return true;
+}
+
+bool has_column(const StudyTable& table, const std::string& name) {
+    return std::any_of(table.columns.begin(), table.columns.end(), [&](const auto& c) { return c.first == name; });
+}
+
+}  // namespace
+
+TEST_CASE("an optional analysis's metrics get columns only when measured, and a Holm family of their own") {
+    // Six cells of one population, two seeds: train_loss falls with width,
+    // snip rises with it, zico does not follow it; every other metric unmeasured.
+    std::vector<StudyRow> rows;
+    for (int c = 0; c < 6; ++c)
+        for (int seed = 1; seed <= 2; ++seed) {
+            StudyRow r;
+            r.cell = "cell" + std::to_string(c);
+            r.population = "p";
+            r.status = "ok";
+            r.epoch = 1;
+            r.seed = seed;
+            r.normal_width = 1 + c;
+            r.normal_depth = (c * 5) % 4 + 1;
+            r.train_loss = 1.0 / (c + 1) + 0.01 * seed;
+            r.test_loss = 0.3 * ((c * 7) % 6) + 0.02 * seed;
+            rows.push_back(r);
+        }
+    std::vector<StudyRow> with_proxies = rows;
+    for (StudyRow& r : with_proxies) {
+        r.snip = r.normal_width + 0.1 * static_cast<double>(r.seed);
+        r.zico = static_cast<double>((static_cast<int>(r.normal_width) * 5) % 6) + 0.1 * static_cast<double>(r.seed);
+    }
+    StudyStatistics statistics;
+    statistics.bootstrap_samples = 200;
+    statistics.permutations = 720;
+    statistics.power_simulations = 100;
+
+    CHECK_FALSE(has_column(replicates_table(rows), "snip"));
+    CHECK(has_column(replicates_table(rows), "top_eigenvalue"));  // the family "" keeps its columns unmeasured
+    CHECK(has_column(replicates_table(with_proxies), "snip"));
+    CHECK(has_column(replicates_table(with_proxies), "zico"));
+    CHECK_FALSE(has_column(replicates_table(with_proxies), "grad_norm"));
+    CHECK_FALSE(has_column(cells_table(summarize_cells(rows)), "snip_mean"));
+    CHECK(has_column(cells_table(summarize_cells(with_proxies)), "snip_mean"));
+    CHECK_FALSE(has_column(cells_table(summarize_cells(with_proxies)), "grad_norm_mean"));
+
+    const auto plain = associate_with_predictors(rows, statistics);
+    const auto both = associate_with_predictors(with_proxies, statistics);
+    std::vector<double> proxy_p, proxy_holm;
+    std::size_t matched = 0;
+    for (const auto& row : both) {
+        CHECK(row.metric != "grad_norm");
+        if (row.metric == "snip" || row.metric == "zico") {
+            CHECK(row.verdict == "no claim");
+            proxy_p.push_back(row.association.p_value);
+            proxy_holm.push_back(row.p_holm);
+            continue;
+        }
+        for (const auto& old : plain)
+            if (old.metric == row.metric && old.predictor == row.predictor && old.controlling == row.controlling) {
+                ++matched;
+                // Bitwise: the proxies' rows are not in this row's family.
+                CHECK(same_values({old.p_holm}, {row.p_holm}));
+            }
+    }
+    CHECK(matched == plain.size());
+    REQUIRE(proxy_p.size() == 8);  // 2 proxies x 2 predictors x plain and partial
+    CHECK(same_values(proxy_holm, holm_adjusted(proxy_p)));
+    CHECK(std::count_if(both.begin(), both.end(), [](const auto& r) { return r.metric == "snip"; }) == 4);
+
+    // Metric against metric: a pair with a proxy is in the proxies' family.
+    std::vector<double> pair_p, pair_holm, other_p, other_holm;
+    for (const auto& row : associate_metric_pairs(with_proxies, statistics)) {
+        const bool proxy = row.metric == "snip" || row.metric == "zico" || row.other == "snip" || row.other == "zico";
+        (proxy ? pair_p : other_p).push_back(row.association.p_value);
+        (proxy ? pair_holm : other_holm).push_back(row.p_holm);
+    }
+    REQUIRE(pair_p.size() == 5);  // snip-zico, and each with train_loss and test_loss
+    CHECK(same_values(pair_holm, holm_adjusted(pair_p)));
+    CHECK(same_values(other_holm, holm_adjusted(other_p)));
+}

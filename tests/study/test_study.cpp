@@ -13,6 +13,7 @@
 #include <functional>
 #include <string>
 
+#include "cellscape/analysis/proxies.hpp"
 #include "cellscape/io/hdf5.hpp"
 #include "cellscape/study/study.hpp"
 #include "cellscape/train/checkpoint.hpp"
@@ -429,4 +430,70 @@ TEST_CASE("the Hessian and the gradient variance can see BatchNorm as SGD does, 
     const StudyResult changed = run_study(config, dir / "study", "test");
     CHECK(changed.failed_replicates == 1);
     CHECK_THAT(changed.rows[0].status, Contains("gradvar-epoch-0001.h5 was made with other settings"));
+}
+
+TEST_CASE("a study's proxies score each replicate's initial network, the one its training started from") {
+    set_threads(1);
+    const TemporaryDirectory dir;
+    StudyConfig config = toy_study(testing::write_toy_dataset(dir));
+    config.cells = {"DARTS_V2"};
+    config.seeds = {3, 4};
+    config.proxies.enabled = true;
+    config.proxies.samples = 16;
+    config.training.checkpoint_epochs = {0};  // the trainer's own initial weights, the reference
+    const StudyResult result = run_study(config, dir / "study", "test");
+    REQUIRE(result.failed_replicates == 0);
+    REQUIRE(result.rows.size() == 2);
+    for (std::size_t i = 0; i < 2; ++i) {
+        const auto replicate = dir / "study" / result.rows[i].directory;
+        ObjectiveSource source;
+        source.checkpoint = (replicate / "train" / "epoch-0000.h5").string();
+        EvaluationSamples samples;
+        samples.samples = 16;
+        samples.seed = config.analysis_seed;
+        LoadedModel loaded = load_model_and_samples(source, samples);
+        const ProxyScores expected = zero_cost_proxies(*loaded.model, loaded.samples, ProxyOptions{});
+        // The same computation on the same weights and images, one thread: equal to the last bit.
+        const StudyRow& row = result.rows[i];
+        CHECK(row.grad_norm == expected.at(Proxy::grad_norm));
+        CHECK(row.snip == expected.at(Proxy::snip));
+        CHECK(row.grasp == expected.at(Proxy::grasp));
+        CHECK(row.synflow == expected.at(Proxy::synflow));
+        CHECK(row.jacob_cov == expected.at(Proxy::jacob_cov));
+        CHECK(row.zico == expected.at(Proxy::zico));
+        const Hdf5File file(replicate / "proxies-epoch-0000.h5", Hdf5File::Mode::read);
+        CHECK_THAT(file.string_attribute("/", "model_source"), Contains("(initial weights)"));
+        CHECK(file.double_attribute("/", "compute_seconds") > 0);
+    }
+    CHECK(result.rows[0].snip != result.rows[1].snip);  // each seed its own network
+    CHECK(column(result.summary, "snip") == std::vector<double>{result.rows[0].snip, result.rows[1].snip});
+
+    // Other proxy settings: the files are not reused; a missing file leaves the replicate unfinished.
+    StudyConfig changed = config;
+    changed.proxies.zico_batches = 4;
+    const StudyResult refused = run_study(changed, dir / "study", "test");
+    CHECK(refused.failed_replicates == 2);
+    CHECK_THAT(refused.rows[0].status, Contains("proxies-epoch-0000.h5 was made with other settings (zico_batches "
+                                                "was 2, the config now says 4)"));
+    const auto replicates = study_replicates(config);
+    CHECK(study_replicate_finished(config, dir / "study", replicates[0]));
+    std::filesystem::remove(dir / "study" / replicates[0].directory / "proxies-epoch-0000.h5");
+    CHECK_FALSE(study_replicate_finished(config, dir / "study", replicates[0]));
+    CHECK(run_study(config, dir / "study", "test").rows[0].snip == result.rows[0].snip);
+}
+
+TEST_CASE("a study's proxy settings are checked before any cell is trained") {
+    const TemporaryDirectory dir;
+    StudyConfig config = toy_study(testing::write_toy_dataset(dir));
+    config.proxies.enabled = true;
+    config.proxies.samples = 16;
+    config.proxies.zico_batches = 3;
+    CHECK_THROWS_WITH(validate_study(config),
+                      Contains("toy.toml: [analysis.proxies] zico_batches: must divide the 16 samples"));
+    config.proxies.zico_batches = 2;
+    config.proxies.samples = 0;
+    CHECK_THROWS_WITH(validate_study(config), Contains("[analysis.proxies] samples: must be at least 1"));
+    config.proxies.samples = 16;
+    config.proxies.proxies = {Proxy::snip, Proxy::snip};
+    CHECK_THROWS_WITH(validate_study(config), Contains("[analysis.proxies] proxies: names snip twice"));
 }

@@ -59,3 +59,25 @@ TEST_CASE("study config mistakes name the file, the key and the fix") {
                                                                            "[analysis.surface]\neval = [\"valid\"]\n")),
                       Contains("[analysis.surface] eval: 'valid' is not one of: train, test"));
 }
+
+TEST_CASE("[analysis.proxies] is off unless enabled, and names its proxies as the command line does") {
+    TemporaryDirectory directory;
+    CHECK_FALSE(StudyConfig::load(directory.write("plain.toml", minimal)).proxies.enabled);
+    const StudyConfig config = StudyConfig::load(directory.write("proxies.toml", std::string(minimal) + R"(
+[analysis.proxies]
+enabled = true
+proxies = ["snip", "zico"]
+samples = 32
+zico_batches = 4
+)"));
+    CHECK(config.proxies.enabled);
+    CHECK(config.proxies.proxies == std::vector<Proxy>{Proxy::snip, Proxy::zico});
+    CHECK(config.proxies.samples == 32);
+    CHECK(config.proxies.zico_batches == 4);
+    CHECK_THROWS_WITH(StudyConfig::load(directory.write("naswot.toml", std::string(minimal) +
+                                                                            "[analysis.proxies]\nproxies = [\"nwot\"]\n")),
+                      Contains("[analysis.proxies] proxies: 'nwot' is not one of: grad_norm, snip, grasp"));
+    CHECK_THROWS_WITH(StudyConfig::load(directory.write("none.toml", std::string(minimal) +
+                                                                          "[analysis.proxies]\nproxies = []\n")),
+                      Contains("[analysis.proxies] proxies: lists no proxy"));
+}

@@ -162,6 +162,21 @@ Objective::Objective(std::unique_ptr<Model> model, LabelledImages evaluation_set
     }
 }
 
+namespace {
+
+// `state` with the weights its run started from (no weights_hash to check:
+// they are the seed's, not the file's).
+TrainingState initial_state(const TrainingState& state) {
+    TrainingState initial = state;
+    nn::DartsNetwork network = initial_network(state);
+    initial.parameters = named_parameters_of(*network);
+    initial.buffers = named_buffers_of(*network);
+    initial.weights_hash.clear();
+    return initial;
+}
+
+}  // namespace
+
 LoadedModel load_model_and_samples(const ObjectiveSource& source, const EvaluationSamples& samples) {
     const bool from_checkpoint = !source.checkpoint.empty();
     if (from_checkpoint == !source.torchscript.empty())
@@ -172,10 +187,16 @@ LoadedModel load_model_and_samples(const ObjectiveSource& source, const Evaluati
     DatasetOptions data_options;
     if (from_checkpoint) {
         const TrainingState state = read_checkpoint(source.checkpoint);
-        model = model_from_checkpoint(state, source.checkpoint);
-        provenance.model_source = "checkpoint:" + source.checkpoint;
+        if (source.initial_weights) {
+            model = model_from_checkpoint(initial_state(state), source.checkpoint);
+            provenance.model_source = "checkpoint:" + source.checkpoint + " (initial weights)";
+            provenance.weights_hash = hash_tensors(model->named_parameters());
+        } else {
+            model = model_from_checkpoint(state, source.checkpoint);
+            provenance.model_source = "checkpoint:" + source.checkpoint;
+            provenance.weights_hash = state.weights_hash;
+        }
         provenance.model_operators = "cellscape's DARTS network";
-        provenance.weights_hash = state.weights_hash;
         // The training run's subsets and normalization, so the data is what the model saw.
         data_options = {state.training.dataset, state.training.train_size, state.training.test_size,
                         state.training.seed, true};

@@ -38,6 +38,10 @@ struct ObjectiveSource {
     // cellscape's in their place (nn/script_operators.hpp): the same function,
     // slower Hessian-vector products.
     bool torchscript_as_saved = false;
+    // With `checkpoint`: the network its run started from, rebuilt from the
+    // run's seed (train/checkpoint.hpp, initial_network), instead of the
+    // weights it holds; any checkpoint of a run gives the same network.
+    bool initial_weights = false;
 };
 
 // Which samples of a dataset Objective::load evaluates. An Objective made

@@ -1,7 +1,8 @@
 #pragma once
-// The enumerated settings of an Objective, torch-free so that configs and
-// the command line can name them: which split the evaluation samples come
-// from, how they are chosen, BatchNorm's mode and the floating-point type.
+// The enumerated settings of an Objective and of the analyses, torch-free so
+// that configs and the command line can name them: which split the
+// evaluation samples come from, how they are chosen, BatchNorm's mode, the
+// floating-point type, the eigensolver and the zero-cost proxies.
 #include <array>
 #include <string_view>
 #include <utility>
@@ -17,6 +18,8 @@ enum class Precision { float32, float64 };
 // The eigensolver of the Hessian's extreme eigenpairs: cellscape's own
 // thick-restart Lanczos (analysis/lanczos.hpp), or Spectra's SymEigsSolver.
 enum class EigenSolver { lanczos, spectra };
+// The zero-cost proxies (analysis/proxies.hpp defines each).
+enum class Proxy { grad_norm, snip, grasp, synflow, jacob_cov, zico };
 
 template <>
 struct EnumNames<Split> {
@@ -42,6 +45,16 @@ template <>
 struct EnumNames<Precision> {
     static constexpr std::array<std::pair<std::string_view, Precision>, 2> values{
         {{"float32", Precision::float32}, {"float64", Precision::float64}}};
+};
+
+template <>
+struct EnumNames<Proxy> {
+    static constexpr std::array<std::pair<std::string_view, Proxy>, 6> values{{{"grad_norm", Proxy::grad_norm},
+                                                                               {"snip", Proxy::snip},
+                                                                               {"grasp", Proxy::grasp},
+                                                                               {"synflow", Proxy::synflow},
+                                                                               {"jacob_cov", Proxy::jacob_cov},
+                                                                               {"zico", Proxy::zico}}};
 };
 
 }  // namespace cellscape

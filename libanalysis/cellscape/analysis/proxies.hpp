@@ -38,18 +38,6 @@ namespace cellscape {
 
 inline constexpr const char* proxies_format = "cellscape-proxies";
 
-enum class Proxy { grad_norm, snip, grasp, synflow, jacob_cov, zico };
-
-template <>
-struct EnumNames<Proxy> {
-    static constexpr std::array<std::pair<std::string_view, Proxy>, 6> values{{{"grad_norm", Proxy::grad_norm},
-                                                                               {"snip", Proxy::snip},
-                                                                               {"grasp", Proxy::grasp},
-                                                                               {"synflow", Proxy::synflow},
-                                                                               {"jacob_cov", Proxy::jacob_cov},
-                                                                               {"zico", Proxy::zico}}};
-};
-
 struct ProxyOptions {
     std::vector<Proxy> proxies{Proxy::grad_norm, Proxy::snip,      Proxy::grasp,
                                Proxy::synflow,   Proxy::jacob_cov, Proxy::zico};

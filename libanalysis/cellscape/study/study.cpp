@@ -9,9 +9,11 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <string_view>
 
 #include "cellscape/analysis/gradient_variance.hpp"
 #include "cellscape/analysis/hessian_report.hpp"
+#include "cellscape/analysis/proxies.hpp"
 #include "cellscape/analysis/basin.hpp"
 #include "cellscape/analysis/surface.hpp"
 #include "cellscape/cells/cell_spec.hpp"
@@ -143,6 +145,11 @@ nlohmann::ordered_json analysis_settings(const StudyConfig& config, const std::s
         settings.update({{"batches", config.gradient_variance.batches},
                          {"batch_size", config.gradient_variance.batch_size}});
         if (config.gradient_variance.bn != BatchNormMode::eval) settings["bn"] = name_of(config.gradient_variance.bn);
+    } else if (kind == "proxies") {
+        nlohmann::json proxies = nlohmann::json::array();
+        for (const Proxy proxy : config.proxies.proxies) proxies.push_back(name_of(proxy));
+        settings.update({{"proxies", proxies}, {"samples", config.proxies.samples},
+                         {"zico_batches", config.proxies.zico_batches}});
     } else {
         const StudySurfaceSettings& s = config.surface;
         nlohmann::json evaluations = nlohmann::json::array();
@@ -154,6 +161,19 @@ nlohmann::ordered_json analysis_settings(const StudyConfig& config, const std::s
                              {"gv_split", name_of(s.gv_split)}, {"gv_bn", name_of(s.gv_bn)}});
     }
     return settings;
+}
+
+ProxyOptions proxy_options(const StudyConfig& config) {
+    ProxyOptions options;
+    options.proxies = config.proxies.proxies;
+    options.zico_batches = config.proxies.zico_batches;
+    options.device = parse_device(config.device);
+    return options;
+}
+
+// The replicate's proxies file: its initial network's, so epoch 0.
+std::filesystem::path proxies_path(const std::filesystem::path& cell_dir) {
+    return cell_dir / analysis_name("proxies", 0);
 }
 
 // An existing output made with other settings is refused, with the way out.
@@ -300,6 +320,28 @@ struct CheckpointAnalysis {
     }
 };
 
+// The zero-cost proxies of the replicate's initial network, rebuilt from its
+// final checkpoint's seed: what NAS would score before training it.
+void replicate_proxies(const StudyConfig& config, const std::filesystem::path& cell_dir, const std::string& command,
+                       ProgressSink* progress) {
+    if (!config.proxies.enabled) return;
+    const auto out = proxies_path(cell_dir);
+    if (std::filesystem::exists(out)) {
+        require_same_settings(out, analysis_settings(config, "proxies"));
+        return;
+    }
+    const auto start = std::chrono::steady_clock::now();
+    ObjectiveSource source;
+    source.checkpoint = (cell_dir / "train" / epoch_checkpoint_name(config.training.epochs)).string();
+    source.initial_weights = true;
+    LoadedModel loaded = load_model_and_samples(source, training_samples(config, config.proxies.samples));
+    const ProxyOptions options = proxy_options(config);
+    const ProxyScores scores = zero_cost_proxies(*loaded.model, loaded.samples, options, progress);
+    OutputRecord record{command, analysis_settings(config, "proxies").dump()};
+    record.seconds = seconds_since(start);
+    write_proxies_file(out, scores, proxies_provenance(loaded.provenance, scores, options), record);
+}
+
 void analyse_checkpoint(const StudyConfig& config, const std::filesystem::path& cell_dir, int64_t epoch,
                         const std::string& command, const StudyPart& part, ProgressSink* progress) {
     const CheckpointAnalysis analysis{config, cell_dir, epoch, command, progress};
@@ -351,6 +393,16 @@ void fill_basin(StudyRow& row, const StudyConfig& config, const std::filesystem:
     }
     row.basin_fraction = fraction / static_cast<double>(config.surface.direction_pairs);
     row.basin_radius = radius / static_cast<double>(config.surface.direction_pairs);
+}
+
+// The proxies the replicate's proxies file holds (none without the file).
+void fill_proxies(StudyRow& row, const std::filesystem::path& cell_dir) {
+    const auto path = proxies_path(cell_dir);
+    if (!std::filesystem::exists(path)) return;
+    const Hdf5File file(path, Hdf5File::Mode::read);
+    for (const StudyMetric& metric : study_metrics())
+        if (std::string_view(metric.family) == "proxies" && file.has_attribute("/", metric.name))
+            row.*metric.field = file.double_attribute("/", metric.name);
 }
 
 // The seconds a replicate's analyses at `epoch` took, as their files record
@@ -415,6 +467,7 @@ void fill_row(StudyRow& row, const StudyConfig& config, const std::filesystem::p
         row.noise_scale = file.read("noise_scale")[0].item<double>();
     }
     fill_basin(row, config, cell_dir, epoch);
+    fill_proxies(row, cell_dir);
 }
 
 }  // namespace
@@ -474,6 +527,7 @@ std::filesystem::path missing_outputs(const StudyConfig& config, const std::file
             for (int64_t pair = 0; pair < config.surface.direction_pairs; ++pair)
                 needed.push_back(cell_dir / surface_name(epoch, pair));
     }
+    if (config.proxies.enabled) needed.push_back(proxies_path(cell_dir));
     for (const auto& path : needed)
         if (!std::filesystem::exists(path)) return path;
     return {};
@@ -612,7 +666,11 @@ void run_replicate(const StudyConfig& study_config, const StudyReplicate& replic
     draw_cell_diagram(cell, out_dir / cell_directory_name(cell.name), progress);
     const std::string name = fmt::format("{} (seed {})", cell.name, replicate.seed);
     stop_if_interrupted("training " + name);
-    if (!part.collect_only && !part.surface_shard) train_cell(config, cell, cell_dir, command, progress);
+    if (!part.collect_only && !part.surface_shard) {
+        train_cell(config, cell, cell_dir, command, progress);
+        stop_if_interrupted("the proxies of " + name);
+        replicate_proxies(config, cell_dir, command, progress);
+    }
     for (int64_t epoch : config.analysis_epochs) {
         stop_if_interrupted(fmt::format("analysing {} at epoch {}", name, epoch));
         if (!part.collect_only) analyse_checkpoint(config, cell_dir, epoch, command, part, progress);
@@ -675,6 +733,15 @@ void validate_study(const StudyConfig& config) {
                 throw SettingError("gv_batches", fmt::format("must be at least 2 for a variance (got {})",
                                                              config.surface.gv_batches));
             evaluations.validate();
+        });
+    if (config.proxies.enabled)
+        where("analysis.proxies", [&] {
+            if (config.proxies.samples < 1)
+                throw SettingError("samples", fmt::format("must be at least 1, the images of the proxies' batch "
+                                                          "(got {}); 64 is the default",
+                                                          config.proxies.samples));
+            training_samples(config, config.proxies.samples).validate();
+            proxy_options(config).validate(config.proxies.samples);
         });
     (void)study_cells(config);
 }
@@ -793,7 +860,8 @@ std::vector<StudyRow> read_study_replicates(const std::filesystem::path& summary
     numbers("reduce_depth", &StudyRow::reduce_depth, true);
     numbers("parameters", &StudyRow::parameters, true);
     numbers("epoch", &StudyRow::epoch, true);
-    for (const StudyMetric& metric : study_metrics()) numbers(metric.name, metric.field, true);
+    for (const StudyMetric& metric : study_metrics())
+        numbers(metric.name, metric.field, std::string_view(metric.family).empty());
     numbers("censored", &StudyRow::censored, false);
     numbers("last_epoch_share", &StudyRow::last_epoch_share, false);
     numbers("train_seconds", &StudyRow::train_seconds, false);

@@ -198,6 +198,14 @@ void read_analysis(TableReader& top, StudyConfig& config) {
     gradvar.read("batch_size", config.gradient_variance.batch_size);
     gradvar.read_name("bn", config.gradient_variance.bn);
     gradvar.reject_unknown_keys();
+    TableReader proxies = analysis.table("proxies");
+    proxies.read("enabled", config.proxies.enabled);
+    proxies.read_names("proxies", config.proxies.proxies);
+    if (config.proxies.proxies.empty())
+        throw proxies.error("proxies", "lists no proxy; leave the key out for all, or set enabled = false");
+    proxies.read("samples", config.proxies.samples);
+    proxies.read("zico_batches", config.proxies.zico_batches);
+    proxies.reject_unknown_keys();
     analysis.reject_unknown_keys();
 }
 

@@ -55,6 +55,17 @@ struct StudyGradientVarianceSettings {
     BatchNormMode bn = BatchNormMode::eval;  // "train": the gradient noise SGD sees
 };
 
+// Zero-cost proxies (analysis/proxies.hpp) of each replicate's initial
+// network, the untrained candidate NAS would score: one file per replicate,
+// shared by its analysis epochs' rows.
+struct StudyProxySettings {
+    bool enabled = false;
+    std::vector<Proxy> proxies{Proxy::grad_norm, Proxy::snip,      Proxy::grasp,
+                               Proxy::synflow,   Proxy::jacob_cov, Proxy::zico};
+    int64_t samples = 64;      // training images (chosen by analysis.seed), one batch as the reference code's
+    int64_t zico_batches = 2;  // ZiCo splits them into this many batches
+};
+
 struct StudyConfig {
     std::filesystem::path source;  // the TOML file it was read from
     std::string name;
@@ -81,6 +92,7 @@ struct StudyConfig {
     StudyHessianSettings hessian;
     StudySurfaceSettings surface;
     StudyGradientVarianceSettings gradient_variance;
+    StudyProxySettings proxies;
     // How the summary's tables decide: alpha, power, equivalence bound,
     // resamples ([statistics]; its seed is analysis_seed).
     StudyStatistics statistics;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <map>
 #include <set>
+#include <string_view>
 
 #include "cellscape/cells/metrics.hpp"
 #include "cellscape/study/power.hpp"
@@ -142,6 +143,20 @@ std::size_t metric_index(const std::string& name) {
     return metrics.size();
 }
 
+// Holm's adjustment within each family: p_values[i] belongs to families[i].
+std::vector<double> holm_within_families(const std::vector<double>& p_values, const std::vector<std::string>& families) {
+    std::vector<double> adjusted(p_values.size(), NAN);
+    std::map<std::string, std::vector<std::size_t>> members;
+    for (std::size_t i = 0; i < p_values.size(); ++i) members[families[i]].push_back(i);
+    for (const auto& [family, indices] : members) {
+        std::vector<double> family_p;
+        for (std::size_t i : indices) family_p.push_back(p_values[i]);
+        const std::vector<double> family_adjusted = holm_adjusted(family_p);
+        for (std::size_t k = 0; k < indices.size(); ++k) adjusted[indices[k]] = family_adjusted[k];
+    }
+    return adjusted;
+}
+
 }  // namespace
 
 double epochs_to_threshold(const std::vector<double>& step_losses, int64_t steps_per_epoch, double threshold) {
@@ -181,8 +196,31 @@ const std::vector<StudyMetric>& study_metrics() {
         {"noise_scale", &StudyRow::noise_scale, -1},
         {"basin_fraction", &StudyRow::basin_fraction, +1},
         {"basin_radius", &StudyRow::basin_radius, +1},
+        // The paper claims nothing about the proxies: their rows say "no
+        // claim", with rho, its interval and p (docs/findings.md reads them).
+        {"grad_norm", &StudyRow::grad_norm, 0, "proxies"},
+        {"snip", &StudyRow::snip, 0, "proxies"},
+        {"grasp", &StudyRow::grasp, 0, "proxies"},
+        {"synflow", &StudyRow::synflow, 0, "proxies"},
+        {"jacob_cov", &StudyRow::jacob_cov, 0, "proxies"},
+        {"zico", &StudyRow::zico, 0, "proxies"},
     };
     return metrics;
+}
+
+std::vector<StudyMetric> measured_metrics(const std::vector<StudyRow>& rows) {
+    std::vector<StudyMetric> measured;
+    for (const StudyMetric& metric : study_metrics())
+        if (std::string_view(metric.family).empty() ||
+            std::any_of(rows.begin(), rows.end(), [&](const StudyRow& row) { return std::isfinite(row.*metric.field); }))
+            measured.push_back(metric);
+    return measured;
+}
+
+std::string metric_family(const std::string& name) {
+    for (const StudyMetric& metric : study_metrics())
+        if (name == metric.name) return metric.family;
+    return "";
 }
 
 std::vector<StudyCellRow> summarize_cells(const std::vector<StudyRow>& rows) {
@@ -258,7 +296,7 @@ std::vector<StudyAssociationRow> associate_with_predictors(const std::vector<Stu
                 depth.push_back(static_cast<double>(group.front()->normal_depth));
             }
             const auto seeds = replicate_seeds(groups);
-            for (const StudyMetric& metric : study_metrics()) {
+            for (const StudyMetric& metric : measured_metrics(rows)) {
                 const auto replicates = replicate_values(groups, metric.field);
                 const double noise_ratio = variance_components(replicates, seeds).noise_ratio();
                 const struct {
@@ -296,8 +334,12 @@ std::vector<StudyAssociationRow> associate_with_predictors(const std::vector<Stu
         }
     }
     std::vector<double> p_values;
-    for (const auto& row : associations) p_values.push_back(row.association.p_value);
-    const std::vector<double> adjusted = holm_adjusted(p_values);
+    std::vector<std::string> families;
+    for (const auto& row : associations) {
+        p_values.push_back(row.association.p_value);
+        families.push_back(metric_family(row.metric));
+    }
+    const std::vector<double> adjusted = holm_within_families(p_values, families);
     for (std::size_t i = 0; i < associations.size(); ++i) {
         associations[i].p_holm = adjusted[i];
         associations[i].verdict =
@@ -310,7 +352,7 @@ std::vector<StudyMetricAssociationRow> associate_metric_pairs(const std::vector<
                                                               const StudyStatistics& statistics) {
     std::vector<StudyMetricAssociationRow> associations;
     const AssociationOptions options = association_options(statistics);
-    const auto& metrics = study_metrics();
+    const auto metrics = measured_metrics(rows);
     for (int64_t epoch : epochs_of(rows)) {
         const auto all_groups = rows_by_cell(rows, epoch);
         for (const std::string& population : populations_of(all_groups)) {
@@ -332,9 +374,16 @@ std::vector<StudyMetricAssociationRow> associate_metric_pairs(const std::vector<
                 }
         }
     }
+    // A pair with an optional family's metric is in that family (a proxy
+    // against a trained metric is a question about the proxy).
     std::vector<double> p_values;
-    for (const auto& row : associations) p_values.push_back(row.association.p_value);
-    const std::vector<double> adjusted = holm_adjusted(p_values);
+    std::vector<std::string> families;
+    for (const auto& row : associations) {
+        p_values.push_back(row.association.p_value);
+        const std::string family = metric_family(row.metric);
+        families.push_back(family.empty() ? metric_family(row.other) : family);
+    }
+    const std::vector<double> adjusted = holm_within_families(p_values, families);
     for (std::size_t i = 0; i < associations.size(); ++i) associations[i].p_holm = adjusted[i];
     return associations;
 }
@@ -384,7 +433,7 @@ StudyTable replicates_table(const std::vector<StudyRow>& rows) {
     column("reduce_depth", &StudyRow::reduce_depth);
     column("parameters", &StudyRow::parameters);
     column("epoch", &StudyRow::epoch);
-    for (const StudyMetric& metric : study_metrics()) column(metric.name, metric.field);
+    for (const StudyMetric& metric : measured_metrics(rows)) column(metric.name, metric.field);
     column("censored", &StudyRow::censored);
     column("last_epoch_share", &StudyRow::last_epoch_share);
     column("train_seconds", &StudyRow::train_seconds);
@@ -409,6 +458,11 @@ StudyTable cells_table(const std::vector<StudyCellRow>& cells) {
     column("censored", [](const StudyCellRow& c) { return c.censored; });
     const auto& metrics = study_metrics();
     for (std::size_t m = 0; m < metrics.size(); ++m) {
+        // An optional family's metric no cell measured has no columns (as in replicates_table).
+        if (!std::string_view(metrics[m].family).empty() &&
+            std::none_of(cells.begin(), cells.end(),
+                         [&](const StudyCellRow& cell) { return std::isfinite(cell.metrics.at(m).mean); }))
+            continue;
         const struct {
             const char* suffix;
             double MeanInterval::*field;

@@ -44,6 +44,10 @@ struct StudyRow {
     // What the replicate cost, as its files record it: training up to the
     // analysis epoch, and the analyses at it (NaN where a file predates the record).
     double train_seconds = NAN, analysis_seconds = NAN;
+    // Zero-cost proxies of the replicate's initial network ([analysis.proxies],
+    // analysis/proxies.hpp): the same in every analysis epoch's row; NaN when
+    // not computed.
+    double grad_norm = NAN, snip = NAN, grasp = NAN, synflow = NAN, jacob_cov = NAN, zico = NAN;
 };
 
 // Convergence speed at step resolution: the first step at which the mean of
@@ -65,12 +69,24 @@ ConvergenceTime convergence_time(const std::vector<double>& step_losses, int64_t
 // A measured column of StudyRow, and the sign of its rank correlation with
 // the normal cell's width that the paper's claim implies (+1: grows with
 // width, -1: falls, 0: the paper claims nothing; docs/science.md section 7).
+// A metric of an optional analysis names it as its family ("proxies"): its
+// columns appear in the tables only when some replicate measured it, and
+// its association rows are Holm-adjusted as a family of their own, so that
+// enabling the analysis leaves every other row's p_holm as it was. The
+// metrics of the family "" (training, Hessian, gradient variance, basin)
+// always have their columns and are adjusted together.
 struct StudyMetric {
     const char* name;
     double StudyRow::*field;
     int sign_with_width;
+    const char* family = "";
 };
 const std::vector<StudyMetric>& study_metrics();
+// The metrics `rows` have columns for: every metric of the family "", and an
+// optional family's metric when some row has a finite value of it.
+std::vector<StudyMetric> measured_metrics(const std::vector<StudyRow>& rows);
+// The Holm family of the metric named `name` ("" when it has none or is unknown).
+std::string metric_family(const std::string& name);
 
 struct StudyCellRow {
     std::string cell, genotype, directory;  // the cell's directory (its replicates' parent, or itself)
