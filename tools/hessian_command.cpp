@@ -15,6 +15,7 @@ void add_hessian_command(CLI::App& app) {
         ObjectiveFlags objective;
         HessianRequest request;
         std::string solver = "lanczos";
+        std::string by_part;
         OutputFile out;
         bool json = false;
     };
@@ -52,11 +53,17 @@ void add_hessian_command(CLI::App& app) {
     command->add_option("--slq-runs", request.density_options.runs, "Random starting vectors")->capture_default_str();
     command->add_option("--slq-sigma", request.density_options.sigma, "Gaussian width (0: 1% of the spectral range)")
         ->capture_default_str();
+    command->add_option("--by-part", options->by_part,
+                        "Also per part of the network: each part's top eigenvalue (of its diagonal Hessian block) "
+                        "and share of the trace; cell (stem, each cell, classifier) or edge (each cell's "
+                        "preprocessing and edges)")
+        ->check(one_of<PartLevel>());
     options->out.add_to(*command, "Write the results to this HDF5 file");
     command->add_flag("--json", options->json, "Print a JSON summary on stdout");
     command->callback([options] {
         HessianRequest& settings = options->request;
         settings.top.solver = parse_name<EigenSolver>(options->solver, "solver");
+        if (!options->by_part.empty()) settings.parts = parse_name<PartLevel>(options->by_part, "by_part");
         // One set of Lanczos settings for both ends of the spectrum.
         const int64_t bottom_count = settings.bottom.count;
         settings.bottom = settings.top;

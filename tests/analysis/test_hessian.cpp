@@ -641,3 +641,95 @@ TEST_CASE("the graph memory budget keeps what fits and recomputes the rest") {
     negative.hvp_memory_bytes = -1;
     CHECK_THROWS_WITH(negative.validate(), Contains("hvp_memory_bytes: must not be negative"));
 }
+
+TEST_CASE("curvature by part: each block's top eigenvalue is the dense block's, and the parts split each probe") {
+    Objective objective = tiny_objective(true);  // Sequential: conv "0", BatchNorm "1", linear "4"
+    const Eigen::MatrixXd dense = dense_hessian(objective);
+    HessianRequest request;
+    request.top.count = 1;
+    request.top.tol = 1e-10;
+    request.top.max_hvps = 500;
+    request.trace = true;
+    request.trace_options.min_probes = request.trace_options.max_probes = 16;
+    request.trace_options.keep_probes = true;
+    request.parts = PartLevel::cell;
+    const HessianReport report = analyse_hessian(objective, request);
+    REQUIRE(report.parts.size() == 3);
+    CHECK(report.parts[0].name == "0");
+    CHECK(report.parts[1].name == "1");
+    CHECK(report.parts[2].name == "4");
+    CHECK(report.parts[0].size == 2 * 9 + 2);
+    CHECK(report.parts[1].size == 2 + 2);
+    CHECK(report.parts[2].size == 32 * 3 + 3);
+    const torch::Tensor probes = report.trace->probes;
+    const double entry_scale = dense.cwiseAbs().maxCoeff();
+    double whole_mean = 0;
+    for (std::size_t b = 0; b < report.parts.size(); ++b) {
+        const auto& [offset, length] = report.parts[b].ranges.at(0);
+        REQUIRE(report.parts[b].ranges.size() == 1);
+        const Eigen::MatrixXd block = dense.block(offset, offset, length, length);
+        const Eigen::VectorXd eigenvalues =
+            Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(0.5 * (block + block.transpose())).eigenvalues();
+        // Converged to 1e-10 relative; 1e-7 of the block's largest |eigenvalue| absorbs the dense solver's rounding.
+        INFO("part " << report.parts[b].name << " ritz " << report.part_top[b].ritz_values[0] << " estimate " << report.part_top[b].error_estimates[0] << " hvps " << report.part_top[b].hessian_vector_products << " stop " << describe(report.part_top[b].stop));
+        CHECK(std::abs(report.part_top[b].values[0] - eigenvalues[length - 1]) <
+              1e-7 * eigenvalues.cwiseAbs().maxCoeff());
+        for (int64_t p = 0; p < probes.size(1); ++p) {
+            Eigen::VectorXd z(dense.rows());
+            for (int64_t i = 0; i < z.size(); ++i) z[i] = probes[i][p].item<double>();
+            const Eigen::VectorXd hz = dense * z;
+            const double exact = z.segment(offset, length).dot(hz.segment(offset, length));
+            // The dense columns are HVPs of unit vectors: the same sums in another order, ~1e-14 of n x max|H_ij|.
+            CHECK(std::abs(report.trace->part_samples[b][p] - exact) < 1e-10 * entry_scale * dense.rows());
+        }
+        whole_mean += report.trace->part_means[b];
+    }
+    // The parts' samples sum to the whole's, probe by probe (three float64 terms: a few ulps).
+    for (int64_t p = 0; p < probes.size(1); ++p) {
+        double sum = 0;
+        for (const auto& samples : report.trace->part_samples) sum += samples[static_cast<std::size_t>(p)];
+        CHECK(sum == Approx(report.trace->samples[static_cast<std::size_t>(p)]).epsilon(1e-12));
+    }
+    CHECK(whole_mean == Approx(report.trace->mean).epsilon(1e-12));
+
+    // Parameter names as a DARTS network has them, at both levels.
+    CHECK(part_of("stem.1.weight", PartLevel::edge) == "stem");
+    CHECK(part_of("cells.3.preprocess0.op.1.weight", PartLevel::cell) == "cells.3");
+    CHECK(part_of("cells.3.preprocess0.op.1.weight", PartLevel::edge) == "cells.3.preprocess0");
+    CHECK(part_of("cells.3.ops.5.op.1.weight", PartLevel::edge) == "cells.3.ops.5");
+    CHECK(part_of("classifier.bias", PartLevel::cell) == "classifier");
+    const auto parts = parameter_parts({{"a.w", 3}, {"b.w", 2}, {"a.v", 1}, {"a.u", 4}}, PartLevel::cell);
+    REQUIRE(parts.size() == 2);
+    CHECK(parts[0].ranges == std::vector<std::pair<int64_t, int64_t>>{{0, 3}, {5, 5}});
+    CHECK(parts[0].size == 8);
+    CHECK(parts[1].ranges == std::vector<std::pair<int64_t, int64_t>>{{3, 2}});
+}
+
+TEST_CASE("a block with one parameter is its diagonal entry, and a part split needs something to split") {
+    Objective objective = tiny_objective(true);
+    const Eigen::MatrixXd dense = dense_hessian(objective);
+    ObjectiveOptions options = float64_options();
+    HessianRequest request;
+    request.top.count = 0;
+    request.parts = PartLevel::cell;
+    CHECK_THROWS_WITH(analyse_hessian(objective, request), Contains("needs the top eigenvalue or the trace"));
+    // A model whose every part but one holds a single parameter: its 1 x 1 blocks.
+    torch::manual_seed(5);
+    torch::jit::Module module("Scalars");
+    module.register_parameter("w", torch::randn({16, 3}) * 0.3, false);
+    module.register_parameter("scale", torch::ones({1}), false);
+    module.define(R"JIT(
+def forward(self, x):
+    return torch.matmul(x.flatten(1), self.w) * self.scale
+)JIT");
+    const TemporaryDirectory dir;
+    module.save((dir / "scalars.pt").string());
+    Objective scalars(std::make_unique<ScriptModel>((dir / "scalars.pt").string(), true), tiny_data(), options, {});
+    const Eigen::MatrixXd scalar_dense = dense_hessian(scalars);
+    request.top.count = 1;
+    request.top.tol = 1e-10;
+    const HessianReport report = analyse_hessian(scalars, request);
+    REQUIRE(report.parts.size() == 2);
+    CHECK(report.parts[1].name == "scale");
+    CHECK(report.part_top[1].values[0] == Approx(scalar_dense(48, 48)).epsilon(1e-12));
+}

@@ -4,6 +4,7 @@ import json
 
 import h5py
 import numpy as np
+import pytest
 import torch
 
 
@@ -136,3 +137,34 @@ def test_a_traced_conv_net_through_cellscape_operators_matches_pytorch(cellscape
 def test_torchscript_as_saved_needs_a_torchscript_model(cellscape, tiny_run):
     result = cellscape("hessian", "--checkpoint", str(tiny_run / "epoch-0002.h5"), "--torchscript-as-saved", check=False)
     assert result.returncode == 1 and "--torchscript-as-saved applies to a --torchscript model" in result.stderr
+
+
+def test_curvature_by_part_splits_a_darts_network_into_its_cells_and_their_edges(cellscape, tiny_run, tmp_path):
+    from test_schema import check_against_schema
+    checkpoint = str(tiny_run / "epoch-0002.h5")
+    out = tmp_path / "parts.h5"
+    common = ["hessian", "--checkpoint", checkpoint, "--samples", "64", "--batch-size", "32", "--dtype", "float64",
+              "--trace", "--trace-max-probes", "10", "--threads", "1", "--json"]
+    whole = json.loads(cellscape(*common, "--by-part", "cell", "--out", str(out)).stdout)
+    parts = whole["parts"]
+    # Three cells (layers = 3) between the stem and the classifier.
+    assert [p["name"] for p in parts] == ["stem", "cells.0", "cells.1", "cells.2", "classifier"]
+    assert sum(p["parameters"] for p in parts) == whole["parameters"]
+    # The parts' traces come from the whole trace's probes: they sum to it (float64 rounding of 5 terms).
+    assert sum(p["trace"] for p in parts) == pytest.approx(whole["trace"], rel=1e-10, abs=1e-12)
+    # A diagonal block's top eigenvalue is at most the whole Hessian's (Cauchy interlacing), up to Lanczos' tol.
+    top = whole["eigenvalues"][0]
+    assert all(p["top_eigenvalue"] <= top * (1 + 1e-3) for p in parts)
+    check_against_schema(out, "cellscape-hessian")
+    with h5py.File(out) as f:
+        assert [n.decode() for n in f["parts/name"][()]] == [p["name"] for p in parts]
+        np.testing.assert_array_equal(f["parts/trace"][()], [p["trace"] for p in parts])
+    edges = json.loads(cellscape(*common, "--top-k", "0", "--by-part", "edge").stdout)["parts"]
+    names = [p["name"] for p in edges]
+    # DARTS_V2's cells have 8 edges; a pooling or skip edge has no parameters, so no part.
+    assert names[:3] == ["stem", "cells.0.preprocess0", "cells.0.preprocess1"]
+    assert {n for n in names if n.startswith("cells.0.ops.")} == {f"cells.0.ops.{k}" for k in (0, 1, 2, 3, 4, 7)}
+    assert all("top_eigenvalue" not in p for p in edges)
+    assert sum(p["trace"] for p in edges) == pytest.approx(whole["trace"], rel=1e-10, abs=1e-12)
+    result = cellscape("hessian", "--checkpoint", checkpoint, "--top-k", "0", "--by-part", "cell", check=False)
+    assert result.returncode == 1 and "--by-part" in result.stderr

@@ -148,6 +148,86 @@ EigenResult spectra_extreme_eigenpairs(Objective& objective, const EigenOptions&
 
 }  // namespace
 
+namespace {
+
+// Lanczos' pairs as an EigenResult: unconverged values NaN, residuals and
+// estimates relative to each pair's scale (no vectors).
+EigenResult eigen_result(const LanczosResult& found) {
+    EigenResult result;
+    result.ritz_values = found.values;
+    result.converged = found.converged;
+    result.hessian_vector_products = found.products;
+    result.restarts = found.restarts;
+    result.stop = found.stop;
+    for (std::size_t i = 0; i < found.values.size(); ++i) {
+        result.values.push_back(found.converged[i] ? found.values[i] : NAN);
+        result.residuals.push_back(found.residuals[i] / found.scales[i]);
+        result.error_estimates.push_back(found.error_estimates[i] / found.scales[i]);
+    }
+    return result;
+}
+
+// Progress per product, with the worst relative estimate, as it is compared with the tolerance.
+std::function<void(const LanczosResult&)> progress_of(const ProgressTask& task) {
+    return [&task](const LanczosResult& so_far) {
+        double worst = 0;
+        for (std::size_t i = 0; i < so_far.values.size(); ++i)
+            worst = std::max(worst, so_far.error_estimates[i] / so_far.scales[i]);
+        task.update(so_far.products, fmt::format("error estimate {:.1e}", worst));
+    };
+}
+
+// The part's entries of a flat vector, and a flat vector of n that is `values` on the part and zero elsewhere.
+torch::Tensor part_entries(const torch::Tensor& flat, const ParameterPart& part) {
+    std::vector<torch::Tensor> pieces;
+    for (const auto& [offset, length] : part.ranges) pieces.push_back(flat.narrow(0, offset, length));
+    return torch::cat(pieces);
+}
+
+torch::Tensor on_part(const torch::Tensor& values, const ParameterPart& part, int64_t n) {
+    torch::Tensor flat = torch::zeros({n}, values.options());
+    int64_t at = 0;
+    for (const auto& [offset, length] : part.ranges) {
+        flat.narrow(0, offset, length).copy_(values.narrow(0, at, length));
+        at += length;
+    }
+    return flat;
+}
+
+}  // namespace
+
+EigenResult hessian_block_eigenpairs(Objective& objective, const ParameterPart& part, const EigenOptions& given,
+                                     bool top, ProgressSink* progress) {
+    given.validate(top ? "top_k" : "bottom_k");
+    const EigenOptions options = given.in_current_names();
+    const int64_t n = objective.dimension();
+    const int64_t covered = part.ranges.empty() ? 0 : part.ranges.back().first + part.ranges.back().second;
+    if (part.size < 1 || covered > n)
+        throw Error(fmt::format("part {} ({} parameters, up to {}) is not a part of the selection's {} parameters",
+                                part.name, part.size, covered, n));
+    if (options.count >= part.size)
+        throw SettingError(top ? "top_k" : "bottom_k",
+                           fmt::format("{} eigenvalues were asked for, but part {} has only {} parameters",
+                                       options.count, part.name, part.size));
+    const ProgressTask task(progress, fmt::format("{} eigenvalues of {}", top ? "top" : "bottom", part.name), 0,
+                            "HVPs");
+    LanczosOptions lanczos = lanczos_options(options, top);
+    // A block smaller than min_hvps is spanned whole before that: its Ritz values are exact there.
+    lanczos.min_products = std::min(lanczos.min_products, part.size);
+    lanczos.relative_noise = objective.dtype() == torch::kFloat32 ? 1e-6 : 1e-13;
+    if (options.gradient_start)
+        lanczos.start_hint = part_entries(objective.gradient_keeping_graphs().to(torch::kCPU, torch::kFloat64), part);
+    const auto product = [&](const torch::Tensor& x) {
+        if (InterruptGuard::requested())
+            throw Interrupted(InterruptGuard::signal_number(),
+                              "interrupted during a part's Lanczos iterations; nothing of this analysis is saved: "
+                              "run it again");
+        const torch::Tensor whole = objective.hessian_vector_product(on_part(x.to(torch::kFloat64), part, n));
+        return part_entries(whole.to(torch::kCPU, torch::kFloat64), part);
+    };
+    return eigen_result(lanczos_eigenpairs(product, part.size, lanczos, progress_of(task)));
+}
+
 EigenResult hessian_extreme_eigenpairs(Objective& objective, const EigenOptions& given, bool top,
                                        ProgressSink* progress) {
     given.validate(top ? "top_k" : "bottom_k");
@@ -173,24 +253,10 @@ EigenResult hessian_extreme_eigenpairs(Objective& objective, const EigenOptions&
                               "(its results are written when it finishes): run it again");
         return objective.hessian_vector_product(x);
     };
-    const LanczosResult found = lanczos_eigenpairs(product, n, lanczos, [&](const LanczosResult& so_far) {
-        // The worst relative estimate, as it is compared with the tolerance.
-        double worst = 0;
-        for (std::size_t i = 0; i < so_far.values.size(); ++i)
-            worst = std::max(worst, so_far.error_estimates[i] / so_far.scales[i]);
-        task.update(so_far.products, fmt::format("error estimate {:.1e}", worst));
-    });
-    EigenResult result;
-    result.ritz_values = found.values;
-    result.converged = found.converged;
-    result.hessian_vector_products = found.products;
-    result.restarts = found.restarts;
-    result.stop = found.stop;
+    const LanczosResult found = lanczos_eigenpairs(product, n, lanczos, progress_of(task));
+    EigenResult result = eigen_result(found);
     if (options.keep_vectors) result.vectors = torch::zeros({n, k}, torch::kFloat64);
     for (std::size_t i = 0; i < found.values.size(); ++i) {
-        result.values.push_back(found.converged[i] ? found.values[i] : NAN);
-        result.residuals.push_back(found.residuals[i] / found.scales[i]);
-        result.error_estimates.push_back(found.error_estimates[i] / found.scales[i]);
         if (options.keep_vectors && found.converged[i])
             result.vectors.select(1, static_cast<int64_t>(i)).copy_(found.vectors.select(1, static_cast<int64_t>(i)));
     }
@@ -240,14 +306,23 @@ TraceResult hutchinson_trace(Objective& objective, const TraceOptions& options, 
     result.seed = options.seed;
     std::vector<torch::Tensor> probes;
     double sum = 0, sum_squares = 0;
+    int64_t covered = 0;
+    for (const ParameterPart& part : options.parts) covered += part.size;
+    if (!options.parts.empty() && covered != objective.dimension())
+        throw Error(fmt::format("the trace's parts hold {} parameters, the selection {}: they must partition it",
+                                covered, objective.dimension()));
+    result.part_samples.resize(options.parts.size());
     while (static_cast<int64_t>(result.samples.size()) < options.max_probes) {
         if (InterruptGuard::requested())
             throw Interrupted(InterruptGuard::signal_number(),
                               "interrupted while estimating the trace; nothing of this analysis is saved: run it again");
         const torch::Tensor z = rademacher(objective.dimension(), generator);
-        const double sample =
-            z.dot(objective.hessian_vector_product(z).to(torch::kCPU, torch::kFloat64)).item<double>();
+        const torch::Tensor hz = objective.hessian_vector_product(z).to(torch::kCPU, torch::kFloat64);
+        const double sample = z.dot(hz).item<double>();
         result.samples.push_back(sample);
+        for (std::size_t b = 0; b < options.parts.size(); ++b)
+            result.part_samples[b].push_back(
+                part_entries(z, options.parts[b]).dot(part_entries(hz, options.parts[b])).item<double>());
         if (options.keep_probes) probes.push_back(z);
         sum += sample;
         sum_squares += sample * sample;
@@ -263,6 +338,15 @@ TraceResult hutchinson_trace(Objective& objective, const TraceOptions& options, 
         }
     }
     if (options.keep_probes && !probes.empty()) result.probes = torch::stack(probes, 1);
+    for (const std::vector<double>& samples : result.part_samples) {
+        const auto m = static_cast<double>(samples.size());
+        double part_sum = 0, part_squares = 0;
+        for (double sample : samples) part_sum += sample;
+        const double mean = part_sum / m;
+        for (double sample : samples) part_squares += (sample - mean) * (sample - mean);
+        result.part_means.push_back(mean);
+        result.part_standard_errors.push_back(m > 1 ? std::sqrt(part_squares / (m - 1) / m) : NAN);
+    }
     return result;
 }
 

@@ -13,6 +13,7 @@
 
 #include "cellscape/analysis/lanczos.hpp"
 #include "cellscape/analysis/objective.hpp"
+#include "cellscape/analysis/parameter_parts.hpp"
 #include "cellscape/util/progress.hpp"
 
 namespace cellscape {
@@ -115,12 +116,27 @@ struct EigenResult {
 EigenResult hessian_extreme_eigenpairs(Objective& objective, const EigenOptions& options, bool top,
                                        ProgressSink* progress = nullptr);
 
+// The extreme eigenvalues of one diagonal block H_bb of the Hessian, the
+// curvature of the part's parameters with the others held fixed: Lanczos
+// (whatever options.solver says) on v_b -> (H [v_b; 0])_b, one Hessian-vector
+// product of the whole network per step, started from the part's gradient
+// plus a Gaussian vector when options.gradient_start. Progress as
+// hessian_extreme_eigenpairs.
+EigenResult hessian_block_eigenpairs(Objective& objective, const ParameterPart& part, const EigenOptions& options,
+                                     bool top, ProgressSink* progress = nullptr);
+
 struct TraceOptions {
     double rtol = 0.01;  // stop when standard error <= this x |mean| ...
     int64_t min_probes = 10;           // ... after at least this many probes
     int64_t max_probes = 200;          // and never more than this many
     uint64_t seed = 0;
     bool keep_probes = false;          // return the probes (a test checks z^T H z against a dense H)
+    // Split each probe's z^T H z over these parts (a partition of the
+    // parameters, parameter_parts.hpp): z_b . (H z)_b for each part b. Its
+    // mean estimates tr(H_bb) without bias (E z_b z_c^T = 0 for b != c), and
+    // the parts' samples sum to z^T H z: the parts' traces sum to the whole
+    // estimate, probe by probe, at no product beyond the whole's.
+    std::vector<ParameterPart> parts;
     void validate() const;  // SettingError "trace_rtol", "trace_min_probes", "trace_max_probes"
 };
 
@@ -130,6 +146,10 @@ struct TraceResult {
     bool converged = false;       // the relative tolerance was met
     uint64_t seed = 0;            // of the probes (TraceOptions::seed)
     torch::Tensor probes;         // n x probes (float64, CPU), when TraceOptions::keep_probes
+    // With TraceOptions::parts, per part: z_b . (H z)_b per probe, their mean
+    // and its standard error (the stopping rule is the whole trace's).
+    std::vector<std::vector<double>> part_samples;
+    std::vector<double> part_means, part_standard_errors;
 };
 
 // Progress: probes so far, with the running mean and standard error.

@@ -45,7 +45,32 @@ void HessianRequest::validate() const {
     if (bottom.count > 0) bottom.validate("bottom_k");
     if (trace) trace_options.validate();
     if (density) density_options.validate();
+    if (parts && top.count == 0 && !trace)
+        throw SettingError("by_part", "needs the top eigenvalue or the trace to split by part (top_k >= 1 or trace)");
 }
+
+namespace {
+
+std::vector<ParameterPart> objective_parts(const Objective& objective, PartLevel level) {
+    std::vector<std::pair<std::string, int64_t>> sizes;
+    for (const auto& [name, tensor] : objective.parameters()) sizes.emplace_back(name, tensor.numel());
+    return parameter_parts(sizes, level);
+}
+
+// The one eigenvalue of a 1 x 1 block: e_i^T H e_i.
+EigenResult single_entry_block(Objective& objective, const ParameterPart& part) {
+    torch::Tensor unit = torch::zeros({objective.dimension()}, torch::kFloat64);
+    const int64_t index = part.ranges.front().first;
+    unit[index] = 1.0;
+    EigenResult result;
+    result.values = result.ritz_values = {objective.hessian_vector_product(unit)[index].item<double>()};
+    result.residuals = result.error_estimates = {0.0};
+    result.converged = {true};
+    result.hessian_vector_products = 1;
+    return result;
+}
+
+}  // namespace
 
 HessianReport analyse_hessian(Objective& objective, const HessianRequest& request, ProgressSink* progress) {
     request.validate();
@@ -63,8 +88,20 @@ HessianReport analyse_hessian(Objective& objective, const HessianRequest& reques
                                fmt::join(result.values, ", "), result.hessian_vector_products, describe(result.stop)));
         (top ? report.top : report.bottom) = std::move(result);
     }
+    if (request.parts) report.parts = objective_parts(objective, *request.parts);
+    if (request.parts && request.top.count > 0) {
+        EigenOptions options = request.top.in_current_names();
+        options.count = 1;
+        for (const ParameterPart& part : report.parts) {
+            // A part of one parameter has no Lanczos: its block is the Hessian's diagonal entry.
+            report.part_top.push_back(part.size > 1 ? hessian_block_eigenpairs(objective, part, options, true, progress)
+                                                    : single_entry_block(objective, part));
+        }
+    }
     if (request.trace) {
-        report.trace = hutchinson_trace(objective, request.trace_options, progress);
+        TraceOptions trace_options = request.trace_options;
+        trace_options.parts = report.parts;
+        report.trace = hutchinson_trace(objective, trace_options, progress);
         notes.note(fmt::format("trace: {:.6g} +- {:.2g} ({} probes{})", report.trace->mean,
                                report.trace->standard_error, report.trace->samples.size(),
                                report.trace->converged ? "" : ", the probe budget ran out before the relative tolerance"));
@@ -77,6 +114,37 @@ HessianReport analyse_hessian(Objective& objective, const HessianRequest& reques
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return report;
 }
+
+namespace {
+
+// The parts' table (docs/hdf5-schema.md): one row per part.
+void write_parts(Hdf5File& file, const HessianReport& report) {
+    std::vector<std::string> names;
+    std::vector<int64_t> sizes, hvps, converged;
+    std::vector<double> top;
+    for (std::size_t b = 0; b < report.parts.size(); ++b) {
+        names.push_back(report.parts[b].name);
+        sizes.push_back(report.parts[b].size);
+        if (b < report.part_top.size()) {
+            top.push_back(report.part_top[b].values.at(0));
+            converged.push_back(report.part_top[b].converged.at(0) ? 1 : 0);
+            hvps.push_back(report.part_top[b].hessian_vector_products);
+        }
+    }
+    file.write_strings("parts/name", names);
+    file.write("parts/parameters", torch::tensor(sizes, torch::kInt64));
+    if (!report.part_top.empty()) {
+        file.write("parts/top_eigenvalue", as_tensor(top));
+        file.write("parts/top_converged", torch::tensor(converged, torch::kInt64));
+        file.write("parts/top_hvps", torch::tensor(hvps, torch::kInt64));
+    }
+    if (report.trace && !report.trace->part_means.empty()) {
+        file.write("parts/trace", as_tensor(report.trace->part_means));
+        file.write("parts/trace_stderr", as_tensor(report.trace->part_standard_errors));
+    }
+}
+
+}  // namespace
 
 void write_hessian_file(const std::filesystem::path& path, const Objective& objective, const HessianReport& report,
                         const OutputRecord& record) {
@@ -96,6 +164,7 @@ void write_hessian_file(const std::filesystem::path& path, const Objective& obje
             file.set_attribute("/", "trace_seed", static_cast<int64_t>(report.trace->seed));
             file.write("trace_samples", as_tensor(report.trace->samples));
         }
+        if (!report.parts.empty()) write_parts(file, report);
         if (report.density) {
             file.set_attribute("/", "density_sigma", report.density->sigma);
             file.set_attribute("/", "density_seed", static_cast<int64_t>(report.density->seed));
@@ -149,6 +218,22 @@ nlohmann::ordered_json hessian_json(const Objective& objective, const HessianRep
         out["trace"] = report.trace->mean;
         out["trace_stderr"] = report.trace->standard_error;
         out["trace_probes"] = report.trace->samples.size();
+    }
+    if (!report.parts.empty()) {
+        nlohmann::ordered_json parts = nlohmann::json::array();
+        for (std::size_t b = 0; b < report.parts.size(); ++b) {
+            nlohmann::ordered_json part{{"name", report.parts[b].name}, {"parameters", report.parts[b].size}};
+            if (b < report.part_top.size()) {
+                part["top_eigenvalue"] = finite_or_null(report.part_top[b].values)[0];
+                part["top_hvps"] = report.part_top[b].hessian_vector_products;
+            }
+            if (report.trace && !report.trace->part_means.empty()) {
+                part["trace"] = report.trace->part_means[b];
+                part["trace_stderr"] = finite_or_null({report.trace->part_standard_errors[b]})[0];
+            }
+            parts.push_back(part);
+        }
+        out["parts"] = parts;
     }
     if (report.density) out["density_sigma"] = report.density->sigma;
     out["hvp_count"] = report.hessian_vector_products;

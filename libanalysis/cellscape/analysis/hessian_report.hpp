@@ -21,6 +21,11 @@ struct HessianRequest {
     TraceOptions trace_options;
     bool density = false;
     DensityOptions density_options;
+    // Curvature by part (parameter_parts.hpp): with a level, the top
+    // eigenvalue of each part's diagonal block (top's options, one
+    // eigenvalue) when top.count > 0, and each part's share of the trace
+    // (from the trace's own probes) when trace.
+    std::optional<PartLevel> parts;
     // SettingError for settings no analysis can use (before any model is
     // loaded); "top_k" and "bottom_k" for the two counts.
     void validate() const;
@@ -38,6 +43,8 @@ struct HessianReport {
     std::optional<EigenResult> top, bottom;
     std::optional<TraceResult> trace;
     std::optional<DensityResult> density;
+    std::vector<ParameterPart> parts;  // with HessianRequest::parts
+    std::vector<EigenResult> part_top;  // per part, when the top eigenvalues were asked for
     int64_t hessian_vector_products = 0;
     double seconds = 0;
 };

@@ -201,8 +201,13 @@ LanczosResult lanczos_eigenpairs(const std::function<torch::Tensor(const torch::
         assess(krylov, pairs, options, result);
         if (after_product) after_product(result);
         const bool all = std::all_of(result.converged.begin(), result.converged.end(), [](bool c) { return c; });
-        // The whole space spanned: the Ritz pairs are the eigenpairs.
+        // The whole space spanned: the Ritz pairs are the eigenpairs (to
+        // rounding, which their residuals measure), whatever the last move was.
         if (all || krylov.size() == n) {
+            for (std::size_t i = 0; i < result.converged.size(); ++i) {
+                result.error_estimates[i] = std::min(result.error_estimates[i], result.residuals[i]);
+                result.converged[i] = true;
+            }
             result.stop = LanczosStop::converged;
             break;
         }
