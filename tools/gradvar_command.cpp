@@ -16,6 +16,7 @@ void add_gradvar_command(CLI::App& app) {
         ObjectiveFlags objective;
         std::vector<std::string> checkpoints;
         int64_t batches = 20;
+        std::string by_part;
         OutputFile out;
         bool json = false;
     };
@@ -28,6 +29,10 @@ void add_gradvar_command(CLI::App& app) {
     command->add_option("--checkpoint", options->checkpoints, "Checkpoints (several: a series over training)");
     command->add_option("--batches", options->batches, "K: mini-batches, drawn without replacement")
         ->capture_default_str();
+    command->add_option("--by-part", options->by_part,
+                        "Also the variance per part of the network: cell (stem, each cell, classifier) or edge (each "
+                        "cell's preprocessing and edges)")
+        ->check(one_of<PartLevel>());
     options->out.add_to(*command, "Write the results to this HDF5 file");
     command->add_flag("--json", options->json, "Print JSON (a list for several checkpoints)");
     command->callback([options] {
@@ -58,14 +63,19 @@ void add_gradvar_command(CLI::App& app) {
             results.push_back(gradient_variance(objective, progress_sink()));
             provenance = objective.provenance();
         }
+        std::optional<PartLevel> parts;
+        if (!options->by_part.empty()) parts = parse_name<PartLevel>(options->by_part, "by_part");
         if (!options->out.path.empty()) {
             std::vector<std::string> names;
             for (const auto& checkpoint : sources)
                 names.push_back(checkpoint.empty() ? flags.source.torchscript : checkpoint);
-            write_gradient_variance_file(options->out.path, names, results, provenance, command_line());
+            write_gradient_variance_file(options->out.path, names, results, provenance, command_line(), parts);
         }
         nlohmann::ordered_json out = nlohmann::ordered_json::array();
-        for (const auto& result : results) out.push_back(gradient_variance_json(result));
+        for (const auto& result : results) {
+            out.push_back(gradient_variance_json(result));
+            if (parts) out.back().update(gradient_variance_parts_json(gradient_variance_by_part(result, *parts)));
+        }
         std::cout << (results.size() == 1 ? out.front() : out).dump(options->json ? 2 : -1) << "\n";
     });
 }

@@ -80,6 +80,37 @@ TEST_CASE("Welford's one pass equals a two-pass computation on a small network")
     CHECK(sum == Approx(result.total_variance).epsilon(1e-12));
 }
 
+TEST_CASE("the variance by part is the two-pass variance of the part's slice of the batch gradients") {
+    torch::manual_seed(9);
+    namespace nn = torch::nn;
+    // Sequential names its layers "0" (5 x 8 + 8), "1" (Tanh, no parameters), "2" (8 x 3 + 3).
+    nn::Sequential net(nn::Linear(5, 8), nn::Tanh(), nn::Linear(8, 3));
+    auto model = std::make_unique<ModuleModel>(net.ptr(), [net](const torch::Tensor& x) mutable { return net->forward(x); });
+    Objective objective(std::move(model), regression_data(), options_with_batches(10), {});
+    std::vector<torch::Tensor> gradients;
+    for (std::size_t k = 0; k < objective.batch_count(); ++k) gradients.push_back(objective.batch_gradient(k));
+    const auto stacked = torch::stack(gradients);  // batches x 75
+    const GradientVariance result = gradient_variance(objective);
+    const auto parts = gradient_variance_by_part(result, PartLevel::cell);
+    REQUIRE(parts.size() == 2);
+    const struct {
+        const char* name;
+        int64_t offset, length;
+    } expected[] = {{"0", 0, 48}, {"2", 48, 27}};
+    double sum = 0;
+    for (std::size_t b = 0; b < 2; ++b) {
+        const auto slice = stacked.narrow(1, expected[b].offset, expected[b].length);
+        CHECK(parts[b].name == expected[b].name);
+        CHECK(parts[b].tensors == 2);
+        // Welford's one pass against two passes, float64: 1e-10 relative (as above).
+        CHECK(parts[b].variance == Approx(slice.var(0, true).sum().item<double>()).epsilon(1e-10));
+        CHECK(parts[b].gradient_norm == Approx(slice.mean(0).norm().item<double>()).epsilon(1e-10));
+        CHECK(parts[b].snr == Approx(parts[b].gradient_norm / std::sqrt(parts[b].variance)).epsilon(1e-12));
+        sum += parts[b].variance;
+    }
+    CHECK(sum == Approx(result.total_variance).epsilon(1e-12));
+}
+
 TEST_CASE("gradient variance needs at least two equal batches") {
     torch::nn::Linear linear(5, 3);
     auto model = std::make_unique<ModuleModel>(linear.ptr(), [linear](const torch::Tensor& x) mutable { return linear->forward(x); });

@@ -168,3 +168,19 @@ def test_curvature_by_part_splits_a_darts_network_into_its_cells_and_their_edges
     assert sum(p["trace"] for p in edges) == pytest.approx(whole["trace"], rel=1e-10, abs=1e-12)
     result = cellscape("hessian", "--checkpoint", checkpoint, "--top-k", "0", "--by-part", "cell", check=False)
     assert result.returncode == 1 and "--by-part" in result.stderr
+
+
+def test_the_gradient_variance_splits_by_the_same_parts(cellscape, tiny_run, tmp_path):
+    from test_schema import check_against_schema
+    out = tmp_path / "gradvar.h5"
+    result = json.loads(cellscape("gradvar", "--checkpoint", str(tiny_run / "epoch-0002.h5"), "--batches", "3",
+                                  "--batch-size", "16", "--dtype", "float64", "--threads", "1", "--by-part", "cell",
+                                  "--out", str(out)).stdout)
+    assert [p["name"] for p in result["parts"]] == ["stem", "cells.0", "cells.1", "cells.2", "classifier"]
+    assert sum(p["variance"] for p in result["parts"]) == pytest.approx(result["total_variance"], rel=1e-12)
+    check_against_schema(out, "cellscape-gradvar")
+    with h5py.File(out) as f:
+        names = json.loads(f.attrs["tensor_names"])
+        # The classifier's part is its tensors' columns, summed.
+        columns = [i for i, n in enumerate(names) if n.startswith("classifier.")]
+        assert f["parts/variance"][0, 4] == pytest.approx(f["tensor_variance"][0, columns].sum(), rel=1e-12)

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 
@@ -68,9 +69,43 @@ nlohmann::ordered_json gradient_variance_json(const GradientVariance& result) {
             {"tensors", result.tensor_names.size()}};
 }
 
+std::vector<PartGradientVariance> gradient_variance_by_part(const GradientVariance& result, PartLevel level) {
+    std::vector<PartGradientVariance> parts;
+    std::vector<double> squared_norms;
+    for (std::size_t t = 0; t < result.tensor_names.size(); ++t) {
+        const std::string name = part_of(result.tensor_names[t], level);
+        auto found = std::find_if(parts.begin(), parts.end(), [&](const auto& part) { return part.name == name; });
+        if (found == parts.end()) {
+            parts.push_back({name, 0, 0, 0, 0});
+            squared_norms.push_back(0);
+            found = parts.end() - 1;
+        }
+        found->tensors += 1;
+        found->variance += result.tensor_variance[t];
+        squared_norms[static_cast<std::size_t>(found - parts.begin())] +=
+            result.tensor_gradient_norm[t] * result.tensor_gradient_norm[t];
+    }
+    for (std::size_t b = 0; b < parts.size(); ++b) {
+        parts[b].gradient_norm = std::sqrt(squared_norms[b]);
+        parts[b].snr = parts[b].variance > 0 ? parts[b].gradient_norm / std::sqrt(parts[b].variance) : INFINITY;
+    }
+    return parts;
+}
+
+nlohmann::ordered_json gradient_variance_parts_json(const std::vector<PartGradientVariance>& parts) {
+    nlohmann::ordered_json list = nlohmann::json::array();
+    for (const auto& part : parts)
+        list.push_back({{"name", part.name},
+                        {"tensors", part.tensors},
+                        {"variance", part.variance},
+                        {"gradient_norm", part.gradient_norm},
+                        {"snr", std::isfinite(part.snr) ? nlohmann::json(part.snr) : nlohmann::json(nullptr)}});
+    return {{"parts", list}};
+}
+
 void write_gradient_variance_file(const std::filesystem::path& path, const std::vector<std::string>& sources,
                                   const std::vector<GradientVariance>& results, const ObjectiveProvenance& provenance,
-                                  const OutputRecord& record) {
+                                  const OutputRecord& record, std::optional<PartLevel> parts) {
     write_hdf5_atomically(path, [&](Hdf5File& file) {
         write_standard_attributes(file, gradient_variance_format, 1, record);
         provenance.write_to(file);
@@ -94,6 +129,31 @@ void write_gradient_variance_file(const std::filesystem::path& path, const std::
         file.write("tensor_variance", matrix(&GradientVariance::tensor_variance));
         file.write("tensor_gradient_norm", matrix(&GradientVariance::tensor_gradient_norm));
         file.write("tensor_snr", matrix(&GradientVariance::tensor_snr));
+        if (!parts) return;
+        // One row per model, one column per part (every model has the same tensors).
+        std::vector<std::string> names;
+        std::vector<int64_t> tensors;
+        for (const auto& part : gradient_variance_by_part(results.front(), *parts)) {
+            names.push_back(part.name);
+            tensors.push_back(part.tensors);
+        }
+        file.write_strings("parts/name", names);
+        file.write("parts/tensors", torch::tensor(tensors, torch::kInt64));
+        const struct {
+            const char* name;
+            double PartGradientVariance::*field;
+        } columns[] = {{"parts/variance", &PartGradientVariance::variance},
+                       {"parts/gradient_norm", &PartGradientVariance::gradient_norm},
+                       {"parts/snr", &PartGradientVariance::snr}};
+        for (const auto& column : columns) {
+            std::vector<torch::Tensor> rows;
+            for (const auto& result : results) {
+                std::vector<double> values;
+                for (const auto& part : gradient_variance_by_part(result, *parts)) values.push_back(part.*column.field);
+                rows.push_back(torch::tensor(values, torch::kFloat64));
+            }
+            file.write(column.name, torch::stack(rows));
+        }
     });
 }
 

@@ -4,11 +4,13 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "cellscape/io/hdf5.hpp"
 #include "cellscape/analysis/objective.hpp"
+#include "cellscape/analysis/parameter_parts.hpp"
 #include "cellscape/util/error.hpp"
 #include "cellscape/util/progress.hpp"
 
@@ -41,9 +43,25 @@ GradientVariance gradient_variance(Objective& objective, ProgressSink* progress 
 
 nlohmann::ordered_json gradient_variance_json(const GradientVariance& result);
 
-// One file for a series of models (e.g. the checkpoints of a run), in order.
+// The variance split by part of the network (parameter_parts.hpp), from the
+// per-tensor columns: per part, the sum of its tensors' variances (the
+// parts' sum to total_variance), the norm of its mean gradient, and their
+// ratio (INFINITY for a part without variance). Parts in the order their
+// first tensor appears.
+struct PartGradientVariance {
+    std::string name;
+    int64_t tensors = 0;
+    double variance = 0, gradient_norm = 0, snr = 0;
+};
+std::vector<PartGradientVariance> gradient_variance_by_part(const GradientVariance& result, PartLevel level);
+
+// {"parts": [{"name", "tensors", "variance", "gradient_norm", "snr"}, ...]}
+nlohmann::ordered_json gradient_variance_parts_json(const std::vector<PartGradientVariance>& parts);
+
+// One file for a series of models (e.g. the checkpoints of a run), in order;
+// with `parts`, the variance by part of each (parts/, docs/hdf5-schema.md).
 void write_gradient_variance_file(const std::filesystem::path& path, const std::vector<std::string>& sources,
                                   const std::vector<GradientVariance>& results, const ObjectiveProvenance& provenance,
-                                  const OutputRecord& record);
+                                  const OutputRecord& record, std::optional<PartLevel> parts = std::nullopt);
 
 }  // namespace cellscape
