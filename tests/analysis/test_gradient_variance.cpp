@@ -26,6 +26,22 @@ ObjectiveOptions options_with_batches(int64_t batch_size) {
     return options;
 }
 
+// Linear(5, 8), Tanh, Linear(8, 3) on the regression data in batches of 10.
+Objective two_layer_objective() {
+    torch::manual_seed(9);
+    namespace nn = torch::nn;
+    nn::Sequential net(nn::Linear(5, 8), nn::Tanh(), nn::Linear(8, 3));
+    auto model = std::make_unique<ModuleModel>(net.ptr(), [net](const torch::Tensor& x) mutable { return net->forward(x); });
+    return Objective(std::move(model), regression_data(), options_with_batches(10), {});
+}
+
+// Each batch's gradient, one row per batch: the two-pass reference.
+torch::Tensor batch_gradients(Objective& objective) {
+    std::vector<torch::Tensor> gradients;
+    for (std::size_t k = 0; k < objective.batch_count(); ++k) gradients.push_back(objective.batch_gradient(k));
+    return torch::stack(gradients);
+}
+
 }  // namespace
 
 TEST_CASE("softmax regression: the gradient variance matches the closed-form per-sample gradients") {
@@ -63,14 +79,8 @@ TEST_CASE("softmax regression: the gradient variance matches the closed-form per
 }
 
 TEST_CASE("Welford's one pass equals a two-pass computation on a small network") {
-    torch::manual_seed(9);
-    namespace nn = torch::nn;
-    nn::Sequential net(nn::Linear(5, 8), nn::Tanh(), nn::Linear(8, 3));
-    auto model = std::make_unique<ModuleModel>(net.ptr(), [net](const torch::Tensor& x) mutable { return net->forward(x); });
-    Objective objective(std::move(model), regression_data(), options_with_batches(10), {});
-    std::vector<torch::Tensor> gradients;
-    for (std::size_t k = 0; k < objective.batch_count(); ++k) gradients.push_back(objective.batch_gradient(k));
-    const auto stacked = torch::stack(gradients);
+    Objective objective = two_layer_objective();
+    const auto stacked = batch_gradients(objective);
     const GradientVariance result = gradient_variance(objective);
     CHECK(result.total_variance == Approx(stacked.var(0, true).sum().item<double>()).epsilon(1e-10));
     // The mean of equal-size batch gradients is the gradient over their union.
@@ -81,15 +91,9 @@ TEST_CASE("Welford's one pass equals a two-pass computation on a small network")
 }
 
 TEST_CASE("the variance by part is the two-pass variance of the part's slice of the batch gradients") {
-    torch::manual_seed(9);
-    namespace nn = torch::nn;
     // Sequential names its layers "0" (5 x 8 + 8), "1" (Tanh, no parameters), "2" (8 x 3 + 3).
-    nn::Sequential net(nn::Linear(5, 8), nn::Tanh(), nn::Linear(8, 3));
-    auto model = std::make_unique<ModuleModel>(net.ptr(), [net](const torch::Tensor& x) mutable { return net->forward(x); });
-    Objective objective(std::move(model), regression_data(), options_with_batches(10), {});
-    std::vector<torch::Tensor> gradients;
-    for (std::size_t k = 0; k < objective.batch_count(); ++k) gradients.push_back(objective.batch_gradient(k));
-    const auto stacked = torch::stack(gradients);  // batches x 75
+    Objective objective = two_layer_objective();
+    const auto stacked = batch_gradients(objective);  // batches x 75
     const GradientVariance result = gradient_variance(objective);
     const auto parts = gradient_variance_by_part(result, PartLevel::cell);
     REQUIRE(parts.size() == 2);
