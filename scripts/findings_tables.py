@@ -27,8 +27,9 @@ import pandas as pd
 
 from cellscape_plots import read_study, read_surface
 
+PROXIES = ["grad_norm", "snip", "grasp", "synflow", "jacob_cov", "zico"]
 METRICS = ["train_loss", "train_acc", "test_acc", "epochs_to_threshold", "top_eigenvalue", "trace",
-           "gradient_variance", "noise_scale", "basin_fraction", "basin_radius"]
+           "gradient_variance", "noise_scale", "basin_fraction", "basin_radius"] + PROXIES
 
 
 def width_label(width):
@@ -56,6 +57,24 @@ def seed_spread(replicates):
         if ratios:
             rows.append((metric, len(ratios), np.median(ratios), np.min(ratios), np.max(ratios)))
     return pd.DataFrame(rows, columns=["metric", "cells", "median max/min", "smallest", "largest"])
+
+
+def proxy_rows(tables, epoch):
+    """The zero-cost proxies' rows of the summary at `epoch` (a study with [analysis.proxies]):
+    each proxy against width and depth (plain and partial, associations table), and against
+    every trained metric (metric_associations table); empty frames without proxies."""
+    associations = tables.associations
+    associations = associations[(associations["epoch"] == epoch) & associations["metric"].isin(PROXIES)]
+    columns = ["population", "metric", "predictor", "controlling", "spearman_rho", "ci_low", "ci_high", "p_value",
+               "p_holm", "min_detectable_rho", "n_cells"]
+    against_cells = associations[[c for c in columns if c in associations]]
+    pairs = tables.metric_associations
+    if pairs is None or not len(pairs):
+        return against_cells, pd.DataFrame()
+    pairs = pairs[(pairs["epoch"] == epoch) & (pairs["metric"].isin(PROXIES) | pairs["other_metric"].isin(PROXIES))]
+    pairs = pairs[["population", "metric", "other_metric", "spearman_rho", "ci_low", "ci_high", "p_value", "p_holm",
+                   "n_cells"]]
+    return against_cells, pairs
 
 
 def surface_rows(study, replicates, epoch):
@@ -124,6 +143,15 @@ def main(argv=None):
         share = replicates["last_epoch_share"].to_numpy(float)
         print(f"last epoch's share of the training-loss decrease: median {np.nanmedian(share):.3f}, "
               f"90th percentile {np.nanpercentile(share, 90):.3f}")
+    against_cells, pairs = proxy_rows(tables, epoch)
+    if len(against_cells):
+        number = lambda v: f"{v:.3g}"  # noqa: E731
+        print("\nzero-cost proxies of the initial networks against width and depth (associations; p_holm over the "
+              "proxies' rows):")
+        print(against_cells.to_string(index=False, float_format=number))
+        print("\nzero-cost proxies against the trained metrics (metric_associations; p_holm over the pairs with a "
+              "proxy):")
+        print(pairs.to_string(index=False, float_format=number))
     if args.surfaces:
         print("\nsurfaces (first slice of each replicate):")
         print(surface_rows(args.study, replicates, epoch).to_string(index=False, float_format=lambda v: f"{v:.3g}"))

@@ -133,3 +133,26 @@ def test_findings_tables_average_cell_means_per_width_and_measure_seed_spread(tm
     section = printed[printed.index("spread over seeds"):].splitlines()
     spread = next(l for l in section if l.split()[:1] == ["top_eigenvalue"])
     assert float(spread.split()[2]) == pytest.approx(np.median(ratios), abs=0.005)  # printed as 1.15: 3 digits
+
+
+def test_findings_tables_select_the_proxies_rows_of_the_analysis_epoch():
+    from cellscape_plots.tables import StudyTables
+    findings = load_findings_tables()
+    associations = pd.DataFrame({
+        "epoch": [4, 4, 2, 4], "population": ["p"] * 4, "metric": ["snip", "top_eigenvalue", "snip", "zico"],
+        "predictor": ["normal_width"] * 4, "controlling": ["", "", "", "normal_depth"],
+        "spearman_rho": [0.5, -0.2, 0.1, 0.3], "ci_low": [0.1, -0.6, -0.3, -0.1], "ci_high": [0.8, 0.2, 0.5, 0.6],
+        "p_value": [0.01, 0.4, 0.7, 0.2], "p_holm": [0.02, 0.8, 0.7, 0.2], "n_cells": [24] * 4})
+    pairs = pd.DataFrame({
+        "epoch": [4, 4, 4], "population": ["p"] * 3, "metric": ["epochs_to_threshold", "top_eigenvalue", "grasp"],
+        "other_metric": ["snip", "trace", "synflow"], "spearman_rho": [-0.4, 0.9, 0.1], "ci_low": [-0.7, 0.8, -0.3],
+        "ci_high": [-0.1, 1.0, 0.5], "p_value": [0.02, 0.001, 0.6], "p_holm": [0.04, 0.01, 0.6],
+        "n_cells": [24] * 3})
+    tables = StudyTables(replicates=pd.DataFrame(), cells=pd.DataFrame(), associations=associations,
+                         metric_associations=pairs, mediation=pd.DataFrame())
+    against_cells, against_metrics = findings.proxy_rows(tables, 4)
+    assert list(against_cells["metric"]) == ["snip", "zico"]
+    assert list(against_cells["controlling"]) == ["", "normal_depth"]
+    # A pair with a proxy on either side; the pair of two trained metrics is not the proxies'.
+    assert list(zip(against_metrics["metric"], against_metrics["other_metric"])) == [
+        ("epochs_to_threshold", "snip"), ("grasp", "synflow")]
