@@ -149,9 +149,10 @@ def main(argv=None):
         print("\nzero-cost proxies of the initial networks against width and depth (associations; p_holm over the "
               "proxies' rows):")
         print(against_cells.to_string(index=False, float_format=number))
-        print("\nzero-cost proxies against the trained metrics (metric_associations; p_holm over the pairs with a "
-              "proxy):")
-        print(pairs.to_string(index=False, float_format=number))
+        if len(pairs):
+            print("\nzero-cost proxies against the trained metrics (metric_associations; p_holm over the pairs with "
+                  "a proxy):")
+            print(pairs.to_string(index=False, float_format=number))
     if args.surfaces:
         print("\nsurfaces (first slice of each replicate):")
         print(surface_rows(args.study, replicates, epoch).to_string(index=False, float_format=lambda v: f"{v:.3g}"))

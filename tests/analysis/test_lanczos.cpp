@@ -193,6 +193,24 @@ TEST_CASE("an unreachable tolerance stops at the product or time budget, never s
     CHECK(timed.products < 100);
 }
 
+TEST_CASE("a basis that spans the whole space gives exact pairs, judged against the products' noise") {
+    const int64_t n = 6;  // fewer than min_products and the basis size: the whole space before either
+    const torch::Tensor spectrum = torch::tensor({5.0, 3.0, 2.0, 1.0, 0.5, -1.0}, torch::kFloat64);
+    LanczosOptions options;
+    options.tol = 1e-10;
+    options.min_products = 8;
+    const LanczosResult exact = lanczos_eigenpairs(product_of(with_spectrum(spectrum)), n, options);
+    CHECK(exact.products == n);
+    REQUIRE(exact.converged[0]);
+    CHECK(std::abs(exact.values[0] - 5.0) < 1e-12);  // the projected matrix is the operator itself
+    // Products noisy to 1e-6 (float32): the same basis is not 1e-10 exact, and says so.
+    options.relative_noise = 1e-6;
+    const LanczosResult noisy = lanczos_eigenpairs(product_of(with_spectrum(spectrum)), n, options);
+    CHECK_FALSE(noisy.converged[0]);
+    CHECK(noisy.error_estimates[0] >= 1e-6 * 5.0 * (1 - 1e-12));
+    CHECK(noisy.stop == LanczosStop::converged);  // no product can improve it: not a budget stop
+}
+
 TEST_CASE("Lanczos settings are checked before any product") {
     const torch::Tensor a = with_spectrum(spread_spectrum(10));
     LanczosOptions options;

@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cmath>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
@@ -466,6 +467,20 @@ TEST_CASE("a study's proxies score each replicate's initial network, the one its
         CHECK(file.double_attribute("/", "compute_seconds") > 0);
     }
     CHECK(result.rows[0].snip != result.rows[1].snip);  // each seed its own network
+    // Rebuilding an initial network does not reseed the caller's random
+    // stream: it moves on as loading the checkpoint's own weights moves it
+    // (building any network draws its initialization from it).
+    ObjectiveSource trained;
+    trained.checkpoint = (dir / "study" / result.rows[0].directory / "train" / "epoch-0001.h5").string();
+    ObjectiveSource initial = trained;
+    initial.initial_weights = true;
+    const EvaluationSamples few{16, Sampling::random, Split::train, 0};
+    torch::manual_seed(123);
+    (void)load_model_and_samples(trained, few);
+    const torch::Tensor expected_draw = torch::rand({4});
+    torch::manual_seed(123);
+    (void)load_model_and_samples(initial, few);
+    CHECK(torch::equal(torch::rand({4}), expected_draw));
     CHECK(column(result.summary, "snip") == std::vector<double>{result.rows[0].snip, result.rows[1].snip});
 
     // Other proxy settings: the files are not reused; a missing file leaves the replicate unfinished.
@@ -480,6 +495,10 @@ TEST_CASE("a study's proxies score each replicate's initial network, the one its
     std::filesystem::remove(dir / "study" / replicates[0].directory / "proxies-epoch-0000.h5");
     CHECK_FALSE(study_replicate_finished(config, dir / "study", replicates[0]));
     CHECK(run_study(config, dir / "study", "test").rows[0].snip == result.rows[0].snip);
+    // Without [analysis.proxies] the files left by a run with it are not this study's columns.
+    StudyConfig without = config;
+    without.proxies.enabled = false;
+    CHECK(std::isnan(run_study(without, dir / "study", "test").rows[0].snip));
 }
 
 TEST_CASE("a study's proxy settings are checked before any cell is trained") {

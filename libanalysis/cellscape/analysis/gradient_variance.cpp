@@ -106,6 +106,9 @@ nlohmann::ordered_json gradient_variance_parts_json(const std::vector<PartGradie
 void write_gradient_variance_file(const std::filesystem::path& path, const std::vector<std::string>& sources,
                                   const std::vector<GradientVariance>& results, const ObjectiveProvenance& provenance,
                                   const OutputRecord& record, std::optional<PartLevel> parts) {
+    if (results.empty() || results.size() != sources.size())
+        throw Error(fmt::format("internal: a gradient variance file of {} results for {} models", results.size(),
+                                sources.size()));
     write_hdf5_atomically(path, [&](Hdf5File& file) {
         write_standard_attributes(file, gradient_variance_format, 1, record);
         provenance.write_to(file);
@@ -131,9 +134,11 @@ void write_gradient_variance_file(const std::filesystem::path& path, const std::
         file.write("tensor_snr", matrix(&GradientVariance::tensor_snr));
         if (!parts) return;
         // One row per model, one column per part (every model has the same tensors).
+        std::vector<std::vector<PartGradientVariance>> by_model;
+        for (const auto& result : results) by_model.push_back(gradient_variance_by_part(result, *parts));
         std::vector<std::string> names;
         std::vector<int64_t> tensors;
-        for (const auto& part : gradient_variance_by_part(results.front(), *parts)) {
+        for (const auto& part : by_model.front()) {
             names.push_back(part.name);
             tensors.push_back(part.tensors);
         }
@@ -142,17 +147,17 @@ void write_gradient_variance_file(const std::filesystem::path& path, const std::
         const struct {
             const char* name;
             double PartGradientVariance::*field;
-        } columns[] = {{"parts/variance", &PartGradientVariance::variance},
-                       {"parts/gradient_norm", &PartGradientVariance::gradient_norm},
-                       {"parts/snr", &PartGradientVariance::snr}};
-        for (const auto& column : columns) {
+        } part_columns[] = {{"parts/variance", &PartGradientVariance::variance},
+                            {"parts/gradient_norm", &PartGradientVariance::gradient_norm},
+                            {"parts/snr", &PartGradientVariance::snr}};
+        for (const auto& part_column : part_columns) {
             std::vector<torch::Tensor> rows;
-            for (const auto& result : results) {
+            for (const auto& model_parts : by_model) {
                 std::vector<double> values;
-                for (const auto& part : gradient_variance_by_part(result, *parts)) values.push_back(part.*column.field);
+                for (const auto& part : model_parts) values.push_back(part.*part_column.field);
                 rows.push_back(torch::tensor(values, torch::kFloat64));
             }
-            file.write(column.name, torch::stack(rows));
+            file.write(part_column.name, torch::stack(rows));
         }
     });
 }

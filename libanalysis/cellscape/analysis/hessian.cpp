@@ -4,6 +4,7 @@
 
 #include <Eigen/Eigenvalues>
 #include <Spectra/SymEigsSolver.h>
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <utility>
@@ -184,6 +185,25 @@ torch::Tensor part_entries(const torch::Tensor& flat, const ParameterPart& part)
     return torch::cat(pieces);
 }
 
+// Error unless every one of the n parameters is in exactly one part.
+void require_partition(const std::vector<ParameterPart>& parts, int64_t n) {
+    std::vector<char> covered(static_cast<std::size_t>(n), 0);
+    for (const ParameterPart& part : parts)
+        for (const auto& [offset, length] : part.ranges) {
+            if (offset < 0 || length < 0 || offset + length > n)
+                throw Error(fmt::format("part {} reaches beyond the selection's {} parameters", part.name, n));
+            for (int64_t i = offset; i < offset + length; ++i)
+                if (covered[static_cast<std::size_t>(i)]++)
+                    throw Error(fmt::format("parameter {} is in two parts ({} and another): parts must partition the "
+                                            "parameters",
+                                            i, part.name));
+        }
+    const auto missing = std::find(covered.begin(), covered.end(), 0);
+    if (missing != covered.end())
+        throw Error(fmt::format("parameter {} is in no part: parts must partition the parameters",
+                                missing - covered.begin()));
+}
+
 torch::Tensor on_part(const torch::Tensor& values, const ParameterPart& part, int64_t n) {
     torch::Tensor flat = torch::zeros({n}, values.options());
     int64_t at = 0;
@@ -306,11 +326,7 @@ TraceResult hutchinson_trace(Objective& objective, const TraceOptions& options, 
     result.seed = options.seed;
     std::vector<torch::Tensor> probes;
     double sum = 0, sum_squares = 0;
-    int64_t covered = 0;
-    for (const ParameterPart& part : options.parts) covered += part.size;
-    if (!options.parts.empty() && covered != objective.dimension())
-        throw Error(fmt::format("the trace's parts hold {} parameters, the selection {}: they must partition it",
-                                covered, objective.dimension()));
+    if (!options.parts.empty()) require_partition(options.parts, objective.dimension());
     result.part_samples.resize(options.parts.size());
     while (static_cast<int64_t>(result.samples.size()) < options.max_probes) {
         if (InterruptGuard::requested())

@@ -113,7 +113,11 @@ RitzPairs ritz_pairs(const Krylov& krylov, bool largest) {
 }
 
 // Residuals, error estimates and convergence of the k wanted pairs.
-void assess(const Krylov& krylov, const RitzPairs& pairs, const LanczosOptions& options, LanczosResult& result) {
+// `whole_space`: the basis spans the operator's whole space, so the Ritz
+// pairs are its eigenpairs and can move no more: no move term, and no
+// min_products (the products' own noise still bounds the estimate).
+void assess(const Krylov& krylov, const RitzPairs& pairs, const LanczosOptions& options, bool whole_space,
+            LanczosResult& result) {
     const int64_t k = std::min<int64_t>(options.count, pairs.values.size());
     const double beta = krylov.residual_norm();
     const double largest_magnitude = pairs.values.cwiseAbs().maxCoeff();
@@ -135,7 +139,8 @@ void assess(const Krylov& krylov, const RitzPairs& pairs, const LanczosOptions& 
         // two close eigenvalues), so the estimate is never below the last
         // product's move of the Ritz value: still moving is not converged.
         const auto at = static_cast<std::size_t>(i);
-        const double move = at < previous.size() && std::isfinite(previous[at])
+        const double move = whole_space ? 0.0
+                            : at < previous.size() && std::isfinite(previous[at])
                                 ? std::abs(theta - previous[at])
                                 : std::numeric_limits<double>::infinity();
         const double estimate = std::max({bound, move, options.relative_noise * largest_magnitude});
@@ -144,7 +149,7 @@ void assess(const Krylov& krylov, const RitzPairs& pairs, const LanczosOptions& 
         result.error_estimates[at] = estimate;
         result.scales[at] = lanczos_scale(theta, largest_magnitude);
         result.converged[at] =
-            estimate <= options.tol * result.scales[at] && result.products >= options.min_products;
+            estimate <= options.tol * result.scales[at] && (whole_space || result.products >= options.min_products);
     }
 }
 
@@ -198,16 +203,12 @@ LanczosResult lanczos_eigenpairs(const std::function<torch::Tensor(const torch::
         krylov.expand(apply);
         ++result.products;
         pairs = ritz_pairs(krylov, options.largest);
-        assess(krylov, pairs, options, result);
+        assess(krylov, pairs, options, krylov.size() == n, result);
         if (after_product) after_product(result);
         const bool all = std::all_of(result.converged.begin(), result.converged.end(), [](bool c) { return c; });
-        // The whole space spanned: the Ritz pairs are the eigenpairs (to
-        // rounding, which their residuals measure), whatever the last move was.
+        // The whole space spanned: the Ritz pairs are the eigenpairs (assess
+        // judged them so); more products cannot improve them.
         if (all || krylov.size() == n) {
-            for (std::size_t i = 0; i < result.converged.size(); ++i) {
-                result.error_estimates[i] = std::min(result.error_estimates[i], result.residuals[i]);
-                result.converged[i] = true;
-            }
             result.stop = LanczosStop::converged;
             break;
         }

@@ -6,6 +6,7 @@
 #include <array>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "cellscape/util/names.hpp"
 
@@ -56,5 +57,12 @@ struct EnumNames<Proxy> {
                                                                                {"jacob_cov", Proxy::jacob_cov},
                                                                                {"zico", Proxy::zico}}};
 };
+
+// Every proxy, in EnumNames' order: the default of the command and of a study.
+inline std::vector<Proxy> all_proxies() {
+    std::vector<Proxy> proxies;
+    for (const auto& [name, proxy] : EnumNames<Proxy>::values) proxies.push_back(proxy);
+    return proxies;
+}
 
 }  // namespace cellscape

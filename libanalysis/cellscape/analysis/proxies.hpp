@@ -39,8 +39,7 @@ namespace cellscape {
 inline constexpr const char* proxies_format = "cellscape-proxies";
 
 struct ProxyOptions {
-    std::vector<Proxy> proxies{Proxy::grad_norm, Proxy::snip,      Proxy::grasp,
-                               Proxy::synflow,   Proxy::jacob_cov, Proxy::zico};
+    std::vector<Proxy> proxies = all_proxies();
     // ZiCo's batches: the samples in this many consecutive, equal batches (at least 2).
     int64_t zico_batches = 2;
     // The device and floating-point type of every proxy but synflow (always float64).

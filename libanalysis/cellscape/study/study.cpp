@@ -396,12 +396,13 @@ void fill_basin(StudyRow& row, const StudyConfig& config, const std::filesystem:
 }
 
 // The proxies the replicate's proxies file holds (none without the file).
-void fill_proxies(StudyRow& row, const std::filesystem::path& cell_dir) {
+void fill_proxies(StudyRow& row, const StudyConfig& config, const std::filesystem::path& cell_dir) {
     const auto path = proxies_path(cell_dir);
-    if (!std::filesystem::exists(path)) return;
+    // A file left from a run with proxies is not this study's when it has none.
+    if (!config.proxies.enabled || !std::filesystem::exists(path)) return;
     const Hdf5File file(path, Hdf5File::Mode::read);
     for (const StudyMetric& metric : study_metrics())
-        if (std::string_view(metric.family) == "proxies" && file.has_attribute("/", metric.name))
+        if (std::string_view(metric.family) == proxies_family && file.has_attribute("/", metric.name))
             row.*metric.field = file.double_attribute("/", metric.name);
 }
 
@@ -467,7 +468,7 @@ void fill_row(StudyRow& row, const StudyConfig& config, const std::filesystem::p
         row.noise_scale = file.read("noise_scale")[0].item<double>();
     }
     fill_basin(row, config, cell_dir, epoch);
-    fill_proxies(row, cell_dir);
+    fill_proxies(row, config, cell_dir);
 }
 
 }  // namespace
@@ -861,7 +862,7 @@ std::vector<StudyRow> read_study_replicates(const std::filesystem::path& summary
     numbers("parameters", &StudyRow::parameters, true);
     numbers("epoch", &StudyRow::epoch, true);
     for (const StudyMetric& metric : study_metrics())
-        numbers(metric.name, metric.field, std::string_view(metric.family).empty());
+        numbers(metric.name, metric.field, !metric.optional());
     numbers("censored", &StudyRow::censored, false);
     numbers("last_epoch_share", &StudyRow::last_epoch_share, false);
     numbers("train_seconds", &StudyRow::train_seconds, false);

@@ -60,8 +60,7 @@ struct StudyGradientVarianceSettings {
 // shared by its analysis epochs' rows.
 struct StudyProxySettings {
     bool enabled = false;
-    std::vector<Proxy> proxies{Proxy::grad_norm, Proxy::snip,      Proxy::grasp,
-                               Proxy::synflow,   Proxy::jacob_cov, Proxy::zico};
+    std::vector<Proxy> proxies = all_proxies();
     int64_t samples = 64;      // training images (chosen by analysis.seed), one batch as the reference code's
     int64_t zico_batches = 2;  // ZiCo splits them into this many batches
 };

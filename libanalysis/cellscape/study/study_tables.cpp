@@ -198,12 +198,12 @@ const std::vector<StudyMetric>& study_metrics() {
         {"basin_radius", &StudyRow::basin_radius, +1},
         // The paper claims nothing about the proxies: their rows say "no
         // claim", with rho, its interval and p (docs/findings.md reads them).
-        {"grad_norm", &StudyRow::grad_norm, 0, "proxies"},
-        {"snip", &StudyRow::snip, 0, "proxies"},
-        {"grasp", &StudyRow::grasp, 0, "proxies"},
-        {"synflow", &StudyRow::synflow, 0, "proxies"},
-        {"jacob_cov", &StudyRow::jacob_cov, 0, "proxies"},
-        {"zico", &StudyRow::zico, 0, "proxies"},
+        {"grad_norm", &StudyRow::grad_norm, 0, proxies_family},
+        {"snip", &StudyRow::snip, 0, proxies_family},
+        {"grasp", &StudyRow::grasp, 0, proxies_family},
+        {"synflow", &StudyRow::synflow, 0, proxies_family},
+        {"jacob_cov", &StudyRow::jacob_cov, 0, proxies_family},
+        {"zico", &StudyRow::zico, 0, proxies_family},
     };
     return metrics;
 }
@@ -211,7 +211,7 @@ const std::vector<StudyMetric>& study_metrics() {
 std::vector<StudyMetric> measured_metrics(const std::vector<StudyRow>& rows) {
     std::vector<StudyMetric> measured;
     for (const StudyMetric& metric : study_metrics())
-        if (std::string_view(metric.family).empty() ||
+        if (!metric.optional() ||
             std::any_of(rows.begin(), rows.end(), [&](const StudyRow& row) { return std::isfinite(row.*metric.field); }))
             measured.push_back(metric);
     return measured;
@@ -459,7 +459,7 @@ StudyTable cells_table(const std::vector<StudyCellRow>& cells) {
     const auto& metrics = study_metrics();
     for (std::size_t m = 0; m < metrics.size(); ++m) {
         // An optional family's metric no cell measured has no columns (as in replicates_table).
-        if (!std::string_view(metrics[m].family).empty() &&
+        if (metrics[m].optional() &&
             std::none_of(cells.begin(), cells.end(),
                          [&](const StudyCellRow& cell) { return std::isfinite(cell.metrics.at(m).mean); }))
             continue;

@@ -80,7 +80,9 @@ struct StudyMetric {
     double StudyRow::*field;
     int sign_with_width;
     const char* family = "";
+    bool optional() const { return family[0] != '\0'; }
 };
+inline constexpr const char* proxies_family = "proxies";
 const std::vector<StudyMetric>& study_metrics();
 // The metrics `rows` have columns for: every metric of the family "", and an
 // optional family's metric when some row has a finite value of it.
