@@ -84,8 +84,11 @@ objects=$(ninja -C "$work/subdirectory" -t targets all | grep -oE '^CMakeFiles/(
 # shellcheck disable=SC2086
 logged "$work/subdirectory-compile.log" ninja -C "$work/subdirectory" $objects
 uses_fmt_object="$work/subdirectory/$(echo "$objects" | grep uses_fmt)"
-system_fmt=$(ldconfig -p | awk '/libfmt\.so / {print $NF; exit}')
-linked_vformat=$(nm -DC "$system_fmt" | grep -o 'fmt::v[0-9]*::vformat' | sort -u | head -1)
+# (Each reader takes its whole input: one that stops early, as awk's exit or
+# head would, can end the writer by SIGPIPE, which pipefail and set -e turn
+# into a silent failure when the machine is loaded.)
+system_fmt=$(ldconfig -p | awk '/libfmt\.so / && !found {print $NF; found = 1}')
+linked_vformat=$(nm -DC "$system_fmt" | grep -o 'fmt::v[0-9]*::vformat' | sort -u | awk 'NR == 1')
 # (nm's whole output first: grep -q would stop reading it, and pipefail fail the test.)
 uses_fmt_symbols=$(nm -C "$uses_fmt_object")
 if ! grep -qF "$linked_vformat" <<< "$uses_fmt_symbols"; then

@@ -606,13 +606,20 @@ std::string format_verdict_table(const std::vector<StudyAssociationRow>& associa
                              partial ? rho_with_interval(partial->association) : std::string("-"), expected,
                              row.verdict);
     }
+    const auto optional_rows = std::count_if(associations.begin(), associations.end(),
+                                             [](const auto& row) { return !metric_family(row.metric).empty(); });
+    const std::string families =
+        optional_rows == 0
+            ? fmt::format("all {} rows of the associations table", associations.size())
+            : fmt::format("the {} rows of the trained metrics (the {} rows of the zero-cost proxies among themselves)",
+                          associations.size() - static_cast<std::size_t>(optional_rows), optional_rows);
     if (!table.empty())
         table += fmt::format(
-            "p_holm: Holm over all {} rows of the associations table; verdicts need p_holm < {} and the interval off 0; "
+            "p_holm: Holm over {}; verdicts need p_holm < {} and the interval off 0; "
             "±{}: \"inside\" when the interval lies inside ±{} (\"equivalent\": no effect that large); min|rho|: the "
             "smallest |rho| detected with {:.0f}% power at p < {} (-: none, e.g. the cells differ no more than their "
             "seeds, or one seed per cell)\n",
-            associations.size(), statistics.alpha, statistics.equivalence_bound, statistics.equivalence_bound,
+            families, statistics.alpha, statistics.equivalence_bound, statistics.equivalence_bound,
             100 * statistics.power, statistics.alpha);
     return table;
 }
