@@ -291,6 +291,7 @@ TEST_CASE("an optional analysis's metrics get columns only when measured, and a 
             r.normal_depth = (c * 5) % 4 + 1;
             r.train_loss = 1.0 / (c + 1) + 0.01 * seed;
             r.test_loss = 0.3 * ((c * 7) % 6) + 0.02 * seed;
+            r.epochs_to_threshold = 2.0 - 0.2 * c + 0.03 * ((c * 3) % 4) + 0.01 * seed;
             rows.push_back(r);
         }
     std::vector<StudyRow> with_proxies = rows;
@@ -343,7 +344,16 @@ TEST_CASE("an optional analysis's metrics get columns only when measured, and a 
         (proxy ? pair_p : other_p).push_back(row.association.p_value);
         (proxy ? pair_holm : other_holm).push_back(row.p_holm);
     }
-    REQUIRE(pair_p.size() == 5);  // snip-zico, and each with train_loss and test_loss
+    REQUIRE(pair_p.size() == 7);  // snip-zico, and each with train_loss, test_loss and epochs_to_threshold
     CHECK(same_values(pair_holm, holm_adjusted(pair_p)));
     CHECK(same_values(other_holm, holm_adjusted(other_p)));
+
+    // Width -> convergence through a proxy: a row per measured proxy, none without them.
+    auto mediators = [](const std::vector<StudyMediationRow>& table) {
+        std::vector<std::string> names;
+        for (const auto& row : table) names.push_back(row.mediator);
+        return names;
+    };
+    CHECK(mediators(mediate_convergence(rows, statistics)).empty());  // no landscape metric measured either
+    CHECK(mediators(mediate_convergence(with_proxies, statistics)) == std::vector<std::string>{"snip", "zico"});
 }

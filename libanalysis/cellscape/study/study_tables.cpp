@@ -390,8 +390,13 @@ std::vector<StudyMetricAssociationRow> associate_metric_pairs(const std::vector<
 
 std::vector<StudyMediationRow> mediate_convergence(const std::vector<StudyRow>& rows,
                                                    const StudyStatistics& statistics) {
-    static const char* const mediators[] = {"top_eigenvalue", "trace", "gradient_variance",
-                                            "noise_scale", "basin_fraction", "basin_radius"};
+    // The landscape and noise metrics, and the optional families' (the
+    // proxies: b is their association with convergence with width held
+    // fixed). A mediator no cell measured gets no row (fewer than 4 cells).
+    std::vector<std::string> mediators{"top_eigenvalue", "trace", "gradient_variance",
+                                       "noise_scale", "basin_fraction", "basin_radius"};
+    for (const StudyMetric& metric : study_metrics())
+        if (metric.optional()) mediators.emplace_back(metric.name);
     std::vector<StudyMediationRow> mediation;
     const AssociationOptions options = association_options(statistics);
     for (int64_t epoch : epochs_of(rows)) {
@@ -402,7 +407,7 @@ std::vector<StudyMediationRow> mediate_convergence(const std::vector<StudyRow>& 
             for (const auto& group : groups) width.push_back(group.front()->normal_width);
             if (groups.size() < 4 || !varies(width)) continue;
             const auto outcome = replicate_values(groups, &StudyRow::epochs_to_threshold);
-            for (const char* mediator : mediators) {
+            for (const std::string& mediator : mediators) {
                 const auto& metric = study_metrics()[metric_index(mediator)];
                 const auto values = replicate_values(groups, metric.field);
                 std::vector<MediationCell> cells;
