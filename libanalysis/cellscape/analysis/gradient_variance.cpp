@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <cmath>
 #include <optional>
 
@@ -70,24 +69,21 @@ nlohmann::ordered_json gradient_variance_json(const GradientVariance& result) {
 }
 
 std::vector<PartGradientVariance> gradient_variance_by_part(const GradientVariance& result, PartLevel level) {
+    // Each tensor counted as one element: the parts' ranges are ranges of tensors.
+    std::vector<std::pair<std::string, int64_t>> tensors;
+    for (const std::string& name : result.tensor_names) tensors.emplace_back(name, 1);
     std::vector<PartGradientVariance> parts;
-    std::vector<double> squared_norms;
-    for (std::size_t t = 0; t < result.tensor_names.size(); ++t) {
-        const std::string name = part_of(result.tensor_names[t], level);
-        auto found = std::find_if(parts.begin(), parts.end(), [&](const auto& part) { return part.name == name; });
-        if (found == parts.end()) {
-            parts.push_back({name, 0, 0, 0, 0});
-            squared_norms.push_back(0);
-            found = parts.end() - 1;
-        }
-        found->tensors += 1;
-        found->variance += result.tensor_variance[t];
-        squared_norms[static_cast<std::size_t>(found - parts.begin())] +=
-            result.tensor_gradient_norm[t] * result.tensor_gradient_norm[t];
-    }
-    for (std::size_t b = 0; b < parts.size(); ++b) {
-        parts[b].gradient_norm = std::sqrt(squared_norms[b]);
-        parts[b].snr = parts[b].variance > 0 ? parts[b].gradient_norm / std::sqrt(parts[b].variance) : INFINITY;
+    for (const ParameterPart& part : parameter_parts(tensors, level)) {
+        PartGradientVariance summary{part.name, part.size, 0, 0, 0};
+        double squared_norm = 0;
+        for (const auto& [first, count] : part.ranges)
+            for (auto t = static_cast<std::size_t>(first); t < static_cast<std::size_t>(first + count); ++t) {
+                summary.variance += result.tensor_variance[t];
+                squared_norm += result.tensor_gradient_norm[t] * result.tensor_gradient_norm[t];
+            }
+        summary.gradient_norm = std::sqrt(squared_norm);
+        summary.snr = summary.variance > 0 ? summary.gradient_norm / std::sqrt(summary.variance) : INFINITY;
+        parts.push_back(summary);
     }
     return parts;
 }

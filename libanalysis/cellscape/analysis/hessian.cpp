@@ -204,6 +204,21 @@ void require_partition(const std::vector<ParameterPart>& parts, int64_t n) {
                                 missing - covered.begin()));
 }
 
+// The one eigenvalue of a 1 x 1 block, e_i^T H e_i: Lanczos needs more
+// dimensions than eigenvalues.
+EigenResult single_entry_block(Objective& objective, const ParameterPart& part) {
+    torch::Tensor unit = torch::zeros({objective.dimension()}, torch::kFloat64);
+    const int64_t index = part.ranges.front().first;
+    unit[index] = 1.0;
+    EigenResult result;
+    result.values = result.ritz_values = {
+        objective.hessian_vector_product(unit).to(torch::kCPU, torch::kFloat64)[index].item<double>()};
+    result.residuals = result.error_estimates = {0.0};
+    result.converged = {true};
+    result.hessian_vector_products = 1;
+    return result;
+}
+
 torch::Tensor on_part(const torch::Tensor& values, const ParameterPart& part, int64_t n) {
     torch::Tensor flat = torch::zeros({n}, values.options());
     int64_t at = 0;
@@ -225,6 +240,7 @@ EigenResult hessian_block_eigenpairs(Objective& objective, const ParameterPart& 
     if (part.size < 1 || covered > n)
         throw Error(fmt::format("part {} ({} parameters, up to {}) is not a part of the selection's {} parameters",
                                 part.name, part.size, covered, n));
+    if (part.size == 1 && options.count == 1) return single_entry_block(objective, part);
     if (options.count >= part.size)
         throw SettingError(top ? "top_k" : "bottom_k",
                            fmt::format("{} eigenvalues were asked for, but part {} has only {} parameters",

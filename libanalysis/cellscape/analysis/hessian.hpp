@@ -120,7 +120,8 @@ EigenResult hessian_extreme_eigenpairs(Objective& objective, const EigenOptions&
 // curvature of the part's parameters with the others held fixed: Lanczos
 // (whatever options.solver says) on v_b -> (H [v_b; 0])_b, one Hessian-vector
 // product of the whole network per step, started from the part's gradient
-// plus a Gaussian vector when options.gradient_start. Progress as
+// plus a Gaussian vector when options.gradient_start; a one-parameter
+// part's one eigenvalue is its diagonal entry. Progress as
 // hessian_extreme_eigenpairs.
 EigenResult hessian_block_eigenpairs(Objective& objective, const ParameterPart& part, const EigenOptions& options,
                                      bool top, ProgressSink* progress = nullptr);

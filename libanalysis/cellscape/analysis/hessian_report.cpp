@@ -57,19 +57,6 @@ std::vector<ParameterPart> objective_parts(const Objective& objective, PartLevel
     return parameter_parts(sizes, level);
 }
 
-// The one eigenvalue of a 1 x 1 block: e_i^T H e_i.
-EigenResult single_entry_block(Objective& objective, const ParameterPart& part) {
-    torch::Tensor unit = torch::zeros({objective.dimension()}, torch::kFloat64);
-    const int64_t index = part.ranges.front().first;
-    unit[index] = 1.0;
-    EigenResult result;
-    result.values = result.ritz_values = {objective.hessian_vector_product(unit)[index].item<double>()};
-    result.residuals = result.error_estimates = {0.0};
-    result.converged = {true};
-    result.hessian_vector_products = 1;
-    return result;
-}
-
 }  // namespace
 
 HessianReport analyse_hessian(Objective& objective, const HessianRequest& request, ProgressSink* progress) {
@@ -92,11 +79,8 @@ HessianReport analyse_hessian(Objective& objective, const HessianRequest& reques
     if (request.parts && request.top.count > 0) {
         EigenOptions options = request.top.in_current_names();
         options.count = 1;
-        for (const ParameterPart& part : report.parts) {
-            // A part of one parameter has no Lanczos: its block is the Hessian's diagonal entry.
-            report.part_top.push_back(part.size > 1 ? hessian_block_eigenpairs(objective, part, options, true, progress)
-                                                    : single_entry_block(objective, part));
-        }
+        for (const ParameterPart& part : report.parts)
+            report.part_top.push_back(hessian_block_eigenpairs(objective, part, options, true, progress));
     }
     if (request.trace) {
         TraceOptions trace_options = request.trace_options;
