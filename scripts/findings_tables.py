@@ -27,7 +27,7 @@ import pandas as pd
 
 from cellscape_plots import read_study, read_surface
 
-PROXIES = ["grad_norm", "snip", "grasp", "synflow", "jacob_cov", "zico"]
+PROXIES = ["grad_norm", "snip", "grasp", "fisher", "synflow", "jacob_cov", "naswot", "zico"]
 METRICS = ["train_loss", "train_acc", "test_acc", "epochs_to_threshold", "top_eigenvalue", "trace",
            "gradient_variance", "noise_scale", "basin_fraction", "basin_radius"] + PROXIES
 

@@ -21,7 +21,8 @@ void add_proxies_command(CLI::App& app) {
     // One batch of 64, as the reference code's batches of the NAS benchmarks.
     options->objective.samples.samples = 64;
     auto* command = app.add_subcommand(
-        "proxies", "Zero-cost proxies (grad_norm, snip, grasp, synflow, jacob_cov, zico) of a model on one batch");
+        "proxies",
+        "Zero-cost proxies (grad_norm, snip, grasp, fisher, synflow, jacob_cov, naswot, zico) of a model on one batch");
     add_objective_options(*command, options->objective);
     // Every proxy takes its samples as one batch, with BatchNorm on the batch's statistics.
     for (const char* unused : {"--batch-size", "--bn", "--hvp-memory", "--params", "--group"})

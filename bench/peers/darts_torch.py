@@ -153,12 +153,13 @@ class FactorizedReduce(nn.Module):
         super().__init__()
         if out_channels % 2:
             raise ValueError(f"a factorized reduce needs an even channel count, got {out_channels}")
+        self.relu = nn.ReLU(inplace=False)  # a module, as in the DARTS code: hooks on ReLU modules see it
         self.conv_1 = conv(in_channels, out_channels // 2, 1, 2, 0)
         self.conv_2 = conv(in_channels, out_channels // 2, 1, 2, 0)
         self.bn = batch_norm(out_channels)
 
     def forward(self, x):
-        x = F.relu(x)
+        x = self.relu(x)
         shifted = F.pad(x, (-1, x.size(3) % 2, -1, x.size(2) % 2))
         return self.bn(torch.cat([self.conv_1(x), self.conv_2(shifted)], dim=1))
 

@@ -160,8 +160,9 @@ METRICS = [("train_loss", "training loss"), ("train_acc", "training accuracy"), 
            ("basin_fraction", "basin fraction"), ("basin_radius", "basin radius")]
 # The zero-cost proxies of the replicates' initial networks ([analysis.proxies]): their own figure.
 PROXY_METRICS = [("grad_norm", "grad_norm (at initialization)"), ("snip", "SNIP (at initialization)"),
-                 ("grasp", "GraSP (at initialization)"), ("synflow", "synflow (at initialization)"),
-                 ("jacob_cov", "jacob_cov (at initialization)"), ("zico", "ZiCo (at initialization)")]
+                 ("grasp", "GraSP (at initialization)"), ("fisher", "Fisher (at initialization)"),
+                 ("synflow", "synflow (at initialization)"), ("jacob_cov", "jacob_cov (at initialization)"),
+                 ("naswot", "NASWOT (at initialization)"), ("zico", "ZiCo (at initialization)")]
 PREDICTORS = [("normal_width", "normal-cell width (c)"), ("normal_depth", "normal-cell depth")]
 REPLICATE_COLUMNS = ["cell", "status", "directory", "seed", "normal_width", "normal_depth", "epoch"]
 CELL_COLUMNS = ["cell", "directory", "normal_width", "normal_depth", "epoch", "n"]

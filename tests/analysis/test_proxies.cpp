@@ -8,9 +8,11 @@
 
 #include <torch/torch.h>
 
+#include <Eigen/LU>
 #include <cmath>
 
 #include "cellscape/analysis/proxies.hpp"
+#include "cellscape/nn/forward_observer.hpp"
 
 using namespace cellscape;
 using Catch::Matchers::Contains;
@@ -24,12 +26,17 @@ struct Regression {
     LabelledImages data;
     std::unique_ptr<Model> model;
 
-    Regression() {
+    // `observed`: the forward pass shows the linear layer's output to a
+    // ForwardObserver, as cellscape's own networks do.
+    explicit Regression(bool observed = false) {
         torch::manual_seed(5);
         linear->to(torch::kFloat64);
         data = {torch::randn({samples, features}, torch::kFloat64), torch::arange(samples) % classes};
-        model = std::make_unique<ModuleModel>(
-            linear.ptr(), [module = linear](const torch::Tensor& x) mutable { return module->forward(x); });
+        auto forward = [module = linear, observed](const torch::Tensor& x) mutable {
+            return observed ? nn::observe_layer_output(module->weight, module->forward(x)) : module->forward(x);
+        };
+        model = std::make_unique<ModuleModel>(linear.ptr(), forward, std::vector<std::pair<std::string, std::string>>{},
+                                              observed);
     }
     torch::Tensor weight() const { return linear->weight.detach().clone(); }
     torch::Tensor bias() const { return linear->bias.detach().clone(); }
@@ -102,6 +109,63 @@ TEST_CASE("jacob_cov of a linear layer: identical input gradients, a correlation
     CHECK(scores.at(Proxy::jacob_cov) == Approx(expected).epsilon(1e-8));
 }
 
+TEST_CASE("fisher of a linear layer: each output's activation times its closed-form gradient") {
+    // a = W x + b; dL/da_n = (softmax(a_n) - onehot(y_n)) / N; g_nk = a_nk dL/da_nk;
+    // the layer's score is 0.5 mean_n g_nk^2 per class k, once per weight of the row.
+    Regression r(true);
+    const ProxyScores scores = run(r, {Proxy::fisher});
+    const torch::Tensor a = r.data.images.matmul(r.weight().t()) + r.bias();
+    const torch::Tensor y = torch::one_hot(r.data.labels, classes).to(torch::kFloat64);
+    const torch::Tensor g = a * (torch::softmax(a, 1) - y) / static_cast<double>(samples);
+    const double expected = features * (0.5 * g.square().mean(0)).sum().item<double>();
+    CHECK(scores.at(Proxy::fisher) == Approx(expected).epsilon(rtol));
+}
+
+TEST_CASE("naswot counts the samples' agreeing ReLU signs and takes the log-determinant") {
+    // One ReLU on 40 inputs before a linear layer: K_ij is the number of inputs
+    // where samples i and j are on the same side of zero, counted by loops;
+    // log |det K| from Eigen's LU. More inputs than samples keep K regular.
+    constexpr int64_t n = 6, inputs = 40;
+    torch::manual_seed(8);
+    torch::nn::Linear linear(torch::nn::LinearOptions(inputs, classes));
+    linear->to(torch::kFloat64);
+    const LabelledImages data{torch::randn({n, inputs}, torch::kFloat64), torch::arange(n) % classes};
+    ModuleModel model(
+        linear.ptr(),
+        [linear](const torch::Tensor& x) mutable {
+            nn::observe_rectifier_input(x);
+            return linear->forward(torch::relu(x));
+        },
+        {}, /*observed=*/true);
+    ProxyOptions options;
+    options.proxies = {Proxy::naswot};
+    options.dtype = Precision::float64;
+    const double score = zero_cost_proxies(model, data, options).at(Proxy::naswot);
+    const auto x = data.images.accessor<double, 2>();
+    Eigen::MatrixXd k = Eigen::MatrixXd::Zero(n, n);
+    for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j < n; ++j)
+            for (int64_t f = 0; f < inputs; ++f) k(i, j) += (x[i][f] > 0) == (x[j][f] > 0) ? 1 : 0;
+    const Eigen::PartialPivLU<Eigen::MatrixXd> lu(k);
+    double log_determinant = 0;
+    for (int64_t i = 0; i < n; ++i) log_determinant += std::log(std::abs(lu.matrixLU()(i, i)));
+    // K holds integers below 40, exact in both; the two factorizations round alike to ~1e-14.
+    CHECK(score == Approx(log_determinant).epsilon(rtol));
+}
+
+TEST_CASE("fisher and naswot refuse a model that does not show its layers, and say how to go on") {
+    Regression r;  // a plain LibTorch module: its forward pass shows nothing
+    ProxyOptions options;
+    options.dtype = Precision::float64;
+    options.proxies = {Proxy::fisher};
+    CHECK_THROWS_WITH(zero_cost_proxies(*r.model, r.data, options),
+                      Contains("proxies: names fisher, which needs the model's layer outputs") &&
+                          Contains("save it as TorchScript") && Contains("or leave fisher out"));
+    options.proxies = {Proxy::snip, Proxy::naswot};
+    CHECK_THROWS_WITH(zero_cost_proxies(*r.model, r.data, options),
+                      Contains("names naswot, which needs the model's ReLU inputs"));
+}
+
 TEST_CASE("zico from two batches' closed-form gradients") {
     Regression r;
     ProxyOptions options;
@@ -128,6 +192,9 @@ TEST_CASE("proxies leave the model's parameters and buffers as they found them")
     for (const auto& [name, tensor] : model.named_buffers()) before.push_back(tensor.detach().clone());
     ProxyOptions options;
     options.dtype = Precision::float64;
+    // fisher and naswot need a model that shows its layers (the test above);
+    // tests/cli/test_proxies_reference.py runs all of them together on DARTS networks.
+    options.proxies = {Proxy::grad_norm, Proxy::snip, Proxy::grasp, Proxy::synflow, Proxy::jacob_cov, Proxy::zico};
     const ProxyScores all = zero_cost_proxies(model, data, options);
     std::size_t i = 0;
     for (const auto& [name, tensor] : model.named_parameters()) CHECK(torch::equal(tensor, before.at(i++)));

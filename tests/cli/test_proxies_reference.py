@@ -13,8 +13,14 @@ commit it follows is named:
   commit a43bfbc90c1a02a81fb4397a5e096759e93fbe50,
   foresight/pruners/measures/*.py and predictive.py (find_measures sums each
   per-layer array over every nn.Conv2d and nn.Linear);
+- fisher: the same commit, foresight/pruners/measures/fisher.py (each
+  channel's value spread over its weights by p_utils.reshape_elements);
 - zico: SLDGroup/ZiCo, commit b0fec65923a90e84501593f675b1e2f422d79e3d,
-  ZeroShotProxy/compute_zico.py.
+  ZeroShotProxy/compute_zico.py;
+- naswot: BayesWatch/nas-without-training, commit
+  b3a82a6642564df115f989ff940ec6b8ef9ca9d3, score_networks.py (the
+  `hook_logdet` score: forward hooks on every ReLU module, counted once a
+  backward pass has visited the module) and scores.py (hooklogdet).
 
 The twin is in train mode, as the reference code finds a freshly built
 network (BatchNorm on the batch's statistics); synflow runs on a copy whose
@@ -37,7 +43,7 @@ import darts_torch  # noqa: E402
 
 SAMPLES = 32
 ZICO_BATCHES = 2
-PROXIES = ("grad_norm", "snip", "grasp", "synflow", "jacob_cov", "zico")
+PROXIES = ("grad_norm", "snip", "grasp", "fisher", "synflow", "jacob_cov", "naswot", "zico")
 
 # Tolerance, float64 on both sides. cellscape's network is the twin's function
 # computed in another order (channels-last kernels, its own convolution
@@ -139,6 +145,93 @@ def reference_grasp(net, inputs, targets):
                if layer.weight.grad is not None)
 
 
+def reference_fisher(net, inputs, targets):
+    net = copy.deepcopy(net)
+
+    def fisher_forward_conv2d(self, x):
+        x = F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        self.act = self.dummy(x)
+        return self.act
+
+    def fisher_forward_linear(self, x):
+        x = F.linear(x, self.weight, self.bias)
+        self.act = self.dummy(x)
+        return self.act
+
+    def hook_factory(layer):
+        def hook(module, grad_input, grad_output):
+            act = layer.act.detach()
+            grad = grad_output[0].detach()
+            if len(act.shape) > 2:
+                g_nk = torch.sum((act * grad), list(range(2, len(act.shape))))
+            else:
+                g_nk = act * grad
+            del_k = g_nk.pow(2).mean(0).mul(0.5)
+            if layer.fisher is None:
+                layer.fisher = del_k
+            else:
+                layer.fisher += del_k
+            del layer.act
+        return hook
+
+    net.train()
+    for layer in layers(net):
+        layer.fisher = None
+        layer.act = 0.
+        layer.dummy = nn.Identity()
+        layer.forward = types.MethodType(fisher_forward_conv2d if isinstance(layer, nn.Conv2d) else fisher_forward_linear,
+                                         layer)
+        layer.dummy.register_backward_hook(hook_factory(layer))
+    net.zero_grad()
+    F.cross_entropy(net(inputs), targets).backward()
+    total = 0.0
+    for layer in layers(net):
+        value = torch.abs(layer.fisher.detach()) if layer.fisher is not None else torch.zeros(layer.weight.shape[0])
+        # reshape_elements: each channel's value filled into a tensor of the
+        # channel's weight shape, then every element summed (sum_arr). The
+        # reference fills torch.Tensor(shape), float32; here float64, as every
+        # other step of this comparison, so that the tolerance below holds.
+        shape = layer.weight.shape[1:]
+        total += float(torch.stack([torch.empty(shape, dtype=torch.float64).fill_(float(v)) for v in value]).sum())
+    return total
+
+
+def reference_naswot(net, inputs, targets):
+    net = copy.deepcopy(net)
+    batch = inputs.size(0)
+    net.K = np.zeros((batch, batch))
+
+    def counting_forward_hook(module, inp, out):
+        # The reference wraps this in try/except: pass, which skips modules the
+        # first forward pass finds without visited_backwards; getattr does the same.
+        if not getattr(module, "visited_backwards", False):
+            return
+        if isinstance(inp, tuple):
+            inp = inp[0]
+        inp = inp.view(inp.size(0), -1)
+        x = (inp > 0).float()
+        K = x @ x.t()
+        K2 = (1. - x) @ (1. - x.t())
+        net.K = net.K + K.cpu().numpy() + K2.cpu().numpy()
+
+    def counting_backward_hook(module, inp, out):
+        module.visited_backwards = True
+
+    for name, module in net.named_modules():
+        if 'ReLU' in str(type(module)):
+            module.register_forward_hook(counting_forward_hook)
+            module.register_backward_hook(counting_backward_hook)
+    # get_batch_jacobian: a forward and backward pass that marks the ReLUs, then the counted forward pass.
+    x = inputs.clone()
+    net.zero_grad()
+    x.requires_grad_(True)
+    y = net(x)
+    y.backward(torch.ones_like(y))
+    net(inputs.clone())
+    sign, logdet = np.linalg.slogdet(net.K)
+    return float(logdet)
+
+
 def reference_synflow(net, inputs, targets):
     net = copy.deepcopy(net)
     for module in net.modules():  # the bn=False copy
@@ -192,7 +285,8 @@ def reference_zico(net, inputs, targets):
 
 
 REFERENCES = {"grad_norm": reference_grad_norm, "snip": reference_snip, "grasp": reference_grasp,
-              "synflow": reference_synflow, "jacob_cov": reference_jacob_cov, "zico": reference_zico}
+              "fisher": reference_fisher, "synflow": reference_synflow, "jacob_cov": reference_jacob_cov,
+              "naswot": reference_naswot, "zico": reference_zico}
 
 
 # ------------------------------------------------------------------ tests
@@ -234,8 +328,8 @@ def test_proxy_settings_are_checked(cellscape, checkpoint):
                        check=False)
     assert result.returncode != 0
     assert "--zico-batches" in result.stderr and "equal batches" in result.stderr
-    result = cellscape("proxies", "--checkpoint", str(checkpoint), "--proxies", "naswot", check=False)
-    assert result.returncode != 0 and "naswot" in result.stderr
+    result = cellscape("proxies", "--checkpoint", str(checkpoint), "--proxies", "zen_score", check=False)
+    assert result.returncode != 0 and "zen_score" in result.stderr
 
 
 def test_the_scores_file_records_the_scores_and_their_batch(cellscape, checkpoint, tmp_path):
@@ -274,19 +368,22 @@ def test_initial_scores_the_network_the_run_started_from(cellscape, checkpoint, 
 
 
 class SmallConvNet(nn.Module):
-    """A PyTorch model of the kind a user brings as TorchScript: convolutions, BatchNorm, ReLU, a linear head."""
+    """A PyTorch model of the kind a user brings as TorchScript: convolutions, BatchNorm, ReLU, a linear head.
+    The ReLUs are modules, which NASWOT's reference hooks (a functional relu it would not see)."""
 
     def __init__(self):
         super().__init__()
         self.conv1 = nn.Conv2d(1, 4, 3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(4)
-        self.conv2 = nn.Conv2d(4, 4, 3, padding=1, bias=False)
+        self.relu1 = nn.ReLU()
+        self.conv2 = nn.Conv2d(4, 4, 3, padding=1, bias=True)
         self.bn2 = nn.BatchNorm2d(4)
+        self.relu2 = nn.ReLU()
         self.head = nn.Linear(4 * 5 * 5, 3)
 
     def forward(self, x):
-        h = torch.relu(self.bn1(self.conv1(x)))
-        h = torch.relu(self.bn2(self.conv2(h)))
+        h = self.relu1(self.bn1(self.conv1(x)))
+        h = self.relu2(self.bn2(self.conv2(h)))
         return self.head(h.flatten(1))
 
 

@@ -92,7 +92,7 @@ def test_the_summary_has_a_row_per_cell_and_checkpoint_with_cellscape_cells_widt
         assert row["top_eigenvalue"] is not None and row["gradient_variance"] > 0
         # The proxies of the cell's initial network: the same in both epochs' rows, as its file says.
         with h5py.File(out / row["directory"] / "proxies-epoch-0000.h5") as f:
-            for proxy in ["grad_norm", "snip", "grasp", "synflow", "jacob_cov", "zico"]:
+            for proxy in ["grad_norm", "snip", "grasp", "fisher", "synflow", "jacob_cov", "naswot", "zico"]:
                 assert row[proxy] == f.attrs[proxy], proxy
             assert f.attrs["model_source"].endswith("(initial weights)")
         # Recomputed from the checkpoint's step losses: 8 steps per epoch, a

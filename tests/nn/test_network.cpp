@@ -8,6 +8,7 @@
 #include "cellscape/cells/zoo.hpp"
 #include "cellscape/nn/network.hpp"
 #include "cellscape/detail/fast_paths.hpp"
+#include "cellscape/nn/forward_observer.hpp"
 #include "cellscape/nn/network_size.hpp"
 #include "support/small_network.hpp"
 #include "cellscape/util/error.hpp"
@@ -52,6 +53,59 @@ int64_t expected_parameters(const Genotype& genotype, int64_t c, int64_t layers,
     }
     return total + previous * classes + classes;  // classifier
 }
+
+// The modules NASWOT's reference code hooks in the DARTS code's network
+// (every module whose type name contains "ReLU": one ReLU per operation that
+// starts with one, the second ReLU of a separable convolution, and the
+// ReLUConvBN preprocessing around its own ReLU), and its convolution and
+// linear layers, counted from the operation definitions of docs/science.md
+// section 1, independently of the module code.
+struct LayerCounts {
+    int64_t rectifiers = 0, layers = 0;
+};
+
+LayerCounts operation_layers(Operation op, bool stride_two) {
+    switch (op) {
+        case Operation::sep_conv_3x3:
+        case Operation::sep_conv_5x5:
+        case Operation::sep_conv_7x7: return {2, 4};
+        case Operation::dil_conv_3x3:
+        case Operation::dil_conv_5x5:
+        case Operation::conv_7x1_1x7: return {1, 2};
+        case Operation::skip_connect: return stride_two ? LayerCounts{1, 2} : LayerCounts{0, 0};
+        default: return {0, 0};
+    }
+}
+
+LayerCounts expected_layers(const Genotype& genotype, int64_t layers) {
+    LayerCounts total{0, 2};  // the stem's convolution and the classifier
+    bool previous_was_reduction = false;
+    for (int64_t layer = 0; layer < layers; ++layer) {
+        const bool reduction = layer == layers / 3 || layer == 2 * layers / 3;
+        const Cell& cell = reduction ? genotype.reduce : genotype.normal;
+        // preprocess1 is a ReLUConvBN (2: the module and its ReLU); so is
+        // preprocess0, but after a reduction a factorized reduce (its ReLU,
+        // two convolutions).
+        total.rectifiers += previous_was_reduction ? 3 : 4;
+        total.layers += previous_was_reduction ? 3 : 2;
+        for (const Edge& edge : cell.edges) {
+            const LayerCounts op = operation_layers(edge.op, reduction && edge.source < 2);
+            total.rectifiers += op.rectifiers;
+            total.layers += op.layers;
+        }
+        previous_was_reduction = reduction;
+    }
+    return total;
+}
+
+struct CountingObserver : nn::ForwardObserver {
+    LayerCounts seen;
+    void rectifier_input(const torch::Tensor&) override { ++seen.rectifiers; }
+    torch::Tensor layer_output(const torch::Tensor&, const torch::Tensor& output) override {
+        ++seen.layers;
+        return output;
+    }
+};
 
 }  // namespace
 
@@ -333,4 +387,39 @@ TEST_CASE("a network that does not fit in memory is refused before it is built")
     CHECK_NOTHROW(nn::require_fits_in_memory(size, paper, 96, 4, true, 8 * gibibyte));
     CHECK_THROWS_WITH(nn::require_fits_in_memory(size, paper, 1000000, 4, true, 8 * gibibyte),
                       Contains("batch_size: batches of 1000000 need at least"));
+}
+
+TEST_CASE("an observer sees each ReLU of the DARTS code's network once and every layer's output, computing the same") {
+    // A state read by several edges is rectified once by cellscape but once
+    // per edge by the DARTS code, whose per-operation ReLU modules NASWOT's
+    // reference code hooks: the observer must see it per edge.
+    torch::manual_seed(2);
+    const torch::Tensor images = torch::randn({3, 3, 12, 12}, torch::kFloat64);
+    for (const auto& cell : genotype_zoo()) {
+        INFO(cell.name);
+        nn::DartsNetwork network(cell.genotype, small_config(4, 4, {3, 12, 12}));
+        network->to(torch::kFloat64);
+        const LayerCounts expected = expected_layers(cell.genotype, 4);
+        for (const bool training : {true, false}) {
+            INFO("training " << training);
+            network->train(training);
+            const torch::Tensor plain = network->forward(images);
+            CountingObserver observer;
+            torch::Tensor observed;
+            {
+                const nn::ForwardObserverGuard guard(observer);
+                observed = network->forward(images);
+            }
+            CHECK(observer.seen.rectifiers == expected.rectifiers);
+            CHECK(observer.seen.layers == expected.layers);
+            // Without shared ReLUs and folded BatchNorm, the same function in
+            // float64: rounding differences only (~1e-15 relative per operation).
+            CHECK(torch::allclose(observed, plain, 1e-10, 1e-12));
+        }
+    }
+    CountingObserver outside;
+    { const nn::ForwardObserverGuard guard(outside); }
+    nn::DartsNetwork network(genotype_zoo().front().genotype, small_config(4, 3, {3, 12, 12}));
+    network->forward(torch::randn({2, 3, 12, 12}));
+    CHECK(outside.seen.rectifiers == 0);  // the guard is gone: nothing observed
 }

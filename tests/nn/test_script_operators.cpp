@@ -13,6 +13,7 @@
 
 #include "cellscape/analysis/model.hpp"
 #include "cellscape/analysis/objective.hpp"
+#include "cellscape/nn/forward_observer.hpp"
 #include "support/temporary_directory.hpp"
 
 using namespace cellscape;
@@ -122,4 +123,59 @@ TEST_CASE("a module through cellscape's operators is the same function as the mo
             CHECK(relative_difference(with_rewrite.hessian_vector_product(v), as_saved.hessian_vector_product(v)) <
                   1e-11);
     }
+}
+
+TEST_CASE("a TorchScript graph shows its ReLUs and layers to an observer, but no convolution a batch norm was folded into") {
+    // The module has 2 ReLUs and 3 convolutions (its matmul is no layer the
+    // rewrite or the reference code knows). Through cellscape's operators the
+    // first convolution carries its batch norm folded in: its own output is
+    // gone, and Fisher is refused with the way out; as saved, all three show.
+    struct Recorder : nn::ForwardObserver {
+        std::vector<torch::Tensor> inputs, weights;
+        void rectifier_input(const torch::Tensor& input) override { inputs.push_back(input.detach().clone()); }
+        torch::Tensor layer_output(const torch::Tensor& weight, const torch::Tensor& output) override {
+            weights.push_back(weight);
+            return output * 2.0;  // what the observer returns is what the graph continues with
+        }
+    };
+    TemporaryDirectory dir;
+    const std::string path = write_module(dir);
+    ScriptModel fast(path), plain(path, false);
+    CHECK(fast.rectifier_inputs_hidden().empty());
+    CHECK_THAT(fast.layer_outputs_hidden(), Catch::Matchers::Contains("1 convolutions") &&
+                                                Catch::Matchers::Contains("--torchscript-as-saved"));
+    CHECK(plain.layer_outputs_hidden().empty());
+    plain.to(torch::kCPU, torch::kFloat64);
+    plain.set_training(false);
+    const torch::Tensor x = images().images.to(torch::kFloat64);
+    const torch::Tensor unobserved = plain.forward(x);
+    Recorder recorder;
+    torch::Tensor observed;
+    {
+        const nn::ForwardObserverGuard guard(recorder);
+        observed = plain.forward(x);
+    }
+    REQUIRE(recorder.inputs.size() == 2);
+    REQUIRE(recorder.weights.size() == 3);
+    const NamedTensors tensors = [&] {
+        NamedTensors all = plain.named_parameters(), buffers = plain.named_buffers();
+        all.insert(all.end(), buffers.begin(), buffers.end());
+        return all;
+    }();
+    auto parameter = [&](const std::string& name) {
+        for (const auto& [key, value] : tensors)
+            if (key == name) return value;
+        FAIL("no tensor " << name);
+        return torch::Tensor();
+    };
+    CHECK(recorder.weights[0].is_same(parameter("w1")));
+    CHECK(recorder.weights[1].is_same(parameter("w2")));
+    CHECK(recorder.weights[2].is_same(parameter("w3")));
+    // The first ReLU's input: the first convolution (doubled by the observer) through its eval batch norm.
+    const torch::Tensor first = torch::batch_norm(
+        2.0 * torch::conv2d(x, parameter("w1"), parameter("b1"), 1, 1), parameter("g1"), parameter("be1"),
+        parameter("m1"), parameter("v1"), false, 0.1, 1e-5, false);
+    CHECK(relative_difference(recorder.inputs[0], first) < 1e-12);
+    CHECK(!torch::allclose(observed, unobserved));  // the doubled outputs went on through the graph
+    CHECK(torch::equal(plain.forward(x), unobserved));  // and without the observer, nothing changed
 }

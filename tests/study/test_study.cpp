@@ -459,8 +459,10 @@ TEST_CASE("a study's proxies score each replicate's initial network, the one its
         CHECK(row.grad_norm == expected.at(Proxy::grad_norm));
         CHECK(row.snip == expected.at(Proxy::snip));
         CHECK(row.grasp == expected.at(Proxy::grasp));
+        CHECK(row.fisher == expected.at(Proxy::fisher));
         CHECK(row.synflow == expected.at(Proxy::synflow));
         CHECK(row.jacob_cov == expected.at(Proxy::jacob_cov));
+        CHECK(row.naswot == expected.at(Proxy::naswot));
         CHECK(row.zico == expected.at(Proxy::zico));
         const Hdf5File file(replicate / "proxies-epoch-0000.h5", Hdf5File::Mode::read);
         CHECK_THAT(file.string_attribute("/", "model_source"), Contains("(initial weights)"));

@@ -9,8 +9,14 @@ namespace cellscape {
 
 ModuleModel::ModuleModel(std::shared_ptr<torch::nn::Module> module,
                          std::function<torch::Tensor(const torch::Tensor&)> forward,
-                         std::vector<std::pair<std::string, std::string>> groups)
-    : module_(std::move(module)), forward_(std::move(forward)), groups_(std::move(groups)) {}
+                         std::vector<std::pair<std::string, std::string>> groups, bool observed)
+    : module_(std::move(module)), forward_(std::move(forward)), groups_(std::move(groups)), observed_(observed) {}
+
+std::string ModuleModel::hidden() const {
+    if (observed_) return "";
+    return "a LibTorch module other than cellscape's DARTS network does not show its ReLUs and layers to cellscape; "
+           "save it as TorchScript and load that";
+}
 
 ScriptModel::ScriptModel(const std::string& path, bool fast_operators) : path_(path) {
     try {
@@ -21,6 +27,24 @@ ScriptModel::ScriptModel(const std::string& path, bool fast_operators) : path_(p
                                 path, error.what_without_backtrace()));
     }
     if (fast_operators) rewrite_ = nn::use_fast_operators(module_);
+    observation_ = nn::add_observation_points(module_);
+}
+
+std::string ScriptModel::rectifier_inputs_hidden() const {
+    if (observation_.rectifiers > 0) return "";
+    return fmt::format("the TorchScript module {} applies no aten::relu", path_);
+}
+
+std::string ScriptModel::layer_outputs_hidden() const {
+    if (observation_.hidden_layers > 0)
+        return fmt::format("{} convolutions of the TorchScript module {} have an eval-mode batch norm folded into "
+                           "them, which hides their own outputs: load it as saved (--torchscript-as-saved)",
+                           observation_.hidden_layers, path_);
+    if (observation_.layers == 0)
+        return fmt::format("the TorchScript module {} has no convolution or linear layer cellscape recognizes "
+                           "(aten::conv2d, aten::_convolution, aten::linear)",
+                           path_);
+    return "";
 }
 
 torch::Tensor ScriptModel::forward(const torch::Tensor& inputs) {
@@ -60,7 +84,8 @@ std::unique_ptr<Model> darts_model(nn::DartsNetwork network) {
         {"classifier", R"(^classifier\.)"},
     };
     return std::make_unique<ModuleModel>(
-        network.ptr(), [network](const torch::Tensor& x) mutable { return network->forward(x); }, groups);
+        network.ptr(), [network](const torch::Tensor& x) mutable { return network->forward(x); }, groups,
+        /*observed=*/true);
 }
 
 std::unique_ptr<Model> model_from_checkpoint(const TrainingState& state, const std::string& origin) {

@@ -28,32 +28,43 @@ public:
     // Named parameter groups this model knows (e.g. "normal", "reduce",
     // "stem", "classifier" for DARTS networks), as name regexes.
     virtual std::vector<std::pair<std::string, std::string>> parameter_groups() const { return {}; }
+    // Whether forward passes show this thread's nn::ForwardObserver
+    // (nn/forward_observer.hpp) every ReLU's input, and every convolution's
+    // and linear layer's output: "" when they do, else why not, for an error.
+    virtual std::string rectifier_inputs_hidden() const = 0;
+    virtual std::string layer_outputs_hidden() const = 0;
 };
 
 // A LibTorch module with its forward function.
 class ModuleModel : public Model {
 public:
+    // `observed`: the module shows its layers to a ForwardObserver (cellscape's DARTS network does).
     ModuleModel(std::shared_ptr<torch::nn::Module> module,
                 std::function<torch::Tensor(const torch::Tensor&)> forward,
-                std::vector<std::pair<std::string, std::string>> groups = {});
+                std::vector<std::pair<std::string, std::string>> groups = {}, bool observed = false);
     torch::Tensor forward(const torch::Tensor& inputs) override { return forward_(inputs); }
     NamedTensors named_parameters() override { return named_parameters_of(*module_); }
     NamedTensors named_buffers() override { return named_buffers_of(*module_); }
     void set_training(bool training) override { module_->train(training); }
     void to(torch::Device device, torch::ScalarType dtype) override { module_->to(device, dtype); }
     std::vector<std::pair<std::string, std::string>> parameter_groups() const override { return groups_; }
+    std::string rectifier_inputs_hidden() const override { return hidden(); }
+    std::string layer_outputs_hidden() const override { return hidden(); }
 
 private:
+    std::string hidden() const;
     std::shared_ptr<torch::nn::Module> module_;
     std::function<torch::Tensor(const torch::Tensor&)> forward_;
     std::vector<std::pair<std::string, std::string>> groups_;
+    bool observed_;
 };
 
 // A TorchScript module (torch.jit.script or torch.jit.trace, then save).
 // By default its graph runs cellscape's convolution, batch-norm, ReLU and
 // concatenation operators in place of LibTorch's (nn/script_operators.hpp):
 // the same function, with Hessian-vector products about 3x cheaper;
-// `fast_operators` false runs the module as saved.
+// `fast_operators` false runs the module as saved. Either way its graph gets
+// the identity observation points of nn::add_observation_points.
 class ScriptModel : public Model {
 public:
     explicit ScriptModel(const std::string& path, bool fast_operators = true);
@@ -64,11 +75,14 @@ public:
     void to(torch::Device device, torch::ScalarType dtype) override { module_.to(device, dtype); }
     // The nodes replaced by cellscape's operators (all zero when run as saved).
     const nn::ScriptRewrite& rewrite() const { return rewrite_; }
+    std::string rectifier_inputs_hidden() const override;
+    std::string layer_outputs_hidden() const override;
 
 private:
     std::string path_;
     torch::jit::Module module_;
     nn::ScriptRewrite rewrite_;
+    nn::ScriptObservation observation_;
 };
 
 // A DARTS network as a model, with the parameter groups stem, cells (all),

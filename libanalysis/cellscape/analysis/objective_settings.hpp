@@ -20,7 +20,7 @@ enum class Precision { float32, float64 };
 // thick-restart Lanczos (analysis/lanczos.hpp), or Spectra's SymEigsSolver.
 enum class EigenSolver { lanczos, spectra };
 // The zero-cost proxies (analysis/proxies.hpp defines each).
-enum class Proxy { grad_norm, snip, grasp, synflow, jacob_cov, zico };
+enum class Proxy { grad_norm, snip, grasp, fisher, synflow, jacob_cov, naswot, zico };
 
 template <>
 struct EnumNames<Split> {
@@ -50,11 +50,13 @@ struct EnumNames<Precision> {
 
 template <>
 struct EnumNames<Proxy> {
-    static constexpr std::array<std::pair<std::string_view, Proxy>, 6> values{{{"grad_norm", Proxy::grad_norm},
+    static constexpr std::array<std::pair<std::string_view, Proxy>, 8> values{{{"grad_norm", Proxy::grad_norm},
                                                                                {"snip", Proxy::snip},
                                                                                {"grasp", Proxy::grasp},
+                                                                               {"fisher", Proxy::fisher},
                                                                                {"synflow", Proxy::synflow},
                                                                                {"jacob_cov", Proxy::jacob_cov},
+                                                                               {"naswot", Proxy::naswot},
                                                                                {"zico", Proxy::zico}}};
 };
 

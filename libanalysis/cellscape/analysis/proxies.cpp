@@ -10,6 +10,7 @@
 
 #include "cellscape/detail/autograd.hpp"
 #include "cellscape/io/hdf5.hpp"
+#include "cellscape/nn/forward_observer.hpp"
 #include "cellscape/util/device.hpp"
 #include "cellscape/util/error.hpp"
 #include "cellscape/util/interrupt.hpp"
@@ -99,6 +100,73 @@ double grasp(Model& model, const Batch& batch) {
     std::vector<torch::Tensor> terms;
     for (std::size_t i = 0; i < weights.size(); ++i) terms.push_back(-weights[i].detach() * hg[i]);
     return sum_of(terms);
+}
+
+// Fisher's observer: every layer output a continues as a * mask, the mask
+// of ones shaped [samples, channels, 1, ...], so that dL/dmask_nk is
+// g_nk = sum over positions of a * dL/da, the reference's per-sample,
+// per-channel product of activation and gradient.
+class ChannelMasks : public nn::ForwardObserver {
+public:
+    void rectifier_input(const torch::Tensor&) override {}
+    torch::Tensor layer_output(const torch::Tensor& weight, const torch::Tensor& output) override {
+        std::vector<int64_t> shape(static_cast<std::size_t>(output.dim()), 1);
+        shape.at(0) = output.size(0);
+        shape.at(1) = output.size(1);
+        masks.push_back(torch::ones(shape, output.options()).requires_grad_(true));
+        channel_elements.push_back(weight.numel() / weight.size(0));
+        return output * masks.back();
+    }
+    std::vector<torch::Tensor> masks;
+    std::vector<int64_t> channel_elements;  // per mask: the weights of one output channel
+};
+
+// Fisher: per layer output, 0.5 mean_n g_nk^2 for each channel k, counted
+// once per weight of the channel (the reference spreads a channel's value
+// over its weights, then sums them), summed over channels and layers.
+double fisher(Model& model, const Batch& batch) {
+    ChannelMasks observer;
+    torch::Tensor loss;
+    {
+        const nn::ForwardObserverGuard observing(observer);
+        loss = mean_loss(model, batch);
+    }
+    const auto g = gradients_or_zeros(loss, observer.masks, false);
+    double total = 0;
+    for (std::size_t i = 0; i < g.size(); ++i) {
+        const torch::Tensor per_sample = g[i].to(torch::kFloat64).reshape({g[i].size(0), g[i].size(1)});
+        const torch::Tensor per_channel = per_sample.square().mean(0).mul(0.5);
+        total += per_channel.abs().sum().item<double>() * static_cast<double>(observer.channel_elements[i]);
+    }
+    return total;
+}
+
+// NASWOT's observer: the kernel K += c c^T + (1 - c)(1 - c)^T for the binary
+// codes c (input > 0, one row per sample) entering each ReLU.
+class SignAgreements : public nn::ForwardObserver {
+public:
+    void rectifier_input(const torch::Tensor& input) override {
+        const torch::Tensor codes = input.detach().reshape({input.size(0), -1}).gt(0).to(torch::kFloat64);
+        const torch::Tensor others = 1.0 - codes;
+        const torch::Tensor agreements = codes.matmul(codes.t()) + others.matmul(others.t());
+        kernel = kernel.defined() ? kernel + agreements : agreements;
+        ++rectifiers;
+    }
+    torch::Tensor layer_output(const torch::Tensor&, const torch::Tensor& output) override { return output; }
+    torch::Tensor kernel;
+    int64_t rectifiers = 0;
+};
+
+// NASWOT: log |det K| over one forward pass (the reference's slogdet).
+double naswot(Model& model, const Batch& batch) {
+    SignAgreements observer;
+    {
+        const torch::NoGradGuard no_grad;
+        const nn::ForwardObserverGuard observing(observer);
+        model.forward(batch.images);
+    }
+    if (observer.rectifiers == 0) throw Error("naswot: the model applied no ReLU, so its codes are empty");
+    return std::get<1>(torch::linalg_slogdet(observer.kernel.cpu())).item<double>();
 }
 
 // BatchNorm as an identity, as the reference's copy of the network without
@@ -209,6 +277,8 @@ double compute(Proxy proxy, Model& model, const Batch& batch, const ProxyOptions
         case Proxy::grad_norm: return gradient_norm(model, batch);
         case Proxy::snip: return snip(model, batch);
         case Proxy::grasp: return grasp(model, batch);
+        case Proxy::fisher: return fisher(model, batch);
+        case Proxy::naswot: return naswot(model, batch);
         case Proxy::synflow: return synflow(model, batch, options.device);
         case Proxy::jacob_cov: return jacobian_covariance(model, batch);
         case Proxy::zico: return zico(model, batch, options.zico_batches);
@@ -241,9 +311,28 @@ double ProxyScores::at(Proxy proxy) const {
     throw Error(fmt::format("the proxy {} was not computed", name_of(proxy)));
 }
 
+namespace {
+
+// SettingError when a proxy asked for needs layers the model does not show.
+void require_observable(Model& model, const std::vector<Proxy>& proxies) {
+    for (const Proxy proxy : proxies) {
+        const std::string hidden = proxy == Proxy::fisher   ? model.layer_outputs_hidden()
+                                   : proxy == Proxy::naswot ? model.rectifier_inputs_hidden()
+                                                            : std::string();
+        if (!hidden.empty())
+            throw SettingError("proxies", fmt::format("names {}, which needs the model's {}, but {}; or leave {} out",
+                                                      name_of(proxy),
+                                                      proxy == Proxy::fisher ? "layer outputs" : "ReLU inputs", hidden,
+                                                      name_of(proxy)));
+    }
+}
+
+}  // namespace
+
 ProxyScores zero_cost_proxies(Model& model, const LabelledImages& samples, const ProxyOptions& options,
                               ProgressSink* progress) {
     options.validate(samples.size());
+    require_observable(model, options.proxies);
     const auto start = std::chrono::steady_clock::now();
     const torch::ScalarType dtype = scalar_type_of(options.dtype);
     model.to(options.device, dtype);

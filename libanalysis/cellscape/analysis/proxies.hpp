@@ -3,22 +3,32 @@
 // computes from one or a few batches at (or near) initialization to rank
 // networks without training them. Each is defined as its reference code
 // computes it (SamsungLabs/zero-cost-nas, commit a43bfbc; SLDGroup/ZiCo,
-// commit b0fec65), on the weights of the model's convolutions and linear
+// commit b0fec65; NASWOT: BayesWatch/nas-without-training, commit b3a82a6),
+// on the weights of the model's convolutions and linear
 // layers ("layer weights": every parameter of two or more dimensions):
 //
 //   grad_norm  sum over layer weights W of ||dL/dW||_2
 //   snip       sum |W * dL/dW|         (dL/dmask of W * mask at mask = 1)
 //   grasp      sum -W * (H g)          g = dL/dW, H the Hessian of L over the layer weights
+//   fisher     sum over convolutions and linear layers, output a (before BatchNorm), of
+//              m * sum_k 0.5 mean_n g_nk^2, g_nk = sum over positions of a * dL/da for
+//              sample n, channel k; m the elements of one channel's weights (W.numel / channels)
 //   synflow    sum |W * dR/dW|         R = sum of the outputs for one all-ones input,
 //                                      every parameter made |p|, BatchNorm an identity, float64
 //   jacob_cov  -sum_i log(v_i + k) + 1 / (v_i + k), v the eigenvalues of the correlation
 //              matrix of the samples' input gradients of the summed outputs, k = 1e-5
+//   naswot     log |det K|, K_ij = sum over the network's ReLUs of the units where samples i
+//              and j are on the same side of zero (their binary codes' agreements)
 //   zico       sum over layer weights of log sum_j mean_b|g_bj| / std_b(g_bj) over the
 //              elements whose standard deviation across the batches b is not zero
 //
 // L is the mean cross-entropy over the samples (one batch; ZiCo: each of its
 // batches), with BatchNorm on each batch's statistics (train mode), as the
-// reference code runs a freshly built network.
+// reference code runs a freshly built network. fisher and naswot watch the
+// layers through nn::ForwardObserver: the model must show them
+// (Model::layer_outputs_hidden, Model::rectifier_inputs_hidden), and naswot
+// counts a ReLU once per operation that applies it, as the DARTS code's
+// per-operation ReLU modules are hooked.
 #include <nlohmann/json.hpp>
 
 #include <array>

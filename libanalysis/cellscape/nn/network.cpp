@@ -5,6 +5,7 @@
 #include <regex>
 
 #include "cellscape/detail/fast_autograd.hpp"
+#include "cellscape/nn/forward_observer.hpp"
 #include "cellscape/util/error.hpp"
 
 namespace cellscape::nn {
@@ -66,6 +67,7 @@ torch::Tensor CellModule::forward(const torch::Tensor& before_previous, const to
     };
     auto apply = [&](EdgeOperation& operation, std::size_t source) {
         if (!operation.starts_with_relu()) return operation.forward(states[source]);
+        observe_rectifier_input(states[source]);  // the edge's own ReLU in the reference network
         return operation.forward_rectified(rectified_state(source));
     };
     const bool dropping = is_training() && drop_path_probability > 0.0;
@@ -109,7 +111,7 @@ AuxiliaryHead::AuxiliaryHead(int64_t channels, int64_t height, int64_t width, in
 }
 
 torch::Tensor AuxiliaryHead::forward(const torch::Tensor& features) {
-    return classifier_->forward(run_sequence(features_, 0, features).flatten(1));
+    return observe_layer_output(classifier_->weight, classifier_->forward(run_sequence(features_, 0, features).flatten(1)));
 }
 
 DartsNetworkImpl::DartsNetworkImpl(const Genotype& genotype, const NetworkConfig& config) : config_(config) {
@@ -158,7 +160,8 @@ DartsNetworkImpl::Output DartsNetworkImpl::forward_with_auxiliary(const torch::T
     // a ReLU per reader (and a pooling per edge): a run trains to bitwise
     // the weights it always has, and the studies in docs/findings.md rerun
     // to the same digits.
-    const bool share = !is_training();
+    // An observer sees every reader's ReLU (nn/forward_observer.hpp).
+    const bool share = !is_training() && !forward_observer();
     const torch::Tensor stem = run_sequence(stem_, 0, images).contiguous(memory_format_);
     torch::Tensor before_previous = share ? rectify(stem) : stem;
     torch::Tensor previous = before_previous;
@@ -171,7 +174,8 @@ DartsNetworkImpl::Output DartsNetworkImpl::forward_with_auxiliary(const torch::T
         if (auxiliary_head_ && is_training() && static_cast<int64_t>(layer) == auxiliary_after_cell_)
             output.auxiliary_logits = auxiliary_head_->forward(previous);
     }
-    output.logits = classifier_->forward(torch::adaptive_avg_pool2d(previous, {1, 1}).flatten(1));
+    output.logits = observe_layer_output(classifier_->weight,
+                                         classifier_->forward(torch::adaptive_avg_pool2d(previous, {1, 1}).flatten(1)));
     return output;
 }
 

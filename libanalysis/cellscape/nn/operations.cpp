@@ -3,6 +3,7 @@
 #include "cellscape/nn/convolution.hpp"
 #include "cellscape/detail/fast_autograd.hpp"
 #include "cellscape/detail/fast_paths.hpp"
+#include "cellscape/nn/forward_observer.hpp"
 
 namespace cellscape::nn {
 namespace {
@@ -48,7 +49,15 @@ torch::Tensor folded_convolution(const torch::nn::Conv2dImpl& conv, const torch:
     return convolution(input, weight, g, shift);
 }
 
-bool folds_into_convolution(const torch::nn::BatchNorm2dImpl& bn) { return !bn.is_training() && fast_paths().batchnorm_folding; }
+// An observer sees each convolution's own output (nn/forward_observer.hpp), which folding would hide.
+bool folds_into_convolution(const torch::nn::BatchNorm2dImpl& bn) {
+    return !bn.is_training() && fast_paths().batchnorm_folding && !forward_observer();
+}
+
+// The module's convolution, its output shown to the thread's observer.
+torch::Tensor observed_convolution(const torch::nn::Conv2dImpl& conv, const torch::Tensor& input) {
+    return observe_layer_output(conv.weight, convolve(conv, input));
+}
 
 // Twice (ReLU, depthwise kxk, pointwise 1x1, BatchNorm); stride on the first depthwise only.
 std::shared_ptr<EdgeOperation> separable_convolution(int64_t c, int64_t kernel, int64_t stride) {
@@ -119,8 +128,9 @@ torch::Tensor run_sequence(torch::nn::Sequential sequence, std::size_t first, to
             input = folded_convolution(*conv, scale, shift, input);
             ++i;
         } else if (conv) {
-            input = convolve(*conv, input);
+            input = observed_convolution(*conv, input);
         } else if (sequence->ptr(i)->as<torch::nn::ReLU>()) {
+            observe_rectifier_input(input);
             input = rectify(input);
         } else {
             input = (sequence->begin() + static_cast<std::ptrdiff_t>(i))->forward(input);
@@ -129,7 +139,12 @@ torch::Tensor run_sequence(torch::nn::Sequential sequence, std::size_t first, to
     return input;
 }
 
-torch::Tensor ReluConvBatchNorm::forward(const torch::Tensor& input) { return run_sequence(op, 0, input); }
+torch::Tensor ReluConvBatchNorm::forward(const torch::Tensor& input) {
+    // NASWOT's reference hooks this module as well as the ReLU inside it (its
+    // DARTS name, ReLUConvBN, contains "ReLU"): the same input, shown twice.
+    observe_rectifier_input(input);
+    return run_sequence(op, 0, input);
+}
 
 torch::Tensor ReluConvBatchNorm::forward_rectified(const torch::Tensor& rectified) {
     return run_sequence(op, 1, rectified);
@@ -148,7 +163,10 @@ FactorizedReduce::FactorizedReduce(int64_t in_channels, int64_t out_channels) {
     bn = register_module("bn", batch_norm(out_channels));
 }
 
-torch::Tensor FactorizedReduce::forward(const torch::Tensor& input) { return forward_rectified(rectify(input)); }
+torch::Tensor FactorizedReduce::forward(const torch::Tensor& input) {
+    observe_rectifier_input(input);
+    return forward_rectified(rectify(input));
+}
 
 torch::Tensor FactorizedReduce::forward_rectified(const torch::Tensor& x) {
     // The second branch sees the input shifted by one pixel; for odd sizes it
@@ -163,7 +181,7 @@ torch::Tensor FactorizedReduce::forward_rectified(const torch::Tensor& x) {
             {folded_convolution(*conv_1, scale.narrow(0, 0, half), shift.narrow(0, 0, half), x),
              folded_convolution(*conv_2, scale.narrow(0, half, half), shift.narrow(0, half, half), shifted)});
     }
-    return bn->forward(concatenate_channels({convolve(*conv_1, x), convolve(*conv_2, shifted)}));
+    return bn->forward(concatenate_channels({observed_convolution(*conv_1, x), observed_convolution(*conv_2, shifted)}));
 }
 
 std::shared_ptr<EdgeOperation> make_edge_operation(Operation op, int64_t channels, int64_t stride) {

@@ -11,6 +11,7 @@
 
 #include "cellscape/nn/convolution.hpp"
 #include "cellscape/detail/fast_autograd.hpp"
+#include "cellscape/nn/forward_observer.hpp"
 #include "cellscape/nn/operations.hpp"
 
 namespace cellscape::nn {
@@ -84,6 +85,17 @@ Tensor concatenate_operator(at::TensorList parts, int64_t dim) {
     return torch::cat(parts, dim);
 }
 
+// Observation points (nn/forward_observer.hpp): the identity when no
+// observer is set on the thread.
+Tensor observe_rectifier_input_operator(const Tensor& x) {
+    observe_rectifier_input(x);
+    return x;
+}
+
+Tensor observe_layer_output_operator(const Tensor& output, const Tensor& weight) {
+    return observe_layer_output(weight, output);
+}
+
 }  // namespace
 }  // namespace cellscape::nn
 
@@ -104,6 +116,8 @@ TORCH_LIBRARY(cellscape, library) {
                 &batch_norm_eval_operator);
     library.def("rectify(Tensor x) -> Tensor", &rectify_operator);
     library.def("concatenate(Tensor[] parts, int dim) -> Tensor", &concatenate_operator);
+    library.def("observe_rectifier_input(Tensor(a) x) -> Tensor(a)", &observe_rectifier_input_operator);
+    library.def("observe_layer_output(Tensor output, Tensor weight) -> Tensor", &observe_layer_output_operator);
 }
 
 namespace cellscape::nn {
@@ -182,6 +196,49 @@ void rewrite_block(torch::jit::Block* block, ScriptRewrite& rewrite) {
     }
 }
 
+// ---- the observation points
+
+bool is_rectifier(const Node* node) {
+    return is_operator(node, "aten::relu", 1) || is_operator(node, "aten::relu_", 1) ||
+           node->kind() == c10::Symbol::fromQualString("cellscape::rectify");
+}
+
+// The weight of a convolution or linear layer node, or nullptr. A
+// convolution with a batch norm folded in is not one: its own output is gone.
+Value* layer_weight(Node* node) {
+    if (convolution_arguments(node) || is_operator(node, "aten::linear", 3) ||
+        node->kind() == c10::Symbol::fromQualString("cellscape::convolution"))
+        return node->input(1);
+    return nullptr;
+}
+
+void observe_block(torch::jit::Block* block, ScriptObservation& observation) {
+    const std::vector<Node*> nodes(block->nodes().begin(), block->nodes().end());
+    for (Node* node : nodes) {
+        for (torch::jit::Block* inner : node->blocks()) observe_block(inner, observation);
+        torch::jit::Graph& graph = *node->owningGraph();
+        if (is_rectifier(node)) {
+            torch::jit::WithInsertPoint here(node);
+            Value* shown = graph.insert(c10::Symbol::fromQualString("cellscape::observe_rectifier_input"),
+                                        {torch::jit::NamedValue(node->input(0))});
+            shown->setType(node->input(0)->type());
+            node->replaceInput(0, shown);
+            ++observation.rectifiers;
+        } else if (Value* weight = layer_weight(node)) {
+            Value* output = node->output();
+            torch::jit::WithInsertPoint after(node->next());
+            Value* shown = graph.insert(c10::Symbol::fromQualString("cellscape::observe_layer_output"),
+                                        {torch::jit::NamedValue(output), torch::jit::NamedValue(weight)});
+            shown->setType(output->type());
+            output->replaceAllUsesWith(shown);
+            shown->node()->replaceInput(0, output);
+            ++observation.layers;
+        } else if (node->kind() == c10::Symbol::fromQualString("cellscape::convolution_batch_norm")) {
+            ++observation.hidden_layers;
+        }
+    }
+}
+
 }  // namespace
 
 std::string ScriptRewrite::describe() const {
@@ -198,6 +255,14 @@ ScriptRewrite use_fast_operators(torch::jit::Module& module) {
     rewrite_block(graph->block(), rewrite);
     torch::jit::EliminateDeadCode(graph);
     return rewrite;
+}
+
+ScriptObservation add_observation_points(torch::jit::Module& module) {
+    const std::shared_ptr<torch::jit::Graph> graph = module.get_method("forward").graph();
+    torch::jit::Inline(*graph);
+    ScriptObservation observation;
+    observe_block(graph->block(), observation);
+    return observation;
 }
 
 }  // namespace cellscape::nn

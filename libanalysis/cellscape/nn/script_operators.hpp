@@ -46,4 +46,18 @@ struct ScriptRewrite {
 // once, before the module first runs (the executor compiles the graph then).
 ScriptRewrite use_fast_operators(torch::jit::Module& module);
 
+// Where a forward pass shows itself to this thread's nn::ForwardObserver
+// (nn/forward_observer.hpp): an identity operator before every ReLU
+// (aten::relu, aten::relu_, cellscape::rectify), and one after every
+// convolution and linear layer (aten::_convolution, aten::conv2d,
+// aten::linear, cellscape::convolution) that the observer may replace. A
+// convolution with an eval batch norm folded in (use_fast_operators) keeps
+// its own output hidden. Like the rewrite: once, before the module first runs.
+struct ScriptObservation {
+    int rectifiers = 0;     // ReLUs whose input is shown
+    int layers = 0;         // convolutions and linear layers whose output is shown
+    int hidden_layers = 0;  // convolutions whose output a folded batch norm hides
+};
+ScriptObservation add_observation_points(torch::jit::Module& module);
+
 }  // namespace cellscape::nn

@@ -201,8 +201,10 @@ const std::vector<StudyMetric>& study_metrics() {
         {"grad_norm", &StudyRow::grad_norm, 0, proxies_family},
         {"snip", &StudyRow::snip, 0, proxies_family},
         {"grasp", &StudyRow::grasp, 0, proxies_family},
+        {"fisher", &StudyRow::fisher, 0, proxies_family},
         {"synflow", &StudyRow::synflow, 0, proxies_family},
         {"jacob_cov", &StudyRow::jacob_cov, 0, proxies_family},
+        {"naswot", &StudyRow::naswot, 0, proxies_family},
         {"zico", &StudyRow::zico, 0, proxies_family},
     };
     return metrics;

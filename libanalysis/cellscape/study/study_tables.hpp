@@ -47,7 +47,8 @@ struct StudyRow {
     // Zero-cost proxies of the replicate's initial network ([analysis.proxies],
     // analysis/proxies.hpp): the same in every analysis epoch's row; NaN when
     // not computed.
-    double grad_norm = NAN, snip = NAN, grasp = NAN, synflow = NAN, jacob_cov = NAN, zico = NAN;
+    double grad_norm = NAN, snip = NAN, grasp = NAN, fisher = NAN, synflow = NAN, jacob_cov = NAN, naswot = NAN,
+           zico = NAN;
 };
 
 // Convergence speed at step resolution: the first step at which the mean of
