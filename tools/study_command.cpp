@@ -164,16 +164,16 @@ void add_study_command(CLI::App& app) {
             return;
         }
         if (options->json) {
-            std::cout << nlohmann::ordered_json{{"summary", result.summary.string()},
-                                                {"failed_replicates", result.failed_replicates},
-                                                {"replicates", table_json(replicates_table(result.rows))},
-                                                {"cells", table_json(cells_table(result.cells))},
-                                                {"associations", table_json(associations_table(result.associations))},
-                                                {"metric_associations",
-                                                 table_json(metric_associations_table(result.metric_associations))},
-                                                {"mediation", table_json(mediation_table(result.mediation))}}
-                             .dump(2)
-                      << "\n";
+            nlohmann::ordered_json json{{"summary", result.summary.string()},
+                                        {"failed_replicates", result.failed_replicates},
+                                        {"replicates", table_json(replicates_table(result.rows))},
+                                        {"cells", table_json(cells_table(result.cells))},
+                                        {"associations", table_json(associations_table(result.associations))},
+                                        {"metric_associations",
+                                         table_json(metric_associations_table(result.metric_associations))},
+                                        {"mediation", table_json(mediation_table(result.mediation))}};
+            if (!result.parts.empty()) json["parts"] = table_json(parts_table(result.parts));
+            std::cout << json.dump(2) << "\n";
         } else {
             std::cout << format_study_result(result, config)
                       << fmt::format("summary: {}\n", result.summary.string());

@@ -23,6 +23,8 @@ class StudyTables:
     associations         one row per (epoch, population, metric, predictor, controlling)
     metric_associations  one row per (epoch, population, metric, other_metric); empty before summary version 3
     mediation            one row per (epoch, population, mediator); empty before summary version 3
+    parts                one row per (replicate, epoch, part of the network) with the part's top eigenvalue,
+                         trace share and gradient variance; empty unless the study set by_part
     attributes           the file's root attributes (name, loss_threshold, alpha, ...)
     """
     replicates: pd.DataFrame
@@ -30,6 +32,7 @@ class StudyTables:
     associations: pd.DataFrame
     metric_associations: pd.DataFrame
     mediation: pd.DataFrame
+    parts: pd.DataFrame = field(default_factory=pd.DataFrame)
     attributes: dict = field(default_factory=dict)
 
 
@@ -71,7 +74,7 @@ def read_study(directory):
         return StudyTables(replicates=_frame(f, "replicates"), cells=_long_cells(_frame(f, "cells")),
                            associations=_frame(f, "associations"),
                            metric_associations=_frame(f, "metric_associations"), mediation=_frame(f, "mediation"),
-                           attributes=attributes)
+                           parts=_frame(f, "parts"), attributes=attributes)
 
 
 def read_surface(path, directions=False):

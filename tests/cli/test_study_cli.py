@@ -43,6 +43,7 @@ slq_steps = 4
 slq_runs = 1
 samples = 32
 batch_size = 32
+by_part = "cell"
 [analysis.surface]
 x = "-1:1:3"
 y = "-1:1:3"
@@ -54,6 +55,7 @@ gv_batch_size = 16
 [analysis.gradient_variance]
 batches = 3
 batch_size = 16
+by_part = "cell"
 [analysis.proxies]
 enabled = true
 samples = 32
@@ -112,6 +114,15 @@ def test_the_summary_has_a_row_per_cell_and_checkpoint_with_cellscape_cells_widt
     check_against_schema(out / "summary.h5", "cellscape-study")
     with h5py.File(out / "summary.h5") as f:
         assert [c.decode() for c in f["replicates/cell"][()]] == [r["cell"] for r in result["replicates"]]
+        assert len(f["parts/part"]) == 5 * len(result["replicates"])
+    # by_part = "cell": each replicate's parts (stem, the 3 cells, the classifier) beside its row; a
+    # partition, so the trace shares and variances sum to the row's (the same probes and batches).
+    for row in result["replicates"]:
+        mine = [p for p in result["parts"] if (p["directory"], p["epoch"]) == (row["directory"], row["epoch"])]
+        assert [p["part"] for p in mine] == ["stem", "cells.0", "cells.1", "cells.2", "classifier"]
+        assert sum(p["trace"] for p in mine) == pytest.approx(row["trace"], rel=1e-9)
+        assert sum(p["gradient_variance"] for p in mine) == pytest.approx(row["gradient_variance"], rel=1e-9)
+        assert all(p["seed"] == row["seed"] and p["parameters"] > 0 for p in mine)
     for name in ["cell.png", "train/epoch-0001.h5", "train/epoch-0002.h5", "hessian-epoch-0001.h5",
                  "surface-epoch-0002.h5", "gradvar-epoch-0002.h5"]:
         assert (out / "DARTS_V2-chain-normal" / name).exists(), name

@@ -433,6 +433,67 @@ TEST_CASE("the Hessian and the gradient variance can see BatchNorm as SGD does, 
     CHECK_THAT(changed.rows[0].status, Contains("gradvar-epoch-0001.h5 was made with other settings"));
 }
 
+TEST_CASE("by_part puts each replicate's curvature and gradient variance by cell into the parts table") {
+    // The table is the replicates' files joined by part: it must hold their
+    // parts tables value for value, and the parts partition the network, so
+    // their trace shares and variances sum to the replicate's own trace and
+    // total variance (the same probes and batches; rounding only, 1e-9).
+    set_threads(1);
+    const TemporaryDirectory dir;
+    StudyConfig config = toy_study(testing::write_toy_dataset(dir));
+    config.seeds = {3, 4};
+    config.hessian.trace = true;
+    config.hessian.trace_max_probes = 4;
+    config.hessian.parts = PartLevel::cell;
+    config.gradient_variance.parts = PartLevel::cell;
+    const StudyResult result = run_study(config, dir / "study", "test");
+    REQUIRE(result.failed_replicates == 0);
+    REQUIRE(result.rows.size() == 4);
+    // stem, cells.0 to cells.2 and the classifier, for each of the 4 replicates.
+    REQUIRE(result.parts.size() == 4 * 5);
+    for (const StudyRow& row : result.rows) {
+        INFO(row.directory);
+        double trace = 0, variance = 0;
+        std::vector<std::string> names;
+        const auto replicate = dir / "study" / row.directory;
+        const Hdf5File hessian(replicate / "hessian-epoch-0001.h5", Hdf5File::Mode::read);
+        const Hdf5File gradvar(replicate / "gradvar-epoch-0001.h5", Hdf5File::Mode::read);
+        const auto top = hessian.read("parts/top_eigenvalue"), shares = hessian.read("parts/trace");
+        const auto variances = gradvar.read("parts/variance").reshape({-1});
+        std::size_t i = 0;
+        for (const StudyPartRow& part : result.parts) {
+            if (part.directory != row.directory) continue;
+            CHECK(part.seed == row.seed);
+            CHECK(part.epoch == 1);
+            names.push_back(part.part);
+            const double top_i = top[static_cast<int64_t>(i)].item<double>();  // NaN when unconverged
+            CHECK((part.top_eigenvalue == top_i || (std::isnan(part.top_eigenvalue) && std::isnan(top_i))));
+            CHECK(part.trace == shares[static_cast<int64_t>(i)].item<double>());
+            CHECK(part.gradient_variance == variances[static_cast<int64_t>(i)].item<double>());
+            CHECK(part.parameters > 0);
+            trace += part.trace;
+            variance += part.gradient_variance;
+            ++i;
+        }
+        CHECK(names == std::vector<std::string>{"stem", "cells.0", "cells.1", "cells.2", "classifier"});
+        CHECK(trace == Approx(row.trace).epsilon(1e-9));
+        CHECK(variance == Approx(row.gradient_variance).epsilon(1e-9));
+    }
+    const Hdf5File summary(dir / "study" / "summary.h5", Hdf5File::Mode::read);
+    CHECK(summary.read_strings("parts/part").size() == 20);
+    CHECK_THAT(Hdf5File(dir / "study" / "DARTS_V2" / "seed-3" / "hessian-epoch-0001.h5", Hdf5File::Mode::read)
+                   .string_attribute("/", "settings"),
+               Contains("\"by_part\":\"cell\""));
+    // Without by_part, the files are not this study's (their settings differ), and no table is written.
+    config.hessian.parts.reset();
+    config.gradient_variance.parts.reset();
+    config.cells = {"DARTS_V2"};
+    config.seeds = {5};
+    const StudyResult plain = run_study(config, dir / "plain", "test");
+    CHECK(plain.parts.empty());
+    CHECK_FALSE(Hdf5File(dir / "plain" / "summary.h5", Hdf5File::Mode::read).contains("parts"));
+}
+
 TEST_CASE("a study's proxies score each replicate's initial network, the one its training started from") {
     set_threads(1);
     const TemporaryDirectory dir;

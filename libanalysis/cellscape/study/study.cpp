@@ -95,6 +95,7 @@ HessianRequest hessian_request(const StudyConfig& config) {
     request.density_options.steps = settings.slq_steps;
     request.density_options.runs = settings.slq_runs;
     request.density_options.seed = config.analysis_seed;
+    request.parts = settings.parts;
     return request;
 }
 
@@ -141,10 +142,12 @@ nlohmann::ordered_json analysis_settings(const StudyConfig& config, const std::s
         // Like cuda_float32: named only when not the default, so files from before the key stay reusable.
         if (h.bn != BatchNormMode::eval) settings["bn"] = name_of(h.bn);
         if (h.solver != EigenSolver::lanczos) settings["solver"] = name_of(h.solver);
+        if (h.parts) settings["by_part"] = name_of(*h.parts);
     } else if (kind == "gradvar") {
         settings.update({{"batches", config.gradient_variance.batches},
                          {"batch_size", config.gradient_variance.batch_size}});
         if (config.gradient_variance.bn != BatchNormMode::eval) settings["bn"] = name_of(config.gradient_variance.bn);
+        if (config.gradient_variance.parts) settings["by_part"] = name_of(*config.gradient_variance.parts);
     } else if (kind == "proxies") {
         nlohmann::json proxies = nlohmann::json::array();
         for (const Proxy proxy : config.proxies.proxies) proxies.push_back(name_of(proxy));
@@ -289,7 +292,7 @@ struct CheckpointAnalysis {
                                               objective_options(config, settings.batch_size, settings.bn));
         const GradientVariance result = cellscape::gradient_variance(objective, progress);
         write_gradient_variance_file(output("gradvar"), {source().checkpoint}, {result}, objective.provenance(),
-                                     record("gradvar", seconds_since(start)));
+                                     record("gradvar", seconds_since(start)), settings.parts);
     }
 
     // Every direction pair's surface, or (`shard` set) one shard of each.
@@ -423,6 +426,65 @@ double analysis_seconds(const StudyConfig& config, const std::filesystem::path& 
     return seconds;
 }
 
+// The parts tables of a replicate's Hessian and gradient variance files at
+// `epoch` (docs/hdf5-schema.md), joined by part name, after `out`'s rows.
+void append_parts(std::vector<StudyPartRow>& out, const StudyRow& row, const std::filesystem::path& cell_dir,
+                  int64_t epoch) {
+    const std::size_t first = out.size();
+    auto part_named = [&](const std::string& name) -> StudyPartRow& {
+        for (std::size_t i = first; i < out.size(); ++i)
+            if (out[i].part == name) return out[i];
+        StudyPartRow part;
+        part.cell = row.cell;
+        part.directory = row.directory;
+        part.population = row.population;
+        part.seed = row.seed;
+        part.epoch = epoch;
+        part.part = name;
+        out.push_back(part);
+        return out.back();
+    };
+    // Column `dataset`'s values in the file's part order (the gradient variance's first model's row).
+    auto values = [](const Hdf5File& file, const std::string& dataset) {
+        const torch::Tensor column = file.read(dataset).to(torch::kFloat64).reshape({-1}).contiguous();
+        return std::vector<double>(column.data_ptr<double>(), column.data_ptr<double>() + column.numel());
+    };
+    const auto hessian_path = cell_dir / analysis_name("hessian", epoch);
+    if (std::filesystem::exists(hessian_path)) {
+        const Hdf5File file(hessian_path, Hdf5File::Mode::read);
+        if (file.contains("parts/name")) {
+            const auto names = file.read_strings("parts/name");
+            const auto parameters = values(file, "parts/parameters");
+            const bool top = file.contains("parts/top_eigenvalue"), trace = file.contains("parts/trace");
+            const auto top_values = top ? values(file, "parts/top_eigenvalue") : std::vector<double>{};
+            const auto trace_values = trace ? values(file, "parts/trace") : std::vector<double>{};
+            const auto stderr_values = trace ? values(file, "parts/trace_stderr") : std::vector<double>{};
+            for (std::size_t i = 0; i < names.size(); ++i) {
+                StudyPartRow& part = part_named(names[i]);
+                part.parameters = static_cast<int64_t>(parameters.at(i));
+                if (top) part.top_eigenvalue = top_values.at(i);
+                if (trace) {
+                    part.trace = trace_values.at(i);
+                    part.trace_stderr = stderr_values.at(i);
+                }
+            }
+        }
+    }
+    const auto gradvar_path = cell_dir / analysis_name("gradvar", epoch);
+    if (std::filesystem::exists(gradvar_path)) {
+        const Hdf5File file(gradvar_path, Hdf5File::Mode::read);
+        if (file.contains("parts/name")) {
+            const auto names = file.read_strings("parts/name");
+            const auto variance = values(file, "parts/variance"), norm = values(file, "parts/gradient_norm");
+            for (std::size_t i = 0; i < names.size(); ++i) {
+                StudyPartRow& part = part_named(names[i]);
+                part.gradient_variance = variance.at(i);
+                part.gradient_norm = norm.at(i);
+            }
+        }
+    }
+}
+
 // The measured columns, read back from the files (so skipped work counts too).
 void fill_row(StudyRow& row, const StudyConfig& config, const std::filesystem::path& cell_dir, int64_t epoch) {
     const TrainingState state = read_checkpoint(cell_dir / "train" / epoch_checkpoint_name(epoch));
@@ -507,6 +569,7 @@ void write_summary(const std::filesystem::path& path, const StudyConfig& config,
         write_table(file, "associations", associations_table(result.associations));
         write_table(file, "metric_associations", metric_associations_table(result.metric_associations));
         write_table(file, "mediation", mediation_table(result.mediation));
+        if (!result.parts.empty()) write_table(file, "parts", parts_table(result.parts));
         const StudyStatistics& statistics = config.statistics;
         file.set_attribute("/", "alpha", statistics.alpha);
         file.set_attribute("/", "power", statistics.power);
@@ -677,6 +740,7 @@ void run_replicate(const StudyConfig& study_config, const StudyReplicate& replic
         if (!part.collect_only) analyse_checkpoint(config, cell_dir, epoch, command, part, progress);
         StudyRow row = replicate_row(replicate);
         fill_row(row, config, cell_dir, epoch);
+        append_parts(result.parts, row, cell_dir, epoch);
         result.rows.push_back(row);
     }
 }
@@ -780,7 +844,7 @@ StudyResult run_study(const StudyConfig& config, const std::filesystem::path& ou
             }
         }
         task.note(fmt::format("replicate {}/{}: {} seed {}", i + 1, replicates.size(), replicate.cell.name, replicate.seed));
-        const std::size_t rows_before = result.rows.size();
+        const std::size_t rows_before = result.rows.size(), parts_before = result.parts.size();
         try {
             run_replicate(config, replicate, out_dir, command, part, progress, result);
         } catch (...) {
@@ -788,6 +852,7 @@ StudyResult run_study(const StudyConfig& config, const std::filesystem::path& ou
             // summary is written only by a study that went through all its replicates.
             const std::string failure = describe_failure(std::current_exception());
             result.rows.resize(rows_before);
+            result.parts.resize(parts_before);
             StudyRow row = replicate_row(replicate);
             row.status = fmt::format("failed: {}", failure);
             task.note(fmt::format("{} seed {} failed: {}; going on with the others", replicate.cell.name,

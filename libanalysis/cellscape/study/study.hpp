@@ -49,6 +49,7 @@ struct StudyResult {
     std::vector<StudyAssociationRow> associations;     // rank associations and verdicts
     std::vector<StudyMetricAssociationRow> metric_associations;  // metric against metric
     std::vector<StudyMediationRow> mediation;          // width -> convergence through each metric
+    std::vector<StudyPartRow> parts;                   // curvature and gradient variance by part (by_part)
     int64_t failed_replicates = 0;
     std::filesystem::path summary;
 };

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <optional>
 #include <set>
 #include <toml.hpp>
 
@@ -48,6 +49,12 @@ public:
         std::string text;
         read(key, text);
         if (table_.contains(key)) target = parse(key, text, target);
+    }
+    template <typename Enum>
+    void read_name(const std::string& key, std::optional<Enum>& target) {
+        std::string text;
+        read(key, text);
+        if (table_.contains(key)) target = parse(key, text, Enum{});
     }
     template <typename Enum>
     void read_names(const std::string& key, std::vector<Enum>& target) {
@@ -168,6 +175,7 @@ void read_analysis(TableReader& top, StudyConfig& config) {
     hessian.read("batch_size", h.batch_size);
     hessian.read_name("bn", h.bn);
     hessian.read_name("solver", h.solver);
+    hessian.read_name("by_part", h.parts);
     hessian.reject_unknown_keys();
     TableReader surface = analysis.table("surface");
     StudySurfaceSettings& s = config.surface;
@@ -197,6 +205,7 @@ void read_analysis(TableReader& top, StudyConfig& config) {
     gradvar.read("batches", config.gradient_variance.batches);
     gradvar.read("batch_size", config.gradient_variance.batch_size);
     gradvar.read_name("bn", config.gradient_variance.bn);
+    gradvar.read_name("by_part", config.gradient_variance.parts);
     gradvar.reject_unknown_keys();
     TableReader proxies = analysis.table("proxies");
     proxies.read("enabled", config.proxies.enabled);

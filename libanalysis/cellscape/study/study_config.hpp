@@ -4,10 +4,12 @@
 // checkpoints. Torch-free, so the command line can read it cheaply.
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "cellscape/analysis/objective_settings.hpp"
+#include "cellscape/analysis/parameter_parts.hpp"
 #include "cellscape/nn/network_config.hpp"
 #include "cellscape/study/study_tables.hpp"
 #include "cellscape/train/training_config.hpp"
@@ -30,6 +32,10 @@ struct StudyHessianSettings {
     // SGD descends).
     BatchNormMode bn = BatchNormMode::eval;
     EigenSolver solver = EigenSolver::lanczos;  // "spectra": Spectra's SymEigsSolver
+    // by_part = "cell" or "edge": curvature by part (analysis/parameter_parts.hpp),
+    // as `cellscape hessian --by-part`: each part's top eigenvalue (a solve
+    // per part, when top_k > 0) and share of the trace (free, when trace).
+    std::optional<PartLevel> parts;
 };
 
 struct StudySurfaceSettings {
@@ -53,6 +59,7 @@ struct StudyGradientVarianceSettings {
     bool enabled = true;
     int64_t batches = 10, batch_size = 64;
     BatchNormMode bn = BatchNormMode::eval;  // "train": the gradient noise SGD sees
+    std::optional<PartLevel> parts;          // by_part: the variance split by part, as `cellscape gradvar --by-part`
 };
 
 // Zero-cost proxies (analysis/proxies.hpp) of each replicate's initial

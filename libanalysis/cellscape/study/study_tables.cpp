@@ -448,6 +448,26 @@ StudyTable replicates_table(const std::vector<StudyRow>& rows) {
     return table;
 }
 
+StudyTable parts_table(const std::vector<StudyPartRow>& parts) {
+    StudyTable table;
+    auto column = [&](const char* name, auto field) {
+        add_column(table, name, parts, [field](const StudyPartRow& row) { return row.*field; });
+    };
+    column("cell", &StudyPartRow::cell);
+    column("directory", &StudyPartRow::directory);
+    column("population", &StudyPartRow::population);
+    column("seed", &StudyPartRow::seed);
+    column("epoch", &StudyPartRow::epoch);
+    column("part", &StudyPartRow::part);
+    column("parameters", &StudyPartRow::parameters);
+    column("top_eigenvalue", &StudyPartRow::top_eigenvalue);
+    column("trace", &StudyPartRow::trace);
+    column("trace_stderr", &StudyPartRow::trace_stderr);
+    column("gradient_variance", &StudyPartRow::gradient_variance);
+    column("gradient_norm", &StudyPartRow::gradient_norm);
+    return table;
+}
+
 StudyTable cells_table(const std::vector<StudyCellRow>& cells) {
     StudyTable table;
     auto column = [&](const char* name, auto get) { add_column(table, name, cells, get); };

@@ -189,11 +189,24 @@ struct StudyTable {
     using Values = std::variant<std::vector<std::string>, std::vector<double>, std::vector<int64_t>>;
     std::vector<std::pair<std::string, Values>> columns;
 };
+
+// One part of one replicate's network at one analysis epoch, with
+// [analysis.hessian] or [analysis.gradient_variance] by_part: what the
+// parts tables of its Hessian and gradient variance files hold, joined by
+// the part's name (NaN where a file or a column is absent).
+struct StudyPartRow {
+    std::string cell, directory, population, part;
+    int64_t seed = 0, epoch = 0;
+    int64_t parameters = -1;  // from the Hessian file's table; -1 without it
+    double top_eigenvalue = NAN, trace = NAN, trace_stderr = NAN;  // the Hessian's diagonal block
+    double gradient_variance = NAN, gradient_norm = NAN;           // the gradient variance's share
+};
 StudyTable replicates_table(const std::vector<StudyRow>& rows);
 StudyTable cells_table(const std::vector<StudyCellRow>& cells);
 StudyTable associations_table(const std::vector<StudyAssociationRow>& associations);
 StudyTable metric_associations_table(const std::vector<StudyMetricAssociationRow>& associations);
 StudyTable mediation_table(const std::vector<StudyMediationRow>& mediation);
+StudyTable parts_table(const std::vector<StudyPartRow>& parts);
 
 // For people: the cells' means with their intervals (sorted by width), the
 // verdicts against the cells' width (per population), each metric against
