@@ -38,7 +38,7 @@ std::string ScriptModel::rectifier_inputs_hidden() const {
 std::string ScriptModel::layer_outputs_hidden() const {
     if (observation_.hidden_layers > 0)
         return fmt::format("{} convolutions of the TorchScript module {} have an eval-mode batch norm folded into "
-                           "them, which hides their own outputs: load it as saved (--torchscript-as-saved)",
+                           "them, which hides their own outputs: load it as saved, without cellscape's operators",
                            observation_.hidden_layers, path_);
     if (observation_.layers == 0)
         return fmt::format("the TorchScript module {} has no convolution or linear layer cellscape recognizes "

@@ -33,7 +33,7 @@ struct StudyHessianSettings {
     BatchNormMode bn = BatchNormMode::eval;
     EigenSolver solver = EigenSolver::lanczos;  // "spectra": Spectra's SymEigsSolver
     // by_part = "cell" or "edge": curvature by part (analysis/parameter_parts.hpp),
-    // as `cellscape hessian --by-part`: each part's top eigenvalue (a solve
+    // as the hessian command's by-part option: each part's top eigenvalue (a solve
     // per part, when top_k > 0) and share of the trace (free, when trace).
     std::optional<PartLevel> parts;
 };
@@ -59,7 +59,7 @@ struct StudyGradientVarianceSettings {
     bool enabled = true;
     int64_t batches = 10, batch_size = 64;
     BatchNormMode bn = BatchNormMode::eval;  // "train": the gradient noise SGD sees
-    std::optional<PartLevel> parts;          // by_part: the variance split by part, as `cellscape gradvar --by-part`
+    std::optional<PartLevel> parts;          // by_part: the variance split by part, as the gradvar command's
 };
 
 // Zero-cost proxies (analysis/proxies.hpp) of each replicate's initial
