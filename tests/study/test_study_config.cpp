@@ -74,6 +74,9 @@ zico_batches = 4
     CHECK(config.proxies.proxies == std::vector<Proxy>{Proxy::snip, Proxy::zico});
     CHECK(config.proxies.samples == 32);
     CHECK(config.proxies.zico_batches == 4);
+    CHECK(config.proxies.dtype == Precision::float32);  // the default, as the reference code runs
+    CHECK(StudyConfig::load(directory.write("float64.toml", std::string(minimal) + "[analysis.proxies]\ndtype = \"float64\"\n"))
+              .proxies.dtype == Precision::float64);
     CHECK_THROWS_WITH(StudyConfig::load(directory.write("naswot.toml", std::string(minimal) +
                                                                             "[analysis.proxies]\nproxies = [\"nwot\"]\n")),
                       Contains("[analysis.proxies] proxies: 'nwot' is not one of: grad_norm, snip, grasp"));

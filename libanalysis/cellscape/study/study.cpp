@@ -153,6 +153,8 @@ nlohmann::ordered_json analysis_settings(const StudyConfig& config, const std::s
         for (const Proxy proxy : config.proxies.proxies) proxies.push_back(name_of(proxy));
         settings.update({{"proxies", proxies}, {"samples", config.proxies.samples},
                          {"zico_batches", config.proxies.zico_batches}});
+        // Named only when not the default, so files from before the key stay reusable.
+        if (config.proxies.dtype != Precision::float32) settings["dtype"] = name_of(config.proxies.dtype);
     } else {
         const StudySurfaceSettings& s = config.surface;
         nlohmann::json evaluations = nlohmann::json::array();
@@ -171,6 +173,7 @@ ProxyOptions proxy_options(const StudyConfig& config) {
     options.proxies = config.proxies.proxies;
     options.zico_batches = config.proxies.zico_batches;
     options.device = parse_device(config.device);
+    options.dtype = config.proxies.dtype;
     return options;
 }
 

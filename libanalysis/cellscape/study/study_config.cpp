@@ -214,6 +214,7 @@ void read_analysis(TableReader& top, StudyConfig& config) {
         throw proxies.error("proxies", "lists no proxy; leave the key out for all, or set enabled = false");
     proxies.read("samples", config.proxies.samples);
     proxies.read("zico_batches", config.proxies.zico_batches);
+    proxies.read_name("dtype", config.proxies.dtype);
     proxies.reject_unknown_keys();
     analysis.reject_unknown_keys();
 }
