@@ -179,3 +179,33 @@ TEST_CASE("a TorchScript graph shows its ReLUs and layers to an observer, but no
     CHECK(!torch::allclose(observed, unobserved));  // the doubled outputs went on through the graph
     CHECK(torch::equal(plain.forward(x), unobserved));  // and without the observer, nothing changed
 }
+
+TEST_CASE("the JIT keeps two ReLUs of one tensor as two observations, run after run") {
+    // Two ReLU modules reading one state are two counts for NASWOT's
+    // reference; the graph executor merges identical side-effect-free nodes
+    // (common subexpressions), so the observation points must not be such nodes.
+    struct Counter : nn::ForwardObserver {
+        int rectifiers = 0;
+        void rectifier_input(const torch::Tensor&) override { ++rectifiers; }
+        torch::Tensor layer_output(const torch::Tensor&, const torch::Tensor& output) override { return output; }
+    };
+    TemporaryDirectory dir;
+    torch::jit::Module module("TwoReadersOfOneState");
+    module.define(R"JIT(
+def forward(self, x):
+    return torch.relu(x) * 2.0 + torch.relu(x)
+)JIT");
+    const auto path = (dir / "two.pt").string();
+    module.save(path);
+    for (const bool fast : {true, false}) {
+        INFO("cellscape's operators: " << fast);
+        ScriptModel model(path, fast);
+        const torch::Tensor x = torch::randn({4, 3});
+        for (int run = 0; run < 4; ++run) {  // the executor optimizes the graph after its first runs
+            Counter counter;
+            const nn::ForwardObserverGuard guard(counter);
+            CHECK(torch::allclose(model.forward(x), 3.0 * torch::relu(x)));
+            CHECK(counter.rectifiers == 2);
+        }
+    }
+}

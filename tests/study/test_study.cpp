@@ -494,6 +494,26 @@ TEST_CASE("by_part puts each replicate's curvature and gradient variance by cell
     CHECK_FALSE(Hdf5File(dir / "plain" / "summary.h5", Hdf5File::Mode::read).contains("parts"));
 }
 
+TEST_CASE("a proxies file made with other settings is computed again, not refused: it costs seconds") {
+    set_threads(1);
+    const TemporaryDirectory dir;
+    StudyConfig config = toy_study(testing::write_toy_dataset(dir));
+    config.cells = {"DARTS_V2"};
+    config.hessian.enabled = false;
+    config.gradient_variance.enabled = false;
+    config.proxies.enabled = true;
+    config.proxies.samples = 16;
+    config.proxies.proxies = {Proxy::snip};  // as a study made before the default list grew
+    REQUIRE(run_study(config, dir / "study", "test").failed_replicates == 0);
+    config.proxies.proxies = all_proxies();
+    const StudyResult again = run_study(config, dir / "study", "test");
+    REQUIRE(again.failed_replicates == 0);
+    CHECK(std::isfinite(again.rows[0].naswot));
+    CHECK(std::isfinite(again.rows[0].zico));
+    const Hdf5File file(dir / "study" / "DARTS_V2" / "proxies-epoch-0000.h5", Hdf5File::Mode::read);
+    CHECK(file.has_attribute("/", "fisher"));
+}
+
 TEST_CASE("a study's proxies score each replicate's initial network, the one its training started from") {
     set_threads(1);
     const TemporaryDirectory dir;

@@ -116,8 +116,15 @@ TORCH_LIBRARY(cellscape, library) {
                 &batch_norm_eval_operator);
     library.def("rectify(Tensor x) -> Tensor", &rectify_operator);
     library.def("concatenate(Tensor[] parts, int dim) -> Tensor", &concatenate_operator);
-    library.def("observe_rectifier_input(Tensor(a) x) -> Tensor(a)", &observe_rectifier_input_operator);
-    library.def("observe_layer_output(Tensor output, Tensor weight) -> Tensor", &observe_layer_output_operator);
+    // Conservative: they act outside the graph (the observer), so the JIT
+    // must neither merge two of them on the same tensor (common
+    // subexpressions: two ReLU modules reading one state are two counts) nor
+    // drop or reorder them.
+    library.def(torch::schema("observe_rectifier_input(Tensor x) -> Tensor", c10::AliasAnalysisKind::CONSERVATIVE),
+                &observe_rectifier_input_operator);
+    library.def(torch::schema("observe_layer_output(Tensor output, Tensor weight) -> Tensor",
+                              c10::AliasAnalysisKind::CONSERVATIVE),
+                &observe_layer_output_operator);
 }
 
 namespace cellscape::nn {

@@ -182,13 +182,19 @@ std::filesystem::path proxies_path(const std::filesystem::path& cell_dir) {
     return cell_dir / analysis_name("proxies", 0);
 }
 
-// An existing output made with other settings is refused, with the way out.
-void require_same_settings(const std::filesystem::path& file, const nlohmann::ordered_json& wanted) {
+// How an existing output's settings differ from `wanted`, if they do.
+std::optional<std::string> stored_settings_difference(const std::filesystem::path& file,
+                                                      const nlohmann::ordered_json& wanted) {
     const Hdf5File existing(file, Hdf5File::Mode::read);
     const nlohmann::json stored = existing.has_attribute("/", "settings")
                                       ? nlohmann::json::parse(existing.string_attribute("/", "settings"), nullptr, false)
                                       : nlohmann::json::object();
-    if (const auto difference = settings_difference(stored, wanted))
+    return settings_difference(stored, wanted);
+}
+
+// An existing output made with other settings is refused, with the way out.
+void require_same_settings(const std::filesystem::path& file, const nlohmann::ordered_json& wanted) {
+    if (const auto difference = stored_settings_difference(file, wanted))
         throw Error(fmt::format("{} was made with other settings ({}); delete it to compute it again with these, or "
                                 "run the study into another directory",
                                 file.string(), *difference));
@@ -332,9 +338,15 @@ void replicate_proxies(const StudyConfig& config, const std::filesystem::path& c
                        ProgressSink* progress) {
     if (!config.proxies.enabled) return;
     const auto out = proxies_path(cell_dir);
+    // Unlike the other analyses, a proxies file made with other settings
+    // (e.g. before the default list of proxies grew) is computed again: it
+    // costs seconds and is the seed's, whatever was trained.
     if (std::filesystem::exists(out)) {
-        require_same_settings(out, analysis_settings(config, "proxies"));
-        return;
+        const auto difference = stored_settings_difference(out, analysis_settings(config, "proxies"));
+        if (!difference) return;
+        if (progress)
+            progress->note(fmt::format("{} was made with other settings ({}); computing it again", out.string(),
+                                       *difference));
     }
     const auto start = std::chrono::steady_clock::now();
     ObjectiveSource source;
@@ -431,8 +443,8 @@ double analysis_seconds(const StudyConfig& config, const std::filesystem::path& 
 
 // The parts tables of a replicate's Hessian and gradient variance files at
 // `epoch` (docs/hdf5-schema.md), joined by part name, after `out`'s rows.
-void append_parts(std::vector<StudyPartRow>& out, const StudyRow& row, const std::filesystem::path& cell_dir,
-                  int64_t epoch) {
+void append_parts(std::vector<StudyPartRow>& out, const StudyConfig& config, const StudyRow& row,
+                  const std::filesystem::path& cell_dir, int64_t epoch) {
     const std::size_t first = out.size();
     auto part_named = [&](const std::string& name) -> StudyPartRow& {
         for (std::size_t i = first; i < out.size(); ++i)
@@ -452,8 +464,9 @@ void append_parts(std::vector<StudyPartRow>& out, const StudyRow& row, const std
         const torch::Tensor column = file.read(dataset).to(torch::kFloat64).reshape({-1}).contiguous();
         return std::vector<double>(column.data_ptr<double>(), column.data_ptr<double>() + column.numel());
     };
+    // Only what this config asks for: a file left from another config's by_part is not read.
     const auto hessian_path = cell_dir / analysis_name("hessian", epoch);
-    if (std::filesystem::exists(hessian_path)) {
+    if (config.hessian.enabled && config.hessian.parts && std::filesystem::exists(hessian_path)) {
         const Hdf5File file(hessian_path, Hdf5File::Mode::read);
         if (file.contains("parts/name")) {
             const auto names = file.read_strings("parts/name");
@@ -474,7 +487,7 @@ void append_parts(std::vector<StudyPartRow>& out, const StudyRow& row, const std
         }
     }
     const auto gradvar_path = cell_dir / analysis_name("gradvar", epoch);
-    if (std::filesystem::exists(gradvar_path)) {
+    if (config.gradient_variance.enabled && config.gradient_variance.parts && std::filesystem::exists(gradvar_path)) {
         const Hdf5File file(gradvar_path, Hdf5File::Mode::read);
         if (file.contains("parts/name")) {
             const auto names = file.read_strings("parts/name");
@@ -743,7 +756,7 @@ void run_replicate(const StudyConfig& study_config, const StudyReplicate& replic
         if (!part.collect_only) analyse_checkpoint(config, cell_dir, epoch, command, part, progress);
         StudyRow row = replicate_row(replicate);
         fill_row(row, config, cell_dir, epoch);
-        append_parts(result.parts, row, cell_dir, epoch);
+        append_parts(result.parts, config, row, cell_dir, epoch);
         result.rows.push_back(row);
     }
 }
