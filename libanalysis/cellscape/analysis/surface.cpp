@@ -129,16 +129,11 @@ struct SurfaceValues {
     }
 };
 
-std::vector<double> doubles(const torch::Tensor& tensor) {
-    const torch::Tensor flat = tensor.to(torch::kFloat64).contiguous().reshape({-1});
-    return {flat.data_ptr<double>(), flat.data_ptr<double>() + flat.numel()};
-}
-
 // The basin metrics of one evaluated split's loss grid in a surface file.
 BasinMetrics split_basin(const Hdf5File& file, const std::string& split_name, double level) {
     const std::vector<double> ys =
-        file.contains("ycoordinates") ? doubles(file.read("ycoordinates")) : std::vector<double>{0.0};
-    return basin_metrics(doubles(file.read(split_name + "_loss")), doubles(file.read("xcoordinates")), ys, level);
+        file.contains("ycoordinates") ? file.read_doubles("ycoordinates") : std::vector<double>{0.0};
+    return basin_metrics(file.read_doubles(split_name + "_loss"), file.read_doubles("xcoordinates"), ys, level);
 }
 
 // Each evaluated split's basin metrics, as attributes of a complete surface.

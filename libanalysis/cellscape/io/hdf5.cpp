@@ -299,6 +299,11 @@ void Hdf5File::write_strings(const std::string& dataset, const std::vector<std::
     }
 }
 
+std::vector<double> Hdf5File::read_doubles(const std::string& dataset) const {
+    const torch::Tensor flat = read(dataset).to(torch::kFloat64).contiguous().reshape({-1});
+    return {flat.data_ptr<double>(), flat.data_ptr<double>() + flat.numel()};
+}
+
 std::vector<std::string> Hdf5File::read_strings(const std::string& dataset) const {
     const QuietHdf5 quiet;
     const std::vector<int64_t> dims = shape(dataset);

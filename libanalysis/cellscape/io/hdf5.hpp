@@ -44,6 +44,8 @@ public:
     // float32, float64, (u)int8/16/32/64 and bool datasets, as tensors of the
     // matching dtype (unsigned 16/32/64 read as int64).
     torch::Tensor read(const std::string& dataset) const;
+    // Every element of such a dataset as float64, in row-major order.
+    std::vector<double> read_doubles(const std::string& dataset) const;
     // Creates (or, when it exists with the same shape and type, overwrites) the dataset.
     void write(const std::string& dataset, const torch::Tensor& tensor);
     // One-dimensional datasets of variable-length UTF-8 strings (h5py reads

@@ -459,22 +459,17 @@ void append_parts(std::vector<StudyPartRow>& out, const StudyConfig& config, con
         out.push_back(part);
         return out.back();
     };
-    // Column `dataset`'s values in the file's part order (the gradient variance's first model's row).
-    auto values = [](const Hdf5File& file, const std::string& dataset) {
-        const torch::Tensor column = file.read(dataset).to(torch::kFloat64).reshape({-1}).contiguous();
-        return std::vector<double>(column.data_ptr<double>(), column.data_ptr<double>() + column.numel());
-    };
     // Only what this config asks for: a file left from another config's by_part is not read.
     const auto hessian_path = cell_dir / analysis_name("hessian", epoch);
     if (config.hessian.enabled && config.hessian.parts && std::filesystem::exists(hessian_path)) {
         const Hdf5File file(hessian_path, Hdf5File::Mode::read);
         if (file.contains("parts/name")) {
             const auto names = file.read_strings("parts/name");
-            const auto parameters = values(file, "parts/parameters");
+            const auto parameters = file.read_doubles("parts/parameters");
             const bool top = file.contains("parts/top_eigenvalue"), trace = file.contains("parts/trace");
-            const auto top_values = top ? values(file, "parts/top_eigenvalue") : std::vector<double>{};
-            const auto trace_values = trace ? values(file, "parts/trace") : std::vector<double>{};
-            const auto stderr_values = trace ? values(file, "parts/trace_stderr") : std::vector<double>{};
+            const auto top_values = top ? file.read_doubles("parts/top_eigenvalue") : std::vector<double>{};
+            const auto trace_values = trace ? file.read_doubles("parts/trace") : std::vector<double>{};
+            const auto stderr_values = trace ? file.read_doubles("parts/trace_stderr") : std::vector<double>{};
             for (std::size_t i = 0; i < names.size(); ++i) {
                 StudyPartRow& part = part_named(names[i]);
                 part.parameters = static_cast<int64_t>(parameters.at(i));
@@ -489,9 +484,9 @@ void append_parts(std::vector<StudyPartRow>& out, const StudyConfig& config, con
     const auto gradvar_path = cell_dir / analysis_name("gradvar", epoch);
     if (config.gradient_variance.enabled && config.gradient_variance.parts && std::filesystem::exists(gradvar_path)) {
         const Hdf5File file(gradvar_path, Hdf5File::Mode::read);
-        if (file.contains("parts/name")) {
+        if (file.contains("parts/name")) {  // models x parts: the study's one model is the first row
             const auto names = file.read_strings("parts/name");
-            const auto variance = values(file, "parts/variance"), norm = values(file, "parts/gradient_norm");
+            const auto variance = file.read_doubles("parts/variance"), norm = file.read_doubles("parts/gradient_norm");
             for (std::size_t i = 0; i < names.size(); ++i) {
                 StudyPartRow& part = part_named(names[i]);
                 part.gradient_variance = variance.at(i);

@@ -17,11 +17,6 @@ torch::Tensor as_tensor(const std::vector<double>& values) {
     return torch::tensor(values, torch::TensorOptions().dtype(torch::kFloat64));
 }
 
-std::vector<double> as_vector(const torch::Tensor& tensor) {
-    const torch::Tensor data = tensor.to(torch::kFloat64).contiguous();
-    return std::vector<double>(data.data_ptr<double>(), data.data_ptr<double>() + data.numel());
-}
-
 void write_group(Hdf5File& file, const std::string& group, const NamedTensors& tensors) {
     file.create_group(group);  // present even when empty (momentum 0 keeps no buffers)
     for (const auto& [name, tensor] : tensors) file.write(group + "/" + name, tensor);
@@ -182,15 +177,15 @@ TrainingState read_checkpoint(const std::filesystem::path& path) {
     state.momentum = read_group(file, "optimizer/momentum");
     if (file.contains("rng/cpu_state")) state.rng_state = file.read("rng/cpu_state");
     TrainingHistory& h = state.history;
-    h.step_loss = as_vector(file.read("history/step/loss"));
-    h.step_accuracy = as_vector(file.read("history/step/accuracy"));
-    h.step_learning_rate = as_vector(file.read("history/step/learning_rate"));
-    h.epoch_train_loss = as_vector(file.read("history/epoch/train_loss"));
-    h.epoch_train_accuracy = as_vector(file.read("history/epoch/train_accuracy"));
-    h.epoch_test_loss = as_vector(file.read("history/epoch/test_loss"));
-    h.epoch_test_accuracy = as_vector(file.read("history/epoch/test_accuracy"));
-    h.epoch_learning_rate = as_vector(file.read("history/epoch/learning_rate"));
-    h.epoch_seconds = as_vector(file.read("history/epoch/seconds"));
+    h.step_loss = file.read_doubles("history/step/loss");
+    h.step_accuracy = file.read_doubles("history/step/accuracy");
+    h.step_learning_rate = file.read_doubles("history/step/learning_rate");
+    h.epoch_train_loss = file.read_doubles("history/epoch/train_loss");
+    h.epoch_train_accuracy = file.read_doubles("history/epoch/train_accuracy");
+    h.epoch_test_loss = file.read_doubles("history/epoch/test_loss");
+    h.epoch_test_accuracy = file.read_doubles("history/epoch/test_accuracy");
+    h.epoch_learning_rate = file.read_doubles("history/epoch/learning_rate");
+    h.epoch_seconds = file.read_doubles("history/epoch/seconds");
     check_state(state, file, path.string());
     return state;
 }
