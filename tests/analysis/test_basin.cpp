@@ -46,7 +46,7 @@ TEST_CASE("a paraboloid's basin: fraction by counting, radius where the level is
     CHECK(basin.radius == Approx(0.5 * (1.0 + diagonal)).epsilon(1e-9));
 }
 
-TEST_CASE("a 1D surface has two rays; non-finite points are outside") {
+TEST_CASE("a 1D surface has two rays, and non-finite points are outside") {
     const auto xs = axis(-0.5, 0.5, 11);  // 0.1 apart, the origin at index 5
     std::vector<double> loss;
     for (double a : xs) loss.push_back(1 + 10 * a * a);  // 2 at |a| = sqrt(0.1) = 0.316

@@ -277,7 +277,7 @@ TEST_CASE("the objective's weights are back at the origin however a surface ends
     CHECK(torch::equal(objective.parameter_vector(), origin));
 }
 
-TEST_CASE("only a non-finite gradient makes a NaN point; any other error in the gradient variance stops the surface") {
+TEST_CASE("only a non-finite gradient makes a NaN point, and any other error in the gradient variance stops the surface") {
     TemporaryDirectory directory;
     Objective objective(tiny_model(), tiny_data(), float64_options(), provenance());
     Objective uneven(tiny_model(), tiny_data(), float64_options(16), provenance());  // 40 samples: 16, 16, 8
@@ -289,7 +289,7 @@ TEST_CASE("only a non-finite gradient makes a NaN point; any other error in the 
     CHECK_FALSE(std::filesystem::exists(directory / "gv.h5"));
 }
 
-TEST_CASE("merged shards equal a single run; incomplete or foreign shard sets are refused") {
+TEST_CASE("merged shards equal a single run, and incomplete or foreign shard sets are refused") {
     TemporaryDirectory directory;
     SurfaceRequest request = grid("-1:1:5", "-1:1:2");
     run_surface(request, directory / "single.h5");

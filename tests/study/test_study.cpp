@@ -249,7 +249,7 @@ TEST_CASE("without Graphviz a study runs and leaves each cell's diagram as DOT s
     for (const auto& note : rerun.notes) CHECK_THAT(note, !Contains("Graphviz"));
 }
 
-TEST_CASE("a failing cell's exception of any kind becomes a sentence; an interrupt goes on up") {
+TEST_CASE("a failing cell's exception of any kind becomes a sentence, and an interrupt goes on up") {
     auto describe = [](auto throwing) {
         try {
             throwing();

@@ -171,7 +171,7 @@ TEST_CASE("resuming from epoch 1 reaches bitwise the same weights as the uninter
     CHECK(b.history.epoch_seconds.front() == a.history.epoch_seconds.front());
 }
 
-TEST_CASE("two runs with one seed are identical; another seed differs") {
+TEST_CASE("two runs with one seed are identical, and another seed differs") {
     const TemporaryDirectory dir;
     const auto data = write_toy_dataset(dir);
     train_network(toy_request(data, dir / "a", 1));
@@ -203,7 +203,7 @@ TEST_CASE("a NaN loss stops training with a clear message and keeps the last goo
     CHECK_THROWS_WITH(train_network(fresh), Contains("No checkpoint had been written yet"));
 }
 
-TEST_CASE("rerunning a training request continues its run; other settings are refused, not mixed in") {
+TEST_CASE("rerunning a training request continues its run, and other settings are refused, not mixed in") {
     const TemporaryDirectory dir;
     const auto data = write_toy_dataset(dir);
     train_network(toy_request(data, dir / "straight", 2));
