@@ -21,13 +21,19 @@ nlohmann::ordered_json number_or_null(double value) {
 
 nlohmann::ordered_json plan_json(const StudyPlan& plan, const PlanRequest& request) {
     nlohmann::ordered_json pilot = nlohmann::ordered_json::array();
-    for (const PilotMetric& metric : plan.pilot)
+    for (const PilotMetric& metric : plan.pilot) {
+        const auto [low, high] = metric.components.noise_ratio_interval();
         pilot.push_back({{"metric", metric.metric},
                          {"between", number_or_null(metric.components.between)},
                          {"within", number_or_null(metric.components.within)},
                          {"noise_ratio", number_or_null(metric.components.noise_ratio())},
+                         {"noise_ratio_low", number_or_null(low)},
+                         {"noise_ratio_high", number_or_null(high)},
+                         {"noise_ratio_unbounded", std::isinf(high)},
+                         {"plannable", metric.components.between > 0},
                          {"power", number_or_null(metric.power)},
                          {"min_detectable_rho", number_or_null(metric.min_detectable_rho)}});
+    }
     nlohmann::ordered_json designs = nlohmann::ordered_json::array();
     for (const PlanRow& row : plan.rows)
         designs.push_back({{"metric", row.metric},

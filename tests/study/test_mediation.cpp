@@ -106,3 +106,86 @@ TEST_CASE("mediation needs four cells and leaves out incomplete replicates") {
     cells.push_back({4, {NAN}, {1}});  // no complete replicate: not a cell
     CHECK(mediate(cells, bootstrap(4)).cells == 3);
 }
+
+namespace {
+
+// A study's design as the mediation table sees it: `cells` cells whose
+// predictor takes 7 stratified levels (the studies' widths 1c ... 4c, ties
+// included), M = alpha X + U and Y = beta M + gamma X + V per cell, each of
+// 2 seeds off by N(0, noise^2) in M and Y.
+std::vector<MediationCell> stratified_study(int cells, double alpha, double beta, double gamma, double noise,
+                                            SeededRandom& random) {
+    std::vector<MediationCell> result;
+    for (int c = 0; c < cells; ++c) {
+        MediationCell cell;
+        cell.predictor = (c % 7 - 3) / 2.0;  // variance 1 over a full cycle of levels
+        const double m = alpha * cell.predictor + random.normal();
+        const double y = beta * m + gamma * cell.predictor + random.normal();
+        for (int k = 0; k < 2; ++k) {
+            cell.mediator.push_back(m + noise * random.normal());
+            cell.outcome.push_back(y + noise * random.normal());
+        }
+        result.push_back(cell);
+    }
+    return result;
+}
+
+// The estimator's population value for the stratified design: a b of one
+// very large study (20000 cells; its sampling error is about 0.005).
+double population_indirect(double alpha, double beta, double gamma, double noise) {
+    SeededRandom random(2024);
+    return mediate(stratified_study(20000, alpha, beta, gamma, noise, random), AssociationOptions{}, 1 << 30).indirect;
+}
+
+struct Calibration {
+    double beyond_one = 0, dropped_over_5 = 0, mean_dropped = 0, covered = 0, rejected = 0;
+};
+
+// `studies` simulated studies of `cells` cells: how often the interval
+// reaches beyond +-1, how often more than 5% of resamples are dropped, how
+// often the interval holds `target`, and how often the joint test rejects at 0.05.
+Calibration calibrate(int cells, double alpha, double beta, double gamma, double noise, double target, int studies,
+                      uint64_t seed) {
+    SeededRandom random(seed);
+    AssociationOptions options;
+    options.bootstrap_samples = 1000;
+    options.permutations = 1000;
+    Calibration result;
+    for (int s = 0; s < studies; ++s) {
+        options.seed = seed * 1000003 + static_cast<uint64_t>(s);
+        const Mediation m = mediate(stratified_study(cells, alpha, beta, gamma, noise, random), options, 4);
+        result.beyond_one += (m.low < -1 || m.high > 1);
+        result.dropped_over_5 += !(m.dropped <= 0.05);
+        result.mean_dropped += std::isfinite(m.dropped) ? m.dropped : 1.0;
+        result.covered += (m.low <= target && target <= m.high);
+        result.rejected += (m.p_value < 0.05);
+    }
+    for (double* share : {&result.beyond_one, &result.dropped_over_5, &result.mean_dropped, &result.covered,
+                          &result.rejected})
+        *share /= studies;
+    return result;
+}
+
+}  // namespace
+
+// Prints the simulation behind minimum_mediation_cells (docs/science.md,
+// "Mediation"); run by hand: test_cells "[.calibration]".
+TEST_CASE("mediation calibration: the design's behaviour by number of cells", "[.calibration]") {
+    struct Scenario {
+        const char* name;
+        double alpha, beta, gamma;
+    };
+    const Scenario scenarios[] = {{"partial mediation", 0.9, 0.5, 0.3}, {"a = 0 (null)", 0.0, 0.6, 0.5},
+                                  {"b = 0 (null)", 0.8, 0.0, 0.6}, {"strong a (|a| ~ 0.9)", 2.5, 0.5, 0.2}};
+    std::printf("%-22s %5s %8s %8s %8s %8s %8s %8s\n", "scenario", "cells", "target", ">+-1", ">5%drop", "dropped",
+                "covered", "rejects");
+    for (const Scenario& scenario : scenarios) {
+        const double target = population_indirect(scenario.alpha, scenario.beta, scenario.gamma, 1.0);
+        for (int cells : {5, 6, 8, 10, 12, 15, 20, 30, 50}) {
+            const Calibration c =
+                calibrate(cells, scenario.alpha, scenario.beta, scenario.gamma, 1.0, target, 400, 7 + cells);
+            std::printf("%-22s %5d %8.3f %8.3f %8.3f %8.3f %8.3f %8.3f\n", scenario.name, cells, target, c.beyond_one,
+                        c.dropped_over_5, c.mean_dropped, c.covered, c.rejected);
+        }
+    }
+}

@@ -140,25 +140,39 @@ TEST_CASE("the same seed gives the same interval") {
 }
 
 TEST_CASE("verdicts need the interval on one side of 0 and a Holm-adjusted p below alpha") {
-    StudyStatistics statistics;  // alpha 0.05, equivalence bound 0.2
+    StudyStatistics statistics;  // alpha 0.05
     Association a;
     a.rho = -0.7, a.low = -0.9, a.high = -0.3, a.p_value = 0.001;
-    CHECK(association_verdict(a, 0.01, -1, statistics) == "holds");
-    CHECK(association_verdict(a, 0.01, +1, statistics) == "reversed");
-    CHECK(association_verdict(a, 0.01, 0, statistics) == "no claim");
+    const std::string no = "not equivalent";
+    CHECK(association_verdict(a, 0.01, -1, no, statistics) == "holds");
+    CHECK(association_verdict(a, 0.01, +1, no, statistics) == "reversed");
+    CHECK(association_verdict(a, 0.01, 0, no, statistics) == "no claim");
     // A small unadjusted p is not enough: the verdict follows the adjusted one.
-    CHECK(association_verdict(a, 0.2, -1, statistics) == "undecided");
+    CHECK(association_verdict(a, 0.2, -1, no, statistics) == "undecided");
     a.high = 0.1;  // nor is a small p with an interval across 0
-    CHECK(association_verdict(a, 0.01, -1, statistics) == "undecided");
+    CHECK(association_verdict(a, 0.01, -1, no, statistics) == "undecided");
     a.low = a.high = a.p_value = NAN;  // too few cells
-    CHECK(association_verdict(a, NAN, -1, statistics) == "undecided");
-    // An interval inside +-0.2 rules out effects that large: "equivalent",
-    // not "undecided" (no evidence) and not "holds".
+    CHECK(association_verdict(a, NAN, -1, "no interval", statistics) == "undecided");
+    // An interval that rules out effects of the bound: "equivalent", not
+    // "undecided" (no evidence) and not "holds"; any other outcome of the
+    // equivalence test leaves it undecided.
     a.rho = 0.02, a.low = -0.15, a.high = 0.19, a.p_value = 0.8;
-    CHECK(association_verdict(a, 1.0, -1, statistics) == "equivalent");
-    CHECK(association_verdict(a, 1.0, 0, statistics) == "no claim");
-    statistics.equivalence_bound = 0.1;
-    CHECK(association_verdict(a, 1.0, -1, statistics) == "undecided");
+    CHECK(association_verdict(a, 1.0, -1, "equivalent", statistics) == "equivalent");
+    CHECK(association_verdict(a, 1.0, 0, "equivalent", statistics) == "no claim");
+    for (const char* outcome : {"not equivalent", "seeds too noisy", "noise unknown"})
+        CHECK(association_verdict(a, 1.0, -1, outcome, statistics) == "undecided");
+}
+
+TEST_CASE("the equivalence test compares the interval with the bound on the observed means' scale") {
+    Association a;
+    a.low = -0.05, a.high = 0.12;
+    CHECK(equivalence_test(a, 0.13) == "equivalent");
+    CHECK(equivalence_test(a, 0.12) == "not equivalent");  // touching the bound rules nothing out
+    // The seeds' noise may hide any effect (noise ratio's interval unbounded).
+    CHECK(equivalence_test(a, 0.0) == "seeds too noisy");
+    CHECK(equivalence_test(a, NAN) == "noise unknown");
+    a.low = a.high = NAN;
+    CHECK(equivalence_test(a, 0.13) == "no interval");
 }
 
 TEST_CASE("Holm's adjustment equals the hand computation, NaN p-values outside the family") {
@@ -356,4 +370,105 @@ TEST_CASE("an optional analysis's metrics get columns only when measured, and a 
     };
     CHECK(mediators(mediate_convergence(rows, statistics)).empty());  // no landscape metric measured either
     CHECK(mediators(mediate_convergence(with_proxies, statistics)) == std::vector<std::string>{"snip", "zico"});
+}
+
+TEST_CASE("F quantiles and probabilities equal scipy's to 1e-10 relative") {
+    // scipy.stats.f.ppf(p, d1, d2) and f.cdf; bisection stops at 1e-14 of the value.
+    CHECK(f_quantile(0.975, 4, 10) == Approx(4.46834157822528).epsilon(1e-10));
+    CHECK(f_quantile(0.025, 4, 10) == Approx(0.11307253037371251).epsilon(1e-10));
+    CHECK(f_quantile(0.975, 23, 46) == Approx(1.971105593106654).epsilon(1e-10));
+    CHECK(f_quantile(0.025, 23, 46) == Approx(0.46488741515305204).epsilon(1e-10));
+    CHECK(f_quantile(0.5, 1, 1) == Approx(1.0).epsilon(1e-10));
+    CHECK(f_quantile(0.99, 149, 148) == Approx(1.4677457790968365).epsilon(1e-10));
+    CHECK(f_quantile(0.001, 2, 3) == Approx(0.0010008340747537205).epsilon(1e-10));
+    CHECK(f_cdf(2.5, 4, 10) == Approx(0.890625).epsilon(1e-12));
+    CHECK(f_cdf(0, 4, 10) == 0);
+}
+
+TEST_CASE("few cells get the exact permutation p-value: every ordering counted, the identity included") {
+    // Five cells in the predictor's order: 2 of the 5! = 120 orderings reach
+    // |rho| = 1, so p is exactly 2/120 (a sampled test with 5000 draws gave
+    // 0.0168 +- 0.0018 plus the estimator's +1/5001).
+    AssociationOptions options;
+    options.seed = 7;
+    const Association ordered = associate({{5.0}, {4.0}, {3.0}, {2.0}, {1.0}}, {1, 2, 3, 4, 5}, {}, options);
+    CHECK(ordered.exact);
+    CHECK(ordered.permutations == 120);
+    CHECK(ordered.p_value == 2.0 / 120.0);
+    // Means 1, 3, 2, 4, 5 against 1..5 (rho = 0.9): |rho| >= 0.9 in 10 of
+    // the 120 orderings (scipy: sum(abs(spearmanr(m, p)[0]) >= 0.9 - 1e-12
+    // for p in itertools.permutations(range(5))) is 10).
+    const Association nine = associate({{1.0}, {3.0}, {2.0}, {4.0}, {5.0}}, {1, 2, 3, 4, 5}, {}, options);
+    CHECK(nine.rho == Approx(0.9).epsilon(1e-12));
+    CHECK(nine.p_value == 10.0 / 120.0);
+    // Nine cells are too many to enumerate (9! > 40320): sampled.
+    const Association nine_cells = associate({{1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}},
+                                             {1, 2, 3, 4, 5, 6, 7, 8, 9}, {}, options);
+    CHECK_FALSE(nine_cells.exact);
+    CHECK(nine_cells.permutations == options.permutations);
+    CHECK(nine_cells.p_value == 1.0 / (options.permutations + 1.0));
+    // With permutations asked beyond 9! the 9 cells are enumerated after all.
+    options.permutations = 400000;
+    CHECK(associate({{1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}}, {1, 2, 3, 4, 5, 6, 7, 8, 9}, {}, options).exact);
+}
+
+TEST_CASE("an interval that every resample gives as one point is flagged degenerate") {
+    AssociationOptions options;
+    options.seed = 3;
+    // Means in the predictor's order: every resample keeps it (rho = 1).
+    const Association ordered = associate({{1.0}, {2.0}, {3.0}, {4.0}, {5.0}}, {1, 2, 3, 4, 5}, {}, options);
+    CHECK(ordered.low == 1.0);
+    CHECK(ordered.high == 1.0);
+    CHECK(ordered.degenerate_interval);
+    const Association spread = associate({{1.0}, {3.0}, {2.0}, {5.0}, {4.0}, {6.0}}, {1, 2, 3, 4, 5, 6}, {}, options);
+    CHECK(spread.low < spread.high);
+    CHECK_FALSE(spread.degenerate_interval);
+}
+
+TEST_CASE("Gehan's scores order censored runs after every observed one and only by order") {
+    // Times 1.5, 3.5, 3.5 observed and one censored (placeholder 5.25):
+    // 1.5 is certainly faster than the three others (-3); each 3.5 is slower
+    // than 1.5 and faster than the censored run (0); the censored run is
+    // slower than all three (+3). By hand.
+    const std::vector<double> scores = gehan_scores({1.5, 5.25, 3.5, 3.5}, {false, true, false, false});
+    CHECK(scores == std::vector<double>{-3, 3, 0, 0});
+    // Any placeholder beyond the observed times gives the same scores.
+    CHECK(gehan_scores({1.5, 99.0, 3.5, 3.5}, {false, true, false, false}) == scores);
+    // Two censored runs are not ordered between themselves.
+    CHECK(gehan_scores({2.0, 9.0, 8.0}, {false, true, true}) == std::vector<double>{-2, 1, 1});
+}
+
+TEST_CASE("a censored run's placeholder does not move its cell in the convergence ranking") {
+    // Cell "mixed" has runs {1.5, censored}, cell "steady" {3.5, 3.5}. By the
+    // means of the placeholder (horizon 4 epochs + one step = 4.25) the mixed
+    // cell (2.875) ranks ahead of the steady one (3.5); by the order of the
+    // runs alone neither is ahead: 1.5 beats everything, the censored run
+    // loses to everything, and the steady cell's runs sit between (Gehan
+    // scores -3 + 3 against 0 + 0).
+    auto row = [](const char* cell, double width, int64_t seed, double epochs, bool censored) {
+        StudyRow r;
+        r.cell = cell, r.seed = seed, r.epoch = 4, r.normal_width = width, r.population = "normal-connections";
+        r.status = "ok", r.directory = std::string(cell) + "/seed-" + std::to_string(seed);
+        r.epochs_to_threshold = epochs, r.censored = censored;
+        return r;
+    };
+    std::vector<StudyRow> rows{row("mixed", 1, 1, 1.5, false), row("mixed", 1, 2, 4.25, true),
+                               row("steady", 2, 1, 3.5, false), row("steady", 2, 2, 3.5, false)};
+    CHECK((rows[0].epochs_to_threshold + rows[1].epochs_to_threshold) / 2 < 3.5);  // the placeholder's ranking
+    std::vector<std::vector<const StudyRow*>> cells(2);
+    for (std::size_t i = 0; i < rows.size(); ++i) cells[i / 2].push_back(&rows[i]);
+    const auto& metrics = study_metrics();
+    const StudyMetric& convergence =
+        *std::find_if(metrics.begin(), metrics.end(), [](const auto& m) { return std::string(m.name) == "epochs_to_threshold"; });
+    const CellReplicates values = rank_test_values(cells, convergence);
+    const double mixed = (values.values[0][0] + values.values[0][1]) / 2, steady = (values.values[1][0] + values.values[1][1]) / 2;
+    CHECK(mixed == steady);
+    // Moving the placeholder moves nothing.
+    rows[1].epochs_to_threshold = 40.0;
+    const CellReplicates moved = rank_test_values(cells, convergence);
+    CHECK(moved.values == values.values);
+    // Other metrics are their values.
+    const StudyMetric& loss = metrics.front();
+    rows[0].train_loss = 0.25;
+    CHECK(rank_test_values(cells, loss).values[0][0] == 0.25);
 }

@@ -1,8 +1,11 @@
 #include "cellscape/study/mediation.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <tuple>
 
 #include "cellscape/util/random.hpp"
 
@@ -31,33 +34,108 @@ double mean_of(const std::vector<double>& values) {
     return std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
 }
 
+// The residual of v regressed (with intercept) on x.
+std::vector<double> residual(const std::vector<double>& v, const std::vector<double>& x) {
+    const double mean_v = mean_of(v), mean_x = mean_of(x);
+    double sxv = 0, sxx = 0;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        sxv += (x[i] - mean_x) * (v[i] - mean_v);
+        sxx += (x[i] - mean_x) * (x[i] - mean_x);
+    }
+    const double slope = sxx > 0 ? sxv / sxx : 0.0;
+    std::vector<double> result(v.size());
+    for (std::size_t i = 0; i < v.size(); ++i) result[i] = v[i] - mean_v - slope * (x[i] - mean_x);
+    return result;
+}
+
+// The two paths' permutation tests (Mediation's p_a, p_b).
+void test_paths(const std::vector<double>& x, const std::vector<double>& m, const std::vector<double>& y,
+                const AssociationOptions& options, SeededRandom& random, Mediation& result) {
+    const std::vector<double> rx = average_ranks(x), rm = average_ranks(m), ry = average_ranks(y);
+    const std::size_t n = rx.size();
+    std::vector<double> shuffled(n);
+    const PermutationTest a = permutation_test(n, pearson(rx, rm), options.permutations, random,
+                                               [&](const std::vector<std::size_t>& order) {
+                                                   for (std::size_t i = 0; i < n; ++i) shuffled[i] = rx[order[i]];
+                                                   return pearson(shuffled, rm);
+                                               });
+    // b = 0 if and only if the partial correlation of M and Y given X is 0:
+    // corr(e_M, e_Y), e the residuals on X's ranks. Freedman and Lane:
+    // under the null Y = fitted(X) + e_Y with exchangeable e_Y; permuting
+    // e_Y and taking the residual on X again gives the null's partial
+    // correlation (the fitted part drops out of that residual).
+    const std::vector<double> em = residual(rm, rx), ey = residual(ry, rx);
+    const PermutationTest b = permutation_test(n, pearson(em, ey), options.permutations, random,
+                                               [&](const std::vector<std::size_t>& order) {
+                                                   for (std::size_t i = 0; i < n; ++i) shuffled[i] = ey[order[i]];
+                                                   return pearson(em, residual(shuffled, rx));
+                                               });
+    result.p_a = a.p_value;
+    result.p_b = b.p_value;
+    result.p_value = std::isfinite(a.p_value) && std::isfinite(b.p_value) ? std::max(a.p_value, b.p_value) : NAN;
+    result.permutations = std::max(a.permutations, b.permutations);
+}
+
+// The percentile interval of `values` (sorted here), when at least half of
+// `drawn` resamples gave one.
+std::pair<double, double> percentile_interval(std::vector<double> values, int64_t drawn) {
+    std::sort(values.begin(), values.end());
+    if (static_cast<int64_t>(values.size()) < std::max<int64_t>(20, drawn / 2)) return {NAN, NAN};
+    return {sorted_percentile(values, 0.025), sorted_percentile(values, 0.975)};
+}
+
+// Cells resampled with their means: a cell's mean already carries its
+// seeds' noise. Resampling the seeds again would add that noise twice and
+// pull both a and b, and so a b, toward 0 (Davison and Hinkley 1997,
+// section 3.8, on two-stage resampling).
+void bootstrap_paths(const std::vector<double>& x, const std::vector<double>& m, const std::vector<double>& y,
+                     const AssociationOptions& options, SeededRandom& random, Mediation& result) {
+    std::vector<double> indirect, total, proportion;
+    std::vector<double> bx(x.size()), bm(x.size()), by(x.size());
+    for (int64_t draw = 0; draw < options.bootstrap_samples; ++draw) {
+        for (std::size_t i = 0; i < x.size(); ++i) {
+            const auto c = static_cast<std::size_t>(random.below(x.size()));
+            bx[i] = x[c], bm[i] = m[c], by[i] = y[c];
+        }
+        const Paths resampled = paths(bx, bm, by);
+        const double value = resampled.a * resampled.b;
+        if (std::isfinite(resampled.total)) total.push_back(resampled.total);
+        if (!std::isfinite(value)) continue;
+        indirect.push_back(value);
+        if (std::isfinite(resampled.total) && std::abs(resampled.total) > 1e-12)
+            proportion.push_back(value / resampled.total);
+    }
+    result.dropped = options.bootstrap_samples > 0
+                         ? 1.0 - static_cast<double>(indirect.size()) / static_cast<double>(options.bootstrap_samples)
+                         : NAN;
+    std::tie(result.low, result.high) = percentile_interval(indirect, options.bootstrap_samples);
+    std::tie(result.total_low, result.total_high) = percentile_interval(total, options.bootstrap_samples);
+    const bool total_off_zero = result.total_low > 0 || result.total_high < 0;
+    if (total_off_zero)
+        std::tie(result.proportion_low, result.proportion_high) =
+            percentile_interval(proportion, options.bootstrap_samples);
+}
+
 }  // namespace
 
-Mediation mediate(const std::vector<MediationCell>& input, const AssociationOptions& options) {
+Mediation mediate(const std::vector<MediationCell>& input, const AssociationOptions& options, int64_t minimum_cells) {
     // The complete replicates of each cell with at least one.
-    struct Cell {
-        double x;
-        std::vector<double> m, y;
-    };
-    std::vector<Cell> cells;
+    std::vector<double> x, m, y;
     for (const MediationCell& cell : input) {
-        Cell kept{cell.predictor, {}, {}};
+        std::vector<double> kept_m, kept_y;
         for (std::size_t k = 0; k < std::min(cell.mediator.size(), cell.outcome.size()); ++k)
             if (std::isfinite(cell.mediator[k]) && std::isfinite(cell.outcome[k])) {
-                kept.m.push_back(cell.mediator[k]);
-                kept.y.push_back(cell.outcome[k]);
+                kept_m.push_back(cell.mediator[k]);
+                kept_y.push_back(cell.outcome[k]);
             }
-        if (!kept.m.empty()) cells.push_back(std::move(kept));
+        if (kept_m.empty()) continue;
+        x.push_back(cell.predictor);
+        m.push_back(mean_of(kept_m));
+        y.push_back(mean_of(kept_y));
     }
     Mediation result;
-    result.cells = static_cast<int64_t>(cells.size());
-    if (cells.size() < 4) return result;
-    std::vector<double> x, m, y;
-    for (const Cell& cell : cells) {
-        x.push_back(cell.x);
-        m.push_back(mean_of(cell.m));
-        y.push_back(mean_of(cell.y));
-    }
+    result.cells = static_cast<int64_t>(x.size());
+    if (x.size() < 4) return result;
     const Paths estimate = paths(x, m, y);
     result.total = estimate.total;
     result.a = estimate.a;
@@ -66,31 +144,26 @@ Mediation mediate(const std::vector<MediationCell>& input, const AssociationOpti
     result.indirect = estimate.a * estimate.b;
     if (std::isfinite(result.indirect) && std::isfinite(result.total) && std::abs(result.total) > 1e-12)
         result.proportion = result.indirect / result.total;
-
-    // Cells resampled with their means: a cell's mean already carries its
-    // seeds' noise. Resampling the seeds again would add that noise twice
-    // and pull both a and b, and so a b, toward 0 (Davison and Hinkley 1997,
-    // section 3.8, on two-stage resampling).
+    result.minimum_cells = minimum_cells;
+    result.too_few_cells = result.cells < minimum_cells;
+    if (result.too_few_cells || !std::isfinite(result.indirect)) return result;
     SeededRandom random(options.seed);
-    std::vector<double> indirect;
-    for (int64_t draw = 0; draw < options.bootstrap_samples; ++draw) {
-        std::vector<double> bx, bm, by;
-        for (std::size_t i = 0; i < cells.size(); ++i) {
-            const auto c = static_cast<std::size_t>(random.below(cells.size()));
-            bx.push_back(x[c]);
-            bm.push_back(m[c]);
-            by.push_back(y[c]);
-        }
-        const Paths resampled = paths(bx, bm, by);
-        const double value = resampled.a * resampled.b;
-        if (std::isfinite(value)) indirect.push_back(value);
-    }
-    std::sort(indirect.begin(), indirect.end());
-    if (static_cast<int64_t>(indirect.size()) >= std::max<int64_t>(20, options.bootstrap_samples / 2)) {
-        result.low = sorted_percentile(indirect, 0.025);
-        result.high = sorted_percentile(indirect, 0.975);
-    }
+    bootstrap_paths(x, m, y, options, random, result);
+    test_paths(x, m, y, options, random, result);
     return result;
+}
+
+std::string mediation_notes(const Mediation& mediation) {
+    std::vector<std::string> notes;
+    if (mediation.too_few_cells)
+        notes.push_back(fmt::format("too few cells ({} < {}): no interval or test", mediation.cells,
+                                    mediation.minimum_cells));
+    if (mediation.low < -1 || mediation.high > 1) notes.emplace_back("interval beyond +-1");
+    if (mediation.dropped > 0.05)
+        notes.push_back(fmt::format("{:.0f}% of resamples dropped (a b undefined)", 100 * mediation.dropped));
+    if (std::abs(mediation.a) > 0.9)
+        notes.push_back(fmt::format("|a| = {:.2f} > 0.9: the mediator is nearly the predictor's ranks", std::abs(mediation.a)));
+    return fmt::format("{}", fmt::join(notes, "; "));
 }
 
 }  // namespace cellscape

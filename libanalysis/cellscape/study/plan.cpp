@@ -168,13 +168,15 @@ StudyPlan plan_study(const std::vector<StudyRow>& pilot, const PlanRequest& requ
         RankTestDesign as_run;
         std::vector<std::vector<double>> values;
         std::vector<std::vector<int64_t>> seed_lists;
+        // The values the study's test ranks (Gehan scores for epochs_to_threshold).
+        const CellReplicates tested = rank_test_values(cells.rows, metric);
         for (std::size_t c = 0; c < cells.names.size(); ++c) {
             std::vector<double> finite;
             std::vector<int64_t> their_seeds;
-            for (const StudyRow* row : cells.rows[c])
-                if (std::isfinite(row->*metric.field)) {
-                    finite.push_back(row->*metric.field);
-                    their_seeds.push_back(static_cast<int64_t>(row->seed));
+            for (std::size_t k = 0; k < tested.values[c].size(); ++k)
+                if (std::isfinite(tested.values[c][k])) {
+                    finite.push_back(tested.values[c][k]);
+                    their_seeds.push_back(tested.seeds[c][k]);
                 }
             if (finite.empty()) continue;
             as_run.predictor.push_back(cells.predictor[c]);
@@ -220,22 +222,29 @@ std::string format_study_plan(const StudyPlan& plan, const PlanRequest& request)
     text += fmt::format("target: |rho| = {} against {}, {:.0f}% power, two-sided alpha = {} (the study's permutation "
                         "test of Spearman's rho over the cells' means)\n\n",
                         request.rho, request.predictor, 100 * request.power, request.options.alpha);
-    text += fmt::format("{:<20} {:>11} {:>11} {:>12} {:>14} {:>9}\n", "metric", "between", "within",
-                        "noise ratio", "pilot: power", "min|rho|");
+    text += fmt::format("{:<20} {:>11} {:>11} {:>12} {:>20} {:>14} {:>9}\n", "metric", "between", "within",
+                        "noise ratio", "its 95% interval", "pilot: power", "min|rho|");
     auto number = [](double value, const char* format) {
+        if (std::isinf(value)) return std::string(value > 0 ? "inf" : "-inf");
         return std::isfinite(value) ? fmt::format(fmt::runtime(format), value) : std::string("-");
     };
-    for (const PilotMetric& metric : plan.pilot)
-        text += fmt::format("{:<20} {:>11} {:>11} {:>12} {:>14} {:>9}\n", metric.metric,
+    for (const PilotMetric& metric : plan.pilot) {
+        const auto [low, high] = metric.components.noise_ratio_interval();
+        text += fmt::format("{:<20} {:>11} {:>11} {:>12} {:>20} {:>14} {:>9}\n", metric.metric,
                             number(metric.components.between, "{:.4g}"), number(metric.components.within, "{:.4g}"),
-                            number(metric.components.noise_ratio(), "{:.3g}"), number(metric.power, "{:.2f}"),
-                            number(metric.min_detectable_rho, "{:.2f}"));
+                            number(metric.components.noise_ratio(), "{:.3g}"),
+                            std::isnan(low) ? std::string("-")
+                                            : fmt::format("[{}, {}]", number(low, "{:.3g}"), number(high, "{:.3g}")),
+                            number(metric.power, "{:.2f}"), number(metric.min_detectable_rho, "{:.2f}"));
+    }
     text += "\n";
     for (const PilotMetric& metric : plan.pilot)
         if (metric.components.between == 0)
-            text += fmt::format("{}: the pilot's cells differ no more than their seeds do (between = 0): no number of "
-                                "cells is planned; a study of it needs less noise per seed (e.g. a longer schedule or "
-                                "more evaluation samples) or a pilot with more seeds per cell\n",
+            text += fmt::format("{}: cannot be planned from this pilot: its cells differ no more than their seeds do "
+                                "(between-cell variance estimated 0; the noise ratio's 95% interval reaches infinity). "
+                                "That is no evidence that a study could not detect it: the between-cell variance is "
+                                "not measured, not shown to be 0. A plan needs a pilot with less noise per seed (e.g. a "
+                                "longer schedule or more evaluation samples), more seeds per cell, or more cells\n",
                                 metric.metric);
     text += fmt::format("\n{:<20} {:>6} {:>7} {:>7} {:>11} {:>16}\n", "metric", "seeds", "cells", "power",
                         "replicates", "replicate-hours");

@@ -49,7 +49,7 @@ std::vector<double> residual(const std::vector<double>& y, const std::vector<dou
 // (common random numbers), so power grows smoothly with the effect.
 class Simulator {
 public:
-    Simulator(const RankTestDesign& design, const PowerOptions& options) : options_(options) {
+    Simulator(const RankTestDesign& design, const PowerOptions& options) : options_(options), random_(options.seed) {
         const std::size_t n = design.predictor.size();
         if (design.seeds.size() != n || (!design.control.empty() && design.control.size() != n))
             throw SettingError("design", "needs one seed count (and one control value, if any) per cell");
@@ -72,23 +72,22 @@ public:
                   std::any_of(signal_.begin(), signal_.end(), [](double s) { return std::abs(s) > 1e-9; });
         if (!usable_) return;
         for (int64_t seeds : design.seeds) noise_sd_.push_back(std::sqrt(design.noise_ratio / static_cast<double>(seeds)));
-        SeededRandom random(options.seed);
         latent_.resize(static_cast<std::size_t>(options.simulations) * n);
         noise_.resize(latent_.size());
-        for (double& u : latent_) u = random.normal();
-        for (double& e : noise_) e = random.normal();
-        null_ = null_distribution(random);
+        for (double& u : latent_) u = random_.normal();
+        for (double& e : noise_) e = random_.normal();
     }
 
     bool usable() const { return usable_; }
 
-    // The expected noise-free rank correlation at latent correlation r.
-    double effect(double r) const {
+    // The expected rank correlation at latent correlation r of the
+    // noise-free means (noisy: of the seed-averaged means a study observes).
+    double effect(double r, bool noisy = false) const {
         double total = 0;
         int64_t counted = 0;
         std::vector<double> mu;
         for (int64_t s = 0; s < options_.simulations; ++s) {
-            means(s, r, false, mu);
+            means(s, r, noisy, mu);
             const double value = statistic(mu, x_ranks_);
             if (std::isfinite(value)) total += value, ++counted;
         }
@@ -96,7 +95,8 @@ public:
     }
 
     // The share of simulated studies at latent correlation r whose test rejects.
-    double power(double r) const {
+    double power(double r) {
+        if (null_.empty()) null_ = null_distribution(random_);
         int64_t rejected = 0;
         std::vector<double> m;
         for (int64_t s = 0; s < options_.simulations; ++s) {
@@ -132,7 +132,8 @@ private:
     std::vector<double> null_distribution(SeededRandom& random) const {
         const std::size_t n = signal_.size();
         std::vector<double> null, m(n), x = x_ranks_;
-        for (int64_t s = 0; s < options_.null_simulations; ++s) {
+        const auto count = std::max(options_.null_simulations, static_cast<int64_t>(std::ceil(20.0 / options_.alpha)));
+        for (int64_t s = 0; s < count; ++s) {
             for (double& value : m) value = random.normal();
             for (std::size_t i = n; i > 1; i -= 1) std::swap(x[i - 1], x[random.below(i)]);
             const double value = statistic(m, x);
@@ -150,6 +151,7 @@ private:
     }
 
     PowerOptions options_;
+    SeededRandom random_;  // the latent and noise draws, then (when a power is asked) the null's
     std::vector<double> x_ranks_, z_ranks_, signal_, noise_sd_, latent_, noise_, null_;
     bool usable_ = false;
 };
@@ -174,6 +176,17 @@ double VarianceComponents::noise_ratio() const {
     if (!std::isfinite(between) || !std::isfinite(within)) return NAN;
     if (between <= 0) return within > 0 ? std::numeric_limits<double>::infinity() : NAN;
     return within / between;
+}
+
+std::pair<double, double> VarianceComponents::noise_ratio_interval(double level) const {
+    if (!std::isfinite(f_statistic) || !(between_degrees > 0) || !(within_degrees > 0) || !(n0 > 0))
+        return {NAN, NAN};
+    const double tail = (1.0 - level) / 2.0;
+    // theta = between / within at the interval's ends, then the noise ratio 1 / theta.
+    const double theta_low = std::max(0.0, (f_statistic / f_quantile(1.0 - tail, between_degrees, within_degrees) - 1) / n0);
+    const double theta_high = std::max(0.0, (f_statistic / f_quantile(tail, between_degrees, within_degrees) - 1) / n0);
+    const double infinite = std::numeric_limits<double>::infinity();
+    return {theta_high > 0 ? 1.0 / theta_high : infinite, theta_low > 0 ? 1.0 / theta_low : infinite};
 }
 
 namespace {
@@ -208,6 +221,10 @@ VarianceComponents one_way(const std::vector<std::vector<double>>& cells, int64_
     const double excess = between_mean_square - result.within;
     const double rounding = 1e-12 * std::max(between_mean_square, result.within);
     result.between = excess > rounding ? excess / n0 : 0.0;
+    result.n0 = n0;
+    result.between_degrees = cells_count - 1;
+    result.within_degrees = within_degrees;
+    if (result.within > 0) result.f_statistic = between_mean_square / result.within;
     return result;
 }
 
@@ -278,12 +295,12 @@ double latent_correlation(const RankTestDesign& design, double rho, const PowerO
 }
 
 double power_at_latent(const RankTestDesign& design, double latent, const PowerOptions& options) {
-    const Simulator simulator(design, options);
+    Simulator simulator(design, options);
     return simulator.usable() && std::isfinite(latent) ? simulator.power(latent) : NAN;
 }
 
 PowerEstimate rank_test_power(const RankTestDesign& design, double rho, const PowerOptions& options) {
-    const Simulator simulator(design, options);
+    Simulator simulator(design, options);
     PowerEstimate estimate;
     estimate.rho = std::abs(rho);
     if (!simulator.usable()) return estimate;
@@ -296,10 +313,20 @@ PowerEstimate rank_test_power(const RankTestDesign& design, double rho, const Po
 double minimum_detectable_rho(const RankTestDesign& design, double power, const PowerOptions& options) {
     if (!(power > options.alpha && power < 1))
         throw SettingError("power", fmt::format("must be between alpha ({}) and 1 (got {})", options.alpha, power));
-    const Simulator simulator(design, options);
+    Simulator simulator(design, options);
     if (!simulator.usable()) return NAN;
     const double r = smallest_latent_reaching([&](double latent) { return simulator.power(latent); }, power, 1e-4);
     return std::isfinite(r) ? simulator.effect(r) : NAN;
+}
+
+double attenuated_rho(const RankTestDesign& design, double rho, const PowerOptions& options) {
+    if (std::isinf(design.noise_ratio) && design.predictor.size() >= 3) return 0.0;
+    const Simulator simulator(design, options);
+    if (!simulator.usable()) return NAN;
+    const double latent =
+        smallest_latent_reaching([&](double r) { return simulator.effect(r); }, std::abs(rho), 1e-5);
+    if (!std::isfinite(latent)) return NAN;
+    return std::copysign(simulator.effect(latent, true), rho);
 }
 
 std::vector<double> scaled_predictor(const std::vector<double>& pilot, int64_t cells) {

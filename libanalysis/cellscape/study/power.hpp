@@ -27,6 +27,7 @@
 // would report with infinitely many seeds per cell.
 #include <cmath>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace cellscape {
@@ -35,12 +36,25 @@ namespace cellscape {
 // (unbalanced cells: n0 = (N - sum n_i^2 / N) / (cells - 1)):
 // between = max(0, (MSB - MSW) / n0), within = MSW. `replicates[c]` holds
 // cell c's finite values; NaN values are left out, cells without any too.
+//
+// The noise ratio's uncertainty: F = MSB / MSW is distributed as
+// (1 + n0 theta) F(cells - 1, within degrees), theta = between / within
+// (exact for balanced cells, an approximation otherwise), so the 95%
+// interval of theta is [(F / F_0.975 - 1) / n0, (F / F_0.025 - 1) / n0]
+// (each end at least 0) and that of the noise ratio 1 / theta its
+// reciprocal, infinite where theta's end is 0: a pilot whose cells may
+// not differ at all (Searle, Casella and McCulloch 1992, section 3.5).
 struct VarianceComponents {
     int64_t cells = 0, replicates = 0;
     double between = NAN;  // variance of the cells' noise-free means
     double within = NAN;   // variance between the seeds of one cell
+    double f_statistic = NAN;                           // MSB / MSW
+    double between_degrees = NAN, within_degrees = NAN;  // of MSB and MSW
+    double n0 = NAN;                                    // replicates per cell, unbalanced cells' effective count
     // within / between (infinite when between is 0, NaN when unknown).
     double noise_ratio() const;
+    // The noise ratio's interval at `level` (two-sided); NaN ends when unknown.
+    std::pair<double, double> noise_ratio_interval(double level = 0.95) const;
 };
 VarianceComponents variance_components(const std::vector<std::vector<double>>& replicates);
 
@@ -73,7 +87,10 @@ struct RankTestDesign {
 struct PowerOptions {
     double alpha = 0.05;              // two-sided
     int64_t simulations = 2000;       // simulated studies per power
-    int64_t null_simulations = 4000;  // simulated permutation nulls for the critical value
+    // Simulated permutation nulls for the critical value: at least this
+    // many and at least 20 / alpha (so a small alpha, e.g. Holm's first
+    // step alpha / m, has 20 null values beyond its critical value).
+    int64_t null_simulations = 4000;
     uint64_t seed = 0;
 };
 
@@ -99,6 +116,15 @@ double power_at_latent(const RankTestDesign& design, double latent, const PowerO
 // 1); NaN when even the strongest correlation the design allows is not
 // detected that often (too few cells, or seeds far noisier than cells).
 double minimum_detectable_rho(const RankTestDesign& design, double power, const PowerOptions& options);
+
+// The expected rank correlation a study observes between its cells'
+// seed-averaged means m and the predictor (with the control held fixed,
+// if any) when that of the noise-free means mu is `rho`: rho attenuated by
+// the seeds' noise (the model above; same sign as rho). 0 when the noise
+// ratio is infinite (the seeds could hide any effect); NaN for fewer than
+// 3 cells, an unknown noise ratio or a |rho| the design cannot reach. For
+// an equivalence test of the noise-free rho on the observed means' scale.
+double attenuated_rho(const RankTestDesign& design, double rho, const PowerOptions& options);
 
 // `cells` predictor values in the proportions of the pilot's: each distinct
 // value of `pilot` gets its share of `cells` (largest remainders, ties to

@@ -115,6 +115,26 @@ double student_t_quantile(double p, double dof) {
     return 0.5 * (low + high);
 }
 
+double f_cdf(double x, double d1, double d2) {
+    if (!(d1 > 0) || !(d2 > 0)) throw Error("internal: an F distribution needs positive degrees of freedom");
+    if (!(x > 0)) return 0;
+    if (std::isinf(x)) return 1;
+    return regularized_incomplete_beta(d1 / 2.0, d2 / 2.0, d1 * x / (d1 * x + d2));
+}
+
+double f_quantile(double p, double d1, double d2) {
+    if (!(p > 0 && p < 1) || !(d1 > 0) || !(d2 > 0))
+        throw Error("internal: an F quantile needs 0 < p < 1 and positive degrees of freedom");
+    // The CDF is increasing: bracket, then bisect to double precision.
+    double low = 0, high = 1;
+    while (f_cdf(high, d1, d2) < p) low = high, high *= 2;
+    for (int i = 0; i < 300 && high - low > 1e-14 * high; ++i) {
+        const double middle = 0.5 * (low + high);
+        (f_cdf(middle, d1, d2) < p ? low : high) = middle;
+    }
+    return 0.5 * (low + high);
+}
+
 MeanInterval mean_interval(const std::vector<double>& values, double level) {
     const std::vector<double> finite = finite_values(values);
     MeanInterval result;
@@ -161,6 +181,50 @@ double spearman(const std::vector<double>& x, const std::vector<double>& y) {
 
 double partial_spearman(const std::vector<double>& x, const std::vector<double>& y, const std::vector<double>& z) {
     return partial_correlation(spearman(x, y), spearman(x, z), spearman(y, z));
+}
+
+std::vector<double> gehan_scores(const std::vector<double>& times, const std::vector<bool>& censored) {
+    if (times.size() != censored.size()) throw Error("internal: gehan_scores needs one censoring flag per time");
+    std::vector<double> scores(times.size(), 0.0);
+    for (std::size_t i = 0; i < times.size(); ++i)
+        for (std::size_t j = 0; j < times.size(); ++j) {
+            if (i == j) continue;
+            if (!censored[j] && times[j] < times[i]) scores[i] += 1;  // j certainly faster than i
+            if (!censored[i] && times[i] < times[j]) scores[i] -= 1;  // i certainly faster than j
+        }
+    return scores;
+}
+
+PermutationTest permutation_test(std::size_t n, double observed, int64_t permutations, SeededRandom& random,
+                                 const std::function<double(const std::vector<std::size_t>&)>& statistic) {
+    PermutationTest test;
+    if (!std::isfinite(observed) || n < 2) return test;
+    std::vector<std::size_t> order(n);
+    std::iota(order.begin(), order.end(), 0);
+    // Ties with the observed value up to rounding count as extreme (the
+    // same rho reached by a different ordering differs in the last bits).
+    auto extreme = [&](double value) { return std::isfinite(value) && std::abs(value) >= std::abs(observed) - 1e-12; };
+    // n! while it stays within the limit (20! overflows 64 bits; long before, it is sampled).
+    int64_t orderings = 1;
+    for (std::size_t k = 2; k <= n && orderings <= std::max(exact_permutation_limit, permutations); ++k)
+        orderings *= static_cast<int64_t>(k);
+    if (orderings <= std::max(exact_permutation_limit, permutations)) {
+        int64_t as_extreme = 0;
+        do as_extreme += extreme(statistic(order));
+        while (std::next_permutation(order.begin(), order.end()));
+        test.p_value = static_cast<double>(as_extreme) / static_cast<double>(orderings);
+        test.permutations = orderings;
+        test.exact = true;
+        return test;
+    }
+    int64_t as_extreme = 0;
+    for (int64_t p = 0; p < permutations; ++p) {
+        for (std::size_t i = n; i > 1; i -= 1) std::swap(order[i - 1], order[random.below(i)]);
+        as_extreme += extreme(statistic(order));
+    }
+    test.p_value = static_cast<double>(as_extreme + 1) / static_cast<double>(permutations + 1);
+    test.permutations = permutations;
+    return test;
 }
 
 namespace {
@@ -211,34 +275,65 @@ Association associate_cells(const std::vector<AssociationCell>& cells, bool cont
     const bool enough = static_cast<int64_t>(rhos.size()) >= std::max<int64_t>(20, options.bootstrap_samples / 2);
     result.low = enough ? sorted_percentile(rhos, 0.025) : NAN;
     result.high = enough ? sorted_percentile(rhos, 0.975) : NAN;
+    result.degenerate_interval = enough && rhos.back() - rhos.front() < 1e-12;
     // Permutation test: x shuffled across cells (the control stays with its cell).
-    int64_t as_extreme = 0;
-    std::vector<double> shuffled = x;
-    for (int64_t p = 0; p < options.permutations; ++p) {
-        for (std::size_t i = shuffled.size(); i > 1; i -= 1) std::swap(shuffled[i - 1], shuffled[random.below(i)]);
-        const double rho = rank_statistic(means, shuffled, held);
-        if (std::isfinite(rho) && std::abs(rho) >= std::abs(result.rho) - 1e-12) ++as_extreme;
-    }
-    result.p_value = static_cast<double>(as_extreme + 1) / static_cast<double>(options.permutations + 1);
+    std::vector<double> shuffled(x.size());
+    const PermutationTest test =
+        permutation_test(x.size(), result.rho, options.permutations, random, [&](const std::vector<std::size_t>& order) {
+            for (std::size_t i = 0; i < order.size(); ++i) shuffled[i] = x[order[i]];
+            return rank_statistic(means, shuffled, held);
+        });
+    result.p_value = test.p_value;
+    result.permutations = test.permutations;
+    result.exact = test.exact;
     return result;
 }
 
 }  // namespace
 
-Association associate(const std::vector<std::vector<double>>& replicates, const std::vector<double>& predictor,
-                      const std::vector<double>& control, const AssociationOptions& options) {
-    // The cells with at least one finite replicate.
+namespace {
+
+// The cells with at least one finite replicate, with their means.
+std::vector<AssociationCell> cells_with_values(const std::vector<std::vector<double>>& replicates,
+                                               const std::vector<double>& predictor, const std::vector<double>& control) {
     std::vector<AssociationCell> cells;
     for (std::size_t c = 0; c < replicates.size(); ++c) {
         const std::vector<double> finite = finite_values(replicates[c]);
         if (finite.empty()) continue;
         cells.push_back({mean_of(finite), predictor[c], control.empty() ? NAN : control[c]});
     }
-    return associate_cells(cells, !control.empty(), options);
+    return cells;
 }
 
-Association associate_paired(const std::vector<std::vector<double>>& metric,
-                              const std::vector<std::vector<double>>& other, const AssociationOptions& options) {
+}  // namespace
+
+Association associate(const std::vector<std::vector<double>>& replicates, const std::vector<double>& predictor,
+                      const std::vector<double>& control, const AssociationOptions& options) {
+    return associate_cells(cells_with_values(replicates, predictor, control), !control.empty(), options);
+}
+
+Association association_estimate(const std::vector<std::vector<double>>& replicates,
+                                 const std::vector<double>& predictor, const std::vector<double>& control) {
+    const std::vector<AssociationCell> cells = cells_with_values(replicates, predictor, control);
+    std::vector<double> means, x, z;
+    for (const AssociationCell& cell : cells) {
+        means.push_back(cell.y);
+        x.push_back(cell.x);
+        z.push_back(cell.control);
+    }
+    Association result;
+    result.cells = static_cast<int64_t>(cells.size());
+    result.rho = cells.size() >= 3 ? rank_statistic(means, x, control.empty() ? nullptr : &z) : NAN;
+    result.low = result.high = result.p_value = NAN;
+    return result;
+}
+
+namespace {
+
+// The cells with at least one replicate where both metrics are finite, with
+// the means of those replicates.
+std::vector<AssociationCell> paired_cells(const std::vector<std::vector<double>>& metric,
+                                          const std::vector<std::vector<double>>& other) {
     if (metric.size() != other.size()) throw Error("internal: associate_paired needs both metrics for every cell");
     std::vector<AssociationCell> cells;
     for (std::size_t c = 0; c < metric.size(); ++c) {
@@ -250,7 +345,26 @@ Association associate_paired(const std::vector<std::vector<double>>& metric,
             }
         if (!y.empty()) cells.push_back({mean_of(y), mean_of(x), NAN});
     }
-    return associate_cells(cells, false, options);
+    return cells;
+}
+
+}  // namespace
+
+Association associate_paired(const std::vector<std::vector<double>>& metric,
+                              const std::vector<std::vector<double>>& other, const AssociationOptions& options) {
+    return associate_cells(paired_cells(metric, other), false, options);
+}
+
+Association paired_association_estimate(const std::vector<std::vector<double>>& metric,
+                                        const std::vector<std::vector<double>>& other) {
+    const std::vector<AssociationCell> cells = paired_cells(metric, other);
+    std::vector<double> y, x;
+    for (const AssociationCell& cell : cells) y.push_back(cell.y), x.push_back(cell.x);
+    Association result;
+    result.cells = static_cast<int64_t>(cells.size());
+    result.rho = cells.size() >= 3 ? spearman(y, x) : NAN;
+    result.low = result.high = result.p_value = NAN;
+    return result;
 }
 
 std::vector<double> holm_adjusted(const std::vector<double>& p_values) {

@@ -4,9 +4,13 @@
 // cell's width or depth across cells, with bootstrap intervals and
 // permutation tests. Torch-free; every random draw is seeded (util/random.hpp),
 // so the same study gives the same intervals on every machine.
+#include <cmath>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
+
+#include "cellscape/util/random.hpp"
 
 namespace cellscape {
 
@@ -22,6 +26,12 @@ MeanInterval mean_interval(const std::vector<double>& values, double level = 0.9
 // The p-quantile of Student's t distribution with `dof` degrees of freedom
 // (0 < p < 1, dof > 0).
 double student_t_quantile(double p, double dof);
+
+// P(F <= x) and the p-quantile of Fisher's F distribution with (d1, d2)
+// degrees of freedom (0 < p < 1, d1, d2 > 0): for the confidence interval
+// of a variance ratio (power.hpp, variance_components).
+double f_cdf(double x, double d1, double d2);
+double f_quantile(double p, double d1, double d2);
 
 // Pearson's correlation; NaN when either side is constant.
 double pearson(const std::vector<double>& x, const std::vector<double>& y);
@@ -48,6 +58,16 @@ double spearman(const std::vector<double>& x, const std::vector<double>& y);
 // explains x or y completely.
 double partial_spearman(const std::vector<double>& x, const std::vector<double>& y, const std::vector<double>& z);
 
+// Gehan's scores of right-censored times (Gehan 1965): for each run, the
+// number of runs it certainly took longer than, less the number certainly
+// longer than it. Run j certainly took less time than run i when j was
+// observed (censored[j] false) and times[j] < times[i]; a censored run's
+// time is where observation ended, or any value above every observed time
+// it could not yet have reached (a study's horizon plus one step). Two
+// censored runs are not ordered. Only the order of the times enters, so
+// moving a censored run's placeholder moves no score.
+std::vector<double> gehan_scores(const std::vector<double>& times, const std::vector<bool>& censored);
+
 // A metric's association with a predictor across cells.
 struct Association {
     std::string metric, predictor;
@@ -56,13 +76,49 @@ struct Association {
     double low = 0, high = 0; // 95% percentile bootstrap interval: cells resampled with replacement, each with its mean
     double p_value = 0;       // two-sided permutation test of rho = 0 (predictor permuted across cells)
     int64_t cells = 0;        // cells with at least one finite replicate
+    // The permutations p_value counts: every ordering of the cells when
+    // their number allows (exact: p = share of the n! orderings whose |rho|
+    // reaches the observed, the identity included), else sampled ones
+    // (p = (1 + as extreme) / (permutations + 1)); 0 without a p-value.
+    int64_t permutations = 0;
+    bool exact = false;
+    // Every bootstrap resample gave the same rho (e.g. a handful of cells
+    // whose means keep the predictor's order): the interval is a point and
+    // says nothing about the uncertainty.
+    bool degenerate_interval = false;
 };
+
+// Orderings of up to this many (8! = 40320) are all enumerated by the
+// permutation tests; more are sampled.
+inline constexpr int64_t exact_permutation_limit = 40320;
 
 struct AssociationOptions {
     int64_t bootstrap_samples = 2000;
+    // Sampled permutations when the orderings are too many to enumerate
+    // (more than max(exact_permutation_limit, permutations)).
     int64_t permutations = 5000;
     uint64_t seed = 0;
 };
+
+// The rank statistic of the association alone, without interval or test:
+// rho (or the partial rho with `control`) of the cells' means, and the cells
+// counted, as associate() would report them.
+Association association_estimate(const std::vector<std::vector<double>>& replicates,
+                                 const std::vector<double>& predictor, const std::vector<double>& control);
+
+// A two-sided permutation test of a statistic of n exchangeable units:
+// `statistic(order)` is the statistic with the units in `order` (a
+// permutation of 0..n-1; the identity gives the observed value). All n!
+// orderings when n! <= max(exact_permutation_limit, permutations),
+// otherwise `permutations` uniformly drawn ones from `random`. A NaN
+// statistic of an ordering counts as not extreme.
+struct PermutationTest {
+    double p_value = NAN;
+    int64_t permutations = 0;
+    bool exact = false;
+};
+PermutationTest permutation_test(std::size_t n, double observed, int64_t permutations, SeededRandom& random,
+                                 const std::function<double(const std::vector<std::size_t>&)>& statistic);
 
 // `replicates[c]` are cell c's values of the metric (NaN for a failed
 // replicate), `predictor[c]` its width or depth, and `control[c]` (when not
@@ -77,6 +133,10 @@ Association associate(const std::vector<std::vector<double>>& replicates, const 
 // permuted across cells).
 Association associate_paired(const std::vector<std::vector<double>>& metric,
                               const std::vector<std::vector<double>>& other, const AssociationOptions& options);
+
+// associate_paired's rho and cells alone, without interval or test.
+Association paired_association_estimate(const std::vector<std::vector<double>>& metric,
+                                        const std::vector<std::vector<double>>& other);
 
 // Holm's step-down adjustment of one family of p-values: sorted ascending,
 // p_(i) becomes max over j <= i of min(1, (m - j + 1) p_(j)), m the number

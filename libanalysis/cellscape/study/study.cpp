@@ -566,7 +566,7 @@ void write_table(Hdf5File& file, const std::string& group, const StudyTable& tab
 void write_summary(const std::filesystem::path& path, const StudyConfig& config, const StudyResult& result,
                    const std::string& command) {
     write_hdf5_atomically(path, [&](Hdf5File& file) {
-        write_standard_attributes(file, study_summary_format, 3, command);
+        write_standard_attributes(file, study_summary_format, 4, command);
         file.set_attribute("/", "name", config.name);
         file.set_attribute("/", "dataset", config.training.dataset);
         file.set_attribute("/", "loss_threshold", config.loss_threshold);

@@ -4,9 +4,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <set>
 #include <string_view>
+#include <tuple>
+#include <type_traits>
 
 #include "cellscape/cells/metrics.hpp"
 #include "cellscape/study/power.hpp"
@@ -56,30 +59,6 @@ std::vector<std::string> populations_of(const std::vector<std::vector<const Stud
     return populations;
 }
 
-// Each group's finished replicates' values of a column (empty for a cell
-// without finished replicates).
-std::vector<std::vector<double>> replicate_values(const std::vector<std::vector<const StudyRow*>>& groups,
-                                                  double StudyRow::*field) {
-    std::vector<std::vector<double>> values;
-    for (const auto& group : groups) {
-        values.emplace_back();
-        for (const StudyRow* row : group)
-            if (row->status == "ok") values.back().push_back(row->*field);
-    }
-    return values;
-}
-
-// The seeds of replicate_values' values, in the same places.
-std::vector<std::vector<int64_t>> replicate_seeds(const std::vector<std::vector<const StudyRow*>>& groups) {
-    std::vector<std::vector<int64_t>> seeds;
-    for (const auto& group : groups) {
-        seeds.emplace_back();
-        for (const StudyRow* row : group)
-            if (row->status == "ok") seeds.back().push_back(static_cast<int64_t>(row->seed));
-    }
-    return seeds;
-}
-
 bool varies(const std::vector<double>& values) {
     return std::any_of(values.begin(), values.end(), [&](double v) { return v != values.front(); });
 }
@@ -92,12 +71,10 @@ AssociationOptions association_options(const StudyStatistics& statistics) {
     return options;
 }
 
-// The smallest |rho| the row's design detects (power.hpp): its cells with
-// a finite value, their seeds, and the metric's noise ratio among them
-// (variance_components of the metric, the same for every row of it).
-double row_min_detectable_rho(const std::vector<std::vector<double>>& replicates, double noise_ratio,
-                              const std::vector<double>& predictor, const std::vector<double>& control,
-                              const StudyStatistics& statistics) {
+// The rank test's design of a row: its cells with a finite value, their
+// predictor (and control) values and seed counts, the metric's noise ratio.
+RankTestDesign row_design(const std::vector<std::vector<double>>& replicates, double noise_ratio,
+                          const std::vector<double>& predictor, const std::vector<double>& control) {
     RankTestDesign design;
     for (std::size_t c = 0; c < replicates.size(); ++c) {
         const auto finite = std::count_if(replicates[c].begin(), replicates[c].end(),
@@ -108,13 +85,24 @@ double row_min_detectable_rho(const std::vector<std::vector<double>>& replicates
         design.seeds.push_back(static_cast<int64_t>(finite));
     }
     design.noise_ratio = noise_ratio;
-    if (design.predictor.size() < 3 || !std::isfinite(design.noise_ratio)) return NAN;
+    return design;
+}
+
+PowerOptions power_options(const StudyStatistics& statistics, double alpha) {
     PowerOptions options;
-    options.alpha = statistics.alpha;
+    options.alpha = alpha;
     options.simulations = statistics.power_simulations;
     options.null_simulations = std::max<int64_t>(2000, 2 * statistics.power_simulations);
     options.seed = statistics.seed;
-    return minimum_detectable_rho(design, statistics.power, options);
+    return options;
+}
+
+// The permutations a family of m tests needs: enough that the smallest p
+// a sampled test can give, 1 / (permutations + 1), times m stays 20 times
+// below alpha (so Holm can decide every row), and never fewer than asked.
+int64_t family_permutations(const StudyStatistics& statistics, int64_t family_size) {
+    const auto needed = static_cast<int64_t>(std::ceil(20.0 * static_cast<double>(family_size) / statistics.alpha));
+    return std::max(statistics.permutations, needed);
 }
 
 std::string number(double value, const char* format) {
@@ -225,6 +213,35 @@ std::string metric_family(const std::string& name) {
     return "";
 }
 
+CellReplicates rank_test_values(const std::vector<std::vector<const StudyRow*>>& cells, const StudyMetric& metric) {
+    CellReplicates result;
+    std::vector<const StudyRow*> finished;
+    for (const auto& group : cells) {
+        result.values.emplace_back();
+        result.seeds.emplace_back();
+        for (const StudyRow* row : group)
+            if (row->status == "ok") {
+                result.values.back().push_back(row->*metric.field);
+                result.seeds.back().push_back(row->seed);
+                finished.push_back(row);
+            }
+    }
+    if (metric.field != &StudyRow::epochs_to_threshold) return result;
+    std::vector<double> times;
+    std::vector<bool> censored;
+    for (const StudyRow* row : finished)
+        if (std::isfinite(row->epochs_to_threshold)) {
+            times.push_back(row->epochs_to_threshold);
+            censored.push_back(row->censored != 0);
+        }
+    const std::vector<double> scores = gehan_scores(times, censored);
+    std::size_t next = 0;
+    for (auto& values : result.values)
+        for (double& value : values)
+            if (std::isfinite(value)) value = scores[next++];
+    return result;
+}
+
 std::vector<StudyCellRow> summarize_cells(const std::vector<StudyRow>& rows) {
     std::vector<StudyCellRow> cells;
     for (int64_t epoch : epochs_of(rows))
@@ -273,21 +290,53 @@ void StudyStatistics::validate() const {
 }
 
 std::string association_verdict(const Association& association, double p_holm, int expected_sign,
-                                const StudyStatistics& statistics) {
+                                const std::string& equivalence, const StudyStatistics& statistics) {
     if (expected_sign == 0) return "no claim";
     const double low = association.low * expected_sign, high = association.high * expected_sign;
     const bool significant = p_holm < statistics.alpha;
     if (significant && low > 0 && high > 0) return "holds";
     if (significant && low < 0 && high < 0) return "reversed";
-    if (equivalence_outcome(association.low, association.high, statistics.equivalence_bound) == "equivalent")
-        return "equivalent";
+    if (equivalence == "equivalent") return "equivalent";
     return "undecided";
 }
 
-std::vector<StudyAssociationRow> associate_with_predictors(const std::vector<StudyRow>& rows,
-                                                           const StudyStatistics& statistics) {
-    std::vector<StudyAssociationRow> associations;
-    const AssociationOptions options = association_options(statistics);
+std::string equivalence_test(const Association& association, double observed_bound) {
+    if (!std::isfinite(association.low) || !std::isfinite(association.high)) return "no interval";
+    if (std::isnan(observed_bound)) return "noise unknown";
+    if (!(observed_bound > 0)) return "seeds too noisy";
+    return equivalence_outcome(association.low, association.high, observed_bound);
+}
+
+std::string mediation_verdict(const Mediation& mediation, double p_holm, const StudyStatistics& statistics) {
+    if (mediation.too_few_cells) return "too few cells";
+    if (!(p_holm < statistics.alpha) || !std::isfinite(mediation.total)) return "undecided";
+    const double low = mediation.low * (mediation.total < 0 ? -1 : 1),
+                 high = mediation.high * (mediation.total < 0 ? -1 : 1);
+    if (low > 0 && high > 0) return "carries";
+    if (low < 0 && high < 0) return "opposes";
+    return "undecided";
+}
+
+std::string holm_family(const std::string& metric) {
+    const std::string family = metric_family(metric);
+    return family.empty() ? "trained" : family;
+}
+
+namespace {
+
+// What a row's association needs besides its row: the cells' values
+// (rank_test_values), the predictor and control per cell, the metric's
+// variance components.
+struct AssociationInputs {
+    std::vector<std::vector<double>> replicates;
+    std::vector<double> predictor, control;
+    VarianceComponents components;
+};
+
+// Every association row of the table, with rho alone (association_estimate)
+// and its family; no resampling yet.
+std::vector<std::pair<StudyAssociationRow, AssociationInputs>> association_rows(const std::vector<StudyRow>& rows) {
+    std::vector<std::pair<StudyAssociationRow, AssociationInputs>> planned;
     for (int64_t epoch : epochs_of(rows)) {
         const auto all_groups = rows_by_cell(rows, epoch);
         for (const std::string& population : populations_of(all_groups)) {
@@ -297,10 +346,9 @@ std::vector<StudyAssociationRow> associate_with_predictors(const std::vector<Stu
                 width.push_back(group.front()->normal_width);
                 depth.push_back(static_cast<double>(group.front()->normal_depth));
             }
-            const auto seeds = replicate_seeds(groups);
             for (const StudyMetric& metric : measured_metrics(rows)) {
-                const auto replicates = replicate_values(groups, metric.field);
-                const double noise_ratio = variance_components(replicates, seeds).noise_ratio();
+                const CellReplicates values = rank_test_values(groups, metric);
+                const VarianceComponents components = variance_components(values.values, values.seeds);
                 const struct {
                     const char* predictor;
                     const std::vector<double>& values;
@@ -318,42 +366,190 @@ std::vector<StudyAssociationRow> associate_with_predictors(const std::vector<Stu
                         row.metric = metric.name;
                         row.predictor = p.predictor;
                         row.controlling = partial ? p.other : "";
-                        const std::vector<double> control = partial ? p.other_values : std::vector<double>{};
-                        row.association = associate(replicates, p.values, control, options);
-                        row.association.metric = metric.name;
-                        row.association.predictor = p.predictor;
-                        row.association.controlling = row.controlling;
-                        row.min_detectable_rho =
-                            row_min_detectable_rho(replicates, noise_ratio, p.values, control, statistics);
-                        row.equivalence_bound = statistics.equivalence_bound;
-                        row.equivalence = equivalence_outcome(row.association.low, row.association.high,
-                                                              statistics.equivalence_bound);
+                        row.family = holm_family(metric.name);
                         row.expected_sign = p.sign;
-                        associations.push_back(std::move(row));
+                        AssociationInputs inputs{values.values, p.values,
+                                                 partial ? p.other_values : std::vector<double>{}, components};
+                        row.association = association_estimate(inputs.replicates, inputs.predictor, inputs.control);
+                        planned.emplace_back(std::move(row), std::move(inputs));
                     }
                 }
             }
         }
     }
+    return planned;
+}
+
+// The sign of the rank correlation of width and depth over a row's cells
+// when their ranks coincide exactly (+1) or are exactly reversed (-1); 0
+// otherwise.
+int coinciding_ranks(const AssociationInputs& depth_row, const std::vector<double>& width) {
+    std::vector<double> x, z;
+    for (std::size_t c = 0; c < depth_row.replicates.size(); ++c)
+        if (std::any_of(depth_row.replicates[c].begin(), depth_row.replicates[c].end(),
+                        [](double v) { return std::isfinite(v); })) {
+            x.push_back(depth_row.predictor[c]);
+            z.push_back(width[c]);
+        }
+    const double rho = x.size() >= 3 ? spearman(x, z) : NAN;
+    return std::abs(rho) > 1 - 1e-12 ? (rho > 0 ? 1 : -1) : 0;
+}
+
+// Whether the control takes one value over the cells with a value (the
+// partial correlation is then the plain one).
+bool constant_control(const AssociationInputs& row) {
+    std::vector<double> z;
+    for (std::size_t c = 0; c < row.replicates.size(); ++c)
+        if (std::any_of(row.replicates[c].begin(), row.replicates[c].end(), [](double v) { return std::isfinite(v); }))
+            z.push_back(row.control[c]);
+    return !z.empty() && !varies(z);
+}
+
+// The rows that repeat another row's test: plain depth rows whose cells'
+// ranks coincide with (or reverse) the width's, and partial rows whose
+// control is constant (the plain row of their predictor). duplicate_of is
+// set; the map gives the index of the row each repeats and the sign of
+// the repetition.
+std::map<std::size_t, std::pair<std::size_t, int>> mark_duplicates(
+    std::vector<std::pair<StudyAssociationRow, AssociationInputs>>& planned) {
+    std::map<std::size_t, std::pair<std::size_t, int>> twins;
+    auto plain_row = [&](const StudyAssociationRow& row, const char* predictor) {
+        for (std::size_t j = 0; j < planned.size(); ++j) {
+            const StudyAssociationRow& other = planned[j].first;
+            if (other.predictor == predictor && other.controlling.empty() && other.epoch == row.epoch &&
+                other.population == row.population && other.metric == row.metric)
+                return j;
+        }
+        return planned.size();
+    };
+    for (std::size_t i = 0; i < planned.size(); ++i) {
+        auto& [row, inputs] = planned[i];
+        if (!row.controlling.empty()) {
+            const std::size_t j = constant_control(inputs) ? plain_row(row, row.predictor.c_str()) : planned.size();
+            if (j < planned.size()) {
+                row.duplicate_of = row.predictor;
+                twins[i] = {j, 1};
+            }
+            continue;
+        }
+        if (row.predictor != "normal_depth") continue;
+        for (std::size_t j = 0; j < planned.size(); ++j) {
+            const StudyAssociationRow& other = planned[j].first;
+            if (other.predictor != "normal_width" || !other.controlling.empty() || other.epoch != row.epoch ||
+                other.population != row.population || other.metric != row.metric)
+                continue;
+            if (const int sign = coinciding_ranks(inputs, planned[j].second.predictor); sign != 0) {
+                row.duplicate_of = "normal_width";
+                twins[i] = {j, sign};
+            }
+        }
+    }
+    return twins;
+}
+
+// The association of a row that repeats another with the predictor's
+// ranks coinciding (sign +1) or reversed (-1).
+Association repeated(const Association& twin, int sign) {
+    Association result = twin;
+    result.rho = sign * twin.rho;
+    result.low = sign > 0 ? twin.low : -twin.high;
+    result.high = sign > 0 ? twin.high : -twin.low;
+    return result;
+}
+
+// Power and equivalence of a decided-upon row (the row's family size set).
+void power_and_equivalence(StudyAssociationRow& row, const AssociationInputs& inputs,
+                           const StudyStatistics& statistics) {
+    row.noise_ratio = inputs.components.noise_ratio();
+    std::tie(row.noise_ratio_low, row.noise_ratio_high) = inputs.components.noise_ratio_interval();
+    row.equivalence_bound = statistics.equivalence_bound;
+    row.power_alpha = statistics.alpha / static_cast<double>(std::max<int64_t>(1, row.family_size));
+    RankTestDesign design = row_design(inputs.replicates, row.noise_ratio, inputs.predictor, inputs.control);
+    if (design.predictor.size() < 3) {
+        row.power_note = "too few cells";
+    } else if (std::isnan(row.noise_ratio)) {
+        row.power_note = "noise unknown (one seed per cell)";
+    } else if (std::isinf(row.noise_ratio)) {
+        row.power_note = "cannot be planned from this study: its cells differ no more than their seeds "
+                         "(between-cell variance estimated 0)";
+    } else {
+        row.min_detectable_rho =
+            minimum_detectable_rho(design, statistics.power, power_options(statistics, row.power_alpha));
+        if (std::isnan(row.min_detectable_rho))
+            row.power_note = fmt::format("no |rho| is detected with {:.0f}% power at p < {:.2g}", 100 * statistics.power,
+                                         row.power_alpha);
+    }
+    design.noise_ratio = row.noise_ratio_high;
+    row.observed_bound = design.predictor.size() >= 3 && !std::isnan(row.noise_ratio_high)
+                             ? attenuated_rho(design, statistics.equivalence_bound,
+                                              power_options(statistics, statistics.alpha))
+                             : NAN;
+    row.equivalence = equivalence_test(row.association, row.observed_bound);
+}
+
+// The number of rows of each family with a p-value to come (finite rho,
+// not a duplicate).
+template <typename Row>
+std::map<std::string, int64_t> family_sizes(const std::vector<Row>& rows) {
+    std::map<std::string, int64_t> sizes;
+    for (const Row& row : rows) {
+        const bool counted = std::isfinite(row.association.rho);
+        if constexpr (std::is_same_v<Row, StudyAssociationRow>) {
+            if (counted && row.duplicate_of.empty()) ++sizes[row.family];
+        } else {
+            if (counted) ++sizes[row.family];
+        }
+    }
+    return sizes;
+}
+
+}  // namespace
+
+std::vector<StudyAssociationRow> associate_with_predictors(const std::vector<StudyRow>& rows,
+                                                           const StudyStatistics& statistics) {
+    auto planned = association_rows(rows);
+    const auto twins = mark_duplicates(planned);
+    std::vector<StudyAssociationRow> associations;
+    for (const auto& entry : planned) associations.push_back(entry.first);
+    const std::map<std::string, int64_t> sizes = family_sizes(associations);
+    AssociationOptions options = association_options(statistics);
+    for (std::size_t i = 0; i < planned.size(); ++i) {
+        StudyAssociationRow& row = associations[i];
+        const AssociationInputs& inputs = planned[i].second;
+        row.family_size = sizes.count(row.family) ? sizes.at(row.family) : 0;
+        if (!row.duplicate_of.empty() || !std::isfinite(row.association.rho)) continue;
+        options.permutations = family_permutations(statistics, row.family_size);
+        row.association = associate(inputs.replicates, inputs.predictor, inputs.control, options);
+    }
+    for (const auto& [index, twin] : twins)
+        associations[index].association = repeated(associations[twin.first].association, twin.second);
     std::vector<double> p_values;
     std::vector<std::string> families;
     for (const auto& row : associations) {
-        p_values.push_back(row.association.p_value);
-        families.push_back(metric_family(row.metric));
+        p_values.push_back(row.duplicate_of.empty() ? row.association.p_value : NAN);
+        families.push_back(row.family);
     }
     const std::vector<double> adjusted = holm_within_families(p_values, families);
+    for (std::size_t i = 0; i < associations.size(); ++i) associations[i].p_holm = adjusted[i];
+    for (const auto& [index, twin] : twins) associations[index].p_holm = associations[twin.first].p_holm;
     for (std::size_t i = 0; i < associations.size(); ++i) {
-        associations[i].p_holm = adjusted[i];
-        associations[i].verdict =
-            association_verdict(associations[i].association, adjusted[i], associations[i].expected_sign, statistics);
+        StudyAssociationRow& row = associations[i];
+        row.association.metric = row.metric;
+        row.association.predictor = row.predictor;
+        row.association.controlling = row.controlling;
+        power_and_equivalence(row, planned[i].second, statistics);
+        row.verdict = association_verdict(row.association, row.p_holm, row.expected_sign, row.equivalence, statistics);
     }
     return associations;
 }
 
 std::vector<StudyMetricAssociationRow> associate_metric_pairs(const std::vector<StudyRow>& rows,
                                                               const StudyStatistics& statistics) {
-    std::vector<StudyMetricAssociationRow> associations;
-    const AssociationOptions options = association_options(statistics);
+    struct Pair {
+        StudyMetricAssociationRow row;
+        std::vector<std::vector<double>> metric, other;
+    };
+    std::vector<Pair> pairs;
     const auto metrics = measured_metrics(rows);
     for (int64_t epoch : epochs_of(rows)) {
         const auto all_groups = rows_by_cell(rows, epoch);
@@ -362,28 +558,40 @@ std::vector<StudyMetricAssociationRow> associate_metric_pairs(const std::vector<
             // With fewer cells a rank correlation takes a handful of values
             // (4 cells: |rho| = 1 has p = 1/12) and only dilutes Holm's family.
             if (groups.size() < 5) continue;
+            std::vector<CellReplicates> values;
+            for (const StudyMetric& metric : metrics) values.push_back(rank_test_values(groups, metric));
             for (std::size_t i = 0; i < metrics.size(); ++i)
                 for (std::size_t j = i + 1; j < metrics.size(); ++j) {
-                    StudyMetricAssociationRow row;
+                    Pair pair{{}, values[i].values, values[j].values};
+                    StudyMetricAssociationRow& row = pair.row;
                     row.epoch = epoch;
                     row.population = population;
                     row.metric = metrics[i].name;
                     row.other = metrics[j].name;
-                    row.association = associate_paired(replicate_values(groups, metrics[i].field),
-                                                       replicate_values(groups, metrics[j].field), options);
+                    // A pair with an optional family's metric is in that family
+                    // (a proxy against a trained metric is a question about the proxy).
+                    const std::string family = metric_family(row.metric);
+                    row.family = holm_family(family.empty() ? row.other : row.metric);
+                    row.association = paired_association_estimate(pair.metric, pair.other);
                     if (row.association.cells < 3) continue;  // a metric not measured in this study
-                    associations.push_back(std::move(row));
+                    pairs.push_back(std::move(pair));
                 }
         }
     }
-    // A pair with an optional family's metric is in that family (a proxy
-    // against a trained metric is a question about the proxy).
+    std::vector<StudyMetricAssociationRow> associations;
+    for (const Pair& pair : pairs) associations.push_back(pair.row);
+    const std::map<std::string, int64_t> sizes = family_sizes(associations);
+    AssociationOptions options = association_options(statistics);
+    for (std::size_t i = 0; i < pairs.size(); ++i) {
+        if (!std::isfinite(associations[i].association.rho)) continue;
+        options.permutations = family_permutations(statistics, sizes.at(associations[i].family));
+        associations[i].association = associate_paired(pairs[i].metric, pairs[i].other, options);
+    }
     std::vector<double> p_values;
     std::vector<std::string> families;
     for (const auto& row : associations) {
         p_values.push_back(row.association.p_value);
-        const std::string family = metric_family(row.metric);
-        families.push_back(family.empty() ? metric_family(row.other) : family);
+        families.push_back(row.family);
     }
     const std::vector<double> adjusted = holm_within_families(p_values, families);
     for (std::size_t i = 0; i < associations.size(); ++i) associations[i].p_holm = adjusted[i];
@@ -399,8 +607,7 @@ std::vector<StudyMediationRow> mediate_convergence(const std::vector<StudyRow>& 
                                        "noise_scale", "basin_fraction", "basin_radius"};
     for (const StudyMetric& metric : study_metrics())
         if (metric.optional()) mediators.emplace_back(metric.name);
-    std::vector<StudyMediationRow> mediation;
-    const AssociationOptions options = association_options(statistics);
+    std::vector<std::pair<StudyMediationRow, std::vector<MediationCell>>> planned;
     for (int64_t epoch : epochs_of(rows)) {
         const auto all_groups = rows_by_cell(rows, epoch);
         for (const std::string& population : populations_of(all_groups)) {
@@ -408,17 +615,41 @@ std::vector<StudyMediationRow> mediate_convergence(const std::vector<StudyRow>& 
             std::vector<double> width;
             for (const auto& group : groups) width.push_back(group.front()->normal_width);
             if (groups.size() < 4 || !varies(width)) continue;
-            const auto outcome = replicate_values(groups, &StudyRow::epochs_to_threshold);
+            const auto outcome = rank_test_values(groups, study_metrics()[metric_index("epochs_to_threshold")]).values;
             for (const std::string& mediator : mediators) {
-                const auto& metric = study_metrics()[metric_index(mediator)];
-                const auto values = replicate_values(groups, metric.field);
+                const auto values = rank_test_values(groups, study_metrics()[metric_index(mediator)]).values;
                 std::vector<MediationCell> cells;
                 for (std::size_t c = 0; c < groups.size(); ++c) cells.push_back({width[c], values[c], outcome[c]});
-                StudyMediationRow row{epoch, population, "normal_width", "epochs_to_threshold", mediator,
-                                      mediate(cells, options)};
-                if (row.mediation.cells >= 4) mediation.push_back(std::move(row));
+                StudyMediationRow row{epoch, population, "normal_width", "epochs_to_threshold", mediator};
+                row.family = holm_family(mediator);
+                // The estimates alone first: the family's size sets the permutations.
+                AssociationOptions estimate_only = association_options(statistics);
+                row.mediation = mediate(cells, estimate_only, std::numeric_limits<int64_t>::max());
+                if (row.mediation.cells >= 4) planned.emplace_back(std::move(row), std::move(cells));
             }
         }
+    }
+    std::map<std::string, int64_t> sizes;
+    for (const auto& [row, cells] : planned)
+        if (row.mediation.cells >= minimum_mediation_cells && std::isfinite(row.mediation.indirect)) ++sizes[row.family];
+    std::vector<StudyMediationRow> mediation;
+    AssociationOptions options = association_options(statistics);
+    for (auto& [row, cells] : planned) {
+        options.permutations = family_permutations(statistics, sizes.count(row.family) ? sizes.at(row.family) : 1);
+        row.mediation = mediate(cells, options);
+        mediation.push_back(std::move(row));
+    }
+    std::vector<double> p_values;
+    std::vector<std::string> families;
+    for (const auto& row : mediation) {
+        p_values.push_back(row.mediation.p_value);
+        families.push_back(row.family);
+    }
+    const std::vector<double> adjusted = holm_within_families(p_values, families);
+    for (std::size_t i = 0; i < mediation.size(); ++i) {
+        mediation[i].p_holm = adjusted[i];
+        mediation[i].notes = mediation_notes(mediation[i].mediation);
+        mediation[i].verdict = mediation_verdict(mediation[i].mediation, adjusted[i], statistics);
     }
     return mediation;
 }
@@ -513,7 +744,11 @@ void add_association_columns(StudyTable& table, const std::vector<Row>& rows) {
     column("spearman_rho", [](const Row& r) { return r.association.rho; });
     column("ci_low", [](const Row& r) { return r.association.low; });
     column("ci_high", [](const Row& r) { return r.association.high; });
+    column("ci_degenerate", [](const Row& r) { return static_cast<int64_t>(r.association.degenerate_interval); });
     column("p_value", [](const Row& r) { return r.association.p_value; });
+    column("permutations", [](const Row& r) { return r.association.permutations; });
+    column("p_exact", [](const Row& r) { return static_cast<int64_t>(r.association.exact); });
+    column("holm_family", [](const Row& r) { return r.family; });
     column("p_holm", [](const Row& r) { return r.p_holm; });
     column("n_cells", [](const Row& r) { return r.association.cells; });
 }
@@ -530,8 +765,16 @@ StudyTable associations_table(const std::vector<StudyAssociationRow>& associatio
     column("predictor", [](const Row& r) { return r.predictor; });
     column("controlling", [](const Row& r) { return r.controlling; });
     add_association_columns(table, associations);
+    column("duplicate_of", [](const Row& r) { return r.duplicate_of; });
+    column("family_size", [](const Row& r) { return r.family_size; });
+    column("noise_ratio", [](const Row& r) { return r.noise_ratio; });
+    column("noise_ratio_low", [](const Row& r) { return r.noise_ratio_low; });
+    column("noise_ratio_high", [](const Row& r) { return r.noise_ratio_high; });
     column("min_detectable_rho", [](const Row& r) { return r.min_detectable_rho; });
+    column("power_alpha", [](const Row& r) { return r.power_alpha; });
+    column("power_note", [](const Row& r) { return r.power_note; });
     column("equivalence_bound", [](const Row& r) { return r.equivalence_bound; });
+    column("observed_bound", [](const Row& r) { return r.observed_bound; });
     column("equivalence", [](const Row& r) { return r.equivalence; });
     column("expected_sign", [](const Row& r) { return static_cast<int64_t>(r.expected_sign); });
     column("verdict", [](const Row& r) { return r.verdict; });
@@ -566,8 +809,22 @@ StudyTable mediation_table(const std::vector<StudyMediationRow>& mediation) {
     column("indirect", [](const Row& r) { return r.mediation.indirect; });
     column("ci_low", [](const Row& r) { return r.mediation.low; });
     column("ci_high", [](const Row& r) { return r.mediation.high; });
+    column("total_ci_low", [](const Row& r) { return r.mediation.total_low; });
+    column("total_ci_high", [](const Row& r) { return r.mediation.total_high; });
     column("proportion", [](const Row& r) { return r.mediation.proportion; });
+    column("proportion_ci_low", [](const Row& r) { return r.mediation.proportion_low; });
+    column("proportion_ci_high", [](const Row& r) { return r.mediation.proportion_high; });
+    column("p_a", [](const Row& r) { return r.mediation.p_a; });
+    column("p_b", [](const Row& r) { return r.mediation.p_b; });
+    column("p_value", [](const Row& r) { return r.mediation.p_value; });
+    column("permutations", [](const Row& r) { return r.mediation.permutations; });
+    column("holm_family", [](const Row& r) { return r.family; });
+    column("p_holm", [](const Row& r) { return r.p_holm; });
+    column("dropped_resamples", [](const Row& r) { return r.mediation.dropped; });
     column("n_cells", [](const Row& r) { return r.mediation.cells; });
+    column("minimum_cells", [](const Row& r) { return r.mediation.minimum_cells; });
+    column("notes", [](const Row& r) { return r.notes; });
+    column("verdict", [](const Row& r) { return r.verdict; });
     return table;
 }
 
@@ -592,15 +849,67 @@ std::string format_cells_table(std::vector<StudyCellRow> cells) {
 
 namespace {
 
+// "+0.42 [+0.10, +0.70]"; a degenerate interval (every resample gave the same rho) marked "*".
 std::string rho_with_interval(const Association& a) {
     return std::isfinite(a.rho)
-               ? fmt::format("{:+.2f} [{}, {}]", a.rho, number(a.low, "{:+.2f}"), number(a.high, "{:+.2f}"))
+               ? fmt::format("{:+.2f} [{}, {}]{}", a.rho, number(a.low, "{:+.2f}"), number(a.high, "{:+.2f}"),
+                             a.degenerate_interval ? "*" : "")
                : std::string("-");
 }
 
 // "p < 0.001" style p-values, as far as the permutations resolve them.
 std::string p_value_text(double p) {
     return std::isfinite(p) ? (p < 0.001 ? fmt::format("{:.1e}", p) : fmt::format("{:.3f}", p)) : std::string("-");
+}
+
+// The verdict table's column "±bound": is the interval inside the bound?
+const char* equivalence_mark(const std::string& equivalence) {
+    if (equivalence == "equivalent") return "inside";
+    if (equivalence == "not equivalent") return "no";
+    if (equivalence == "seeds too noisy") return "noisy";
+    return "-";
+}
+
+// The permutation tests of some rows, in words: how many permutations,
+// and which rows were exact.
+template <typename Row>
+std::string permutations_text(const std::vector<Row>& rows) {
+    int64_t fewest = 0, most = 0, exact = 0, sampled = 0;
+    for (const Row& row : rows) {
+        const Association& a = row.association;
+        if (a.permutations == 0) continue;
+        (a.exact ? exact : sampled) += 1;
+        if (!a.exact) {
+            fewest = fewest == 0 ? a.permutations : std::min(fewest, a.permutations);
+            most = std::max(most, a.permutations);
+        }
+    }
+    std::string text;
+    if (exact > 0) text = fmt::format("{} exact over every ordering of the cells", sampled > 0 ? "some" : "all");
+    if (sampled > 0)
+        text += fmt::format("{}{} from {} sampled permutations", text.empty() ? "" : ", ", exact > 0 ? "the others" : "all",
+                            fewest == most ? fmt::to_string(most) : fmt::format("{}-{}", fewest, most));
+    return text;
+}
+
+// The Holm families of an association table, in words.
+std::string families_text(const std::vector<StudyAssociationRow>& associations) {
+    std::map<std::string, int64_t> sizes;
+    int64_t duplicates = 0;
+    for (const StudyAssociationRow& row : associations) {
+        sizes[row.family] = row.family_size;
+        duplicates += !row.duplicate_of.empty();
+    }
+    std::vector<std::string> parts;
+    for (const auto& [family, size] : sizes)
+        parts.push_back(family == "trained" ? fmt::format("the trained metrics' m = {} tests", size)
+                                            : fmt::format("the {}' m = {} tests among themselves", family, size));
+    std::string text = fmt::format("{}", fmt::join(parts, " and "));
+    if (duplicates > 0)
+        text += fmt::format(" ({} depth rows repeat their width rows, the cells' width and depth ranks coinciding, and "
+                            "are counted once)",
+                            duplicates);
+    return text;
 }
 
 }  // namespace
@@ -615,7 +924,7 @@ std::string format_verdict_table(const std::vector<StudyAssociationRow>& associa
             population = row.population;
             table += fmt::format("{}population {} ({} cells):\n", table.empty() ? "" : "\n", population,
                                  row.association.cells);
-            table += fmt::format("{:<20} {:>5} {:>22} {:>8} {:>8} {:>8} {:>6} {:>22} {:>7}  {}\n", "metric vs width",
+            table += fmt::format("{:<20} {:>5} {:>23} {:>8} {:>8} {:>8} {:>6} {:>23} {:>7}  {}\n", "metric vs width",
                                  "epoch", "rho [95% interval]", "p", "p_holm", "min|rho|",
                                  fmt::format("±{:g}", statistics.equivalence_bound), "rho, depth held fixed", "paper",
                                  "verdict");
@@ -626,28 +935,33 @@ std::string format_verdict_table(const std::vector<StudyAssociationRow>& associa
                 other.predictor == row.predictor && !other.controlling.empty())
                 partial = &other;
         const char* expected = row.expected_sign > 0 ? "higher" : row.expected_sign < 0 ? "lower" : "-";
-        const char* inside = row.equivalence == "equivalent" ? "inside" : row.equivalence == "not equivalent" ? "no" : "-";
-        table += fmt::format("{:<20} {:>5} {:>22} {:>8} {:>8} {:>8} {:>6} {:>22} {:>7}  {}\n", row.metric, row.epoch,
+        table += fmt::format("{:<20} {:>5} {:>23} {:>8} {:>8} {:>8} {:>6} {:>23} {:>7}  {}\n", row.metric, row.epoch,
                              rho_with_interval(row.association), p_value_text(row.association.p_value),
-                             p_value_text(row.p_holm), number(row.min_detectable_rho, "{:.2f}"), inside,
+                             p_value_text(row.p_holm), number(row.min_detectable_rho, "{:.2f}"),
+                             equivalence_mark(row.equivalence),
                              partial ? rho_with_interval(partial->association) : std::string("-"), expected,
                              row.verdict);
     }
-    const auto optional_rows = std::count_if(associations.begin(), associations.end(),
-                                             [](const auto& row) { return !metric_family(row.metric).empty(); });
-    const std::string families =
-        optional_rows == 0
-            ? fmt::format("all {} rows of the associations table", associations.size())
-            : fmt::format("the {} rows of the trained metrics (the {} rows of the zero-cost proxies among themselves)",
-                          associations.size() - static_cast<std::size_t>(optional_rows), optional_rows);
-    if (!table.empty())
-        table += fmt::format(
-            "p_holm: Holm over {}; verdicts need p_holm < {} and the interval off 0; "
-            "±{}: \"inside\" when the interval lies inside ±{} (\"equivalent\": no effect that large); min|rho|: the "
-            "smallest |rho| detected with {:.0f}% power at p < {} (-: none, e.g. the cells differ no more than their "
-            "seeds, or one seed per cell)\n",
-            families, statistics.alpha, statistics.equivalence_bound, statistics.equivalence_bound,
-            100 * statistics.power, statistics.alpha);
+    if (table.empty()) return table;
+    double power_alpha = NAN;
+    bool degenerate = false;
+    for (const StudyAssociationRow& row : associations) {
+        if (row.family == "trained") power_alpha = row.power_alpha;
+        degenerate = degenerate || row.association.degenerate_interval;
+    }
+    table += fmt::format(
+        "p: two-sided permutation test, {}; p_holm: Holm within {}; verdicts need p_holm < {} and the interval off 0. "
+        "min|rho|: the smallest noise-free |rho| detected with {:.0f}% power at Holm's first step, p < alpha / m "
+        "(= {} for the trained metrics); -: none (the associations table's power_note says why: too few cells, one "
+        "seed per cell, or cells that differ no more than their seeds, which a study cannot plan from). ±{}: \"inside\" "
+        "when the interval rules out a noise-free |rho| of {} (the bound attenuated by the seeds' noise at the upper "
+        "end of the noise ratio's 95% interval: \"equivalent\"), \"noisy\" when that end is infinite (the seeds could "
+        "hide any effect).{}\n",
+        permutations_text(associations), families_text(associations), statistics.alpha, 100 * statistics.power,
+        number(power_alpha, "{:.2g}"), statistics.equivalence_bound, statistics.equivalence_bound,
+        degenerate ? " *: every bootstrap resample gave the same rho: the interval is a point and says nothing of the "
+                     "uncertainty."
+                   : "");
     return table;
 }
 
@@ -669,19 +983,29 @@ std::string format_convergence_associations(const std::vector<StudyMetricAssocia
 
 std::string format_mediation_table(const std::vector<StudyMediationRow>& mediation) {
     if (mediation.empty()) return {};
-    std::string table = fmt::format("{:<20} {:<18} {:>5} {:>7} {:>7} {:>24} {:>10} {:>7} {:>7}\n", "population",
-                                    "mediator", "epoch", "a", "b", "indirect a*b [95%]", "proportion", "total",
-                                    "direct");
+    std::string table = fmt::format("{:<20} {:<18} {:>5} {:>6} {:>6} {:>24} {:>22} {:>6} {:>8} {:>8}  {}\n",
+                                    "population", "mediator", "epoch", "a", "b", "indirect a*b [95%]",
+                                    "proportion [95%]", "total", "p", "p_holm", "verdict");
     for (const StudyMediationRow& row : mediation) {
         const Mediation& m = row.mediation;
         const std::string indirect =
             std::isfinite(m.indirect)
                 ? fmt::format("{:+.3f} [{}, {}]", m.indirect, number(m.low, "{:+.3f}"), number(m.high, "{:+.3f}"))
                 : std::string("-");
-        table += fmt::format("{:<20} {:<18} {:>5} {:>7} {:>7} {:>24} {:>10} {:>7} {:>7}\n", row.population,
-                             row.mediator, row.epoch, number(m.a, "{:+.2f}"), number(m.b, "{:+.2f}"), indirect,
-                             number(m.proportion, "{:.2f}"), number(m.total, "{:+.2f}"), number(m.direct, "{:+.2f}"));
+        const std::string proportion =
+            std::isfinite(m.proportion) ? fmt::format("{:.2f} [{}, {}]", m.proportion, number(m.proportion_low, "{:.2f}"),
+                                                      number(m.proportion_high, "{:.2f}"))
+                                        : std::string("-");
+        table += fmt::format("{:<20} {:<18} {:>5} {:>6} {:>6} {:>24} {:>22} {:>6} {:>8} {:>8}  {}{}\n",
+                             row.population, row.mediator, row.epoch, number(m.a, "{:+.2f}"), number(m.b, "{:+.2f}"),
+                             indirect, proportion, number(m.total, "{:+.2f}"), p_value_text(m.p_value),
+                             p_value_text(row.p_holm), row.verdict, row.notes.empty() ? "" : " (" + row.notes + ")");
     }
+    table += "p: the joint significance test (the larger of the permutation p-values of a and of b, the latter by "
+             "Freedman and Lane's residual permutation); p_holm: Holm over the table's trained mediators (the proxies "
+             "among themselves); \"carries\": p_holm < alpha and the interval of a*b off 0 on the total's side "
+             "(\"opposes\": on the other side). The proportion's interval is given only where the total's excludes 0. "
+             "An association across cells, measured after training: not a proven cause.\n";
     return table;
 }
 

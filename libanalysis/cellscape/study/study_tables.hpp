@@ -91,6 +91,19 @@ std::vector<StudyMetric> measured_metrics(const std::vector<StudyRow>& rows);
 // The Holm family of the metric named `name` ("" when it has none or is unknown).
 std::string metric_family(const std::string& name);
 
+// The values a study's rank tests, power and plans use for one metric,
+// cell by cell (`cells[c]`: one cell's rows), with their seeds: the
+// finished replicates' values (NaN kept in place), and for
+// epochs_to_threshold their Gehan scores (statistics.hpp) among all the
+// finished replicates given, so that a censored run counts only as "later
+// than every run that reached the threshold", whatever number stands in
+// for its time (docs/science.md section 7, "Censoring").
+struct CellReplicates {
+    std::vector<std::vector<double>> values;
+    std::vector<std::vector<int64_t>> seeds;
+};
+CellReplicates rank_test_values(const std::vector<std::vector<const StudyRow*>>& cells, const StudyMetric& metric);
+
 struct StudyCellRow {
     std::string cell, genotype, directory;  // the cell's directory (its replicates' parent, or itself)
     std::string population;
@@ -119,35 +132,64 @@ struct StudyAssociationRow {
     std::string population;
     std::string metric, predictor, controlling;  // controlling: "" or the predictor held fixed
     Association association;
-    // Holm-adjusted p over the whole table (every population, epoch,
-    // metric, predictor, plain and partial): the p the verdict uses.
+    // The Holm family the row belongs to (holm_family()): the trained
+    // metrics, or an optional analysis's metrics among themselves.
+    std::string family;
+    // "" or the predictor of the plain row whose test this row repeats:
+    // where the cells' width and depth ranks coincide (or are reversed),
+    // the depth row is the width row's test again (rho of the other sign:
+    // "normal_width"); a partial row whose control is constant over its
+    // cells is its plain row (its own predictor). It is not counted in the
+    // family a second time and takes that row's p_value and p_holm.
+    std::string duplicate_of;
+    // Holm-adjusted p within the family (every population, epoch, metric,
+    // predictor, plain and partial; duplicates counted once): the p the
+    // verdict uses.
     double p_holm = NAN;
+    int64_t family_size = 0;  // m: the family's distinct tests with a p-value
+    // The metric's noise ratio (within / between cell variance, the seeds'
+    // shared effects removed; power.hpp) and its 95% interval.
+    double noise_ratio = NAN, noise_ratio_low = NAN, noise_ratio_high = NAN;
     // The smallest |rho| (of the cells' noise-free means) this row's design
-    // detects with StudyStatistics::power at alpha, by simulation with the
-    // metric's between- and within-cell variance (power.hpp); NaN when none.
+    // detects with StudyStatistics::power at power_alpha = alpha / m, Holm's
+    // first step (a row decided at all clears at least that), by simulation
+    // with the metric's noise ratio (power.hpp); NaN with power_note saying why.
     double min_detectable_rho = NAN;
-    double equivalence_bound = NAN;
-    std::string equivalence;  // equivalence_outcome(): "equivalent", "not equivalent", "no interval"
+    double power_alpha = NAN;
+    std::string power_note;
+    // Equivalence on the same footing: equivalence_bound is a |rho| of the
+    // noise-free means (as min_detectable_rho), observed_bound the rank
+    // correlation of the seed-averaged means such a rho gives at the upper
+    // end of the noise ratio's interval (power.hpp, attenuated_rho); the
+    // interval must lie inside +-observed_bound.
+    double equivalence_bound = NAN, observed_bound = NAN;
+    std::string equivalence;  // equivalence_test(): "equivalent", "not equivalent", "no interval", ...
     int expected_sign = 0;    // what the paper implies for rho; 0: no claim
     std::string verdict;      // association_verdict()
 };
 
 // One metric against another across the cells of a population (Spearman's
 // rho of the cells' means, paired bootstrap, permutation p, Holm-adjusted
-// over this table).
+// over this table's family).
 struct StudyMetricAssociationRow {
     int64_t epoch = 0;
     std::string population, metric, other;
     Association association;
+    std::string family;
     double p_holm = NAN;
 };
 
 // How much of the association of width with convergence speed
-// (epochs_to_threshold) a metric accounts for (mediation.hpp).
+// (epochs_to_threshold) a metric accounts for (mediation.hpp), its joint
+// significance test Holm-adjusted over the mediation table's family.
 struct StudyMediationRow {
     int64_t epoch = 0;
     std::string population, predictor, outcome, mediator;
     Mediation mediation;
+    std::string family;
+    double p_holm = NAN;
+    std::string notes;    // mediation_notes()
+    std::string verdict;  // mediation_verdict()
 };
 
 // Per-cell means and intervals over the replicates whose status is "ok",
@@ -175,13 +217,35 @@ std::vector<StudyMediationRow> mediate_convergence(const std::vector<StudyRow>& 
 // The verdict of a row with a claimed direction (expected_sign +1 or -1):
 //   "holds"       p_holm < alpha and the interval excludes 0 on the claimed side;
 //   "reversed"    p_holm < alpha and it excludes 0 on the other side;
-//   "equivalent"  otherwise, when the interval lies inside +-equivalence_bound:
-//                 no effect that large;
+//   "equivalent"  otherwise, when the row's equivalence test says so
+//                 ("equivalent": no noise-free effect of the bound or more);
 //   "undecided"   anything else: the study cannot tell.
 // Rows without a claim (expected_sign 0) get "no claim"; their equivalence
 // column still says whether an effect is ruled out.
 std::string association_verdict(const Association& association, double p_holm, int expected_sign,
-                                const StudyStatistics& statistics);
+                                const std::string& equivalence, const StudyStatistics& statistics);
+
+// The equivalence test of an association row on the noise-free scale:
+// "equivalent" when the 95% interval lies strictly inside
+// +-observed_bound, "not equivalent" when it does not, "no interval"
+// without one; and when the seeds' noise leaves no bound, "seeds too
+// noisy" (observed_bound 0: the noise ratio's interval reaches infinity,
+// so the cells may not differ at all beyond their seeds and any effect
+// could hide in the noise) or "noise unknown" (NaN: one seed per cell).
+std::string equivalence_test(const Association& association, double observed_bound);
+
+// The verdict of a mediation row:
+//   "too few cells"  fewer cells than minimum_mediation_cells: no test;
+//   "carries"        p_holm < alpha and the interval of a b excludes 0 on
+//                    the total's side: the metric accounts for part of the
+//                    association (not a proven cause: docs/science.md);
+//   "opposes"        p_holm < alpha and it excludes 0 on the other side;
+//   "undecided"      anything else.
+std::string mediation_verdict(const Mediation& mediation, double p_holm, const StudyStatistics& statistics);
+
+// The Holm family of a metric's rows: "trained" for the metrics every
+// study measures, else the optional analysis's family ("proxies").
+std::string holm_family(const std::string& metric);
 
 // A table as named columns of equal length, the form summary.h5 and
 // the study command's JSON output take.
