@@ -637,8 +637,12 @@ def _association_title(row):
         p += f" (Holm {row['p_holm']:.2g})"
     detectable = row.get("min_detectable_rho", np.nan)
     second = row["verdict"] + (f" ({claim})" if claim else "")
+    level = row.get("power_alpha", np.nan)
+    at = f" at p < {level:.2g}" if np.isfinite(level) else ""
     if np.isfinite(detectable):
-        second += f"; detects |rho| >= {detectable:.2f}"
+        second += f"; detects |rho| >= {detectable:.2f}{at}"
+    elif "cannot be planned" in str(row.get("power_note", "")):
+        second += "; power cannot be planned (cells differ no more than seeds)"
     return (f"rho {row['spearman_rho']:+.2f} [{row['ci_low']:+.2f}, {row['ci_high']:+.2f}], {p}, "
             f"{row['n_cells']} cells\n{second}")
 
@@ -729,21 +733,36 @@ def plot_mediation(study, ax=None):
     if not len(rows):
         raise PlotInputError(f"{study.directory}/summary.h5 has no mediation rows for population "
                              f"'{study.population}' at epoch {study.last_epoch}")
-    fig, axis = _figure_axis(ax, (7, 0.5 * len(rows) + 1.8))
+    fig, axis = _figure_axis(ax, (7.5, 0.5 * len(rows) + 1.8))
     positions = np.arange(len(rows))
-    indirect = table["indirect"][rows]
-    axis.errorbar(indirect, positions, xerr=[indirect - table["ci_low"][rows], table["ci_high"][rows] - indirect],
+    indirect = np.asarray(table["indirect"][rows], dtype=float)
+    low, high = np.asarray(table["ci_low"][rows], dtype=float), np.asarray(table["ci_high"][rows], dtype=float)
+    has_interval = np.isfinite(low) & np.isfinite(high)
+    axis.errorbar(indirect[has_interval], positions[has_interval],
+                  xerr=[indirect[has_interval] - low[has_interval], high[has_interval] - indirect[has_interval]],
                   fmt="o", color="black", capsize=3)
+    # Rows without an interval (too few cells): the estimate alone, hollow.
+    axis.scatter(indirect[~has_interval], positions[~has_interval], facecolors="none", edgecolors="grey", zorder=3)
     total = float(table["total"][rows[0]])
     axis.axvline(0, color="grey", linewidth=0.8)
     axis.axvline(total, color="tab:red", linestyle="--", linewidth=1,
                  label=f"total: rho(width, epochs to threshold) = {total:+.2f}")
+    verdicts = table["verdict"][rows] if "verdict" in table else [""] * len(rows)
+    p_holm = table["p_holm"][rows] if "p_holm" in table else [np.nan] * len(rows)
+    labels = []
+    for mediator, share, verdict, p in zip(table["mediator"][rows], table["proportion"][rows], verdicts, p_holm):
+        text = f"{mediator} (share {share:+.2f})" if np.isfinite(share) else str(mediator)
+        if verdict:
+            text += f"\n{verdict}" + (f", Holm p {p:.2g}" if np.isfinite(p) else "")
+        labels.append(text)
     axis.set_yticks(positions)
-    axis.set_yticklabels([f"{m} (share {p:.2f})" if np.isfinite(p) else m
-                          for m, p in zip(table["mediator"][rows], table["proportion"][rows])], fontsize=8)
+    axis.set_yticklabels(labels, fontsize=7)
+    n_cells = int(table["n_cells"][rows[0]])
+    minimum = int(table["minimum_cells"][rows[0]]) if "minimum_cells" in table else 0
+    few = f"; fewer than {minimum} cells: estimates only, no interval or test" if n_cells < minimum else ""
     axis.set(xlabel="indirect association a*b (ranks) with 95% bootstrap interval",
              title=f"{study.name}, epoch {study.last_epoch}, population {study.population} "
-                   f"({int(table['n_cells'][rows[0]])} cells):\nwidth -> convergence through each metric")
+                   f"({n_cells} cells{few}):\nwidth -> convergence through each metric (an association, not a cause)")
     axis.title.set_fontsize(9)
     axis.legend(fontsize=8, loc="best")
     return fig

@@ -75,6 +75,7 @@ def drawn(monkeypatch):
                 "contours": [c for c in axis.collections if type(c).__name__ in ("QuadContourSet", "ContourSet")] or
                             [c for c in getattr(axis, "_children", []) if "Contour" in type(c).__name__],
                 "xticklabels": [t.get_text() for t in axis.get_xticklabels()],
+                "yticklabels": [t.get_text() for t in axis.get_yticklabels()],
                 "is_3d": axis.name == "3d",
                 "empty": not _has_data(axis),
             })
@@ -582,3 +583,39 @@ def test_ctrl_c_stops_the_figures_with_one_line_and_status_130(tmp_path):
     for path in figures_dir.iterdir():
         if path.suffix == ".png":
             assert plt.imread(path).size > 0  # a whole PNG, readable
+
+
+def add_mediation_table(directory, n_cells, rows):
+    """A version 4 mediation table at the last epoch: rows of (mediator, indirect, low, high, verdict, p_holm)."""
+    columns = {name: [] for name in ["epoch", "population", "predictor", "outcome", "mediator", "total", "a", "b",
+                                     "direct", "indirect", "ci_low", "ci_high", "proportion", "p_holm", "n_cells",
+                                     "minimum_cells", "notes", "verdict"]}
+    for mediator, indirect, low, high, verdict, p_holm in rows:
+        values = [3, "", "normal_width", "epochs_to_threshold", mediator, -0.8, 0.5, indirect / 0.5, -0.8 - indirect,
+                  indirect, low, high, indirect / -0.8, p_holm, n_cells, 12, "", verdict]
+        for name, value in zip(columns, values):
+            columns[name].append(value)
+    with h5py.File(directory / "summary.h5", "a") as f:
+        write_table(f, "mediation", columns)
+
+
+def test_the_mediation_figure_shows_verdicts_and_leaves_too_few_cells_without_intervals(tmp_path, drawn):
+    write_study(tmp_path)
+    add_mediation_table(tmp_path, 30, [("top_eigenvalue", 0.1, -0.05, 0.3, "undecided", 0.4),
+                                       ("gradient_variance", -0.3, -0.5, -0.1, "carries", 0.01)])
+    figures.study_mediation(figures.Study(tmp_path), tmp_path / "figures")
+    panel = drawn["mediation"][0]
+    assert len(panel["errorbars"][0]) == 2  # both rows have an interval
+    assert panel["yticklabels"] == ["top_eigenvalue (share -0.12)\nundecided, Holm p 0.4",
+                                    "gradient_variance (share +0.37)\ncarries, Holm p 0.01"]
+    assert "fewer than" not in panel["title"]
+    few = tmp_path / "few"
+    write_study(few)
+    add_mediation_table(few, 5, [("top_eigenvalue", 0.1, np.nan, np.nan, "too few cells", np.nan),
+                                 ("trace", -0.2, np.nan, np.nan, "too few cells", np.nan)])
+    figures.study_mediation(figures.Study(few), few / "figures")
+    panel = drawn["mediation"][0]
+    # No interval to draw: the estimates alone, hollow, and the title says why.
+    assert not panel["errorbars"] or len(panel["errorbars"][0]) == 0
+    assert sorted(panel["points"][-1][:, 0]) == [-0.2, 0.1]
+    assert "fewer than 12 cells: estimates only, no interval or test" in panel["title"]

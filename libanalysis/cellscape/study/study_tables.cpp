@@ -993,8 +993,8 @@ std::string format_mediation_table(const std::vector<StudyMediationRow>& mediati
                 ? fmt::format("{:+.3f} [{}, {}]", m.indirect, number(m.low, "{:+.3f}"), number(m.high, "{:+.3f}"))
                 : std::string("-");
         const std::string proportion =
-            std::isfinite(m.proportion) ? fmt::format("{:.2f} [{}, {}]", m.proportion, number(m.proportion_low, "{:.2f}"),
-                                                      number(m.proportion_high, "{:.2f}"))
+            std::isfinite(m.proportion) ? fmt::format("{:+.2f} [{}, {}]", m.proportion, number(m.proportion_low, "{:+.2f}"),
+                                                      number(m.proportion_high, "{:+.2f}"))
                                         : std::string("-");
         table += fmt::format("{:<20} {:<18} {:>5} {:>6} {:>6} {:>24} {:>22} {:>6} {:>8} {:>8}  {}{}\n",
                              row.population, row.mediator, row.epoch, number(m.a, "{:+.2f}"), number(m.b, "{:+.2f}"),
