@@ -159,9 +159,15 @@ TEST_CASE("min|rho| is computed at Holm's first step, and a study that cannot pl
     options.alpha = statistics.alpha;
     CHECK(loss.min_detectable_rho > minimum_detectable_rho(design, statistics.power, options));
     CHECK(loss.power_note.empty());
-    // The noise ratio's interval holds its estimate.
+    // The noise ratio's interval holds its estimate, and the equivalence
+    // bound is the noise-free bound attenuated at the interval's upper end.
     CHECK(loss.noise_ratio_low < loss.noise_ratio);
     CHECK(loss.noise_ratio < loss.noise_ratio_high);
+    RankTestDesign noisiest = design;
+    noisiest.noise_ratio = loss.noise_ratio_high;
+    options.alpha = statistics.alpha;
+    CHECK(loss.observed_bound == attenuated_rho(noisiest, statistics.equivalence_bound, options));
+    CHECK(loss.observed_bound < statistics.equivalence_bound);
     // The trace's cells do not differ: nothing can be planned from them, and
     // no equivalence can be claimed (the seeds could hide anything).
     const StudyAssociationRow& trace = find_row(associations, "trace", "normal_width");
