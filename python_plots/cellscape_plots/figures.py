@@ -642,7 +642,7 @@ def _association_title(row):
     if np.isfinite(detectable):
         second += f"; detects |rho| >= {detectable:.2f}{at}"
     elif "cannot be planned" in str(row.get("power_note", "")):
-        second += "; power cannot be planned (cells differ no more than seeds)"
+        second += "; min|rho| not plannable"
     return (f"rho {row['spearman_rho']:+.2f} [{row['ci_low']:+.2f}, {row['ci_high']:+.2f}], {p}, "
             f"{row['n_cells']} cells\n{second}")
 
@@ -759,10 +759,10 @@ def plot_mediation(study, ax=None):
     axis.set_yticklabels(labels, fontsize=7)
     n_cells = int(table["n_cells"][rows[0]])
     minimum = int(table["minimum_cells"][rows[0]]) if "minimum_cells" in table else 0
-    few = f"; fewer than {minimum} cells: estimates only, no interval or test" if n_cells < minimum else ""
+    few = f"; fewer than {minimum} cells:\nestimates only, no interval or test" if n_cells < minimum else ""
     axis.set(xlabel="indirect association a*b (ranks) with 95% bootstrap interval",
              title=f"{study.name}, epoch {study.last_epoch}, population {study.population} "
-                   f"({n_cells} cells{few}):\nwidth -> convergence through each metric (an association, not a cause)")
+                   f"({n_cells} cells{few})\nwidth -> convergence through each metric (an association, not a cause)")
     axis.title.set_fontsize(9)
     axis.legend(fontsize=8, loc="best")
     return fig

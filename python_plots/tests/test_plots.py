@@ -618,4 +618,4 @@ def test_the_mediation_figure_shows_verdicts_and_leaves_too_few_cells_without_in
     # No interval to draw: the estimates alone, hollow, and the title says why.
     assert not panel["errorbars"] or len(panel["errorbars"][0]) == 0
     assert sorted(panel["points"][-1][:, 0]) == [-0.2, 0.1]
-    assert "fewer than 12 cells: estimates only, no interval or test" in panel["title"]
+    assert "fewer than 12 cells:\nestimates only, no interval or test" in panel["title"]

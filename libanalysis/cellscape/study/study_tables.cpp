@@ -996,10 +996,17 @@ std::string format_mediation_table(const std::vector<StudyMediationRow>& mediati
             std::isfinite(m.proportion) ? fmt::format("{:+.2f} [{}, {}]", m.proportion, number(m.proportion_low, "{:+.2f}"),
                                                       number(m.proportion_high, "{:+.2f}"))
                                         : std::string("-");
+        // The verdict "too few cells" says with its numbers what the first note says.
+        std::string verdict = row.verdict, notes = row.notes;
+        if (m.too_few_cells) {
+            verdict = fmt::format("too few cells ({} < {})", m.cells, m.minimum_cells);
+            const auto rest = notes.find("; ");
+            notes = rest == std::string::npos ? "" : notes.substr(rest + 2);
+        }
         table += fmt::format("{:<20} {:<18} {:>5} {:>6} {:>6} {:>24} {:>22} {:>6} {:>8} {:>8}  {}{}\n",
                              row.population, row.mediator, row.epoch, number(m.a, "{:+.2f}"), number(m.b, "{:+.2f}"),
                              indirect, proportion, number(m.total, "{:+.2f}"), p_value_text(m.p_value),
-                             p_value_text(row.p_holm), row.verdict, row.notes.empty() ? "" : " (" + row.notes + ")");
+                             p_value_text(row.p_holm), verdict, notes.empty() ? "" : " (" + notes + ")");
     }
     table += "p: the joint significance test (the larger of the permutation p-values of a and of b, the latter by "
              "Freedman and Lane's residual permutation); p_holm: Holm over the table's trained mediators (the proxies "
