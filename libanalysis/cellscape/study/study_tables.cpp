@@ -467,6 +467,10 @@ void power_and_equivalence(StudyAssociationRow& row, const AssociationInputs& in
     RankTestDesign design = row_design(inputs.replicates, row.noise_ratio, inputs.predictor, inputs.control);
     if (design.predictor.size() < 3) {
         row.power_note = "too few cells";
+    } else if (!std::isfinite(row.association.rho)) {
+        row.power_note = row.controlling.empty() ? "rho undefined: the cells' means do not vary"
+                                                 : "rho undefined: the control explains the predictor (or the metric) "
+                                                   "completely";
     } else if (std::isnan(row.noise_ratio)) {
         row.power_note = "noise unknown (one seed per cell)";
     } else if (std::isinf(row.noise_ratio)) {
