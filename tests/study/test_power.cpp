@@ -208,3 +208,14 @@ TEST_CASE("a design's mistakes are setting errors") {
     CHECK_THROWS_AS(rank_test_power(design, 0.3, {}), SettingError);
     CHECK_THROWS_AS(minimum_detectable_rho(stratified_design(1.0), 0.01, {}), SettingError);
 }
+
+TEST_CASE("the noise ratio's interval: cells apart from seeds that agree exactly have none") {
+    // Every seed of a cell equal, the cells different: within 0, noise ratio 0, interval [0, 0].
+    const VarianceComponents exact = variance_components({{1, 1}, {2, 2}, {4, 4}});
+    CHECK(exact.within == 0);
+    CHECK(exact.noise_ratio() == 0);
+    CHECK(exact.noise_ratio_interval() == std::pair<double, double>{0.0, 0.0});
+    // Cells no more different than their seeds: the interval reaches infinity.
+    const VarianceComponents flat = variance_components({{1, 3}, {3, 1}, {2, 2.5}});
+    CHECK(std::isinf(flat.noise_ratio_interval().second));
+}

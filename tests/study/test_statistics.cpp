@@ -406,10 +406,30 @@ TEST_CASE("few cells get the exact permutation p-value: every ordering counted, 
                                              {1, 2, 3, 4, 5, 6, 7, 8, 9}, {}, options);
     CHECK_FALSE(nine_cells.exact);
     CHECK(nine_cells.permutations == options.permutations);
-    CHECK(nine_cells.p_value == 1.0 / (options.permutations + 1.0));
+    // The exact p is 2/9! = 5.5e-6; 5000 draws give (1 + k) / 5001 with k,
+    // the draws reaching |rho| = 1, almost always 0 (P(k >= 5) < 1e-12).
+    CHECK(nine_cells.p_value < 6.0 / (options.permutations + 1.0));
     // With permutations asked beyond 9! the 9 cells are enumerated after all.
     options.permutations = 400000;
     CHECK(associate({{1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}}, {1, 2, 3, 4, 5, 6, 7, 8, 9}, {}, options).exact);
+}
+
+TEST_CASE("orderings whose statistic is undefined are left out of the permutation count") {
+    // A statistic undefined for 4 of the 24 orderings of 4 units and extreme
+    // for 2 of the others (the identity among them): p = 2 / 20, not 2 / 24.
+    SeededRandom random(1);
+    int calls = 0;
+    const PermutationTest test = permutation_test(4, 1.0, 100, random, [&](const std::vector<std::size_t>& order) {
+        ++calls;
+        if (order[0] == 3) return order[1] < 2 ? NAN : 0.0;  // 6 orderings start with 3: 4 undefined
+        return order == std::vector<std::size_t>{0, 1, 2, 3} || order == std::vector<std::size_t>{1, 0, 2, 3}
+                   ? 1.0
+                   : 0.5;
+    });
+    CHECK(calls == 24);
+    CHECK(test.exact);
+    CHECK(test.permutations == 24);
+    CHECK(test.p_value == 2.0 / 20.0);
 }
 
 TEST_CASE("an interval that every resample gives as one point is flagged degenerate") {
@@ -436,6 +456,10 @@ TEST_CASE("Gehan's scores order censored runs after every observed one and only 
     CHECK(gehan_scores({1.5, 99.0, 3.5, 3.5}, {false, true, false, false}) == scores);
     // Two censored runs are not ordered between themselves.
     CHECK(gehan_scores({2.0, 9.0, 8.0}, {false, true, true}) == std::vector<double>{-2, 1, 1});
+    // A run that converged at the time another was last seen unconverged
+    // came first (an event at t before a censoring at t).
+    CHECK(gehan_scores({4.0, 4.0}, {false, true}) == std::vector<double>{-1, 1});
+    CHECK(gehan_scores({4.0, 4.0}, {false, false}) == std::vector<double>{0, 0});
 }
 
 TEST_CASE("a censored run's placeholder does not move its cell in the convergence ranking") {

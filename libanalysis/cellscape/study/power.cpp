@@ -179,6 +179,9 @@ double VarianceComponents::noise_ratio() const {
 }
 
 std::pair<double, double> VarianceComponents::noise_ratio_interval(double level) const {
+    // No noise within cells at all (every seed of a cell agrees once the
+    // seeds' shared effects are out) while the cells differ: exactly 0.
+    if (within == 0 && between > 0) return {0.0, 0.0};
     if (!std::isfinite(f_statistic) || !(between_degrees > 0) || !(within_degrees > 0) || !(n0 > 0))
         return {NAN, NAN};
     const double tail = (1.0 - level) / 2.0;

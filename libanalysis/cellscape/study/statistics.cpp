@@ -189,8 +189,10 @@ std::vector<double> gehan_scores(const std::vector<double>& times, const std::ve
     for (std::size_t i = 0; i < times.size(); ++i)
         for (std::size_t j = 0; j < times.size(); ++j) {
             if (i == j) continue;
-            if (!censored[j] && times[j] < times[i]) scores[i] += 1;  // j certainly faster than i
-            if (!censored[i] && times[i] < times[j]) scores[i] -= 1;  // i certainly faster than j
+            // j certainly faster than i: j converged before i did, or (i
+            // censored) by the time i was last seen not to have converged.
+            if (!censored[j] && (times[j] < times[i] || (censored[i] && times[j] <= times[i]))) scores[i] += 1;
+            if (!censored[i] && (times[i] < times[j] || (censored[j] && times[i] <= times[j]))) scores[i] -= 1;
         }
     return scores;
 }
@@ -208,21 +210,29 @@ PermutationTest permutation_test(std::size_t n, double observed, int64_t permuta
     int64_t orderings = 1;
     for (std::size_t k = 2; k <= n && orderings <= std::max(exact_permutation_limit, permutations); ++k)
         orderings *= static_cast<int64_t>(k);
+    // An ordering whose statistic is undefined (e.g. a partial correlation
+    // whose shuffled predictor the control explains completely) is no draw
+    // from the null of a defined statistic: it counts in neither the
+    // numerator nor the denominator.
+    int64_t as_extreme = 0, defined = 0;
+    auto count = [&](double value) {
+        if (!std::isfinite(value)) return;
+        ++defined;
+        as_extreme += extreme(value);
+    };
     if (orderings <= std::max(exact_permutation_limit, permutations)) {
-        int64_t as_extreme = 0;
-        do as_extreme += extreme(statistic(order));
+        do count(statistic(order));
         while (std::next_permutation(order.begin(), order.end()));
-        test.p_value = static_cast<double>(as_extreme) / static_cast<double>(orderings);
+        test.p_value = defined > 0 ? static_cast<double>(as_extreme) / static_cast<double>(defined) : NAN;
         test.permutations = orderings;
         test.exact = true;
         return test;
     }
-    int64_t as_extreme = 0;
     for (int64_t p = 0; p < permutations; ++p) {
         for (std::size_t i = n; i > 1; i -= 1) std::swap(order[i - 1], order[random.below(i)]);
-        as_extreme += extreme(statistic(order));
+        count(statistic(order));
     }
-    test.p_value = static_cast<double>(as_extreme + 1) / static_cast<double>(permutations + 1);
+    test.p_value = static_cast<double>(as_extreme + 1) / static_cast<double>(defined + 1);
     test.permutations = permutations;
     return test;
 }

@@ -61,10 +61,11 @@ double partial_spearman(const std::vector<double>& x, const std::vector<double>&
 // Gehan's scores of right-censored times (Gehan 1965): for each run, the
 // number of runs it certainly took longer than, less the number certainly
 // longer than it. Run j certainly took less time than run i when j was
-// observed (censored[j] false) and times[j] < times[i]; a censored run's
-// time is where observation ended, or any value above every observed time
-// it could not yet have reached (a study's horizon plus one step). Two
-// censored runs are not ordered. Only the order of the times enters, so
+// observed (censored[j] false) and times[j] < times[i], or times[j] <=
+// times[i] for a censored i (an event at t comes before a censoring at t);
+// a censored run's time is where observation ended, or any value above
+// every observed time it could not yet have reached (a study's horizon
+// plus one step). Two censored runs are not ordered. Only the order of the times enters, so
 // moving a censored run's placeholder moves no score.
 std::vector<double> gehan_scores(const std::vector<double>& times, const std::vector<bool>& censored);
 
@@ -110,8 +111,10 @@ Association association_estimate(const std::vector<std::vector<double>>& replica
 // `statistic(order)` is the statistic with the units in `order` (a
 // permutation of 0..n-1; the identity gives the observed value). All n!
 // orderings when n! <= max(exact_permutation_limit, permutations),
-// otherwise `permutations` uniformly drawn ones from `random`. A NaN
-// statistic of an ordering counts as not extreme.
+// otherwise `permutations` uniformly drawn ones from `random`. An
+// ordering with a NaN statistic is left out of the count altogether: exact
+// p = extreme / defined orderings, sampled p = (1 + extreme) / (1 +
+// defined draws).
 struct PermutationTest {
     double p_value = NAN;
     int64_t permutations = 0;

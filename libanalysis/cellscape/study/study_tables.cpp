@@ -468,9 +468,12 @@ void power_and_equivalence(StudyAssociationRow& row, const AssociationInputs& in
     if (design.predictor.size() < 3) {
         row.power_note = "too few cells";
     } else if (!std::isfinite(row.association.rho)) {
-        row.power_note = row.controlling.empty() ? "rho undefined: the cells' means do not vary"
-                                                 : "rho undefined: the control explains the predictor (or the metric) "
-                                                   "completely";
+        if (!varies(design.predictor))
+            row.power_note = "rho undefined: the predictor takes one value over the cells with a value";
+        else if (!row.controlling.empty())
+            row.power_note = "rho undefined: the control explains the predictor (or the metric) completely";
+        else
+            row.power_note = "rho undefined: the cells' means do not vary";
     } else if (std::isnan(row.noise_ratio)) {
         row.power_note = "noise unknown (one seed per cell)";
     } else if (std::isinf(row.noise_ratio)) {
@@ -899,20 +902,26 @@ std::string permutations_text(const std::vector<Row>& rows) {
 // The Holm families of an association table, in words.
 std::string families_text(const std::vector<StudyAssociationRow>& associations) {
     std::map<std::string, int64_t> sizes;
-    int64_t duplicates = 0;
+    int64_t depth_duplicates = 0, constant_controls = 0;
     for (const StudyAssociationRow& row : associations) {
         sizes[row.family] = row.family_size;
-        duplicates += !row.duplicate_of.empty();
+        if (row.duplicate_of.empty()) continue;
+        (row.controlling.empty() ? depth_duplicates : constant_controls) += 1;
     }
     std::vector<std::string> parts;
     for (const auto& [family, size] : sizes)
         parts.push_back(family == "trained" ? fmt::format("the trained metrics' m = {} tests", size)
                                             : fmt::format("the {}' m = {} tests among themselves", family, size));
     std::string text = fmt::format("{}", fmt::join(parts, " and "));
-    if (duplicates > 0)
-        text += fmt::format(" ({} depth rows repeat their width rows, the cells' width and depth ranks coinciding, and "
-                            "are counted once)",
-                            duplicates);
+    std::vector<std::string> repeats;
+    if (depth_duplicates > 0)
+        repeats.push_back(fmt::format("{} depth rows repeat their width rows, the cells' width and depth ranks "
+                                      "coinciding",
+                                      depth_duplicates));
+    if (constant_controls > 0)
+        repeats.push_back(fmt::format("{} partial rows repeat their plain rows, the control being constant",
+                                      constant_controls));
+    if (!repeats.empty()) text += fmt::format(" ({}; each counted once)", fmt::join(repeats, "; "));
     return text;
 }
 
