@@ -98,6 +98,28 @@ TEST_CASE("mediation reports none where the mediator is unrelated to the outcome
     CHECK(none.high > 0);
 }
 
+TEST_CASE("the proportion mediated has an interval only where the total's excludes 0") {
+    // Full mediation over 400 cells: the total is far from 0, so the
+    // proportion a b / c gets the bootstrap's interval, which holds the
+    // estimate and lies inside (0, 1.5) (the population value is 0.73).
+    const Model full{1.0, 1.0, 0.0, 1.0, 3};
+    const Mediation mediated = mediate(full.draw(400, 21), bootstrap(5));
+    CHECK(mediated.total_low > 0);
+    CHECK(mediated.proportion_low < mediated.proportion);
+    CHECK(mediated.proportion < mediated.proportion_high);
+    CHECK(mediated.proportion_low > 0);
+    CHECK(mediated.proportion_high < 1.5);
+    CHECK(mediated.dropped == 0);
+    // X unrelated to Y (no total association): a ratio over a total that may
+    // be 0 gets no interval, though the estimate is printed.
+    const Model none{0.0, 1.0, 0.0, 1.0, 3};
+    const Mediation unrelated = mediate(none.draw(400, 22), bootstrap(6));
+    CHECK(unrelated.total_low < 0);
+    CHECK(unrelated.total_high > 0);
+    CHECK(std::isnan(unrelated.proportion_low));
+    CHECK(std::isnan(unrelated.proportion_high));
+}
+
 TEST_CASE("mediation needs four cells and leaves out incomplete replicates") {
     std::vector<MediationCell> cells{{1, {1, NAN}, {3, 4}}, {2, {2}, {2}}, {3, {3}, {1}}};
     const Mediation few = mediate(cells, bootstrap(4));
