@@ -2,7 +2,8 @@
 #   include/cellscape/...             the public headers, and cellscape/cellscape.hpp
 #   lib/libcellscape_*.a
 #   lib/cmake/cellscape/              cellscape-config.cmake (find_package),
-#                                     the exported targets
+#                                     the exported targets, and the LibTorch
+#                                     pin it shares with cmake/torch.cmake
 # A consumer writes find_package(cellscape REQUIRED) and links
 # cellscape::cellscape (docs/library.md).
 include(CMakePackageConfigHelpers)
@@ -32,4 +33,5 @@ write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/cellscape-config-ve
                                  COMPATIBILITY SameMinorVersion)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/cellscape-config.cmake
               ${CMAKE_CURRENT_BINARY_DIR}/cellscape-config-version.cmake
+              ${CMAKE_CURRENT_LIST_DIR}/cellscape-torch-pin.cmake
         DESTINATION ${cellscape_package_dir})

@@ -1,7 +1,8 @@
 # Finding LibTorch: by default the one inside the project's PyTorch
 # (CELLSCAPE_PYTHON, the .venv that scripts/install-deps.sh makes), a CUDA
 # build that also runs on machines without a GPU. A LibTorch named through
-# CMAKE_PREFIX_PATH or Torch_DIR comes first (docs/gpu.md).
+# CMAKE_PREFIX_PATH or Torch_DIR comes first (docs/gpu.md). All of LibTorch's
+# libraries come from the package found, or the configuration stops.
 
 if(NOT Torch_DIR AND EXISTS ${CELLSCAPE_PYTHON})
   execute_process(
@@ -24,10 +25,19 @@ if(NOT DEFINED TORCH_CUDA_ARCH_LIST AND NOT DEFINED ENV{TORCH_CUDA_ARCH_LIST})
   set(TORCH_CUDA_ARCH_LIST "8.0;9.0")
 endif()
 
+# Every LibTorch library from the one package found (cellscape-torch-pin.cmake):
+# TorchConfig's find_library calls would take another LibTorch's files in the
+# system's directories (Debian's python3-torch) before the package's own.
+include(${CMAKE_CURRENT_LIST_DIR}/cellscape-torch-pin.cmake)
+cellscape_torch_pin()
 find_package(Torch REQUIRED)
 if(NOT Torch_DIR)
   message(FATAL_ERROR "LibTorch not found: run scripts/install-deps.sh (it makes .venv with PyTorch), "
                       "or point CMAKE_PREFIX_PATH at a LibTorch")
+endif()
+cellscape_torch_stray(cellscape_torch_stray)
+if(cellscape_torch_stray)
+  message(FATAL_ERROR "${cellscape_torch_stray}")
 endif()
 
 # Whether this LibTorch carries its CUDA libraries; `cellscape info` reports
