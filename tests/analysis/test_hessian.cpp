@@ -416,7 +416,7 @@ TEST_CASE("an Objective from a training checkpoint, with named groups, written t
     const auto report = analyse_hessian(objective, hessian);
     write_hessian_file(dir / "hessian.h5", objective, report, "test");
     const Hdf5File file(dir / "hessian.h5", Hdf5File::Mode::read);
-    require_format(file, hessian_format);
+    require_format(file, hessian_format, hessian_format_version);
     CHECK(file.read("eigenvalues").size(0) == 2);
     CHECK(file.string_attribute("/", "model_source") == "checkpoint:" + source.checkpoint);
     CHECK(file.int_attribute("/", "parameter_count") == 650);

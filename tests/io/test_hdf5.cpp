@@ -76,7 +76,7 @@ TEST_CASE("files that are missing, not HDF5, or of another format get clear erro
 
     const auto plain = dir / "plain.h5";
     { Hdf5File(plain, Hdf5File::Mode::create).write("x", torch::ones({1})); }
-    CHECK_THROWS_WITH(require_format(Hdf5File(plain, Hdf5File::Mode::read), "cellscape-checkpoint"),
+    CHECK_THROWS_WITH(require_format(Hdf5File(plain, Hdf5File::Mode::read), "cellscape-checkpoint", 1),
                       Contains("not a cellscape file"));
     const auto surface = dir / "surface.h5";
     {
@@ -84,10 +84,30 @@ TEST_CASE("files that are missing, not HDF5, or of another format get clear erro
         write_standard_attributes(file, "cellscape-surface", 1, "cellscape surface ...");
     }
     const Hdf5File file(surface, Hdf5File::Mode::read);
-    CHECK_THROWS_WITH(require_format(file, "cellscape-checkpoint"), Contains("is a cellscape-surface file, not a "
-                                                                             "cellscape-checkpoint"));
+    CHECK_THROWS_WITH(require_format(file, "cellscape-checkpoint", 1), Contains("is a cellscape-surface file, not a "
+                                                                                "cellscape-checkpoint"));
+    CHECK_NOTHROW(require_format(file, "cellscape-surface", 1));
     CHECK(file.string_attribute("/", "command") == "cellscape surface ...");
     CHECK(file.string_attribute("/", "created").size() == 20);  // 2026-11-27T22:53:00Z
+}
+
+TEST_CASE("a file of a format version this build does not write is refused, naming both versions") {
+    const TemporaryDirectory dir;
+    auto written = [&](const std::string& name, int64_t version) {
+        const auto path = dir / name;
+        Hdf5File file(path, Hdf5File::Mode::create);
+        write_standard_attributes(file, "cellscape-proxies", version, "cellscape proxies ...");
+        return path;
+    };
+    const auto newer = written("newer.h5", 99);
+    CHECK_THROWS_WITH(require_format(Hdf5File(newer, Hdf5File::Mode::read), "cellscape-proxies", 2),
+                      Contains("format version 99, newer than this cellscape") && Contains("(at most 2)"));
+    const auto zero = written("zero.h5", 0);
+    CHECK_THROWS_WITH(require_format(Hdf5File(zero, Hdf5File::Mode::read), "cellscape-proxies", 2),
+                      Contains("format version 0, which no cellscape writes"));
+    const auto current = written("current.h5", 2), older = written("older.h5", 1);
+    CHECK_NOTHROW(require_format(Hdf5File(current, Hdf5File::Mode::read), "cellscape-proxies", 2));
+    CHECK_NOTHROW(require_format(Hdf5File(older, Hdf5File::Mode::read), "cellscape-proxies", 2));
 }
 
 TEST_CASE("HDF5's error printing is off only while cellscape reads and writes") {

@@ -84,7 +84,7 @@ NamedTensors read_direction(const Hdf5File& file, const std::string& group, cons
 
 NamedTensors hessian_direction(const std::filesystem::path& hessian_file, int64_t index, const NamedTensors& weights) {
     const Hdf5File file(hessian_file, Hdf5File::Mode::read);
-    require_format(file, hessian_format);
+    require_format(file, hessian_format, hessian_format_version);
     const std::string group = fmt::format("eigenvectors/{}", index);
     if (!file.contains(group))
         throw Error(fmt::format("{} has no eigenvector {}: compute at least {} top eigenvalues with their eigenvectors",

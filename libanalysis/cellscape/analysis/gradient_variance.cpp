@@ -106,7 +106,7 @@ void write_gradient_variance_file(const std::filesystem::path& path, const std::
         throw Error(fmt::format("internal: a gradient variance file of {} results for {} models", results.size(),
                                 sources.size()));
     write_hdf5_atomically(path, [&](Hdf5File& file) {
-        write_standard_attributes(file, gradient_variance_format, 1, record);
+        write_standard_attributes(file, gradient_variance_format, gradient_variance_format_version, record);
         provenance.write_to(file);
         file.set_attribute("/", "models", nlohmann::json(sources).dump());
         file.set_attribute("/", "tensor_names", nlohmann::json(results.front().tensor_names).dump());

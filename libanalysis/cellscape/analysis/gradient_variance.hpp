@@ -17,6 +17,7 @@
 namespace cellscape {
 
 inline constexpr const char* gradient_variance_format = "cellscape-gradvar";
+inline constexpr int64_t gradient_variance_format_version = 1;
 
 struct GradientVariance {
     int64_t batches = 0, batch_size = 0;

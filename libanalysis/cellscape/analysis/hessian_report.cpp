@@ -133,7 +133,7 @@ void write_parts(Hdf5File& file, const HessianReport& report) {
 void write_hessian_file(const std::filesystem::path& path, const Objective& objective, const HessianReport& report,
                         const OutputRecord& record) {
     write_hdf5_atomically(path, [&](Hdf5File& file) {
-        write_standard_attributes(file, hessian_format, 1, record);
+        write_standard_attributes(file, hessian_format, hessian_format_version, record);
         objective.provenance().write_to(file);
         file.set_attribute("/", "loss", report.at_weights.loss);
         file.set_attribute("/", "accuracy", report.at_weights.accuracy);

@@ -13,6 +13,7 @@
 namespace cellscape {
 
 inline constexpr const char* hessian_format = "cellscape-hessian";
+inline constexpr int64_t hessian_format_version = 1;
 
 struct HessianRequest {
     EigenOptions top;        // count 0: skip

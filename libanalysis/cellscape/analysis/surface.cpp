@@ -156,7 +156,7 @@ void write_direction(Hdf5File& file, const std::string& group, const NamedTensor
 void write_slice_file(Hdf5File& file, const SurfaceObjectives& objectives, const SurfaceSlice& slice,
                       const SurfaceRequest& request, const nlohmann::ordered_json& description,
                       const SurfaceValues& values, const OutputRecord& record) {
-    write_standard_attributes(file, surface_format, 1, record);
+    write_standard_attributes(file, surface_format, surface_format_version, record);
     const Objective& first = *objectives.evaluations.front().second;
     first.provenance().write_to(file);
     std::vector<std::string> evaluation_names;
@@ -325,7 +325,7 @@ SurfaceSlice make_surface_slice(const Objective& objective, const DirectionReque
             break;
         case DirectionSource::surface: {
             const Hdf5File file(request.file, Hdf5File::Mode::read);
-            require_format(file, surface_format);
+            require_format(file, surface_format, surface_format_version);
             slice.x_direction = read_direction(file, "xdirection", slice.origin);
             if (two_dimensional) {
                 if (!file.contains("ydirection"))
@@ -468,7 +468,7 @@ public:
         }
         try {
             const Hdf5File existing(slice_, Hdf5File::Mode::read);
-            require_format(existing, surface_format);
+            require_format(existing, surface_format, surface_format_version);
             if (existing.string_attribute("/", "slice_key") != key_ || existing.string_attribute("/", "shard") != shard_)
                 throw Error(fmt::format("{} is an unfinished surface with other settings (model, data, directions, "
                                         "grid, evaluations or shard); rerun with the settings it was started with, or "
@@ -525,7 +525,7 @@ public:
     bool is_finished_file(const std::filesystem::path& file) const {
         try {
             const Hdf5File existing(file, Hdf5File::Mode::read);
-            require_format(existing, surface_format);
+            require_format(existing, surface_format, surface_format_version);
             return existing.int_attribute("/", "complete") == 1 && existing.string_attribute("/", "slice_key") == key_ &&
                    existing.string_attribute("/", "shard") == shard_;
         } catch (const Hdf5Error&) {
@@ -646,7 +646,7 @@ void merge_surface_shards(const std::filesystem::path& out, const std::vector<st
     double seconds = 0;  // the shards' compute_seconds, summed (NaN when one lacks it)
     for (const auto& path : shards) {
         const Hdf5File shard(path, Hdf5File::Mode::read);
-        require_format(shard, surface_format);
+        require_format(shard, surface_format, surface_format_version);
         seconds += shard.has_attribute("/", "compute_seconds") ? shard.double_attribute("/", "compute_seconds") : NAN;
         if (shard.int_attribute("/", "complete") != 1)
             throw Error(fmt::format("{} is not a finished shard; rerun its command to complete it", path.string()));
@@ -711,7 +711,7 @@ void merge_surface_shards(const std::filesystem::path& out, const std::vector<st
 }
 
 SurfaceBasin read_surface_basin(const Hdf5File& file, double level) {
-    require_format(file, surface_format);
+    require_format(file, surface_format, surface_format_version);
     const std::vector<std::string> splits = split(file.string_attribute("/", "evaluations"), ',');
     SurfaceBasin basin;
     basin.split = std::find(splits.begin(), splits.end(), "test") != splits.end() ? "test" : splits.front();

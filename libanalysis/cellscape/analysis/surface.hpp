@@ -23,6 +23,7 @@
 namespace cellscape {
 
 inline constexpr const char* surface_format = "cellscape-surface";
+inline constexpr int64_t surface_format_version = 1;
 
 // One grid axis, from a MIN:MAX:NUM spec: NUM evenly spaced coordinates from
 // MIN to MAX inclusive (NUM=1 needs MIN=MAX).

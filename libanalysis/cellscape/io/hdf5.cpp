@@ -478,13 +478,28 @@ void write_standard_attributes(Hdf5File& file, const std::string& format, int64_
     file.set_attribute("/", "created", std::string(created));
 }
 
-void require_format(const Hdf5File& file, const std::string& format) {
+void require_format(const Hdf5File& file, const std::string& format, int64_t newest_version) {
     if (!file.has_attribute("/", "format"))
         throw Hdf5Error(fmt::format("{} is an HDF5 file but not a cellscape file (no 'format' attribute); expected a {}",
                                     file.path().string(), format));
     const std::string actual = file.string_attribute("/", "format");
     if (actual != format)
         throw Hdf5Error(fmt::format("{} is a {} file, not a {}", file.path().string(), actual, format));
+    if (!file.has_attribute("/", "format_version"))
+        throw Hdf5Error(fmt::format("{} is a {} file without its 'format_version': it is damaged; make it again",
+                                    file.path().string(), format));
+    const int64_t found = file.int_attribute("/", "format_version");
+    if (found < 1)
+        throw Hdf5Error(fmt::format("{} is a {} file of format version {}, which no cellscape writes: it is damaged; "
+                                    "make it again",
+                                    file.path().string(), format, found));
+    if (found > newest_version)
+        throw Hdf5Error(fmt::format("{} is a {} file of format version {}, newer than this cellscape {} reads (at most "
+                                    "{}): read it with the cellscape that wrote it ({}) or a newer one",
+                                    file.path().string(), format, found, version, newest_version,
+                                    file.has_attribute("/", "cellscape_version")
+                                        ? file.string_attribute("/", "cellscape_version")
+                                        : std::string("its version is not recorded")));
 }
 
 }  // namespace cellscape

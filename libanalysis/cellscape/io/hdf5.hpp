@@ -100,7 +100,9 @@ struct OutputRecord {
 void write_standard_attributes(Hdf5File& file, const std::string& format, int64_t format_version,
                                const OutputRecord& record);
 
-// Throws Hdf5Error unless `file` is a cellscape file of `format` (naming what it is instead).
-void require_format(const Hdf5File& file, const std::string& format);
+// Throws Hdf5Error unless `file` is a cellscape file of `format` (naming what
+// it is instead) whose format_version is between 1 and `newest_version`, the
+// newest this build writes (a newer file may hold what this build misreads).
+void require_format(const Hdf5File& file, const std::string& format, int64_t newest_version);
 
 }  // namespace cellscape

@@ -149,12 +149,7 @@ void write_checkpoint(const std::filesystem::path& path, const TrainingState& st
 
 TrainingState read_checkpoint(const std::filesystem::path& path) {
     const Hdf5File file(path, Hdf5File::Mode::read);
-    require_format(file, checkpoint_format);
-    const int64_t version = file.int_attribute("/", "format_version");
-    if (version > checkpoint_format_version)
-        throw Error(fmt::format("{} is a checkpoint of format version {}, newer than this cellscape reads ({}); "
-                                "update cellscape",
-                                path.string(), version, checkpoint_format_version));
+    require_format(file, checkpoint_format, checkpoint_format_version);
     TrainingState state;
     try {
         state.cell_name = file.string_attribute("/", "cell_name");
