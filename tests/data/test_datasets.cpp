@@ -12,6 +12,7 @@
 #include "cellscape/detail/dataset_readers.hpp"
 #include "cellscape/io/hdf5.hpp"
 #include "support/temporary_directory.hpp"
+#include "support/toy_dataset.hpp"
 #include "cellscape/util/error.hpp"
 
 using namespace cellscape;
@@ -160,6 +161,23 @@ TEST_CASE("an HDF5 dataset with x, y and an optional test split") {
     }
     CHECK_THROWS_WITH(load_dataset({"h5:" + (dir / "no-y.h5").string(), 0, 0, 0, false}), Contains("no dataset 'y'"));
     CHECK_THROWS_WITH(load_dataset({"mnist", 0, 0, 0, false}), Contains("unknown dataset 'mnist'"));
+}
+
+TEST_CASE("an HDF5 dataset holding a NaN or infinite pixel is refused when read, naming the sample") {
+    const TemporaryDirectory dir;
+    const auto path = dir / "data.h5";
+    torch::Tensor x = torch::zeros({5, 1, 2, 2});
+    x[3][0][1][0] = NAN;
+    x[4][0][0][0] = INFINITY;
+    {
+        Hdf5File file(path, Hdf5File::Mode::create);
+        file.write("x", x);
+        file.write("y", torch::zeros({5}, torch::kInt64));
+    }
+    CHECK_THROWS_WITH(load_dataset({"h5:" + path.string(), 0, 0, 0, false}),
+                      Contains("'x' holds 2 NaN or infinite values (the first in sample 3)"));
+    CHECK_THROWS_WITH(load_dataset({"h5:" + write_toy_dataset(dir, true).string(), 0, 0, 0, true}),
+                      Contains("'x' holds 1 NaN or infinite values (the first in sample 0)"));
 }
 
 TEST_CASE("seeded subsets and per-channel normalization") {

@@ -126,6 +126,13 @@ SourceData read_source(const std::string& spec) {
                 throw Error(fmt::format("{}: '{}' must be a 1-D integer dataset of labels", argument, y));
             set.labels = set.labels.to(torch::kInt64);
             if (set.images.size(0) == 0) throw Error(fmt::format("{}: '{}' holds no samples", argument, x));
+            // A NaN pixel would make every score of a batch that holds it NaN, long after loading.
+            if (set.images.is_floating_point() && !torch::isfinite(set.images).all().item<bool>())
+                throw Error(fmt::format("{}: '{}' holds {} NaN or infinite values (the first in sample {}); every "
+                                        "image must be finite: mend or leave out those samples",
+                                        argument, x, (~torch::isfinite(set.images)).sum().item<int64_t>(),
+                                        (~torch::isfinite(set.images)).reshape({set.images.size(0), -1})
+                                            .any(1).nonzero().min().item<int64_t>()));
             // The labels decide the classifier's size: a label of 10^9 is damage, not a billion classes.
             const int64_t lowest = set.labels.numel() ? set.labels.min().item<int64_t>() : 0;
             const int64_t highest = set.labels.numel() ? set.labels.max().item<int64_t>() : 0;
@@ -218,6 +225,14 @@ std::string hash_indices(const torch::Tensor& indices) {
     Fnv1a hash;
     hash.add(data.data_ptr<int64_t>(), static_cast<std::size_t>(data.numel()) * sizeof(int64_t));
     return hash.hex();
+}
+
+std::pair<int64_t, int64_t> split_sizes(const std::string& spec) {
+    const std::string kind = spec.substr(0, spec.find(':'));
+    if (kind == "fashion-mnist") return {60000, 10000};
+    if (kind == "cifar10" || kind == "cifar100") return {50000, 10000};
+    const Dataset whole = load_dataset({spec, 0, 0, 0, false});
+    return {whole.train.size(), whole.test.size()};
 }
 
 Dataset load_dataset(const DatasetOptions& options) {

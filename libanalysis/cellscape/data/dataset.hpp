@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace cellscape {
@@ -41,6 +42,11 @@ struct DatasetOptions {
 };
 
 Dataset load_dataset(const DatasetOptions& options);
+
+// The whole training and test splits' sizes of a dataset `spec`: the
+// published ones for Fashion-MNIST (60000, 10000) and CIFAR-10/100
+// (50000, 10000), known without their files; an h5: file's read from it.
+std::pair<int64_t, int64_t> split_sizes(const std::string& spec);
 
 // Seeded choice of `count` of `total` indices, sorted; all of them when count is 0.
 torch::Tensor choose_subset(int64_t total, int64_t count, uint64_t seed, const std::string& setting);
