@@ -49,6 +49,10 @@ ObjectiveOptions ObjectiveFlags::resolve() const {
     if (source.torchscript_as_saved && source.torchscript.empty())
         throw Error("--torchscript-as-saved applies to a --torchscript model; a --checkpoint always runs cellscape's "
                     "DARTS network: drop the flag");
+    if (!source.checkpoint.empty() && !source.data.empty())
+        throw Error(fmt::format("--data {} applies to a --torchscript model; a --checkpoint is evaluated on its run's "
+                                "data, or on --dataset h5:{} to use that file instead",
+                                source.data, source.data));
     if (!source.torchscript.empty() && source.data.empty() == source.dataset.empty())
         throw Error("with --torchscript, give the data as --data FILE.h5 (x, y used as stored) or --dataset SPEC");
     ObjectiveOptions resolved = options;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "cellscape/io/paths.hpp"
 #include "cellscape/nn/network.hpp"
 #include "cellscape/util/error.hpp"
 
@@ -9,8 +10,13 @@ namespace cellscape {
 
 ModuleModel::ModuleModel(std::shared_ptr<torch::nn::Module> module,
                          std::function<torch::Tensor(const torch::Tensor&)> forward,
-                         std::vector<std::pair<std::string, std::string>> groups, bool observed)
-    : module_(std::move(module)), forward_(std::move(forward)), groups_(std::move(groups)), observed_(observed) {}
+                         std::vector<std::pair<std::string, std::string>> groups, bool observed,
+                         std::function<void(torch::MemoryFormat)> set_layout)
+    : set_layout_(std::move(set_layout)),
+      module_(std::move(module)),
+      forward_(std::move(forward)),
+      groups_(std::move(groups)),
+      observed_(observed) {}
 
 std::string ModuleModel::hidden() const {
     if (observed_) return "";
@@ -18,7 +24,22 @@ std::string ModuleModel::hidden() const {
            "save it as TorchScript and load that";
 }
 
+namespace {
+
+// A NaN weight would make every score of the model NaN: refused when loaded,
+// as a checkpoint's are.
+void require_finite(const NamedTensors& tensors, const std::string& kind, const std::string& path) {
+    for (const auto& [name, tensor] : tensors)
+        if (tensor.is_floating_point() && !torch::isfinite(tensor).all().item<bool>())
+            throw Error(fmt::format("the TorchScript module {}: {} '{}' holds NaN or infinite values; the model is "
+                                    "unusable: save it again from finite weights",
+                                    path, kind, name));
+}
+
+}  // namespace
+
 ScriptModel::ScriptModel(const std::string& path, bool fast_operators) : path_(path) {
+    check_input_file(path, "torchscript");  // a FIFO would block torch::jit::load forever
     try {
         module_ = torch::jit::load(path, torch::kCPU);
     } catch (const c10::Error& error) {
@@ -26,8 +47,17 @@ ScriptModel::ScriptModel(const std::string& path, bool fast_operators) : path_(p
                                 "torch.jit.script(model).save(path) or torch.jit.trace): {}",
                                 path, error.what_without_backtrace()));
     }
+    require_finite(named_parameters(), "parameter", path);
+    require_finite(named_buffers(), "buffer", path);
     if (fast_operators) rewrite_ = nn::use_fast_operators(module_);
     observation_ = nn::add_observation_points(module_);
+}
+
+std::string ScriptModel::parameters_missing() {
+    if (!named_parameters().empty()) return "";
+    return fmt::format("the TorchScript module {} has no parameters (a module made by torch.jit.freeze holds its "
+                       "weights as constants: save it before freezing)",
+                       path_);
 }
 
 std::string ScriptModel::rectifier_inputs_hidden() const {
@@ -85,7 +115,7 @@ std::unique_ptr<Model> darts_model(nn::DartsNetwork network) {
     };
     return std::make_unique<ModuleModel>(
         network.ptr(), [network](const torch::Tensor& x) mutable { return network->forward(x); }, groups,
-        /*observed=*/true);
+        /*observed=*/true, [network](torch::MemoryFormat format) mutable { network->set_memory_format(format); });
 }
 
 std::unique_ptr<Model> model_from_checkpoint(const TrainingState& state, const std::string& origin) {

@@ -33,6 +33,14 @@ public:
     // and linear layer's output: "" when they do, else why not, for an error.
     virtual std::string rectifier_inputs_hidden() const = 0;
     virtual std::string layer_outputs_hidden() const = 0;
+    // "" when the model has parameters, else a sentence saying why it has
+    // none and what would give it some (for an error).
+    // The layout of the activations the forward pass computes in (a model
+    // that has no choice ignores it): the same function, rounded differently.
+    virtual void set_memory_format(torch::MemoryFormat) {}
+    virtual std::string parameters_missing() {
+        return named_parameters().empty() ? "the model has no parameters" : "";
+    }
 };
 
 // A LibTorch module with its forward function.
@@ -41,7 +49,8 @@ public:
     // `observed`: the module shows its layers to a ForwardObserver (cellscape's DARTS network does).
     ModuleModel(std::shared_ptr<torch::nn::Module> module,
                 std::function<torch::Tensor(const torch::Tensor&)> forward,
-                std::vector<std::pair<std::string, std::string>> groups = {}, bool observed = false);
+                std::vector<std::pair<std::string, std::string>> groups = {}, bool observed = false,
+                std::function<void(torch::MemoryFormat)> set_layout = {});
     torch::Tensor forward(const torch::Tensor& inputs) override { return forward_(inputs); }
     NamedTensors named_parameters() override { return named_parameters_of(*module_); }
     NamedTensors named_buffers() override { return named_buffers_of(*module_); }
@@ -50,9 +59,13 @@ public:
     std::vector<std::pair<std::string, std::string>> parameter_groups() const override { return groups_; }
     std::string rectifier_inputs_hidden() const override { return hidden(); }
     std::string layer_outputs_hidden() const override { return hidden(); }
+    void set_memory_format(torch::MemoryFormat format) override {
+        if (set_layout_) set_layout_(format);
+    }
 
 private:
     std::string hidden() const;
+    std::function<void(torch::MemoryFormat)> set_layout_;
     std::shared_ptr<torch::nn::Module> module_;
     std::function<torch::Tensor(const torch::Tensor&)> forward_;
     std::vector<std::pair<std::string, std::string>> groups_;
@@ -77,6 +90,7 @@ public:
     const nn::ScriptRewrite& rewrite() const { return rewrite_; }
     std::string rectifier_inputs_hidden() const override;
     std::string layer_outputs_hidden() const override;
+    std::string parameters_missing() override;
 
 private:
     std::string path_;

@@ -11,6 +11,7 @@
 #include <regex>
 
 #include "cellscape/detail/autograd.hpp"
+#include "cellscape/detail/generator_states.hpp"
 #include "cellscape/io/hdf5.hpp"
 #include "cellscape/util/device.hpp"
 #include "cellscape/util/error.hpp"
@@ -169,42 +170,12 @@ Objective::Objective(std::unique_ptr<Model> model, LabelledImages evaluation_set
 
 namespace {
 
-// The states of LibTorch's default generators (the CPU's and each GPU's,
-// the ones torch::manual_seed seeds), restored when this goes out of scope:
-// rebuilding a run's initial network seeds them, and a caller's random
-// stream must not depend on having loaded a model.
-class KeepGeneratorStates {
-public:
-    KeepGeneratorStates() {
-        generators_.push_back(at::detail::getDefaultCPUGenerator());
-        if (at::hasCUDA())
-            for (int64_t i = 0; i < static_cast<int64_t>(torch::cuda::device_count()); ++i)
-                generators_.push_back(at::globalContext().defaultGenerator(
-                    at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(i))));
-        for (at::Generator& generator : generators_) {
-            const std::lock_guard<std::mutex> lock(generator.mutex());
-            states_.push_back(generator.get_state());
-        }
-    }
-    ~KeepGeneratorStates() {
-        for (std::size_t i = 0; i < generators_.size(); ++i) {
-            const std::lock_guard<std::mutex> lock(generators_[i].mutex());
-            generators_[i].set_state(states_[i]);
-        }
-    }
-    KeepGeneratorStates(const KeepGeneratorStates&) = delete;
-    KeepGeneratorStates& operator=(const KeepGeneratorStates&) = delete;
-
-private:
-    std::vector<at::Generator> generators_;
-    std::vector<at::Tensor> states_;
-};
 
 // `state` with the weights its run started from (no weights_hash to check:
 // they are the seed's, not the file's).
 TrainingState initial_state(const TrainingState& state) {
     TrainingState initial = state;
-    const KeepGeneratorStates keep;
+    const detail::KeepGeneratorStates keep;
     nn::DartsNetwork network = initial_network(state);
     initial.parameters = named_parameters_of(*network);
     initial.buffers = named_buffers_of(*network);
@@ -272,6 +243,10 @@ Objective Objective::load(const ObjectiveSource& source, const EvaluationSamples
 }
 
 void Objective::check_output(const torch::Tensor& output, const torch::Tensor& labels) const {
+    check_logits(output, labels);
+}
+
+void check_logits(const torch::Tensor& output, const torch::Tensor& labels) {
     const int64_t needed = labels.max().item<int64_t>() + 1;
     if (output.dim() != 2 || output.size(0) != labels.size(0) || output.size(1) < needed)
         throw Error(fmt::format("the model's output has shape {} for a batch of {} samples, but the labels need "

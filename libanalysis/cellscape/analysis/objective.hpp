@@ -109,6 +109,9 @@ struct LoadedModel {
 };
 LoadedModel load_model_and_samples(const ObjectiveSource& source, const EvaluationSamples& samples);
 
+// Error unless `output` is logits for `labels`: [N, C] with C above every label.
+void check_logits(const torch::Tensor& output, const torch::Tensor& labels);
+
 class Objective {
 public:
     Objective(std::unique_ptr<Model> model, LabelledImages evaluation_set, const ObjectiveOptions& options,
