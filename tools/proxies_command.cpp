@@ -1,8 +1,12 @@
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <iostream>
 #include <memory>
 
 #include "cellscape/analysis/proxies.hpp"
 #include "cellscape/util/device.hpp"
+#include "cellscape/util/error.hpp"
 #include "cellscape/util/interrupt.hpp"
 #include "commands.hpp"
 #include "objective_options.hpp"
@@ -58,6 +62,13 @@ void add_proxies_command(CLI::App& app) {
         settings.validate(loaded.samples.size());
         InterruptGuard interrupts;  // Ctrl-C: a sentence, not a dead process (nothing is saved before the end)
         const ProxyScores scores = zero_cost_proxies(*loaded.model, loaded.samples, settings, progress_sink());
+        if (scores.scores.empty()) {
+            std::vector<std::string> reasons;
+            for (const auto& [proxy, reason] : scores.refused) reasons.push_back(fmt::format("{} {}", name_of(proxy), reason));
+            throw SettingError("proxies", fmt::format("has no proxy this model gives a value for: {}; ask for another "
+                                                      "proxy or score another model",
+                                                      fmt::join(reasons, "; ")));
+        }
         if (!options->out.path.empty())
             write_proxies_file(options->out.path, scores, proxies_provenance(loaded.provenance, scores, settings),
                                command_line());

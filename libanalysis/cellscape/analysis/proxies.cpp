@@ -22,12 +22,13 @@ namespace F = torch::nn::functional;
 
 // What the reference code iterates over: the weights of nn.Conv2d and
 // nn.Linear modules, which are exactly the parameters of two or more
-// dimensions (BatchNorm's weights and every bias have one). A layer the
-// output does not reach has zero gradients (gradients_or_zeros), as there.
+// dimensions (BatchNorm's weights and every bias have one) that gradients
+// reach. A layer the output does not reach has zero gradients
+// (gradients_or_zeros), as there.
 std::vector<torch::Tensor> layer_weights(Model& model) {
     std::vector<torch::Tensor> weights;
     for (const auto& [name, parameter] : model.named_parameters())
-        if (parameter.dim() >= 2) weights.push_back(parameter);
+        if (parameter.dim() >= 2 && parameter.requires_grad()) weights.push_back(parameter);
     return weights;
 }
 
@@ -215,14 +216,54 @@ double synflow(Model& model, const Batch& batch, torch::Device device) {
     return sum_of_absolute_products(weights, gradients_or_zeros(model.forward(ones).sum(), weights, false));
 }
 
+// A proxy's value, or why it has none.
+struct Outcome {
+    double score = NAN;
+    std::string undefined;  // "" when `score` is the proxy's value
+};
+
+// The input gradient of the batch's summed outputs is zero in exact
+// arithmetic when BatchNorm on the batch's statistics feeds the classifier
+// through nothing but skips and sums (a DARTS normal cell last: every
+// sep_conv, dil_conv and preprocessing ends in BatchNorm): the summed logits
+// are then N times the sum of the classifier's biases whatever the input.
+// What autograd returns is rounding, of order eps x N x one sample's
+// gradient, and a score built on it measures that noise (it moves with the
+// thread count). It is told apart from a genuine Jacobian by its norm
+// against the input gradient of one sample's summed outputs: below
+// 100 x eps x N, a hundred times the rounding's size and far below any
+// Jacobian a network computes (of the order of that sample's, or larger).
+std::string degenerate_jacobian(Model& model, const torch::Tensor& inputs, const torch::Tensor& outputs,
+                                const torch::Tensor& jacobian) {
+    const torch::Tensor one = torch::autograd::grad({outputs[0].sum()}, {inputs}, {}, /*retain_graph=*/false)[0];
+    const double whole = jacobian.to(torch::kFloat64).norm().item<double>();
+    const double sample = one.to(torch::kFloat64).norm().item<double>();
+    const double eps = inputs.scalar_type() == torch::kFloat64 ? 2.220446049250313e-16 : 1.1920929e-07;
+    const double limit = 100 * eps * static_cast<double>(inputs.size(0));
+    (void)model;
+    if (sample == 0 && whole == 0)
+        return "not defined for this model: its outputs do not depend on its input (every input gradient is zero)";
+    if (whole < limit * sample)
+        return fmt::format("not defined for this model: the input gradient of the batch's summed outputs is {:.1e} "
+                           "of one sample's, zero up to rounding (with BatchNorm on the batch's statistics the summed "
+                           "logits do not depend on the input when the last cell's outputs are BatchNorm outputs or "
+                           "skips of them), so the score would measure rounding noise",
+                           whole / sample);
+    return "";
+}
+
 // jacob_cov: the correlation matrix of the samples' input gradients of the
 // summed outputs (numpy's corrcoef, clipped to [-1, 1]), its eigenvalues v
-// (symmetric), and -sum(log(v + k) + 1 / (v + k)), k = 1e-5.
-double jacobian_covariance(Model& model, const Batch& batch) {
+// (symmetric), and -sum(log(v + k) + 1 / (v + k)), k = 1e-5; not defined
+// where that gradient is zero up to rounding (degenerate_jacobian).
+Outcome jacobian_covariance(Model& model, const Batch& batch) {
     const torch::Tensor inputs = batch.images.detach().clone().requires_grad_(true);
     const torch::Tensor outputs = model.forward(inputs);
     const torch::Tensor jacobian =
-        torch::autograd::grad({outputs}, {inputs}, {torch::ones_like(outputs)})[0].reshape({inputs.size(0), -1});
+        torch::autograd::grad({outputs}, {inputs}, {torch::ones_like(outputs)}, /*retain_graph=*/true)[0]
+            .reshape({inputs.size(0), -1});
+    const std::string undefined = degenerate_jacobian(model, inputs, outputs, jacobian);
+    if (!undefined.empty()) return {NAN, undefined};
     const torch::Tensor rows = jacobian.to(torch::kCPU, torch::kFloat64);
     const torch::Tensor centred = rows - rows.mean(1, true);
     const torch::Tensor covariance = centred.matmul(centred.t());
@@ -238,7 +279,7 @@ double jacobian_covariance(Model& model, const Batch& batch) {
         const double v = solver.eigenvalues()[i];
         score -= std::log(v + k) + 1.0 / (v + k);
     }
-    return score;
+    return {score, ""};
 }
 
 // ZiCo: each batch's gradient of its mean loss; per layer weight, the mean
@@ -272,18 +313,29 @@ double zico(Model& model, const Batch& batch, int64_t batch_count) {
     return score;
 }
 
-double compute(Proxy proxy, Model& model, const Batch& batch, const ProxyOptions& options) {
+Outcome computed(Proxy proxy, Model& model, const Batch& batch, const ProxyOptions& options) {
     switch (proxy) {
-        case Proxy::grad_norm: return gradient_norm(model, batch);
-        case Proxy::snip: return snip(model, batch);
-        case Proxy::grasp: return grasp(model, batch);
-        case Proxy::fisher: return fisher(model, batch);
-        case Proxy::naswot: return naswot(model, batch);
-        case Proxy::synflow: return synflow(model, batch, options.device);
+        case Proxy::grad_norm: return {gradient_norm(model, batch), ""};
+        case Proxy::snip: return {snip(model, batch), ""};
+        case Proxy::grasp: return {grasp(model, batch), ""};
+        case Proxy::fisher: return {fisher(model, batch), ""};
+        case Proxy::naswot: return {naswot(model, batch), ""};
+        case Proxy::synflow: return {synflow(model, batch, options.device), ""};
         case Proxy::jacob_cov: return jacobian_covariance(model, batch);
-        case Proxy::zico: return zico(model, batch, options.zico_batches);
+        case Proxy::zico: return {zico(model, batch, options.zico_batches), ""};
     }
     throw Error("unknown proxy");
+}
+
+// The proxy's outcome; a value that is not a finite number is not one
+// (a NaN or an infinity cannot be ranked), and says so.
+Outcome compute(Proxy proxy, Model& model, const Batch& batch, const ProxyOptions& options) {
+    Outcome outcome = computed(proxy, model, batch, options);
+    if (outcome.undefined.empty() && !std::isfinite(outcome.score))
+        outcome = {NAN, fmt::format("not defined for this model and batch: the score came out {} (a log of zero or "
+                                    "a division by zero in its formula)",
+                                    outcome.score)};
+    return outcome;
 }
 
 }  // namespace
@@ -311,20 +363,36 @@ double ProxyScores::at(Proxy proxy) const {
     throw Error(fmt::format("the proxy {} was not computed", name_of(proxy)));
 }
 
+const std::string* ProxyScores::refusal(Proxy proxy) const {
+    for (const auto& [which, reason] : refused)
+        if (which == proxy) return &reason;
+    return nullptr;
+}
+
 namespace {
 
-// SettingError when a proxy asked for needs layers the model does not show.
-void require_observable(Model& model, const std::vector<Proxy>& proxies) {
-    for (const Proxy proxy : proxies) {
-        const std::string hidden = proxy == Proxy::fisher   ? model.layer_outputs_hidden()
-                                   : proxy == Proxy::naswot ? model.rectifier_inputs_hidden()
-                                                            : std::string();
-        if (!hidden.empty())
-            throw SettingError("proxies", fmt::format("names {}, which needs the model's {}, but {}; or leave {} out",
-                                                      name_of(proxy),
-                                                      proxy == Proxy::fisher ? "layer outputs" : "ReLU inputs", hidden,
-                                                      name_of(proxy)));
+// Why `proxy` cannot be computed for `model`, before any work ("" when it can).
+std::string cannot_compute(Proxy proxy, Model& model, bool has_layer_weights) {
+    if (proxy == Proxy::fisher && !model.layer_outputs_hidden().empty())
+        return "needs the model's layer outputs, but " + model.layer_outputs_hidden();
+    if (proxy == Proxy::naswot && !model.rectifier_inputs_hidden().empty())
+        return "needs the model's ReLU inputs, but " + model.rectifier_inputs_hidden();
+    const bool needs_weights = proxy != Proxy::fisher && proxy != Proxy::naswot && proxy != Proxy::jacob_cov;
+    if (needs_weights && !has_layer_weights) {
+        const std::string missing = model.parameters_missing();
+        return "needs the gradients of layer weights (parameters of two or more dimensions that require gradients), "
+               "but " + (missing.empty() ? std::string("the model has none") : missing);
     }
+    return "";
+}
+
+// Error unless one training-mode pass on the batch gives logits of shape
+// [N, C] with C above every label (a label beyond the classes, or 1-D
+// logits, would otherwise end inside LibTorch's loss).
+void require_logits(Model& model, const Batch& batch) {
+    torch::NoGradGuard no_grad;
+    model.set_training(true);
+    check_logits(model.forward(batch.images), batch.labels);
 }
 
 }  // namespace
@@ -332,25 +400,38 @@ void require_observable(Model& model, const std::vector<Proxy>& proxies) {
 ProxyScores zero_cost_proxies(Model& model, const LabelledImages& samples, const ProxyOptions& options,
                               ProgressSink* progress) {
     options.validate(samples.size());
-    require_observable(model, options.proxies);
     const auto start = std::chrono::steady_clock::now();
     const torch::ScalarType dtype = scalar_type_of(options.dtype);
     model.to(options.device, dtype);
+    // Contiguous, not channels-last: BatchNorm's batch statistics in
+    // channels-last float32 are ~100x less exact (batch-mean error 2.4e-5
+    // against 3.2e-7 measured), which moved float32 scores by 1e-3 where
+    // the reference code's float32 is within 1e-6 of float64.
+    model.set_memory_format(torch::MemoryFormat::Contiguous);
     StateSnapshot snapshot(model);
     const Batch batch{samples.images.to(options.device, dtype), samples.labels.to(options.device)};
+    require_logits(model, batch);
+    snapshot.restore();
     const ProgressTask task(progress, "proxies", static_cast<int64_t>(options.proxies.size()), "proxies");
     ProxyScores result;
     result.samples = samples.size();
     for (const torch::Tensor& weight : layer_weights(model)) result.layer_weights += weight.numel();
+    int64_t done = 0;
     for (const Proxy proxy : options.proxies) {
         if (InterruptGuard::requested())
             throw Interrupted(InterruptGuard::signal_number(), "interrupted between proxies; nothing is saved: run it again");
-        model.set_training(true);
-        const double score = compute(proxy, model, batch, options);
-        model.to(options.device, dtype);  // synflow ran in float64
-        snapshot.restore();
-        result.scores.emplace_back(proxy, score);
-        task.update(static_cast<int64_t>(result.scores.size()), fmt::format("{} {:.6g}", name_of(proxy), score));
+        std::string refused = cannot_compute(proxy, model, result.layer_weights > 0);
+        if (refused.empty()) {
+            model.set_training(true);
+            const Outcome outcome = compute(proxy, model, batch, options);
+            model.to(options.device, dtype);  // synflow ran in float64
+            snapshot.restore();
+            refused = outcome.undefined;
+            if (refused.empty()) result.scores.emplace_back(proxy, outcome.score);
+        }
+        if (!refused.empty()) result.refused.emplace_back(proxy, refused);
+        task.update(++done, refused.empty() ? fmt::format("{} {:.6g}", name_of(proxy), result.scores.back().second)
+                                            : fmt::format("{} refused", name_of(proxy)));
     }
     model.set_training(false);
     result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -360,6 +441,11 @@ ProxyScores zero_cost_proxies(Model& model, const LabelledImages& samples, const
 nlohmann::ordered_json proxies_json(const ProxyScores& scores) {
     nlohmann::ordered_json json;
     for (const auto& [proxy, score] : scores.scores) json[std::string(name_of(proxy))] = score;
+    if (!scores.refused.empty()) {
+        nlohmann::ordered_json refused = nlohmann::ordered_json::object();
+        for (const auto& [proxy, reason] : scores.refused) refused[std::string(name_of(proxy))] = reason;
+        json["refused"] = refused;
+    }
     json["samples"] = scores.samples;
     json["layer_weights"] = scores.layer_weights;
     json["seconds"] = scores.seconds;
@@ -383,9 +469,11 @@ ObjectiveProvenance proxies_provenance(ObjectiveProvenance source, const ProxySc
 void write_proxies_file(const std::filesystem::path& path, const ProxyScores& scores,
                         const ObjectiveProvenance& provenance, const OutputRecord& record) {
     write_hdf5_atomically(path, [&](Hdf5File& file) {
-        write_standard_attributes(file, proxies_format, 1, record);
+        write_standard_attributes(file, proxies_format, proxies_format_version, record);
         provenance.write_to(file);
         for (const auto& [proxy, score] : scores.scores) file.set_attribute("/", std::string(name_of(proxy)), score);
+        for (const auto& [proxy, reason] : scores.refused)
+            file.set_attribute("/", refusal_attribute(proxy), reason);
         file.set_attribute("/", "layer_weights", scores.layer_weights);
         file.set_attribute("/", "seconds", scores.seconds);
     });

@@ -47,6 +47,8 @@
 namespace cellscape {
 
 inline constexpr const char* proxies_format = "cellscape-proxies";
+// 2: a proxy that could not be computed is recorded as refused, with the reason.
+inline constexpr int64_t proxies_format_version = 2;
 
 struct ProxyOptions {
     std::vector<Proxy> proxies = all_proxies();
@@ -62,15 +64,27 @@ struct ProxyOptions {
 
 struct ProxyScores {
     std::vector<std::pair<Proxy, double>> scores;  // in the order asked for
+    // The proxies asked for that have no value for this model, with why:
+    // one that cannot be computed (no layer weights, layers the model does
+    // not show) and one not defined (jacob_cov's degenerate Jacobian, a
+    // non-finite score). Never in `scores`.
+    std::vector<std::pair<Proxy, std::string>> refused;
     int64_t samples = 0, layer_weights = 0;         // samples used; parameters counted as layer weights
     double seconds = 0;
     double at(Proxy proxy) const;                  // Error when the proxy was not computed
+    const std::string* refusal(Proxy proxy) const;  // why the proxy has no value; nullptr when it has one
 };
+
+// The root attribute of a proxies file that holds why `proxy` has no value
+// ("jacob_cov_refused"), in place of the proxy's own attribute.
+inline std::string refusal_attribute(Proxy proxy) { return std::string(name_of(proxy)) + "_refused"; }
 
 // Computes the proxies on `model` and `samples` (images as the model takes
 // them, labels). The model's parameters and buffers are as found afterwards
-// (every proxy starts from them); it is left in eval mode, on the options'
-// device and dtype. Progress per proxy.
+// (every proxy starts from them); it is left in eval mode, contiguous, on the
+// options' device and dtype. Error before any proxy when the model's logits
+// do not fit the labels; a proxy without a value is in `refused`, with
+// why. Progress per proxy.
 ProxyScores zero_cost_proxies(Model& model, const LabelledImages& samples, const ProxyOptions& options,
                               ProgressSink* progress = nullptr);
 
