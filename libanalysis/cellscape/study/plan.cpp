@@ -184,6 +184,12 @@ StudyPlan plan_study(const std::vector<StudyRow>& pilot, const PlanRequest& requ
             values.push_back(std::move(finite));
             seed_lists.push_back(std::move(their_seeds));
         }
+        if (values.empty() && !request.metrics.empty())
+            throw SettingError("metrics", fmt::format("names {}, but no replicate of the pilot's population '{}' at "
+                                                      "epoch {} has a value of it (its study did not run that "
+                                                      "analysis, or every replicate failed it): plan for a metric the "
+                                                      "pilot measured",
+                                                      name, plan.population, plan.epoch));
         PilotMetric measured{name, variance_components(values, seed_lists)};
         as_run.noise_ratio = measured.components.noise_ratio();
         const bool usable = as_run.predictor.size() >= 3 && std::isfinite(as_run.noise_ratio);

@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string_view>
+#include <tuple>
 
 #include "cellscape/analysis/gradient_variance.hpp"
 #include "cellscape/analysis/hessian_report.hpp"
@@ -19,6 +20,7 @@
 #include "cellscape/cells/cell_spec.hpp"
 #include "cellscape/cells/diagram.hpp"
 #include "cellscape/cells/metrics.hpp"
+#include "cellscape/data/dataset.hpp"
 #include "cellscape/io/graphviz.hpp"
 #include "cellscape/io/hdf5.hpp"
 #include "cellscape/detail/output_lock.hpp"
@@ -180,6 +182,18 @@ ProxyOptions proxy_options(const StudyConfig& config) {
 // The replicate's proxies file: its initial network's, so epoch 0.
 std::filesystem::path proxies_path(const std::filesystem::path& cell_dir) {
     return cell_dir / analysis_name("proxies", 0);
+}
+
+// A replicate's analysis file, read back for the tables: refused, naming the
+// file and the way out, unless it is a `format` file this build reads.
+void require_replicate_file(const Hdf5File& file, const char* format, int64_t newest_version) {
+    try {
+        require_format(file, format, newest_version);
+    } catch (const Hdf5Error& error) {
+        throw Error(fmt::format("{}; this study wrote it as its replicate's {}: delete it and run the study again, "
+                                "which makes it anew",
+                                error.what(), format));
+    }
 }
 
 // How an existing output's settings differ from `wanted`, if they do.
@@ -405,6 +419,7 @@ void fill_basin(StudyRow& row, const StudyConfig& config, const std::filesystem:
         const auto path = cell_dir / surface_name(epoch, pair);
         if (!std::filesystem::exists(path)) return;  // left to shard tasks: no basin yet
         const Hdf5File file(path, Hdf5File::Mode::read);
+        require_replicate_file(file, surface_format, surface_format_version);
         const SurfaceBasin basin = read_surface_basin(file, config.surface.basin_level);
         fraction += basin.metrics.fraction;
         radius += basin.metrics.radius;
@@ -419,9 +434,19 @@ void fill_proxies(StudyRow& row, const StudyConfig& config, const std::filesyste
     // A file left from a run with proxies is not this study's when it has none.
     if (!config.proxies.enabled || !std::filesystem::exists(path)) return;
     const Hdf5File file(path, Hdf5File::Mode::read);
-    for (const StudyMetric& metric : study_metrics())
-        if (std::string_view(metric.family) == proxies_family && file.has_attribute("/", metric.name))
-            row.*metric.field = file.double_attribute("/", metric.name);
+    require_replicate_file(file, proxies_format, proxies_format_version);
+    for (const StudyMetric& metric : study_metrics()) {
+        if (std::string_view(metric.family) != proxies_family) continue;
+        const Proxy proxy = parse_name<Proxy>(metric.name, "proxies");
+        if (file.has_attribute("/", refusal_attribute(proxy))) continue;  // no value, and the file says why
+        if (!file.has_attribute("/", metric.name)) continue;              // not asked for
+        const double value = file.double_attribute("/", metric.name);
+        if (!std::isfinite(value))
+            throw Error(fmt::format("{}: the proxy {} is {} without a reason recorded, which no cellscape writes: the "
+                                    "file is damaged; delete it and run the study again (it is made anew in seconds)",
+                                    path.string(), metric.name, value));
+        row.*metric.field = value;
+    }
 }
 
 // The seconds a replicate's analyses at `epoch` took, as their files record
@@ -463,6 +488,7 @@ void append_parts(std::vector<StudyPartRow>& out, const StudyConfig& config, con
     const auto hessian_path = cell_dir / analysis_name("hessian", epoch);
     if (config.hessian.enabled && config.hessian.parts && std::filesystem::exists(hessian_path)) {
         const Hdf5File file(hessian_path, Hdf5File::Mode::read);
+        require_replicate_file(file, hessian_format, hessian_format_version);
         if (file.contains("parts/name")) {
             const auto names = file.read_strings("parts/name");
             const auto parameters = file.read_doubles("parts/parameters");
@@ -484,6 +510,7 @@ void append_parts(std::vector<StudyPartRow>& out, const StudyConfig& config, con
     const auto gradvar_path = cell_dir / analysis_name("gradvar", epoch);
     if (config.gradient_variance.enabled && config.gradient_variance.parts && std::filesystem::exists(gradvar_path)) {
         const Hdf5File file(gradvar_path, Hdf5File::Mode::read);
+        require_replicate_file(file, gradient_variance_format, gradient_variance_format_version);
         if (file.contains("parts/name")) {  // models x parts: the study's one model is the first row
             const auto names = file.read_strings("parts/name");
             const auto variance = file.read_doubles("parts/variance"), norm = file.read_doubles("parts/gradient_norm");
@@ -531,12 +558,14 @@ void fill_row(StudyRow& row, const StudyConfig& config, const std::filesystem::p
     const auto hessian_path = cell_dir / analysis_name("hessian", epoch);
     if (std::filesystem::exists(hessian_path)) {
         const Hdf5File file(hessian_path, Hdf5File::Mode::read);
+        require_replicate_file(file, hessian_format, hessian_format_version);
         if (file.contains("eigenvalues")) row.top_eigenvalue = file.read("eigenvalues")[0].item<double>();
         if (file.has_attribute("/", "trace")) row.trace = file.double_attribute("/", "trace");
     }
     const auto gradvar_path = cell_dir / analysis_name("gradvar", epoch);
     if (std::filesystem::exists(gradvar_path)) {
         const Hdf5File file(gradvar_path, Hdf5File::Mode::read);
+        require_replicate_file(file, gradient_variance_format, gradient_variance_format_version);
         row.gradient_variance = file.read("total_variance")[0].item<double>();
         row.noise_scale = file.read("noise_scale")[0].item<double>();
     }
@@ -566,7 +595,7 @@ void write_table(Hdf5File& file, const std::string& group, const StudyTable& tab
 void write_summary(const std::filesystem::path& path, const StudyConfig& config, const StudyResult& result,
                    const std::string& command) {
     write_hdf5_atomically(path, [&](Hdf5File& file) {
-        write_standard_attributes(file, study_summary_format, 4, command);
+        write_standard_attributes(file, study_summary_format, study_summary_format_version, command);
         file.set_attribute("/", "name", config.name);
         file.set_attribute("/", "dataset", config.training.dataset);
         file.set_attribute("/", "loss_threshold", config.loss_threshold);
@@ -758,6 +787,61 @@ void run_replicate(const StudyConfig& study_config, const StudyReplicate& replic
 
 }  // namespace
 
+namespace {
+
+// Every analysis's samples, defaults included, against the splits the
+// replicates train and are evaluated on ([data] train_size and test_size
+// of the dataset), so that a study does not train each replicate to fail
+// its analyses. Fashion-MNIST's and CIFAR's sizes are known without their
+// files (a study submitted from a login node that lacks them is checked
+// too); an h5: file is read.
+void check_analyses_fit_data(const StudyConfig& config) {
+    const TrainingConfig& data = config.training;
+    const auto [whole_train, whole_test] = split_sizes(data.dataset);
+    for (const auto& [key, asked, whole] : {std::tuple{"train_size", data.train_size, whole_train},
+                                            std::tuple{"test_size", data.test_size, whole_test}})
+        if (asked > whole)
+            throw study_config_error(config.source, "data", key,
+                                     fmt::format("is {} but {} has only {} samples in that split", asked,
+                                                 data.dataset, whole));
+    const int64_t train = data.train_size > 0 ? data.train_size : whole_train;
+    const int64_t test = data.test_size > 0 ? data.test_size : whole_test;
+    auto split_size = [&](Split split) { return split == Split::train ? train : test; };
+    auto split_key = [](Split split) { return split == Split::train ? "train_size" : "test_size"; };
+    // `count` images (0: the whole split) of `split`, as `what` = `count` in `section`.
+    auto fits = [&](const char* section, const std::string& what, int64_t count, Split split, const char* lower) {
+        if (count <= split_size(split)) return;
+        throw study_config_error(
+            config.source, section, what,
+            fmt::format("{} images > [data] {} {}: the {} split the replicates use has only {}; lower {} or raise "
+                        "[data] {}",
+                        count, split_key(split), split_size(split), name_of(split), split_size(split), lower,
+                        split_key(split)));
+    };
+    if (config.hessian.enabled)
+        fits("analysis.hessian", fmt::format("samples = {}", config.hessian.samples), config.hessian.samples,
+             Split::train, "samples");
+    const auto& gv = config.gradient_variance;
+    if (gv.enabled)
+        fits("analysis.gradient_variance", fmt::format("batches x batch_size = {} x {}", gv.batches, gv.batch_size),
+             gv.batches * gv.batch_size, Split::train, "batches or batch_size");
+    const auto& surface = config.surface;
+    if (surface.enabled) {
+        for (const Split split : surface.evaluations)
+            fits("analysis.surface", fmt::format("samples = {} (eval = \"{}\")", surface.samples, name_of(split)),
+                 surface.samples, split, "samples");
+        if (surface.gradient_variance)
+            fits("analysis.surface",
+                 fmt::format("gv_batches x gv_batch_size = {} x {}", surface.gv_batches, surface.gv_batch_size),
+                 surface.gv_batches * surface.gv_batch_size, surface.gv_split, "gv_batches or gv_batch_size");
+    }
+    if (config.proxies.enabled)
+        fits("analysis.proxies", fmt::format("samples = {}", config.proxies.samples), config.proxies.samples,
+             Split::train, "samples");
+}
+
+}  // namespace
+
 void validate_study(const StudyConfig& config) {
     // The library's setting names where the config's keys differ.
     static const std::map<std::string, std::string> keys = {
@@ -820,6 +904,7 @@ void validate_study(const StudyConfig& config) {
             proxy_options(config).validate(config.proxies.samples);
         });
     (void)study_cells(config);
+    check_analyses_fit_data(config);
 }
 
 StudyResult run_study(const StudyConfig& config, const std::filesystem::path& out_dir, const std::string& command,
@@ -883,6 +968,34 @@ StudyResult run_study(const StudyConfig& config, const std::filesystem::path& ou
     return result;
 }
 
+namespace {
+
+// What a study writes and a plan or a figure relies on: one row per cell,
+// seed and epoch of a population, seeds in range, durations not negative
+// (NaN: not recorded). A table that breaks it was edited or damaged.
+void check_replicates_table(const std::vector<StudyRow>& rows, const std::filesystem::path& summary) {
+    auto damaged = [&](const std::string& problem) {
+        return Error(fmt::format("{}: the replicates table {}, which no study writes: the file is damaged or was "
+                                 "edited; summarize the study again from its replicates (collect it)",
+                                 summary.string(), problem));
+    };
+    std::map<std::tuple<std::string, std::string, int64_t, int64_t>, std::size_t> seen;
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        const StudyRow& row = rows[i];
+        if (row.seed < 0) throw damaged(fmt::format("gives row {} ({}) the seed {}", i, row.cell, row.seed));
+        for (const auto& [name, seconds] : {std::pair{"train_seconds", row.train_seconds},
+                                            std::pair{"analysis_seconds", row.analysis_seconds}})
+            if (seconds < 0 || std::isinf(seconds))
+                throw damaged(fmt::format("gives row {} ({} seed {}) {} = {}", i, row.cell, row.seed, name, seconds));
+        const auto [found, inserted] = seen.emplace(std::tuple{row.population, row.cell, row.seed, row.epoch}, i);
+        if (!inserted)
+            throw damaged(fmt::format("lists {} seed {} at epoch {} twice (rows {} and {})", row.cell, row.seed,
+                                      row.epoch, found->second, i));
+    }
+}
+
+}  // namespace
+
 std::vector<StudyRow> read_study_replicates(const std::filesystem::path& summary) {
     if (std::filesystem::is_directory(summary)) return read_study_replicates(summary / "summary.h5");
     if (!std::filesystem::is_regular_file(summary))
@@ -890,7 +1003,7 @@ std::vector<StudyRow> read_study_replicates(const std::filesystem::path& summary
                                 summary.string()));
     const Hdf5File file(summary, Hdf5File::Mode::read);
     try {
-        require_format(file, study_summary_format);
+        require_format(file, study_summary_format, study_summary_format_version);
     } catch (const Hdf5Error& error) {
         throw Error(fmt::format("{}: name a finished study's directory or its summary.h5", error.what()));
     }
@@ -943,6 +1056,7 @@ std::vector<StudyRow> read_study_replicates(const std::filesystem::path& summary
     numbers("last_epoch_share", &StudyRow::last_epoch_share, false);
     numbers("train_seconds", &StudyRow::train_seconds, false);
     numbers("analysis_seconds", &StudyRow::analysis_seconds, false);
+    check_replicates_table(rows, summary);
     return rows;
 }
 

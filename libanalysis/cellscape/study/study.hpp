@@ -32,6 +32,7 @@
 namespace cellscape {
 
 inline constexpr const char* study_summary_format = "cellscape-study";
+inline constexpr int64_t study_summary_format_version = 4;
 
 // One (cell, seed) pair of a study: trained once with that seed, and
 // analysed at every analysis epoch.

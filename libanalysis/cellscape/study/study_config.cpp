@@ -15,6 +15,26 @@
 namespace cellscape {
 namespace {
 
+// How `value` is spelled in its file (underscores dropped): toml11 reads a
+// decimal integer beyond 64 bits (18446744073709551615) as 2^63 - 1
+// without an error, so a seed's rule is applied to its text, not to the
+// number toml11 made of it.
+std::string toml_text(const toml::value& value) {
+    const toml::source_location where = value.location();
+    const std::string& line = where.line_str();
+    std::string text = where.column() >= 1 && where.column() - 1 + where.region() <= line.size()
+                           ? line.substr(where.column() - 1, where.region())
+                           : toml::format(value);
+    text.erase(std::remove(text.begin(), text.end(), '_'), text.end());
+    return text;
+}
+
+// The seed a TOML value spells by util/seed.hpp's rule, or nullopt.
+std::optional<uint64_t> seed_of_toml(const toml::value& value) {
+    if (!value.is_integer()) return std::nullopt;
+    return parse_seed(toml_text(value));
+}
+
 // Reads the keys of one TOML table into settings, remembering which keys it
 // knows so that anything else can be reported as unknown.
 class TableReader {
@@ -33,14 +53,13 @@ public:
         }
     }
 
-    // A seed, by util/seed.hpp's rule: TOML integers are signed 64-bit, so
-    // every one but a negative is within it.
+    // A seed, by util/seed.hpp's rule (seed_of_toml).
     void read_seed(const std::string& key, uint64_t& target) {
-        int64_t value = 0;
-        read(key, value);
+        known_.insert(key);
         if (!table_.contains(key)) return;
-        if (value < 0) throw error(key, fmt::format("is {}; {}", value, seed_rule()));
-        target = static_cast<uint64_t>(value);
+        const auto seed = seed_of_toml(table_.at(key));
+        if (!seed) throw error(key, fmt::format("is {}; {}", toml_text(table_.at(key)), seed_rule()));
+        target = *seed;
     }
 
     // A name of an enum's value (e.g. "train" for Split), or a list of them.
@@ -243,6 +262,9 @@ void read_seeds(TableReader& top, const toml::value& root, StudyConfig& config) 
     std::vector<int64_t> seeds;
     top.read("seeds", seeds);
     if (!root.contains("seeds")) return;
+    for (const toml::value& seed : root.at("seeds").as_array())
+        if (!seed_of_toml(seed))
+            throw top.error("seeds", fmt::format("has {}; {}", toml_text(seed), seed_rule()));
     if (seeds.empty()) throw top.error("seeds", "lists no seed; e.g. seeds = [1, 2, 3], or leave the key out");
     if (seeds.size() > 1000) throw top.error("seeds", fmt::format("lists {} seeds; at most 1000", seeds.size()));
     const toml::value& training = root.contains("training") ? root.at("training") : root;

@@ -70,9 +70,8 @@ struct StudyProxySettings {
     std::vector<Proxy> proxies = all_proxies();
     int64_t samples = 64;      // training images (chosen by analysis.seed), one batch as the reference code's
     int64_t zico_batches = 2;  // ZiCo splits them into this many batches
-    // float32 as the reference code runs; float64 for scores that do not move
-    // with the thread count (docs/study.md: float32 rounding moves some
-    // proxies of an initial network with train-mode BatchNorm by ~0.5%).
+    // float32 as the reference code runs (as exact as its float32, computed
+    // contiguous); float64 for scores that do not move with the thread count.
     Precision dtype = Precision::float32;
 };
 
