@@ -2,7 +2,10 @@
 // equivalence (bitwise on CPU), the NaN guard.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <set>
+
+#include <fmt/format.h>
 
 #include <torch/torch.h>
 
@@ -17,6 +20,7 @@
 #include "cellscape/util/device.hpp"
 #include "cellscape/util/error.hpp"
 
+namespace fs = std::filesystem;
 using namespace cellscape;
 using Catch::Matchers::Contains;
 using testing::TemporaryDirectory;
@@ -185,22 +189,70 @@ TEST_CASE("two runs with one seed are identical, and another seed differs") {
 }
 
 TEST_CASE("a NaN loss stops training with a clear message and keeps the last good checkpoint") {
+    // Data cannot carry a NaN in (a NaN image is refused when read), so the
+    // loss is made NaN by divergence: a learning rate of 1e38 sends the
+    // first step's update (clipped to norm 5) past float32's largest
+    // number, so the weights hold infinities and the second step's loss is
+    // NaN, in every run alike.
     const TemporaryDirectory dir;
     const auto data = write_toy_dataset(dir);
-    train_network(toy_request(data, dir / "run", 2));
-    // Same samples (so the subset hashes match), now poisoned; resume from epoch 1 in place.
-    std::filesystem::copy_file(dir / "run/epoch-0001.h5", dir / "run/latest.h5",
-                               std::filesystem::copy_options::overwrite_existing);
-    const auto before = read_checkpoint(dir / "run/latest.h5");
-    write_toy_dataset(dir, true);
     auto request = toy_request(data, dir / "run", 2);
-    request.resume = dir / "run/latest.h5";
-    CHECK_THROWS_WITH(train_network(request), Contains("the training loss became nan in epoch 2, step 1") &&
-                                                  Contains("The last good state is") && Contains("(epoch 1)"));
-    CHECK(same_tensors(read_checkpoint(dir / "run/latest.h5").parameters, before.parameters));
+    request.training.learning_rate = 1e38;
+    request.training.gradient_clip = 5;
+    request.training.checkpoint_epochs = {0};
+    CHECK_THROWS_WITH(train_network(request), Contains("nan in epoch 1, step 2") &&
+                                                  Contains("The last good state is") && Contains("epoch-0000.h5 (epoch 0, the initial weights)"));
+    const auto initial = read_checkpoint(dir / "run/epoch-0000.h5");
+    CHECK(initial.epoch == 0);
 
     auto fresh = toy_request(data, dir / "fresh", 1);
+    fresh.training.learning_rate = 1e38;
+    fresh.training.gradient_clip = 5;
     CHECK_THROWS_WITH(train_network(fresh), Contains("No checkpoint had been written yet"));
+}
+
+TEST_CASE("the disk check's estimate bounds each checkpoint file it will write, within 2x") {
+    // The estimate must never be below a file (the check would pass a run
+    // that then fills the disk) and at most 2x above it (a 40x estimate
+    // refused runs that fitted). Measured on the files a run writes.
+    const TemporaryDirectory dir;
+    const auto data = write_toy_dataset(dir);
+    for (const int64_t channels : {4, 16}) {
+        auto request = toy_request(data, dir / fmt::format("run-{}", channels), 2);
+        request.network.init_channels = channels;
+        train_network(request);
+        const fs::path file = dir / fmt::format("run-{}", channels) / "epoch-0002.h5";
+        const TrainingState state = read_checkpoint(file);
+        const int64_t steps = static_cast<int64_t>(state.history.step_loss.size());
+        const double estimate = checkpoint_file_bytes(state.parameters, state.buffers, steps, 2);
+        const auto actual = static_cast<double>(fs::file_size(file));
+        INFO(channels << " channels: estimate " << estimate << " bytes, file " << actual);
+        CHECK(estimate >= actual);
+        CHECK(estimate <= 2 * actual);
+    }
+}
+
+TEST_CASE("epoch 0 added to a finished run's checkpoint epochs writes the initial weights as a fresh run does") {
+    const TemporaryDirectory dir;
+    const auto data = write_toy_dataset(dir);
+    train_network(toy_request(data, dir / "later", 1));
+    CHECK_FALSE(fs::exists(dir / "later/epoch-0000.h5"));
+    auto again = toy_request(data, dir / "later", 1);
+    again.training.checkpoint_epochs = {0, 1};
+    train_network(again);
+    auto fresh = toy_request(data, dir / "fresh", 1);
+    fresh.training.checkpoint_epochs = {0, 1};
+    train_network(fresh);
+    const TrainingState rebuilt = read_checkpoint(dir / "later/epoch-0000.h5");
+    const TrainingState first = read_checkpoint(dir / "fresh/epoch-0000.h5");
+    CHECK(rebuilt.epoch == 0);
+    CHECK(rebuilt.history.step_loss.empty());
+    CHECK(same_tensors(rebuilt.parameters, first.parameters));
+    CHECK(same_tensors(rebuilt.buffers, first.buffers));
+    CHECK(rebuilt.momentum.size() == first.momentum.size());
+    // The finished run itself is untouched.
+    CHECK(same_tensors(read_checkpoint(dir / "later/epoch-0001.h5").parameters,
+                       read_checkpoint(dir / "fresh/epoch-0001.h5").parameters));
 }
 
 TEST_CASE("rerunning a training request continues its run, and other settings are refused, not mixed in") {

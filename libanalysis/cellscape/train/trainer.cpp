@@ -7,9 +7,11 @@
 #include <csignal>
 #include <cmath>
 #include <optional>
+#include <set>
 
 #include "cellscape/data/augmentation.hpp"
 #include "cellscape/data/dataset.hpp"
+#include "cellscape/detail/generator_states.hpp"
 #include "cellscape/detail/output_lock.hpp"
 #include "cellscape/io/paths.hpp"
 #include "cellscape/nn/network.hpp"
@@ -149,15 +151,40 @@ void check_memory(const TrainingState& state) {
                                state.training.batch_size, 4, true, *available);
 }
 
-// The checkpoints still to come fit on the disk: each holds the weights and
-// the momentum in float32 and the history in float64, and is written beside
-// its finished predecessor (a partial file, then a rename).
-void check_disk_space(const TrainingState& state, const fs::path& out_dir) {
-    const auto parameters = static_cast<double>(nn::network_size(state.genotype, state.network).parameters);
-    const double steps = static_cast<double>(state.history.step_loss.size()) + 1e5;  // a generous history
-    const double checkpoint = 2 * 4 * parameters + 3 * 8 * steps + (256 << 10);
-    int64_t files = 2;  // the last epoch's and latest.h5
-    for (int64_t epoch : state.training.checkpoint_epochs) files += epoch > state.epoch ? 1 : 0;
+}  // namespace
+
+double checkpoint_file_bytes(const NamedTensors& parameters, const NamedTensors& buffers, int64_t steps,
+                             int64_t epochs) {
+    // Measured on a C=4, 3-cell DARTS_V2 checkpoint: 199 datasets holding
+    // 22 KiB in a 112 KiB file, so ~460 bytes of HDF5 metadata per dataset;
+    // 600 bounds it. The root attributes (genotype, configs, hashes) take a
+    // few KiB; 16 KiB bounds them.
+    constexpr double per_dataset = 600, fixed = 16 << 10;
+    double bytes = fixed;
+    for (const auto& [name, tensor] : parameters)  // the weight and its momentum
+        bytes += 2 * (per_dataset + static_cast<double>(tensor.numel() * tensor.element_size()));
+    for (const auto& [name, tensor] : buffers)
+        bytes += per_dataset + static_cast<double>(tensor.numel() * tensor.element_size());
+    // The history: loss, accuracy and learning rate per step, six values per epoch, float64.
+    bytes += 9 * per_dataset + 3 * 8 * static_cast<double>(steps) + 6 * 8 * static_cast<double>(epochs);
+    return bytes;
+}
+
+namespace {
+
+// The checkpoints still to come fit on the disk (checkpoint_file_bytes
+// each, at the end of the run's history): the checkpoint epochs not yet
+// written, the last epoch's and latest.h5, and at the peak one partial file
+// beside its finished predecessor (a partial file, then a rename).
+void check_disk_space(const TrainingState& state, const NamedTensors& parameters, const NamedTensors& buffers,
+                      int64_t steps_per_epoch, const fs::path& out_dir) {
+    const int64_t epochs = state.training.epochs;
+    const double checkpoint = checkpoint_file_bytes(parameters, buffers, epochs * steps_per_epoch, epochs);
+    std::set<int64_t> to_write{epochs};
+    for (int64_t epoch : state.training.checkpoint_epochs)
+        if (epoch > state.epoch || (epoch == 0 && !fs::exists(out_dir / epoch_checkpoint_name(0))))
+            to_write.insert(epoch);
+    const auto files = static_cast<int64_t>(to_write.size()) + 1;  // and latest.h5
     check_free_space(out_dir, checkpoint * static_cast<double>(files + 1),
                      fmt::format("the run's {} checkpoint files", files), "out_dir");
 }
@@ -209,7 +236,11 @@ public:
     TrainingSummary run() {
         const auto start = Clock::now();
         std::vector<fs::path> written;
-        if (state_.epoch == 0 && state_.step_in_epoch == 0) write_initial_checkpoint(written);
+        check_disk_space(state_, parameters_, named_buffers_of(*network_), steps_per_epoch(), request_.out_dir);
+        if (state_.epoch == 0 && state_.step_in_epoch == 0)
+            write_initial_checkpoint(written);
+        else
+            rebuild_initial_checkpoint(written);
         for (int64_t epoch = state_.epoch; epoch < config().epochs; ++epoch) {
             const auto epoch_start = Clock::now();
             train_epoch(epoch);
@@ -242,6 +273,32 @@ private:
         capture(torch::Tensor());
         written.push_back(request_.out_dir / epoch_checkpoint_name(0));
         write_checkpoint(written.back(), state_, request_.command);
+    }
+
+    // A run resumed with epoch 0 among its checkpoint epochs (added since it
+    // started) that has no epoch-0000.h5: the initial weights rebuilt from
+    // the seed, as the first step found them (no momentum yet, no history).
+    void rebuild_initial_checkpoint(std::vector<fs::path>& written) {
+        const auto& wanted = config().checkpoint_epochs;
+        const fs::path path = request_.out_dir / epoch_checkpoint_name(0);
+        if (std::find(wanted.begin(), wanted.end(), 0) == wanted.end() || fs::exists(path)) return;
+        TrainingState initial = state_;
+        initial.epoch = 0;
+        initial.step_in_epoch = 0;
+        initial.rng_state = torch::Tensor();
+        initial.history = TrainingHistory{};
+        initial.momentum.clear();
+        {
+            const detail::KeepGeneratorStates keep;  // the run's random stream goes on as it was
+            nn::DartsNetwork network = initial_network(state_);
+            initial.parameters = to_cpu_copies(named_parameters_of(*network));
+            initial.buffers = to_cpu_copies(named_buffers_of(*network));
+        }
+        written.push_back(path);
+        write_checkpoint(path, initial, request_.command);
+        progress_.note(fmt::format("wrote {}: epoch 0 is among the checkpoint epochs; its initial weights were rebuilt "
+                                   "from the seed",
+                                   path.string()));
     }
 
     void capture(const torch::Tensor& rng_state) {
@@ -302,6 +359,9 @@ private:
                                 loss, epoch + 1, step + 1, learning_rate,
                                 fs::exists(latest_)
                                     ? fmt::format("The last good state is {} (epoch {})", latest_.string(), state_.epoch)
+                                : fs::exists(request_.out_dir / epoch_checkpoint_name(0))
+                                    ? fmt::format("The last good state is {} (epoch 0, the initial weights)",
+                                                  (request_.out_dir / epoch_checkpoint_name(0)).string())
                                     : std::string("No checkpoint had been written yet")));
     }
 
@@ -380,6 +440,9 @@ TrainingSummary train_network(const TrainingRequest& request) {
     const OutputLock lock(request.out_dir, fmt::format("the training run in {}", request.out_dir.string()));
     const std::optional<fs::path> start = start_point(request);
     TrainingState state = initial_state(request, start);
+    // A rerun's checkpoint epochs are the request's (a difference in them is
+    // no other run): one added since, epoch 0 included, is written.
+    if (start && !request.resume) state.training.checkpoint_epochs = request.training.checkpoint_epochs;
     state.training.validate();
     state.network.validate();
     validate_genotype(state.genotype);
@@ -404,7 +467,6 @@ TrainingSummary train_network(const TrainingRequest& request) {
     state.cuda_float32 = policy;
     Dataset dataset = load_training_data(state, start);
     check_memory(state);
-    check_disk_space(state, request.out_dir);
     return TrainingRun(request, start, std::move(state), std::move(dataset)).run();
 }
 

@@ -13,6 +13,7 @@
 #include "cellscape/cells/genotype.hpp"
 #include "cellscape/nn/network.hpp"
 #include "cellscape/nn/network_config.hpp"
+#include "cellscape/train/checkpoint.hpp"
 #include "cellscape/train/training_config.hpp"
 #include "cellscape/util/progress.hpp"
 
@@ -66,5 +67,12 @@ TrainingStepResult training_step(nn::DartsNetwork& network, torch::optim::SGD& o
 
 // "epoch-0005.h5"
 std::string epoch_checkpoint_name(int64_t epoch);
+
+// An upper bound on one checkpoint file of a network with these parameters
+// and buffers, at a history of `steps` steps over `epochs` epochs (within
+// 1.5x of the file for small networks, ~1.0x for large: the disk check
+// before training, tests/train/test_trainer.cpp).
+double checkpoint_file_bytes(const NamedTensors& parameters, const NamedTensors& buffers, int64_t steps,
+                             int64_t epochs);
 
 }  // namespace cellscape

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "cellscape/util/error.hpp"
+#include "cellscape/util/seed.hpp"
 
 namespace cellscape {
 
@@ -44,7 +45,12 @@ TrainingConfig TrainingConfig::from_json(const nlohmann::json& json) {
     config.drop_path = json.at("drop_path").get<double>();
     config.auxiliary_weight = json.at("auxiliary_weight").get<double>();
     config.augmentation = AugmentationOptions::from_json(json.at("augmentation"));
-    config.seed = json.at("seed").get<uint64_t>();
+    // By util/seed.hpp's rule, as every seed: nlohmann reads -1 as a number
+    // that get<uint64_t> would wrap to 2^64 - 1.
+    const nlohmann::json& seed = json.at("seed");
+    const auto parsed = seed.is_number_integer() ? parse_seed(seed.dump()) : std::nullopt;
+    if (!parsed) throw SettingError("seed", fmt::format("is {}; {}", seed.dump(), seed_rule()));
+    config.seed = *parsed;
     config.checkpoint_epochs = json.at("checkpoint_epochs").get<std::vector<int64_t>>();
     return config;
 }
