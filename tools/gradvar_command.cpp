@@ -2,6 +2,7 @@
 
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "cellscape/analysis/gradient_variance.hpp"
 #include "cellscape/util/error.hpp"
@@ -59,7 +60,17 @@ void add_gradvar_command(CLI::App& app) {
                 throw Interrupted(InterruptGuard::signal_number(), "interrupted; nothing is saved: run it again");
             ObjectiveSource source = flags.source;
             source.checkpoint = checkpoint;
-            Objective objective = Objective::load(source, samples, objective_options);
+            std::optional<Objective> loaded;
+            try {
+                loaded.emplace(Objective::load(source, samples, objective_options));
+            } catch (const SettingError& error) {
+                // The sample count is --batches x --batch-size here: say so, not "samples".
+                if (error.setting() != "samples") throw;
+                throw Error(fmt::format("--batches x --batch-size = {} x {} = {} samples: {}; lower --batches or "
+                                        "--batch-size",
+                                        options->batches, batch_size, samples.samples, error.problem()));
+            }
+            Objective& objective = *loaded;
             results.push_back(gradient_variance(objective, progress_sink()));
             provenance = objective.provenance();
         }

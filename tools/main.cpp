@@ -48,6 +48,8 @@ const std::map<std::string, std::string>& flag_exceptions() {
     return flags;
 }
 
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
 // How the user spelled `setting` on `command`'s command line: its flag when
 // the command has one, else the setting's own name.
 std::string spelled(const CLI::App* command, const std::string& setting) {
@@ -114,6 +116,11 @@ int run(int argc, char** argv) {
         return 1;
     } catch (const std::bad_alloc&) {
         std::cerr << "cellscape: error: out of memory; use a smaller network, fewer samples or smaller batches\n";
+        return 1;
+    } catch (const c10::OutOfMemoryError& error) {
+        // LibTorch's allocator failing (a CPU or GPU allocation), anywhere: the same sentence as std::bad_alloc.
+        std::cerr << "cellscape: error: out of memory (" << first_line(error.what_without_backtrace())
+                  << "); use a smaller network (--init-channels, --layers), fewer samples or smaller batches\n";
         return 1;
     } catch (const c10::Error& error) {
         std::cerr << "cellscape: internal error in LibTorch (please report it with the command line): "
