@@ -28,6 +28,20 @@ batch_size = 32
 """
 
 
+# Analyses that fit TINY_STUDY_TRAINING's 128 training and 64 test images (a study checks that before it trains).
+TINY_STUDY_ANALYSES = """
+[analysis.hessian]
+samples = 64
+batch_size = 32
+[analysis.gradient_variance]
+batches = 2
+batch_size = 32
+[analysis.surface]
+samples = 32
+batch_size = 32
+"""
+
+
 def run(*args, timeout=120, **options):
     """The command, its output captured; a hang past `timeout` fails the test (subprocess.TimeoutExpired)."""
     return subprocess.run([BINARY, *map(str, args)], capture_output=True, text=True, timeout=timeout, **options)

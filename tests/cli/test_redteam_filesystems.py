@@ -10,9 +10,9 @@ import subprocess
 
 import pytest
 
-from hostile import BINARY, SMALL, TINY_STUDY_TRAINING, refused, run, snapshot
+from hostile import BINARY, SMALL, TINY_STUDY_ANALYSES, TINY_STUDY_TRAINING, refused, run, snapshot
 
-STUDY = 'cells = ["DARTS_V2"]\nthreads = 1\n' + TINY_STUDY_TRAINING
+STUDY = 'cells = ["DARTS_V2"]\nthreads = 1\n' + TINY_STUDY_TRAINING + TINY_STUDY_ANALYSES
 
 
 def tmpfs(path, options):
