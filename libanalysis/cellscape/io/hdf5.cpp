@@ -1,6 +1,7 @@
 #include "cellscape/io/hdf5.hpp"
 
 #include <fmt/format.h>
+#include <sys/resource.h>
 #include <fmt/ranges.h>
 
 #include <cerrno>
@@ -147,14 +148,30 @@ Hdf5File::~Hdf5File() {
     }                             // the error that stopped the writing
 }
 
-void Hdf5File::fail(const std::string& what, const std::string& object) const {
-    // A write that fails on a (nearly) full disk says so.
+namespace {
+
+// Why a write may have failed that HDF5 does not say: a (nearly) full disk,
+// or a file grown to the process's file-size limit (ulimit -f, RLIMIT_FSIZE,
+// whose writes fail with EFBIG once SIGXFSZ is ignored). "" when neither.
+std::string write_failure_cause(const std::filesystem::path& path) {
     std::error_code error;
-    const auto space = std::filesystem::space(path_.parent_path().empty() ? "." : path_.parent_path(), error);
-    const bool full = !error && space.available < (std::uintmax_t{16} << 20);
-    throw Hdf5Error(fmt::format("{}: {} '{}'{}", path_.string(), what, object,
-                                full ? fmt::format(" (the disk holding it has {} KiB free)", space.available / 1024)
-                                     : ""));
+    const auto space = std::filesystem::space(path.parent_path().empty() ? "." : path.parent_path(), error);
+    if (!error && space.available < (std::uintmax_t{16} << 20))
+        return fmt::format(" (the disk holding it has {} KiB free)", space.available / 1024);
+    rlimit limit{};
+    const auto size = std::filesystem::file_size(path, error);
+    if (!error && ::getrlimit(RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY &&
+        size + (std::uintmax_t{64} << 10) >= limit.rlim_cur)
+        return fmt::format(" (the file reached this process's file-size limit of {} KiB (ulimit -f): raise the "
+                           "limit or write where a larger file is allowed)",
+                           limit.rlim_cur / 1024);
+    return "";
+}
+
+}  // namespace
+
+void Hdf5File::fail(const std::string& what, const std::string& object) const {
+    throw Hdf5Error(fmt::format("{}: {} '{}'{}", path_.string(), what, object, write_failure_cause(path_)));
 }
 
 bool Hdf5File::contains(const std::string& name) const {

@@ -1,6 +1,7 @@
 #include "cellscape/io/paths.hpp"
 
 #include <fmt/format.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -85,9 +86,18 @@ std::string file_system_cause(const std::error_code& error) {
     if (error == std::errc::permission_denied || error == std::errc::operation_not_permitted)
         return "permission denied";
     if (error == std::errc::no_such_file_or_directory) return "it (or a directory above it) does not exist";
+    // A file-size limit (ulimit -f) fails writes with EFBIG, and copies made
+    // with sendfile with EIO: both name the limit when one is set.
+    rlimit limit{};
+    const bool size_limited = ::getrlimit(RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY;
+    const std::string size_limit =
+        size_limited ? fmt::format("this process's file-size limit of {} KiB (ulimit -f)", limit.rlim_cur / 1024) : "";
     if (error == std::errc::file_too_large)
-        return "the file is larger than this process may write (a file-size limit, see ulimit -f)";
-    if (error == std::errc::io_error) return "an input/output error (a failing disk or network file system)";
+        return size_limited ? "the file reached " + size_limit
+                            : "the file is larger than this process may write (a file-size limit, see ulimit -f)";
+    if (error == std::errc::io_error)
+        return size_limited ? "an input/output error, or the file reached " + size_limit
+                            : "an input/output error (a failing disk or network file system)";
     if (error == std::errc::too_many_files_open) return "too many files are open";
     if (error.category() == std::generic_category() || error.category() == std::system_category()) {
         if (error.value() == EDQUOT) return "the disk quota is exceeded";
