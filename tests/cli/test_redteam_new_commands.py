@@ -269,6 +269,47 @@ class TestStudyFilesReadBack:
         assert "format version 99, newer than this cellscape" in result.stderr
 
 
+PARTS_STUDY = ('name = "parts"\ncells = ["DARTS_V2"]\nthreads = 1\n' + TINY_STUDY_TRAINING
+               + '[analysis.hessian]\nsamples = 64\nbatch_size = 32\ntrace = false\nby_part = "cell"\n'
+               + '[analysis.gradient_variance]\nbatches = 2\nbatch_size = 32\nby_part = "cell"\n'
+               + "[analysis.surface]\nenabled = false\n")
+
+
+@pytest.fixture(scope="module")
+def parts_study(tmp_path_factory):
+    d = tmp_path_factory.mktemp("parts-study")
+    config = write_study(d, PARTS_STUDY)
+    result = run("study", config, "--out", d / "out", "--json", timeout=600)
+    assert result.returncode == 0, result.stderr
+    return config, d / "out"
+
+
+class TestByPart:
+    def test_an_unknown_level_is_refused_before_training(self, tmp_path):
+        body = PARTS_STUDY.replace('by_part = "cell"\n[analysis.surface]', 'by_part = "layer"\n[analysis.surface]')
+        result = run("study", write_study(tmp_path, body), "--out", tmp_path / "out")
+        refused(result, "[analysis.gradient_variance] by_part", "layer")
+        assert not (tmp_path / "out" / "DARTS_V2").exists()
+
+    @pytest.mark.parametrize("analysis,column", [("hessian", "parameters"), ("gradvar", "variance")])
+    def test_a_parts_table_with_a_short_column_fails_its_replicate_by_name(self, parts_study, tmp_path, analysis,
+                                                                           column):
+        config, out = parts_study
+        copy = tmp_path / "copy"
+        shutil.copytree(out, copy)
+        path = copy / "DARTS_V2" / f"{analysis}-epoch-0001.h5"
+        with h5py.File(path, "r+") as f:
+            values = f[f"parts/{column}"][()]
+            del f[f"parts/{column}"]
+            f[f"parts/{column}"] = values[:-1]
+        train_before = snapshot(copy / "DARTS_V2" / "train")
+        result = run("study", config, "--out", copy, "--json", timeout=600)
+        assert result.returncode != 70, result.stderr
+        assert f"{path.name}: its parts table has" in result.stderr and f"values in parts/{column}" in result.stderr
+        assert "delete it and run the study again" in result.stderr
+        assert snapshot(copy / "DARTS_V2" / "train") == train_before
+
+
 # ---------------------------------------------------------------- epoch 0
 
 def test_epoch_0_added_to_a_finished_run_is_written(tmp_path):

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <fstream>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <optional>
 #include <string_view>
@@ -468,6 +469,17 @@ double analysis_seconds(const StudyConfig& config, const std::filesystem::path& 
 
 // The parts tables of a replicate's Hessian and gradient variance files at
 // `epoch` (docs/hdf5-schema.md), joined by part name, after `out`'s rows.
+// A parts table whose columns are not one value per part name is damaged:
+// refused naming the file and the column, not read past its end.
+void require_part_columns(const std::filesystem::path& path, std::size_t parts,
+                          std::initializer_list<std::pair<const char*, std::size_t>> columns) {
+    for (const auto& [column, size] : columns)
+        if (size != parts)
+            throw Error(fmt::format("{}: its parts table has {} names but {} values in parts/{}; the file is damaged: "
+                                    "delete it and run the study again, which makes it anew",
+                                    path.string(), parts, size, column));
+}
+
 void append_parts(std::vector<StudyPartRow>& out, const StudyConfig& config, const StudyRow& row,
                   const std::filesystem::path& cell_dir, int64_t epoch) {
     const std::size_t first = out.size();
@@ -496,6 +508,11 @@ void append_parts(std::vector<StudyPartRow>& out, const StudyConfig& config, con
             const auto top_values = top ? file.read_doubles("parts/top_eigenvalue") : std::vector<double>{};
             const auto trace_values = trace ? file.read_doubles("parts/trace") : std::vector<double>{};
             const auto stderr_values = trace ? file.read_doubles("parts/trace_stderr") : std::vector<double>{};
+            require_part_columns(hessian_path, names.size(),
+                                 {{"parameters", parameters.size()},
+                                  {"top_eigenvalue", top ? top_values.size() : names.size()},
+                                  {"trace", trace ? trace_values.size() : names.size()},
+                                  {"trace_stderr", trace ? stderr_values.size() : names.size()}});
             for (std::size_t i = 0; i < names.size(); ++i) {
                 StudyPartRow& part = part_named(names[i]);
                 part.parameters = static_cast<int64_t>(parameters.at(i));
@@ -514,6 +531,8 @@ void append_parts(std::vector<StudyPartRow>& out, const StudyConfig& config, con
         if (file.contains("parts/name")) {  // models x parts: the study's one model is the first row
             const auto names = file.read_strings("parts/name");
             const auto variance = file.read_doubles("parts/variance"), norm = file.read_doubles("parts/gradient_norm");
+            require_part_columns(gradvar_path, names.size(),
+                                 {{"variance", variance.size()}, {"gradient_norm", norm.size()}});
             for (std::size_t i = 0; i < names.size(); ++i) {
                 StudyPartRow& part = part_named(names[i]);
                 part.gradient_variance = variance.at(i);
