@@ -158,12 +158,46 @@ TEST_CASE("fisher and naswot refuse a model that does not show its layers, and s
     ProxyOptions options;
     options.dtype = Precision::float64;
     options.proxies = {Proxy::fisher};
-    CHECK_THROWS_WITH(zero_cost_proxies(*r.model, r.data, options),
-                      Contains("proxies: names fisher, which needs the model's layer outputs") &&
-                          Contains("save it as TorchScript") && Contains("or leave fisher out"));
+    const ProxyScores alone = zero_cost_proxies(*r.model, r.data, options);
+    CHECK(alone.scores.empty());
+    REQUIRE(alone.refusal(Proxy::fisher));
+    CHECK_THAT(*alone.refusal(Proxy::fisher),
+               Contains("needs the model's layer outputs") && Contains("save it as TorchScript"));
+    // With another proxy asked for, that one is computed and naswot's refusal recorded beside it.
     options.proxies = {Proxy::snip, Proxy::naswot};
-    CHECK_THROWS_WITH(zero_cost_proxies(*r.model, r.data, options),
-                      Contains("names naswot, which needs the model's ReLU inputs"));
+    const ProxyScores both = zero_cost_proxies(*r.model, r.data, options);
+    CHECK(std::isfinite(both.at(Proxy::snip)));
+    CHECK_FALSE(both.refusal(Proxy::snip));
+    REQUIRE(both.refusal(Proxy::naswot));
+    CHECK_THAT(*both.refusal(Proxy::naswot), Contains("needs the model's ReLU inputs"));
+    CHECK_THROWS_WITH(both.at(Proxy::naswot), Contains("was not computed"));
+}
+
+TEST_CASE("jacob_cov is not defined where BatchNorm on the batch makes the summed logits constant") {
+    // Linear then BatchNorm1d in training mode: each logit column has the
+    // batch mean beta, so the sum over the batch is N * sum(beta) whatever
+    // the input, and its input gradient is zero in exact arithmetic. With a
+    // ReLU after the BatchNorm the sum depends on the input again.
+    torch::manual_seed(5);
+    const LabelledImages data{torch::randn({16, 6}, torch::kFloat64), torch::arange(16) % 3};
+    auto model_of = [](torch::nn::Sequential net) {
+        net->to(torch::kFloat64);
+        return std::make_unique<ModuleModel>(net.ptr(), [net](const torch::Tensor& x) mutable { return net->forward(x); });
+    };
+    ProxyOptions options;
+    options.dtype = Precision::float64;
+    options.proxies = {Proxy::jacob_cov, Proxy::grad_norm};
+    const ProxyScores constant =
+        zero_cost_proxies(*model_of(torch::nn::Sequential(torch::nn::Linear(6, 3), torch::nn::BatchNorm1d(3))), data,
+                          options);
+    REQUIRE(constant.refusal(Proxy::jacob_cov));
+    CHECK_THAT(*constant.refusal(Proxy::jacob_cov), Contains("not defined for this model") && Contains("rounding"));
+    CHECK(std::isfinite(constant.at(Proxy::grad_norm)));
+    const ProxyScores varying = zero_cost_proxies(
+        *model_of(torch::nn::Sequential(torch::nn::Linear(6, 3), torch::nn::BatchNorm1d(3), torch::nn::ReLU())), data,
+        options);
+    CHECK_FALSE(varying.refusal(Proxy::jacob_cov));
+    CHECK(std::isfinite(varying.at(Proxy::jacob_cov)));
 }
 
 TEST_CASE("zico from two batches' closed-form gradients") {

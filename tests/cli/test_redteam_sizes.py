@@ -3,11 +3,15 @@ on the command line, is a claim checked before anything is allocated for it.
 A crafted dataset declaring 10^12 values (h5py makes it in a few bytes: the
 storage is never allocated) used to reach LibTorch's allocator ("can't
 allocate memory: you tried to allocate 4000000000000 bytes", exit 70)."""
+import json
+import os
+import subprocess
+
 import h5py
 import numpy as np
 import pytest
 
-from hostile import SMALL, edited_copy, refused, replace_dataset, run
+from hostile import BINARY, SMALL, edited_copy, refused, replace_dataset, run
 
 ENORMOUS = 10 ** 12
 
@@ -80,3 +84,28 @@ def test_counts_on_the_command_line_are_checked_before_any_work(tiny_run, flags,
     result = run("hessian", "--checkpoint", tiny_run / "epoch-0002.h5", "--top-k", "1", *SMALL, *flags)
     refused(result, fragment)
     assert "top eigenvalues" not in result.stderr  # refused before the first product
+
+
+def peak_memory_of_one_step(tmp_path, cell, batch):
+    """The peak resident memory (bytes) of `cellscape train` running one training step of `batch` samples."""
+    process = subprocess.Popen([BINARY, "train", "--cell", cell, "--dataset", "fashion-mnist", "--train-size",
+                                str(batch), "--test-size", "32", "--batch-size", str(batch), "--init-channels", "8",
+                                "--layers", "5", "--epochs", "1", "--threads", "1", "--out",
+                                str(tmp_path / f"{cell}-{batch}")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, process.stderr.read().decode()
+    return usage.ru_maxrss * 1024  # KiB on Linux
+
+
+@pytest.mark.parametrize("cell", ["DARTS_V2", "ENAS"])
+def test_the_training_memory_estimate_is_within_2x_of_a_measured_step(tmp_path, cell):
+    # The memory check before training counts what a step keeps per sample (NetworkSize::
+    # training_values_per_sample); measured here as the growth of a step's peak memory from 32 to 192 samples,
+    # which leaves out what does not grow with the batch (LibTorch, the weights). Within 2x either way: it once
+    # counted only the cells' outputs, 4.5x below what a step holds.
+    summary = json.loads(run("network", cell, "--init-channels", "8", "--layers", "5", "--input-shape", "1x28x28",
+                             "--json").stdout)
+    estimate = summary["training_bytes_per_sample"]
+    measured = (peak_memory_of_one_step(tmp_path, cell, 192) - peak_memory_of_one_step(tmp_path, cell, 32)) / 160
+    assert 0.5 <= estimate / measured <= 2, (estimate, measured)

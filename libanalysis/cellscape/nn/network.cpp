@@ -1,5 +1,7 @@
 #include "cellscape/nn/network.hpp"
 
+#include "cellscape/nn/network_size.hpp"
+
 #include <fmt/format.h>
 
 #include <regex>
@@ -199,7 +201,10 @@ nlohmann::ordered_json network_summary(const std::string& name, const Genotype& 
                                       {"genotype", format_genotype(genotype)},
                                       {"config", config.to_json()},
                                       {"parameters", network->parameter_count()},
-                                      {"auxiliary_parameters", network->auxiliary_parameter_count()}};
+                                      {"auxiliary_parameters", network->auxiliary_parameter_count()},
+                                      // What the memory check before training counts per sample (float32).
+                                      {"training_bytes_per_sample",
+                                       4 * network_size(genotype, config).training_values_per_sample}};
     nlohmann::ordered_json cells = nlohmann::ordered_json::array();
     for (const CellLayout& cell : network->layout())
         cells.push_back({{"type", cell.reduction ? "reduce" : "normal"},

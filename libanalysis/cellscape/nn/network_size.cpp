@@ -31,6 +31,23 @@ int64_t edge_parameters(Operation op, int64_t c, bool strided) {
     return 0;
 }
 
+// Maps of the edge's output size an operation keeps for the backward pass.
+int64_t kept_maps(Operation op, bool strided) {
+    switch (op) {
+        case Operation::none: return 0;
+        case Operation::max_pool_3x3: return 3;  // the output and its int64 indices
+        case Operation::avg_pool_3x3: return 1;
+        case Operation::skip_connect: return strided ? 4 : 0;  // factorized reduce: ReLU, two convs, BN
+        case Operation::sep_conv_3x3:
+        case Operation::sep_conv_5x5:
+        case Operation::sep_conv_7x7: return 8;  // twice ReLU, depthwise, pointwise, BN
+        case Operation::dil_conv_3x3:
+        case Operation::dil_conv_5x5:
+        case Operation::conv_7x1_1x7: return 4;
+    }
+    return 0;
+}
+
 bool is_reduction_layer(int64_t layer, int64_t layers) { return layer == layers / 3 || layer == 2 * layers / 3; }
 int64_t reduced(int64_t side) { return (side - 1) / 2 + 1; }
 
@@ -44,6 +61,7 @@ NetworkSize network_size(const Genotype& genotype, const NetworkConfig& config) 
     int64_t height = config.input_shape[1], width = config.input_shape[2];
     size.parameters = config.input_shape[0] * stem * 9 + batch_norm(stem);
     size.activations_per_sample = stem * height * width;
+    size.training_values_per_sample = 2 * stem * height * width;  // the stem's convolution and BatchNorm
     int64_t before_previous = stem, previous = stem, channels = config.init_channels;
     bool previous_was_reduction = false;
     for (int64_t layer = 0; layer < config.layers; ++layer) {
@@ -57,7 +75,12 @@ NetworkSize network_size(const Genotype& genotype, const NetworkConfig& config) 
         size.parameters += previous_was_reduction ? factorized_reduce(before_previous, channels)
                                                   : relu_conv_batch_norm(before_previous, channels);
         size.parameters += relu_conv_batch_norm(previous, channels);
-        for (const Edge& edge : cell.edges) size.parameters += edge_parameters(edge.op, channels, reduction && edge.source < 2);
+        int64_t maps = 6 + static_cast<int64_t>(cell.concat.size()) * 2;  // preprocessings; node sums and the concat
+        for (const Edge& edge : cell.edges) {
+            size.parameters += edge_parameters(edge.op, channels, reduction && edge.source < 2);
+            maps += kept_maps(edge.op, reduction && edge.source < 2);
+        }
+        size.training_values_per_sample += maps * channels * height * width;
         before_previous = previous;
         previous = channels * static_cast<int64_t>(cell.concat.size());
         size.activations_per_sample += previous * height * width;
@@ -95,10 +118,11 @@ void require_fits_in_memory(const NetworkSize& size, const NetworkConfig& config
                                        config.init_channels, config.layers, size.parameters,
                                        gibibytes(parameter_bytes), training ? "to train" : "to evaluate",
                                        gibibytes(available)));
-    // A forward pass holds at least every cell's output (training keeps them
-    // for the backward pass, and its gradients are as large again).
-    const double activation_bytes = static_cast<double>(size.activations_per_sample) * static_cast<double>(batch_size) *
-                                    static_cast<double>(bytes_per_value) * (training ? 2.0 : 1.0);
+    // A forward pass holds at least every cell's output; a training step
+    // every operation's maps (NetworkSize::training_values_per_sample).
+    const double activation_bytes =
+        static_cast<double>(training ? size.training_values_per_sample : size.activations_per_sample) *
+        static_cast<double>(batch_size) * static_cast<double>(bytes_per_value);
     if (parameter_bytes + activation_bytes > available)
         throw SettingError("batch_size",
                            fmt::format("batches of {} need at least {} of feature maps in this network ({} channels, "

@@ -18,6 +18,14 @@ struct NetworkSize {
     // Values in the stem's and every cell's output feature maps for one
     // sample: a forward pass holds at least these (training keeps them all).
     int64_t activations_per_sample = 0;
+    // Values a training step keeps per sample for its backward pass: every
+    // operation's intermediate maps (a sep_conv's two ReLU-conv-conv-BN
+    // stacks are 8 maps of the edge's output size, a dil_conv 4, a max pool
+    // its output and indices), the preprocessings', the node sums and the
+    // stem's. Measured (DARTS_V2, C=16, 8 cells, 28x28, 1 thread): a
+    // training step's peak memory grows by 9.1 MB per sample, this counts
+    // 11.6 MB in float32 (docs/reliability.md).
+    int64_t training_values_per_sample = 0;
 };
 
 NetworkSize network_size(const Genotype& genotype, const NetworkConfig& config);
