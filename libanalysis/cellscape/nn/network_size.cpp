@@ -125,7 +125,7 @@ void require_fits_in_memory(const NetworkSize& size, const NetworkConfig& config
         static_cast<double>(batch_size) * static_cast<double>(bytes_per_value);
     if (parameter_bytes + activation_bytes > available)
         throw SettingError("batch_size",
-                           fmt::format("batches of {} need at least {} of feature maps in this network ({} channels, "
+                           fmt::format("batches of {} need about {} of feature maps in this network ({} channels, "
                                        "{} cells, {}x{}x{} inputs) besides {} of parameters; this machine has {} "
                                        "available: use smaller batches",
                                        batch_size, gibibytes(activation_bytes), config.init_channels, config.layers,

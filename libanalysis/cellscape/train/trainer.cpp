@@ -147,8 +147,10 @@ Dataset load_training_data(TrainingState& state, const std::optional<fs::path>& 
 void check_memory(const TrainingState& state) {
     const auto available = nn::available_memory_bytes();
     if (!available) return;
+    // On a GPU the feature maps live in the GPU's memory, not in this one.
+    const bool on_gpu = state.device.rfind("cuda", 0) == 0;
     nn::require_fits_in_memory(nn::network_size(state.genotype, state.network), state.network,
-                               state.training.batch_size, 4, true, *available);
+                               on_gpu ? 0 : state.training.batch_size, 4, true, *available);
 }
 
 }  // namespace
@@ -180,11 +182,14 @@ void check_disk_space(const TrainingState& state, const NamedTensors& parameters
                       int64_t steps_per_epoch, const fs::path& out_dir) {
     const int64_t epochs = state.training.epochs;
     const double checkpoint = checkpoint_file_bytes(parameters, buffers, epochs * steps_per_epoch, epochs);
-    std::set<int64_t> to_write{epochs};
+    const bool finished = state.complete();
+    std::set<int64_t> to_write;
+    if (!finished) to_write.insert(epochs);
     for (int64_t epoch : state.training.checkpoint_epochs)
         if (epoch > state.epoch || (epoch == 0 && !fs::exists(out_dir / epoch_checkpoint_name(0))))
             to_write.insert(epoch);
-    const auto files = static_cast<int64_t>(to_write.size()) + 1;  // and latest.h5
+    if (to_write.empty()) return;
+    const auto files = static_cast<int64_t>(to_write.size()) + (finished ? 0 : 1);  // and latest.h5
     check_free_space(out_dir, checkpoint * static_cast<double>(files + 1),
                      fmt::format("the run's {} checkpoint files", files), "out_dir");
 }

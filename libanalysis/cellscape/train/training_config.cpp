@@ -45,12 +45,15 @@ TrainingConfig TrainingConfig::from_json(const nlohmann::json& json) {
     config.drop_path = json.at("drop_path").get<double>();
     config.auxiliary_weight = json.at("auxiliary_weight").get<double>();
     config.augmentation = AugmentationOptions::from_json(json.at("augmentation"));
-    // By util/seed.hpp's rule, as every seed: nlohmann reads -1 as a number
-    // that get<uint64_t> would wrap to 2^64 - 1.
+    // The seed the run was seeded with: a whole number from 0 to 2^64 - 1
+    // (runs before the seed rule took --seed as any uint64). nlohmann reads
+    // -1 as a number that get<uint64_t> would wrap to 2^64 - 1: refused.
     const nlohmann::json& seed = json.at("seed");
-    const auto parsed = seed.is_number_integer() ? parse_seed(seed.dump()) : std::nullopt;
-    if (!parsed) throw SettingError("seed", fmt::format("is {}; {}", seed.dump(), seed_rule()));
-    config.seed = *parsed;
+    if (!seed.is_number_unsigned() && !(seed.is_number_integer() && seed.get<int64_t>() >= 0))
+        throw Error(fmt::format("the stored training seed is {}, not a whole number from 0 to 2^64 - 1: the file is "
+                                "damaged",
+                                seed.dump()));
+    config.seed = seed.get<uint64_t>();
     config.checkpoint_epochs = json.at("checkpoint_epochs").get<std::vector<int64_t>>();
     return config;
 }
