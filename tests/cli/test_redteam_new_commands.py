@@ -183,6 +183,11 @@ class TestStudyPlan:
         pilot = pilot_copy(tmp_path, set_column("train_seconds", lambda s: np.where(np.arange(len(s)) == 2, -5.0, s)))
         refused(run("study", "plan", pilot), "train_seconds = -5", "damaged or was edited")
 
+    def test_seeds_above_2_to_the_53_stay_distinct(self, tmp_path):
+        # Seeds are integers up to 2^63 - 1; read through a double, 10^17 + 1 and 10^17 + 2 were one seed.
+        pilot = pilot_copy(tmp_path, set_column("seed", lambda seeds: seeds.astype(np.int64) + 10 ** 17))
+        assert run("study", "plan", pilot, "--json").returncode == 0
+
     def test_a_metric_the_pilot_did_not_measure_is_refused(self):
         refused(run("study", "plan", PILOT, "--metric", "grad_norm"), "--metric", "names grad_norm",
                 "no replicate of the pilot")
@@ -216,6 +221,12 @@ class TestStudyChecksItsAnalysesBeforeTraining:
         body = key + '\ncells = ["DARTS_V2"]\n' + TINY_STUDY_TRAINING + TINY_STUDY_ANALYSES
         refused(run("study", write_study(tmp_path, body), "--out", tmp_path / "out"), "seeds", key[9:-1],
                 "seeds are whole numbers from 0 to 9223372036854775807")
+
+    def test_an_analysis_epoch_listed_twice_is_refused(self, tmp_path):
+        body = ('cells = ["DARTS_V2"]\n' + TINY_STUDY_TRAINING + TINY_STUDY_ANALYSES
+                + "[analysis]\nepochs = [1, 1]\n")
+        refused(run("study", write_study(tmp_path, body), "--out", tmp_path / "out"), "[analysis] epochs",
+                "lists 1 twice")
 
     def test_a_training_seed_beyond_the_rule_is_refused(self, tmp_path):
         body = ('cells = ["DARTS_V2"]\n' + TINY_STUDY_TRAINING + "seed = 18_446_744_073_709_551_615\n"

@@ -33,11 +33,11 @@ public:
     // and linear layer's output: "" when they do, else why not, for an error.
     virtual std::string rectifier_inputs_hidden() const = 0;
     virtual std::string layer_outputs_hidden() const = 0;
-    // "" when the model has parameters, else a sentence saying why it has
-    // none and what would give it some (for an error).
     // The layout of the activations the forward pass computes in (a model
     // that has no choice ignores it): the same function, rounded differently.
     virtual void set_memory_format(torch::MemoryFormat) {}
+    // "" when the model has parameters, else a sentence saying why it has
+    // none and what would give it some (for an error).
     virtual std::string parameters_missing() {
         return named_parameters().empty() ? "the model has no parameters" : "";
     }

@@ -238,7 +238,11 @@ std::string degenerate_jacobian(Model& model, const torch::Tensor& inputs, const
     const torch::Tensor one = torch::autograd::grad({outputs[0].sum()}, {inputs}, {}, /*retain_graph=*/false)[0];
     const double whole = jacobian.to(torch::kFloat64).norm().item<double>();
     const double sample = one.to(torch::kFloat64).norm().item<double>();
-    const double eps = inputs.scalar_type() == torch::kFloat64 ? 2.220446049250313e-16 : 1.1920929e-07;
+    // TensorFloat-32 products on a GPU round to 10 bits.
+    const bool tf32 = cuda_float32_used(inputs.device(), inputs.scalar_type()) == "tf32";
+    const double eps = inputs.scalar_type() == torch::kFloat64 ? 2.220446049250313e-16
+                       : tf32                                  ? 9.765625e-04
+                                                               : 1.1920929e-07;
     const double limit = 100 * eps * static_cast<double>(inputs.size(0));
     (void)model;
     if (sample == 0 && whole == 0)
@@ -332,8 +336,9 @@ Outcome computed(Proxy proxy, Model& model, const Batch& batch, const ProxyOptio
 Outcome compute(Proxy proxy, Model& model, const Batch& batch, const ProxyOptions& options) {
     Outcome outcome = computed(proxy, model, batch, options);
     if (outcome.undefined.empty() && !std::isfinite(outcome.score))
-        outcome = {NAN, fmt::format("not defined for this model and batch: the score came out {} (a log of zero or "
-                                    "a division by zero in its formula)",
+        outcome = {NAN, fmt::format("not defined for this model and batch: the score came out {} (a log of zero, a "
+                                    "division by zero, or a value beyond the floating-point range: float64 may "
+                                    "hold it)",
                                     outcome.score)};
     return outcome;
 }
@@ -373,6 +378,11 @@ namespace {
 
 // Why `proxy` cannot be computed for `model`, before any work ("" when it can).
 std::string cannot_compute(Proxy proxy, Model& model, bool has_layer_weights) {
+    auto frozen_weights = [&] {
+        for (const auto& [name, parameter] : model.named_parameters())
+            if (parameter.dim() >= 2 && !parameter.requires_grad()) return true;
+        return false;
+    };
     if (proxy == Proxy::fisher && !model.layer_outputs_hidden().empty())
         return "needs the model's layer outputs, but " + model.layer_outputs_hidden();
     if (proxy == Proxy::naswot && !model.rectifier_inputs_hidden().empty())
@@ -381,7 +391,10 @@ std::string cannot_compute(Proxy proxy, Model& model, bool has_layer_weights) {
     if (needs_weights && !has_layer_weights) {
         const std::string missing = model.parameters_missing();
         return "needs the gradients of layer weights (parameters of two or more dimensions that require gradients), "
-               "but " + (missing.empty() ? std::string("the model has none") : missing);
+               "but " + (!missing.empty() ? missing
+                         : frozen_weights() ? std::string("the model's are all saved with requires_grad off: save "
+                                                          "it with them on")
+                                            : std::string("the model has none"));
     }
     return "";
 }

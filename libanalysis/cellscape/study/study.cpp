@@ -197,6 +197,12 @@ void require_replicate_file(const Hdf5File& file, const char* format, int64_t ne
     }
 }
 
+// The format_version of an existing proxies file (0 when it records none).
+int64_t proxies_file_version(const std::filesystem::path& file) {
+    const Hdf5File existing(file, Hdf5File::Mode::read);
+    return existing.has_attribute("/", "format_version") ? existing.int_attribute("/", "format_version") : 0;
+}
+
 // How an existing output's settings differ from `wanted`, if they do.
 std::optional<std::string> stored_settings_difference(const std::filesystem::path& file,
                                                       const nlohmann::ordered_json& wanted) {
@@ -357,7 +363,11 @@ void replicate_proxies(const StudyConfig& config, const std::filesystem::path& c
     // (e.g. before the default list of proxies grew) is computed again: it
     // costs seconds and is the seed's, whatever was trained.
     if (std::filesystem::exists(out)) {
-        const auto difference = stored_settings_difference(out, analysis_settings(config, "proxies"));
+        auto difference = stored_settings_difference(out, analysis_settings(config, "proxies"));
+        // A file of format 1 (before refusals) may hold jacob_cov's rounding noise or a NaN: made anew.
+        if (!difference && proxies_file_version(out) < proxies_format_version)
+            difference = fmt::format("format version {}, before proxies without a value were refused",
+                                     proxies_file_version(out));
         if (!difference) return;
         if (progress)
             progress->note(fmt::format("{} was made with other settings ({}); computing it again", out.string(),
@@ -442,7 +452,8 @@ void fill_proxies(StudyRow& row, const StudyConfig& config, const std::filesyste
         if (file.has_attribute("/", refusal_attribute(proxy))) continue;  // no value, and the file says why
         if (!file.has_attribute("/", metric.name)) continue;              // not asked for
         const double value = file.double_attribute("/", metric.name);
-        if (!std::isfinite(value))
+        // Format 1 (before refusals) wrote what it computed, NaN included; 2 and later never do.
+        if (!std::isfinite(value) && file.int_attribute("/", "format_version") >= 2)
             throw Error(fmt::format("{}: the proxy {} is {} without a reason recorded, which no cellscape writes: the "
                                     "file is damaged; delete it and run the study again (it is made anew in seconds)",
                                     path.string(), metric.name, value));
@@ -828,34 +839,42 @@ void check_analyses_fit_data(const StudyConfig& config) {
     auto split_size = [&](Split split) { return split == Split::train ? train : test; };
     auto split_key = [](Split split) { return split == Split::train ? "train_size" : "test_size"; };
     // `count` images (0: the whole split) of `split`, as `what` = `count` in `section`.
-    auto fits = [&](const char* section, const std::string& what, int64_t count, Split split, const char* lower) {
-        if (count <= split_size(split)) return;
+    auto fits = [&](const char* section, const std::string& what, double count, Split split, const char* lower) {
+        if (split_size(split) == 0)
+            throw study_config_error(config.source, section, what,
+                                     fmt::format("{} has no {} split: evaluate another split", data.dataset,
+                                                 name_of(split)));
+        if (count <= static_cast<double>(split_size(split))) return;
         throw study_config_error(
             config.source, section, what,
-            fmt::format("{} images > [data] {} {}: the {} split the replicates use has only {}; lower {} or raise "
-                        "[data] {}",
+            fmt::format("{:.0f} images > [data] {} {}: the {} split the replicates use has only {}; lower {} or "
+                        "raise [data] {}",
                         count, split_key(split), split_size(split), name_of(split), split_size(split), lower,
                         split_key(split)));
     };
     if (config.hessian.enabled)
-        fits("analysis.hessian", fmt::format("samples = {}", config.hessian.samples), config.hessian.samples,
+        fits("analysis.hessian", fmt::format("samples = {}", config.hessian.samples),
+             static_cast<double>(config.hessian.samples),
              Split::train, "samples");
     const auto& gv = config.gradient_variance;
     if (gv.enabled)
         fits("analysis.gradient_variance", fmt::format("batches x batch_size = {} x {}", gv.batches, gv.batch_size),
-             gv.batches * gv.batch_size, Split::train, "batches or batch_size");
+             static_cast<double>(gv.batches) * static_cast<double>(gv.batch_size), Split::train,
+             "batches or batch_size");
     const auto& surface = config.surface;
     if (surface.enabled) {
         for (const Split split : surface.evaluations)
             fits("analysis.surface", fmt::format("samples = {} (eval = \"{}\")", surface.samples, name_of(split)),
-                 surface.samples, split, "samples");
+                 static_cast<double>(surface.samples), split, "samples");
         if (surface.gradient_variance)
             fits("analysis.surface",
                  fmt::format("gv_batches x gv_batch_size = {} x {}", surface.gv_batches, surface.gv_batch_size),
-                 surface.gv_batches * surface.gv_batch_size, surface.gv_split, "gv_batches or gv_batch_size");
+                 static_cast<double>(surface.gv_batches) * static_cast<double>(surface.gv_batch_size), surface.gv_split,
+                 "gv_batches or gv_batch_size");
     }
     if (config.proxies.enabled)
-        fits("analysis.proxies", fmt::format("samples = {}", config.proxies.samples), config.proxies.samples,
+        fits("analysis.proxies", fmt::format("samples = {}", config.proxies.samples),
+             static_cast<double>(config.proxies.samples),
              Split::train, "samples");
 }
 
@@ -1049,12 +1068,17 @@ std::vector<StudyRow> read_study_replicates(const std::filesystem::path& summary
                                         summary.string(), name));
             return;
         }
-        const torch::Tensor values = file.read(group + name).to(torch::kFloat64).contiguous();
+        using Value = std::decay_t<decltype(rows.front().*field)>;
+        // Integer columns as integers: a seed above 2^53 would not survive a double.
+        constexpr bool integer = std::is_integral_v<Value>;
+        const torch::Tensor values =
+            file.read(group + name).to(integer ? torch::kInt64 : torch::kFloat64).contiguous();
         column_size(name, static_cast<std::size_t>(values.numel()));
-        const double* data = values.data_ptr<double>();
         for (std::size_t i = 0; i < rows.size(); ++i) {
-            using Value = std::decay_t<decltype(rows[i].*field)>;
-            rows[i].*field = static_cast<Value>(data[i]);
+            if constexpr (integer)
+                rows[i].*field = static_cast<Value>(values.data_ptr<int64_t>()[i]);
+            else
+                rows[i].*field = static_cast<Value>(values.data_ptr<double>()[i]);
         }
     };
     strings("cell", &StudyRow::cell, "");

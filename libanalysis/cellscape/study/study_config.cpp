@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <optional>
 #include <set>
@@ -25,14 +26,24 @@ std::string toml_text(const toml::value& value) {
     std::string text = where.column() >= 1 && where.column() - 1 + where.region() <= line.size()
                            ? line.substr(where.column() - 1, where.region())
                            : toml::format(value);
-    text.erase(std::remove(text.begin(), text.end(), '_'), text.end());
+    if (value.is_integer()) text.erase(std::remove(text.begin(), text.end(), '_'), text.end());
     return text;
 }
 
-// The seed a TOML value spells by util/seed.hpp's rule, or nullopt.
+// The seed a TOML value spells by util/seed.hpp's rule, or nullopt. TOML's
+// hexadecimal, octal and binary integers (0x2A, 0o52, 0b101010) are whole
+// numbers too: read in their base, within the same bound.
 std::optional<uint64_t> seed_of_toml(const toml::value& value) {
     if (!value.is_integer()) return std::nullopt;
-    return parse_seed(toml_text(value));
+    const std::string text = toml_text(value);
+    if (text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'o' || text[1] == 'b')) {
+        const int base = text[1] == 'x' ? 16 : text[1] == 'o' ? 8 : 2;
+        uint64_t parsed = 0;
+        const auto [end, error] = std::from_chars(text.data() + 2, text.data() + text.size(), parsed, base);
+        if (error != std::errc() || end != text.data() + text.size() || parsed > max_seed) return std::nullopt;
+        return parsed;
+    }
+    return parse_seed(text);
 }
 
 // Reads the keys of one TOML table into settings, remembering which keys it
@@ -284,7 +295,12 @@ void read_seeds(TableReader& top, const toml::value& root, StudyConfig& config) 
 void settle_analysis_epochs(StudyConfig& config) {
     TrainingConfig& t = config.training;
     if (config.analysis_epochs.empty()) config.analysis_epochs.push_back(t.epochs);
-    for (int64_t epoch : config.analysis_epochs) {
+    for (std::size_t i = 0; i < config.analysis_epochs.size(); ++i) {
+        const int64_t epoch = config.analysis_epochs[i];
+        if (std::find(config.analysis_epochs.begin(), config.analysis_epochs.begin() + static_cast<std::ptrdiff_t>(i),
+                      epoch) != config.analysis_epochs.begin() + static_cast<std::ptrdiff_t>(i))
+            throw study_config_error(config.source, "analysis", "epochs",
+                                     fmt::format("lists {} twice: each analysis epoch once", epoch));
         if (epoch < 1 || epoch > t.epochs)
             throw study_config_error(config.source, "analysis", "epochs",
                                      fmt::format("has {}, outside 1 to {} (training.epochs)", epoch, t.epochs));
