@@ -46,7 +46,7 @@ TrainingConfig TrainingConfig::from_json(const nlohmann::json& json) {
     config.auxiliary_weight = json.at("auxiliary_weight").get<double>();
     config.augmentation = AugmentationOptions::from_json(json.at("augmentation"));
     // The seed the run was seeded with: a whole number from 0 to 2^64 - 1
-    // (runs before the seed rule took --seed as any uint64). nlohmann reads
+    // (runs before the seed rule took any uint64 as their seed). nlohmann reads
     // -1 as a number that get<uint64_t> would wrap to 2^64 - 1: refused.
     const nlohmann::json& seed = json.at("seed");
     if (!seed.is_number_unsigned() && !(seed.is_number_integer() && seed.get<int64_t>() >= 0))
