@@ -1,7 +1,6 @@
 #include "cellscape/io/hdf5.hpp"
 
 #include <fmt/format.h>
-#include <sys/resource.h>
 #include <fmt/ranges.h>
 
 #include <cerrno>
@@ -10,6 +9,7 @@
 #include <ctime>
 #include <limits>
 
+#include "cellscape/io/paths.hpp"
 #include "cellscape/nn/network_size.hpp"
 #include "cellscape/util/error.hpp"
 #include "cellscape/util/version.hpp"
@@ -158,13 +158,12 @@ std::string write_failure_cause(const std::filesystem::path& path) {
     const auto space = std::filesystem::space(path.parent_path().empty() ? "." : path.parent_path(), error);
     if (!error && space.available < (std::uintmax_t{16} << 20))
         return fmt::format(" (the disk holding it has {} KiB free)", space.available / 1024);
-    rlimit limit{};
     const auto size = std::filesystem::file_size(path, error);
-    if (!error && ::getrlimit(RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY &&
-        size + (std::uintmax_t{64} << 10) >= limit.rlim_cur)
+    const auto limit = file_size_limit();
+    if (!error && limit && size + (std::uintmax_t{64} << 10) >= *limit)
         return fmt::format(" (the file reached this process's file-size limit of {} KiB (ulimit -f): raise the "
                            "limit or write where a larger file is allowed)",
-                           limit.rlim_cur / 1024);
+                           *limit / 1024);
     return "";
 }
 

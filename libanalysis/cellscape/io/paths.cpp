@@ -88,10 +88,10 @@ std::string file_system_cause(const std::error_code& error) {
     if (error == std::errc::no_such_file_or_directory) return "it (or a directory above it) does not exist";
     // A file-size limit (ulimit -f) fails writes with EFBIG, and copies made
     // with sendfile with EIO: both name the limit when one is set.
-    rlimit limit{};
-    const bool size_limited = ::getrlimit(RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY;
+    const auto limit = file_size_limit();
+    const bool size_limited = limit.has_value();
     const std::string size_limit =
-        size_limited ? fmt::format("this process's file-size limit of {} KiB (ulimit -f)", limit.rlim_cur / 1024) : "";
+        size_limited ? fmt::format("this process's file-size limit of {} KiB (ulimit -f)", *limit / 1024) : "";
     if (error == std::errc::file_too_large)
         return size_limited ? "the file reached " + size_limit
                             : "the file is larger than this process may write (a file-size limit, see ulimit -f)";
@@ -103,6 +103,12 @@ std::string file_system_cause(const std::error_code& error) {
         if (error.value() == EDQUOT) return "the disk quota is exceeded";
     }
     return error.message();
+}
+
+std::optional<std::uintmax_t> file_size_limit() {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_FSIZE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return std::nullopt;
+    return static_cast<std::uintmax_t>(limit.rlim_cur);
 }
 
 std::string file_system_cause(int error_number) {

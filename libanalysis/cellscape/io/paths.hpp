@@ -16,7 +16,9 @@
 //
 // The errors are SettingError naming `setting`, the library's name for the
 // option (the command line puts the user's spelling in front).
+#include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -34,6 +36,9 @@ std::string describe_file_type(const std::filesystem::path& path);
 std::string file_system_cause(const std::error_code& error);
 // The same for an errno value (0 is read as EIO: a failure that left none).
 std::string file_system_cause(int error_number);
+
+// This process's file-size limit in bytes (ulimit -f, RLIMIT_FSIZE), when one is set.
+std::optional<std::uintmax_t> file_size_limit();
 
 // One sentence for a failed file-system operation: "cannot create
 // out/run: the file system is read-only".
