@@ -29,11 +29,10 @@ namespace {
 // A NaN weight would make every score of the model NaN: refused when loaded,
 // as a checkpoint's are.
 void require_finite(const NamedTensors& tensors, const std::string& kind, const std::string& path) {
-    for (const auto& [name, tensor] : tensors)
-        if (tensor.is_floating_point() && !torch::isfinite(tensor).all().item<bool>())
-            throw Error(fmt::format("the TorchScript module {}: {} '{}' holds NaN or infinite values; the model is "
-                                    "unusable: save it again from finite weights",
-                                    path, kind, name));
+    if (const std::string* name = first_non_finite(tensors))
+        throw Error(fmt::format("the TorchScript module {}: {} '{}' holds NaN or infinite values; the model is "
+                                "unusable: save it again from finite weights",
+                                path, kind, *name));
 }
 
 }  // namespace

@@ -216,13 +216,18 @@ void load_tensors(const NamedTensors& from, torch::nn::Module& into, bool buffer
                                 stored.size(), buffers ? "buffers" : "parameters", targets.size()));
 }
 
+const std::string* first_non_finite(const NamedTensors& tensors) {
+    for (const auto& [name, tensor] : tensors)
+        if (tensor.is_floating_point() && !torch::isfinite(tensor).all().item<bool>()) return &name;
+    return nullptr;
+}
+
 void check_loaded_weights(const TrainingState& state, torch::nn::Module& network, const std::string& origin) {
     const NamedTensors loaded = named_parameters_of(network);
-    for (const auto& [name, tensor] : loaded)
-        if (!torch::isfinite(tensor).all().item<bool>())
-            throw Error(fmt::format("{}: parameter '{}' holds NaN or infinite values; the checkpoint is unusable (an "
-                                    "earlier epoch's may not be)",
-                                    origin, name));
+    if (const std::string* name = first_non_finite(loaded))
+        throw Error(fmt::format("{}: parameter '{}' holds NaN or infinite values; the checkpoint is unusable (an "
+                                "earlier epoch's may not be)",
+                                origin, *name));
     for (const auto& [name, tensor] : state.parameters)
         if (tensor.scalar_type() != torch::kFloat32 && tensor.scalar_type() != torch::kFloat64)
             throw Error(fmt::format("{}: parameter '{}' is stored as {}, not as floating-point numbers; the file was "

@@ -62,6 +62,8 @@ TrainingState read_checkpoint(const std::filesystem::path& path);
 // Parameters and buffers of a module by module path; and copying them back
 // (Error naming the first missing or misshapen tensor).
 NamedTensors named_parameters_of(torch::nn::Module& module);
+// The name of the first floating-point tensor holding NaN or an infinity (nullptr when none does).
+const std::string* first_non_finite(const NamedTensors& tensors);
 NamedTensors named_buffers_of(torch::nn::Module& module);
 void load_tensors(const NamedTensors& from, torch::nn::Module& into, bool buffers, const std::string& origin);
 
