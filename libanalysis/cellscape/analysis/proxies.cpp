@@ -383,10 +383,12 @@ std::string cannot_compute(Proxy proxy, Model& model, bool has_layer_weights) {
             if (parameter.dim() >= 2 && !parameter.requires_grad()) return true;
         return false;
     };
-    if (proxy == Proxy::fisher && !model.layer_outputs_hidden().empty())
-        return "needs the model's layer outputs, but " + model.layer_outputs_hidden();
-    if (proxy == Proxy::naswot && !model.rectifier_inputs_hidden().empty())
-        return "needs the model's ReLU inputs, but " + model.rectifier_inputs_hidden();
+    if (proxy == Proxy::fisher)
+        if (const std::string hidden = model.layer_outputs_hidden(); !hidden.empty())
+            return "needs the model's layer outputs, but " + hidden;
+    if (proxy == Proxy::naswot)
+        if (const std::string hidden = model.rectifier_inputs_hidden(); !hidden.empty())
+            return "needs the model's ReLU inputs, but " + hidden;
     const bool needs_weights = proxy != Proxy::fisher && proxy != Proxy::naswot && proxy != Proxy::jacob_cov;
     if (needs_weights && !has_layer_weights) {
         const std::string missing = model.parameters_missing();

@@ -365,9 +365,9 @@ void replicate_proxies(const StudyConfig& config, const std::filesystem::path& c
     if (std::filesystem::exists(out)) {
         auto difference = stored_settings_difference(out, analysis_settings(config, "proxies"));
         // A file of format 1 (before refusals) may hold jacob_cov's rounding noise or a NaN: made anew.
-        if (!difference && proxies_file_version(out) < proxies_format_version)
-            difference = fmt::format("format version {}, before proxies without a value were refused",
-                                     proxies_file_version(out));
+        if (!difference)
+            if (const int64_t version = proxies_file_version(out); version < proxies_format_version)
+                difference = fmt::format("format version {}, before proxies without a value were refused", version);
         if (!difference) return;
         if (progress)
             progress->note(fmt::format("{} was made with other settings ({}); computing it again", out.string(),
