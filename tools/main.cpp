@@ -50,6 +50,13 @@ const std::map<std::string, std::string>& flag_exceptions() {
 
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
+// The one sentence for an allocation that failed, with the allocator's own words when it has some.
+int out_of_memory(const std::string& detail) {
+    std::cerr << "cellscape: error: out of memory" << (detail.empty() ? "" : " (" + detail + ")")
+              << "; use a smaller network (--init-channels, --layers), fewer samples or smaller batches\n";
+    return 1;
+}
+
 // How the user spelled `setting` on `command`'s command line: its flag when
 // the command has one, else the setting's own name.
 std::string spelled(const CLI::App* command, const std::string& setting) {
@@ -115,13 +122,10 @@ int run(int argc, char** argv) {
         std::cerr << "cellscape: error: " << cellscape::file_system_sentence(error) << "\n";
         return 1;
     } catch (const std::bad_alloc&) {
-        std::cerr << "cellscape: error: out of memory; use a smaller network, fewer samples or smaller batches\n";
-        return 1;
+        return out_of_memory("");
     } catch (const c10::OutOfMemoryError& error) {
         // LibTorch's allocator failing (a CPU or GPU allocation), anywhere: the same sentence as std::bad_alloc.
-        std::cerr << "cellscape: error: out of memory (" << first_line(error.what_without_backtrace())
-                  << "); use a smaller network (--init-channels, --layers), fewer samples or smaller batches\n";
-        return 1;
+        return out_of_memory(first_line(error.what_without_backtrace()));
     } catch (const c10::Error& error) {
         std::cerr << "cellscape: internal error in LibTorch (please report it with the command line): "
                   << error.what_without_backtrace() << "\n";
