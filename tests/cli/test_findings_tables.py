@@ -58,6 +58,15 @@ def blocks():
     return found
 
 
+def check_printed(pairs, row, label):
+    """Each (printed, column) pair agrees with the row; a printed None (a group printed as "-") is a NaN."""
+    for printed, name in pairs:
+        if printed is None:
+            assert not np.isfinite(row[name]), f"{label} {name}"
+            continue
+        assert agrees(printed, row[name]), f"{label} {name} is {row[name]}, printed {printed}"
+
+
 @pytest.mark.parametrize("kind, summary, epoch, population, text", blocks())
 def test_each_quoted_table_is_its_summary(kind, summary, epoch, population, text):
     assert (ROOT / summary).exists(), f"{summary} is not committed"
@@ -78,12 +87,11 @@ def test_each_quoted_table_is_its_summary(kind, summary, epoch, population, text
                               population=population, epoch=int(epoch))
             assert len(plain) == 1 and len(held) == 1, line
             row = plain[0]
-            for printed, name in [(rho, "spearman_rho"), (low, "ci_low"), (high, "ci_high"), (p, "p_value"),
-                                  (p_holm, "p_holm"), (detectable, "min_detectable_rho")]:
-                assert agrees(printed, row[name]), f"{summary}: {metric} {name} is {row[name]}, printed {printed}"
+            check_printed([(rho, "spearman_rho"), (low, "ci_low"), (high, "ci_high"), (p, "p_value"),
+                           (p_holm, "p_holm"), (detectable, "min_detectable_rho")], row, f"{summary}: {metric}")
             if partial is not None:
-                for printed, name in [(partial, "spearman_rho"), (partial_low, "ci_low"), (partial_high, "ci_high")]:
-                    assert agrees(printed, held[0][name]), f"{summary}: {metric} partial {name}"
+                check_printed([(partial, "spearman_rho"), (partial_low, "ci_low"), (partial_high, "ci_high")],
+                              held[0], f"{summary}: {metric} partial")
             assert verdict.strip() == row["verdict"], f"{summary}: {metric} verdict"
     elif kind == "mediation":
         table = read_table(summary, "mediation")
@@ -97,14 +105,11 @@ def test_each_quoted_table_is_its_summary(kind, summary, epoch, population, text
             rows = rows_where(table, mediator=mediator, population=population, epoch=int(epoch))
             assert len(rows) == 1, line
             row = rows[0]
-            for printed, name in [(a, "a"), (b, "b"), (indirect, "indirect"), (low, "ci_low"), (high, "ci_high"),
-                                  (proportion, "proportion"), (proportion_low, "proportion_ci_low"),
-                                  (proportion_high, "proportion_ci_high"), (total, "total"), (p, "p_value"),
-                                  (p_holm, "p_holm")]:
-                if printed is None:  # the whole proportion printed as "-"
-                    assert not np.isfinite(row[name]), f"{summary}: {mediator} {name}"
-                    continue
-                assert agrees(printed, row[name]), f"{summary}: {mediator} {name} is {row[name]}, printed {printed}"
+            # A proportion printed as "-" leaves its three groups None.
+            check_printed([(a, "a"), (b, "b"), (indirect, "indirect"), (low, "ci_low"), (high, "ci_high"),
+                           (proportion, "proportion"), (proportion_low, "proportion_ci_low"),
+                           (proportion_high, "proportion_ci_high"), (total, "total"), (p, "p_value"),
+                           (p_holm, "p_holm")], row, f"{summary}: {mediator}")
             assert verdict.strip() == row["verdict"], f"{summary}: {mediator} verdict"
     else:
         pytest.fail(f"unknown table kind {kind}")

@@ -241,28 +241,39 @@ PROXY_STUDY = ('name = "proxied"\ncells = ["DARTS_V2"]\nthreads = 1\n' + TINY_ST
                + '[analysis.proxies]\nenabled = true\nproxies = ["grad_norm", "snip"]\nsamples = 32\n')
 
 
-@pytest.fixture(scope="module")
-def proxy_study(tmp_path_factory):
-    d = tmp_path_factory.mktemp("proxy-study")
-    config = write_study(d, PROXY_STUDY)
-    result = run("study", config, "--out", d / "out", timeout=600)
+def finished_study(tmp_path_factory, name, body):
+    """(config, out): the study `body` run to the end in a directory of its own."""
+    d = tmp_path_factory.mktemp(name)
+    config = write_study(d, body)
+    result = run("study", config, "--out", d / "out", "--json", timeout=600)
     assert result.returncode == 0, result.stderr
     return config, d / "out"
 
 
+def rerun_with_a_file_changed(study, file, change):
+    """The study rerun on a copy of its finished directory in which the replicate's `file` was changed by
+    change(h5py.File); asserts that the training was neither redone nor touched."""
+    config, out = study
+    copy = out.parent / f"copy-{len(list(out.parent.iterdir()))}"
+    shutil.copytree(out, copy)
+    path = copy / "DARTS_V2" / file
+    assert path.exists(), sorted(p.name for p in (copy / "DARTS_V2").iterdir())
+    with h5py.File(path, "r+") as f:
+        change(f)
+    train_before = snapshot(copy / "DARTS_V2" / "train")
+    result = run("study", config, "--out", copy, "--json", timeout=600)
+    assert snapshot(copy / "DARTS_V2" / "train") == train_before  # training is never redone or touched
+    return result, copy
+
+
+@pytest.fixture(scope="module")
+def proxy_study(tmp_path_factory):
+    return finished_study(tmp_path_factory, "proxy-study", PROXY_STUDY)
+
+
 class TestStudyFilesReadBack:
     def rerun(self, proxy_study, change):
-        config, out = proxy_study
-        copy = out.parent / f"copy-{len(list(out.parent.iterdir()))}"
-        shutil.copytree(out, copy)
-        proxies_file = copy / "DARTS_V2" / "proxies-epoch-0000.h5"
-        assert proxies_file.exists(), sorted(p.name for p in (copy / "DARTS_V2").iterdir())
-        with h5py.File(proxies_file, "r+") as f:
-            change(f)
-        train_before = snapshot(copy / "DARTS_V2" / "train")
-        result = run("study", config, "--out", copy, "--json", timeout=600)
-        assert snapshot(copy / "DARTS_V2" / "train") == train_before  # training is never redone or touched
-        return result, copy
+        return rerun_with_a_file_changed(proxy_study, "proxies-epoch-0000.h5", change)
 
     def test_a_nan_planted_in_a_finished_proxies_file_fails_the_replicate_by_name(self, proxy_study):
         result, copy = self.rerun(proxy_study, lambda f: f.attrs.modify("snip", float("nan")))
@@ -288,11 +299,7 @@ PARTS_STUDY = ('name = "parts"\ncells = ["DARTS_V2"]\nthreads = 1\n' + TINY_STUD
 
 @pytest.fixture(scope="module")
 def parts_study(tmp_path_factory):
-    d = tmp_path_factory.mktemp("parts-study")
-    config = write_study(d, PARTS_STUDY)
-    result = run("study", config, "--out", d / "out", "--json", timeout=600)
-    assert result.returncode == 0, result.stderr
-    return config, d / "out"
+    return finished_study(tmp_path_factory, "parts-study", PARTS_STUDY)
 
 
 class TestByPart:
@@ -303,22 +310,16 @@ class TestByPart:
         assert not (tmp_path / "out" / "DARTS_V2").exists()
 
     @pytest.mark.parametrize("analysis,column", [("hessian", "parameters"), ("gradvar", "variance")])
-    def test_a_parts_table_with_a_short_column_fails_its_replicate_by_name(self, parts_study, tmp_path, analysis,
-                                                                           column):
-        config, out = parts_study
-        copy = tmp_path / "copy"
-        shutil.copytree(out, copy)
-        path = copy / "DARTS_V2" / f"{analysis}-epoch-0001.h5"
-        with h5py.File(path, "r+") as f:
+    def test_a_parts_table_with_a_short_column_fails_its_replicate_by_name(self, parts_study, analysis, column):
+        def shorten(f):
             values = f[f"parts/{column}"][()]
             del f[f"parts/{column}"]
             f[f"parts/{column}"] = values[:-1]
-        train_before = snapshot(copy / "DARTS_V2" / "train")
-        result = run("study", config, "--out", copy, "--json", timeout=600)
+        name = f"{analysis}-epoch-0001.h5"
+        result, _ = rerun_with_a_file_changed(parts_study, name, shorten)
         assert result.returncode != 70, result.stderr
-        assert f"{path.name}: its parts table has" in result.stderr and f"values in parts/{column}" in result.stderr
+        assert f"{name}: its parts table has" in result.stderr and f"values in parts/{column}" in result.stderr
         assert "delete it and run the study again" in result.stderr
-        assert snapshot(copy / "DARTS_V2" / "train") == train_before
 
 
 # ---------------------------------------------------------------- epoch 0
