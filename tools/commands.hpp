@@ -26,6 +26,7 @@ void add_surface_command(CLI::App& app);
 void add_merge_command(CLI::App& app);
 void add_study_command(CLI::App& app);
 void add_study_plan_command(CLI::App& study);
+void add_rank_command(CLI::App& app);
 void add_info_command(CLI::App& app);
 
 // The command line as typed, for the `command` attribute of output files.

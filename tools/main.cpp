@@ -44,6 +44,11 @@ const std::map<std::string, std::string>& flag_exceptions() {
         {"gradient_variance_batch_size", "--gv-batch-size"},
         {"spec", "CELL"},
         {"out_dir", "--out"},
+        {"genotype_column", "--genotype"},
+        {"name_column", "--name"},
+        {"values", "--value"},
+        {"bootstrap_samples", "--bootstrap"},
+        {"top_fraction", "--top"},
     };
     return flags;
 }
@@ -92,6 +97,7 @@ int run(int argc, char** argv) {
     cellscape::tools::add_surface_command(app);
     cellscape::tools::add_merge_command(app);
     cellscape::tools::add_study_command(app);
+    cellscape::tools::add_rank_command(app);
     cellscape::tools::add_info_command(app);
     try {
         try {

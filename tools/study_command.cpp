@@ -22,27 +22,7 @@ namespace {
 
 // A table as a list of row objects, the JSON contract of `study --json`
 // (docs/study.md): the same names as summary.h5's columns, NaN as null.
-nlohmann::ordered_json table_json(const StudyTable& table) {
-    nlohmann::ordered_json rows = nlohmann::ordered_json::array();
-    const std::size_t count =
-        table.columns.empty() ? 0 : std::visit([](const auto& values) { return values.size(); },
-                                               table.columns.front().second);
-    for (std::size_t i = 0; i < count; ++i) {
-        nlohmann::ordered_json row;
-        for (const auto& [name, values] : table.columns)
-            std::visit(
-                [&, name = name](const auto& column) {
-                    const auto& value = column[i];
-                    if constexpr (std::is_same_v<std::decay_t<decltype(value)>, double>)
-                        row[name] = std::isfinite(value) ? nlohmann::json(value) : nlohmann::json();
-                    else
-                        row[name] = value;
-                },
-                values);
-        rows.push_back(row);
-    }
-    return rows;
-}
+nlohmann::ordered_json table_json(const StudyTable& table) { return column_table_json(table); }
 
 // --jobs N: the replicates as child processes (local_jobs.hpp); their
 // failures are printed here, and the summary that follows lists them.

@@ -107,3 +107,56 @@ TEST_CASE("widths print as the paper writes them") {
     CHECK(format_width(4.0) == "4c");
     CHECK(format_width(0.0) == "0c");
 }
+
+namespace {
+
+Cell cell_with(std::vector<Edge> edges, std::vector<int> concat) {
+    Cell cell;
+    cell.edges = std::move(edges);
+    cell.concat = std::move(concat);
+    return cell;
+}
+
+}  // namespace
+
+TEST_CASE("a none edge carries nothing: by default it adds no width and lies on no path") {
+    const Operation sep = Operation::sep_conv_3x3, zero = Operation::none;
+    // n2 (0 sep, 1 none): .5 at 1; n3 (2 sep, 0 none): 0 at 2; n4 (3 sep, 1 sep): .5 at 3. concat [4].
+    // Counting none as a connection: n2 1, n3 .5 (the none from 0), n4 .5 -> 2c, depth 4 either way.
+    const CellMetrics metrics =
+        cell_metrics(cell_with({{sep, 0}, {zero, 1}, {sep, 2}, {zero, 0}, {sep, 3}, {sep, 1}}, {4}), CellType::normal);
+    CHECK(metrics.width == 1.0);
+    CHECK(metrics.depth == 4);
+    CHECK(metrics.width_counting_none == 2.0);
+    CHECK(metrics.depth_counting_none == 4);
+    CHECK(metrics.none_edges == 2);
+}
+
+TEST_CASE("a node whose inputs are all none is dead: paths through it end, and a cell of dead outputs has depth 0") {
+    const Operation sep = Operation::sep_conv_3x3, zero = Operation::none;
+    // n2 (0 none, 1 none): dead; n3 (2 sep, 2 sep): dead (its only source is dead); n4 (0 sep, 3 sep): .5 at 1.
+    // concat [3, 4]: n3 dead, n4 live at 1 -> depth 2. Counting none: n2 1c, n4 .5c, path 0->2->3->4->out = 4.
+    const Cell cell = cell_with({{zero, 0}, {zero, 1}, {sep, 2}, {sep, 2}, {sep, 0}, {sep, 3}}, {3, 4});
+    const CellMetrics metrics = cell_metrics(cell, CellType::normal);
+    CHECK(metrics.width == 0.5);
+    CHECK(metrics.depth == 2);
+    CHECK(metrics.width_counting_none == 1.5);
+    CHECK(metrics.depth_counting_none == 4);
+
+    // Only the dead node feeds the output: nothing reaches it.
+    const CellMetrics dead = cell_metrics(cell_with({{zero, 0}, {zero, 1}}, {2}), CellType::normal);
+    CHECK(dead.width == 0.0);
+    CHECK(dead.depth == 0);
+    CHECK(dead.depth_counting_none == 2);
+}
+
+TEST_CASE("without none edges both readings agree on every zoo cell") {
+    for (const NamedGenotype& named : genotype_zoo())
+        for (CellType type : both_cell_types) {
+            const CellMetrics metrics = cell_metrics(named.genotype.cell(type), type);
+            INFO(named.name << " " << cell_type_name(type));
+            CHECK(metrics.none_edges == 0);
+            CHECK(metrics.width == metrics.width_counting_none);
+            CHECK(metrics.depth == metrics.depth_counting_none);
+        }
+}

@@ -20,6 +20,13 @@ nlohmann::ordered_json cell_report_json(const NamedGenotype& cell) {
             {"operations", metrics.operations},
             {"parameterized_edges", metrics.parameterized_edges},
         };
+        // A cell with `none` edges has two readings of width and depth (cells/metrics.hpp).
+        if (metrics.none_edges > 0) {
+            auto& entry = out[std::string(cell_type_name(type))];
+            entry["none_edges"] = metrics.none_edges;
+            entry["width_counting_none"] = metrics.width_counting_none;
+            entry["depth_counting_none"] = metrics.depth_counting_none;
+        }
     }
     return out;
 }
@@ -57,6 +64,10 @@ std::string cell_report_text(const NamedGenotype& cell) {
         for (const auto& [name, count] : metrics.operations)
             histogram += fmt::format("{}{} x{}", histogram.empty() ? "" : ", ", name, count);
         out += fmt::format("        operations: {}\n", histogram);
+        if (metrics.none_edges > 0)
+            out += fmt::format("        {} none edges carry nothing; counting them as connections: width {}, depth {}\n",
+                               metrics.none_edges, format_width(metrics.width_counting_none),
+                               metrics.depth_counting_none);
     }
     return out;
 }

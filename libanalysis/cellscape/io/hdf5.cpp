@@ -518,4 +518,19 @@ void require_format(const Hdf5File& file, const std::string& format, int64_t new
                                         : std::string("its version is not recorded")));
 }
 
+void write_column_table(Hdf5File& file, const std::string& group, const ColumnTable& table) {
+    file.create_group(group);
+    for (const auto& [name, values] : table.columns)
+        std::visit(
+            [&, name = name](const auto& column) {
+                using Value = typename std::decay_t<decltype(column)>::value_type;
+                if constexpr (std::is_same_v<Value, std::string>)
+                    file.write_strings(group + "/" + name, column);
+                else
+                    file.write(group + "/" + name,
+                               torch::tensor(column, std::is_same_v<Value, double> ? torch::kFloat64 : torch::kInt64));
+            },
+            values);
+}
+
 }  // namespace cellscape

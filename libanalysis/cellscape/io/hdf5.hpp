@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "cellscape/io/column_table.hpp"
 #include "cellscape/io/paths.hpp"  // check_output_file, for the writers of HDF5 files
 #include "cellscape/util/error.hpp"
 
@@ -82,6 +83,10 @@ private:
 
 // Writes a file under `path` + ".partial" and renames it onto `path` once
 // `write` has returned: readers see the old file or the complete new one.
+// `table` as the group `group` of equally long 1-D datasets, one per column
+// (strings as variable-length strings, numbers as float64 or int64).
+void write_column_table(Hdf5File& file, const std::string& group, const ColumnTable& table);
+
 void write_hdf5_atomically(const std::filesystem::path& path, const std::function<void(Hdf5File&)>& write);
 
 // What an output file records about how it was made, besides its contents.

@@ -31,6 +31,28 @@ int64_t edge_parameters(Operation op, int64_t c, bool strided) {
     return 0;
 }
 
+// Multiply-adds of an edge at c channels whose output is `out` positions
+// (height x width) and whose input is `in` positions: a separable
+// convolution is twice a depthwise k x k (c k^2 per position) and a 1x1
+// (c^2), both at the output's size (the first depthwise has the stride);
+// the 1x7-7x1 pair runs its 1x7 with the stride along the width only, so
+// at the input's height and the output's width (`in_height_out_width`).
+int64_t edge_multiply_adds(Operation op, int64_t c, bool strided, int64_t out, int64_t in_height_out_width) {
+    switch (op) {
+        case Operation::none:
+        case Operation::max_pool_3x3:
+        case Operation::avg_pool_3x3: return 0;
+        case Operation::skip_connect: return strided ? 2 * c * (c / 2) * out : 0;
+        case Operation::sep_conv_3x3: return 2 * (9 * c + c * c) * out;
+        case Operation::sep_conv_5x5: return 2 * (25 * c + c * c) * out;
+        case Operation::sep_conv_7x7: return 2 * (49 * c + c * c) * out;
+        case Operation::dil_conv_3x3: return (9 * c + c * c) * out;
+        case Operation::dil_conv_5x5: return (25 * c + c * c) * out;
+        case Operation::conv_7x1_1x7: return 7 * c * c * in_height_out_width + 7 * c * c * out;
+    }
+    return 0;
+}
+
 // Maps of the edge's output size an operation keeps for the backward pass.
 int64_t kept_maps(Operation op, bool strided) {
     switch (op) {
@@ -62,10 +84,12 @@ NetworkSize network_size(const Genotype& genotype, const NetworkConfig& config) 
     size.parameters = config.input_shape[0] * stem * 9 + batch_norm(stem);
     size.activations_per_sample = stem * height * width;
     size.training_values_per_sample = 2 * stem * height * width;  // the stem's convolution and BatchNorm
+    size.multiply_adds = config.input_shape[0] * 9 * stem * height * width;
     int64_t before_previous = stem, previous = stem, channels = config.init_channels;
     bool previous_was_reduction = false;
     for (int64_t layer = 0; layer < config.layers; ++layer) {
         const bool reduction = is_reduction_layer(layer, config.layers);
+        const int64_t in_height = height, in_positions = height * width;
         if (reduction) {
             channels *= 2;
             height = reduced(height);
@@ -75,10 +99,18 @@ NetworkSize network_size(const Genotype& genotype, const NetworkConfig& config) 
         size.parameters += previous_was_reduction ? factorized_reduce(before_previous, channels)
                                                   : relu_conv_batch_norm(before_previous, channels);
         size.parameters += relu_conv_batch_norm(previous, channels);
+        // The preprocessings work at the cell's input size (a reduction cell's edges reduce), except
+        // the factorized reduce after a reduction cell, whose input is the size before that cell's.
+        size.multiply_adds += (previous_was_reduction ? 2 * before_previous * (channels / 2)
+                                                      : before_previous * channels) * in_positions +
+                              previous * channels * in_positions;
         int64_t maps = 6 + static_cast<int64_t>(cell.concat.size()) * 2;  // preprocessings; node sums and the concat
         for (const Edge& edge : cell.edges) {
             size.parameters += edge_parameters(edge.op, channels, reduction && edge.source < 2);
             maps += kept_maps(edge.op, reduction && edge.source < 2);
+            const bool strided = reduction && edge.source < 2;
+            size.multiply_adds += edge_multiply_adds(edge.op, channels, strided, height * width,
+                                                     (strided ? in_height : height) * width);
         }
         size.training_values_per_sample += maps * channels * height * width;
         before_previous = previous;
@@ -92,6 +124,7 @@ NetworkSize network_size(const Genotype& genotype, const NetworkConfig& config) 
         }
     }
     size.parameters += previous * config.classes + config.classes;
+    size.multiply_adds += previous * config.classes;
     return size;
 }
 

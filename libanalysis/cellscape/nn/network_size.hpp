@@ -26,6 +26,15 @@ struct NetworkSize {
     // training step's peak memory grows by 9.1 MB per sample, this counts
     // 11.6 MB in float32 (docs/reliability.md).
     int64_t training_values_per_sample = 0;
+    // Multiply-adds of one sample's forward pass through the convolutions
+    // and the classifier (without the auxiliary head): each output value of
+    // a convolution costs (input channels / groups) x kernel area of them,
+    // each logit the classifier's input features. BatchNorm (folded into the
+    // convolution at inference), ReLU, pooling and the node sums are not
+    // counted: the convention of NAS papers' "FLOPs" (DARTS counts
+    // multiply-adds) and of thop. PyTorch's torch.utils.flop_counter counts
+    // 2 per multiply-add on the same layers (tests/cli/test_rank_cli.py).
+    int64_t multiply_adds = 0;
 };
 
 NetworkSize network_size(const Genotype& genotype, const NetworkConfig& config);

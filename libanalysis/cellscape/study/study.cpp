@@ -607,20 +607,6 @@ void fill_row(StudyRow& row, const StudyConfig& config, const std::filesystem::p
 
 namespace {
 
-void write_table(Hdf5File& file, const std::string& group, const StudyTable& table) {
-    file.create_group(group);
-    for (const auto& [name, values] : table.columns)
-        std::visit(
-            [&, name = name](const auto& column) {
-                using Value = typename std::decay_t<decltype(column)>::value_type;
-                if constexpr (std::is_same_v<Value, std::string>)
-                    file.write_strings(group + "/" + name, column);
-                else
-                    file.write(group + "/" + name,
-                               torch::tensor(column, std::is_same_v<Value, double> ? torch::kFloat64 : torch::kInt64));
-            },
-            values);
-}
 
 void write_summary(const std::filesystem::path& path, const StudyConfig& config, const StudyResult& result,
                    const std::string& command) {
@@ -634,12 +620,12 @@ void write_summary(const std::filesystem::path& path, const StudyConfig& config,
         const std::vector<uint64_t> study = study_seeds(config);
         std::vector<int64_t> seeds(study.begin(), study.end());
         file.write("seeds", torch::tensor(seeds, torch::kInt64));
-        write_table(file, "replicates", replicates_table(result.rows));
-        write_table(file, "cells", cells_table(result.cells));
-        write_table(file, "associations", associations_table(result.associations));
-        write_table(file, "metric_associations", metric_associations_table(result.metric_associations));
-        write_table(file, "mediation", mediation_table(result.mediation));
-        if (!result.parts.empty()) write_table(file, "parts", parts_table(result.parts));
+        write_column_table(file, "replicates", replicates_table(result.rows));
+        write_column_table(file, "cells", cells_table(result.cells));
+        write_column_table(file, "associations", associations_table(result.associations));
+        write_column_table(file, "metric_associations", metric_associations_table(result.metric_associations));
+        write_column_table(file, "mediation", mediation_table(result.mediation));
+        if (!result.parts.empty()) write_column_table(file, "parts", parts_table(result.parts));
         const StudyStatistics& statistics = config.statistics;
         file.set_attribute("/", "alpha", statistics.alpha);
         file.set_attribute("/", "power", statistics.power);

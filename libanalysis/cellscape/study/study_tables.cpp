@@ -116,14 +116,6 @@ std::string mean_with_interval(const MeanInterval& interval) {
     return fmt::format("{:.4g}±{:.2g}", interval.mean, 0.5 * (interval.high - interval.low));
 }
 
-// A column of `get(row)` for every row.
-template <typename Row, typename Get>
-void add_column(StudyTable& table, const char* name, const std::vector<Row>& rows, Get get) {
-    std::vector<std::decay_t<decltype(get(Row{}))>> values;
-    for (const Row& row : rows) values.push_back(get(row));
-    table.columns.emplace_back(name, std::move(values));
-}
-
 std::size_t metric_index(const std::string& name) {
     const auto& metrics = study_metrics();
     for (std::size_t i = 0; i < metrics.size(); ++i)

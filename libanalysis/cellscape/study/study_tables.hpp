@@ -15,6 +15,7 @@
 #include <variant>
 #include <vector>
 
+#include "cellscape/io/column_table.hpp"
 #include "cellscape/study/mediation.hpp"
 #include "cellscape/study/statistics.hpp"
 
@@ -249,10 +250,7 @@ std::string holm_family(const std::string& metric);
 
 // A table as named columns of equal length, the form summary.h5 and
 // the study command's JSON output take.
-struct StudyTable {
-    using Values = std::variant<std::vector<std::string>, std::vector<double>, std::vector<int64_t>>;
-    std::vector<std::pair<std::string, Values>> columns;
-};
+using StudyTable = ColumnTable;
 
 // One part of one replicate's network at one analysis epoch, with
 // [analysis.hessian] or [analysis.gradient_variance] by_part: what the

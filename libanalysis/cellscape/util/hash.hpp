@@ -15,6 +15,7 @@ public:
     }
     void add(const std::string& text) { add(text.data(), text.size()); }
     std::string hex() const;  // "fnv1a64:0123456789abcdef"
+    std::uint64_t value() const { return state_; }
 
 private:
     std::uint64_t state_ = 1469598103934665603ULL;
