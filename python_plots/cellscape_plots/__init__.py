@@ -1,5 +1,5 @@
 """cellscape's HDF5 files (docs/hdf5-schema.md) for notebooks and figures:
-read_study and read_surface give pandas DataFrames and xarray Datasets;
+read_study, read_rank and read_surface give pandas DataFrames and xarray Datasets;
 plot_metric, plot_top_eigenvalues, plot_loss_curves, plot_mediation and
 plot_surface draw on an `ax=` and return the Figure; `.venv/bin/python -m
 cellscape_plots COMMAND ...` writes every figure of a file or study.
@@ -13,6 +13,7 @@ _WHERE = {
     "plot_surface": "figures", "plot_top_eigenvalues": "figures",
     "PlotInputError": "files",
     "StudyTables": "tables", "read_study": "tables", "read_surface": "tables",
+    "RankTables": "tables", "read_rank": "tables", "plot_rank_groups": "figures", "plot_rank_associations": "figures",
 }
 __all__ = sorted(_WHERE)
 

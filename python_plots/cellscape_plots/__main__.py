@@ -1,4 +1,4 @@
-"""Command line: `.venv/bin/python -m cellscape_plots {study,surface,hessian,gradvar,train} PATH [--out DIR]`."""
+"""Command line: `.venv/bin/python -m cellscape_plots {study,surface,hessian,gradvar,train,rank} PATH [--out DIR]`."""
 import argparse
 import pathlib
 import sys
@@ -9,6 +9,7 @@ COMMANDS = {
     "hessian": "a Hessian file: eigenvalues and spectral density",
     "gradvar": "a gradient-variance file: noise per model and per-tensor SNR",
     "train": "a checkpoint: its training history",
+    "rank": "a `cellscape rank` file: the value against width and depth, and rho per metric",
 }
 
 

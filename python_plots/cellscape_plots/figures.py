@@ -814,3 +814,99 @@ def study_figures(directory, out_dir=None):
                  study_gradient_variance_surfaces, study_hessian, study_scatter, study_proxies, study_mediation):
         paths += draw(study, out_dir)
     return paths
+
+
+# ---------------------------------------------------------------- rank files
+
+def _as_rank(rank):
+    from .tables import RankTables, read_rank
+    return rank if isinstance(rank, RankTables) else read_rank(rank)
+
+
+def plot_rank_groups(rank, value, grouping="normal_width", ax=None):
+    """A value column of a `cellscape rank` file against one grouping (normal_width, normal_depth,
+    reduce_width, reduce_depth): a box per group with every cell as a point, the group's mean
+    with its 95% t interval, and the association's rho in the title. Returns the Figure."""
+    rank = _as_rank(rank)
+    fig, axis = _figure_axis(ax, (4.5, 3.4))
+    cells = rank.cells
+    if value not in cells or grouping not in cells:
+        raise PlotInputError(f"the rank file has no column '{value}' or '{grouping}' in its cells table")
+    groups = sorted(cells[grouping].unique())
+    data = [cells.loc[cells[grouping] == g, value].to_numpy() for g in groups]
+    positions = np.arange(len(groups))
+    axis.boxplot(data, positions=positions, widths=0.6, showfliers=False,
+                 medianprops={"color": "grey"}, boxprops={"color": "grey"})
+    jitter = np.random.default_rng(0)  # fixed: the same file draws the same figure
+    for position, values in zip(positions, data):
+        axis.scatter(position + jitter.uniform(-0.18, 0.18, len(values)), values, s=4, alpha=0.35,
+                     color=plt.cm.viridis(0.3), zorder=2)
+    rows = rank.groups[(rank.groups["grouping"] == grouping) & (rank.groups["value"] == value)]
+    by_group = {row["group"]: row for _, row in rows.iterrows()}
+    means = np.array([by_group[g]["mean"] if g in by_group else np.nan for g in groups])
+    low = np.array([by_group[g]["ci_low"] if g in by_group else np.nan for g in groups])
+    high = np.array([by_group[g]["ci_high"] if g in by_group else np.nan for g in groups])
+    _interval_bars(axis, positions, means, low, high)
+    axis.scatter(positions, means, color="black", s=18, zorder=4, label="mean, 95% interval")
+    counts = [len(d) for d in data]
+    labels = [(_width_label(g) if "width" in grouping else f"{g:g}") + f"\nn={n}" for g, n in zip(groups, counts)]
+    axis.set_xticks(positions, labels, fontsize=7)
+    axis.set(xlabel=grouping.replace("_", " "), ylabel=value)
+    association = rank.associations[(rank.associations["metric"] == grouping) & (rank.associations["value"] == value)]
+    if len(association):
+        row = association.iloc[0]
+        axis.set_title(f"rho {row['rho']:+.2f} [{row['ci_low']:+.2f}, {row['ci_high']:+.2f}], Holm p "
+                       f"{row['p_holm']:.2g}\nwith operations fixed: {row['partial_rho']:+.2f} "
+                       f"[{row['partial_ci_low']:+.2f}, {row['partial_ci_high']:+.2f}]", fontsize=8)
+    return fig
+
+
+def plot_rank_associations(rank, value, ax=None):
+    """Every metric's Spearman rho against a value column with its 95% bootstrap interval
+    (filled: Holm-adjusted p < 0.05), and beside it the partial rho with the operation content
+    held fixed (hollow), sorted by |rho|. Returns the Figure."""
+    rank = _as_rank(rank)
+    rows = rank.associations[rank.associations["value"] == value].copy()
+    if rows.empty:
+        raise PlotInputError(f"the rank file has no associations with '{value}'")
+    rows = rows.iloc[np.argsort(-np.abs(rows["rho"].fillna(0).to_numpy()))[::-1]]
+    fig, axis = _figure_axis(ax, (5.5, 0.32 * len(rows) + 1.4))
+    y = np.arange(len(rows))
+    significant = rows["p_holm"].to_numpy() < 0.05
+    axis.errorbar(rows["rho"], y + 0.15, xerr=[rows["rho"] - rows["ci_low"], rows["ci_high"] - rows["rho"]],
+                  fmt="none", ecolor="black", elinewidth=1)
+    axis.scatter(rows["rho"][significant], (y + 0.15)[significant], color="black", s=18, zorder=3,
+                 label="rho (Holm p < 0.05)")
+    axis.scatter(rows["rho"][~significant], (y + 0.15)[~significant], facecolors="white", edgecolors="black", s=18,
+                 zorder=3, label="rho (not significant)")
+    partial = np.isfinite(rows["partial_rho"].to_numpy())
+    axis.errorbar(rows["partial_rho"][partial], (y - 0.15)[partial],
+                  xerr=[(rows["partial_rho"] - rows["partial_ci_low"])[partial],
+                        (rows["partial_ci_high"] - rows["partial_rho"])[partial]],
+                  fmt="none", ecolor=plt.cm.viridis(0.6), elinewidth=1)
+    axis.scatter(rows["partial_rho"][partial], (y - 0.15)[partial], marker="D", s=14, color=plt.cm.viridis(0.6),
+                 zorder=3, label="rho with operations fixed")
+    axis.axvline(0, color="grey", linewidth=0.8)
+    axis.set_yticks(y, rows["metric"], fontsize=7)
+    axis.set(xlabel=f"Spearman's rho with {value} [95% bootstrap interval]")
+    axis.legend(fontsize=6, loc="lower right")
+    return fig
+
+
+def rank_figures(path, out_dir):
+    """For each value column of a rank file: the value against normal width and depth
+    (rank_groups_VALUE) and every metric's rho with its interval (rank_rho_VALUE)."""
+    rank = _as_rank(path)
+    values = [v for v in str(rank.attributes.get("values", "")).split(",") if v]
+    if not values:
+        raise PlotInputError(f"{path} names no value columns (attribute 'values')")
+    paths = []
+    for value in values:
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), layout="constrained")
+        plot_rank_groups(rank, value, "normal_width", ax=axes[0])
+        plot_rank_groups(rank, value, "normal_depth", ax=axes[1])
+        fig.suptitle(f"{value} of {len(rank.cells)} cells by their normal cell's width and depth: boxes, every "
+                     "cell, and the mean with its 95% interval", fontsize=9)
+        paths += _save(fig, out_dir, f"rank_groups_{value}")
+        paths += _save(plot_rank_associations(rank, value), out_dir, f"rank_rho_{value}")
+    return paths

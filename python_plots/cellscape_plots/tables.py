@@ -108,3 +108,34 @@ def read_surface(path, directions=False):
                                                         values)
         attributes = {name: f.attribute(name) for name in f.file.attrs}
     return xr.Dataset(variables, coords=coords, attrs=attributes)
+
+
+@dataclass
+class RankTables:
+    """A `cellscape rank` file (format cellscape-rank) as DataFrames.
+
+    cells         one row per cell: name, genotype, its value columns, structural metrics, operation
+                  counts (operations_{normal,reduce}_OP) and, with proxies, each proxy's mean over seeds
+                  (PROXY, PROXY_std, PROXY_n)
+    associations  one row per (metric, value): rho with ci_low/ci_high, p_value, p_holm, kendall_tau,
+                  partial_rho (operation content held fixed) with its interval and p-values, top_overlap
+    groups        one row per (grouping, group, value): n, mean, std, ci_low, ci_high
+    bad_rows      the skipped rows: line, reason
+    proxy_seeds   one row per (cell, seed) with each proxy's score; empty without proxies
+    attributes    the file's root attributes (source, values, network, proxies, seeds, ...)
+    """
+    cells: pd.DataFrame
+    associations: pd.DataFrame
+    groups: pd.DataFrame
+    bad_rows: pd.DataFrame
+    proxy_seeds: pd.DataFrame
+    attributes: dict = field(default_factory=dict)
+
+
+def read_rank(path):
+    """A cellscape-rank file as RankTables."""
+    with CellscapeFile(path, "cellscape-rank") as f:
+        attributes = {name: f.attribute(name) for name in f.file.attrs}
+        return RankTables(cells=_frame(f, "cells"), associations=_frame(f, "associations"),
+                          groups=_frame(f, "groups"), bad_rows=_frame(f, "bad_rows"),
+                          proxy_seeds=_frame(f, "proxy_seeds"), attributes=attributes)
