@@ -124,3 +124,34 @@ def test_a_changed_number_is_caught():
     assert agrees(printed, row["spearman_rho"])
     assert not agrees(f"{float(printed) + 0.01:+.2f}", row["spearman_rho"])
     assert not math.isnan(row["spearman_rho"])
+
+
+RANK_MARK = re.compile(r"<!-- rank table: (\S+) \| value: (\S+) -->\n```\n(.*?)```", re.S)
+RANK_ROW = re.compile(rf"^(\w+)\s+(\d+)\s+(?:{INTERVAL}|undefined)\s+({NUMBER}|-)\s+({NUMBER}|-)\s+"
+                      rf"(?:{INTERVAL}|undefined)\s+({NUMBER}|-)\s+({NUMBER})/({NUMBER})$")
+
+
+def test_every_quoted_rank_row_is_its_files_row():
+    # The `cellscape rank` tables this page quotes, each row against the committed rank file.
+    found = RANK_MARK.findall(PAGE.read_text())
+    assert found, "docs/findings.md quotes no rank table"
+    for path, value, block in found:
+        table = read_table(path, "associations")
+        for line in block.strip().splitlines()[1:]:
+            match = RANK_ROW.match(line.strip())
+            assert match, f"not a rank row: {line}"
+            (metric, cells, rho, low, high, p_holm, tau, partial, partial_low, partial_high, partial_holm,
+             overlap, chance) = match.groups()
+            (row,) = rows_where(table, metric=metric, value=value)
+            assert int(cells) == row["cells"], line
+            checks = [(rho, row["rho"]), (low, row["ci_low"]), (high, row["ci_high"]), (p_holm, row["p_holm"]),
+                      (tau, row["kendall_tau"]), (partial_holm, row["partial_p_holm"]),
+                      (overlap, row["top_overlap"]), (chance, row["top_chance"])]
+            if partial is None:
+                assert not np.isfinite(row["partial_rho"]), line
+            else:
+                checks += [(partial, row["partial_rho"]), (partial_low, row["partial_ci_low"]),
+                           (partial_high, row["partial_ci_high"])]
+            for printed, stored in checks:
+                if printed is not None:
+                    assert agrees(printed, stored), f"{line}: {printed} is not {stored}"

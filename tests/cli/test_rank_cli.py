@@ -248,3 +248,16 @@ def test_read_rank_and_the_figures(benchmark, tmp_path):
     assert result.returncode == 0, result.stderr
     for name in ("rank_groups_valid_acc.png", "rank_rho_valid_acc.png"):
         assert (tmp_path / name).stat().st_size > 10_000
+
+
+def test_the_readme_shows_what_the_command_prints(cellscape, benchmark, tmp_path):
+    # The README's example, run as it is written (from the table's directory, so the path prints as bench.csv).
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("$ build/tools/cellscape rank bench.csv --value valid_acc")
+    shown = [line.strip() for line in readme[start:readme.index("```", start)].splitlines()[1:]]
+    shown = [line for line in shown if line and line != "..."]
+    (tmp_path / "bench.csv").write_bytes(benchmark["table"].read_bytes())
+    result = subprocess.run([os.environ["CELLSCAPE"], "rank", "bench.csv", "--value", "valid_acc"], cwd=tmp_path,
+                            capture_output=True, text=True, check=True)
+    printed = [line.strip() for line in result.stdout.splitlines() if line.strip()]
+    assert shown == printed[:len(shown)]

@@ -89,3 +89,22 @@ def test_surface_files_match_the_documented_schema(cellscape, tiny_run, tmp_path
                   "--shard", f"{i}/2", "--out", str(shard))
     cellscape("merge", str(tmp_path / "merged.h5"), *map(str, shards))
     check_against_schema(tmp_path / "merged.h5", "cellscape-surface")
+
+
+def test_rank_file_matches_the_documented_schema(cellscape, tmp_path):
+    # Two cells, one with a none edge (the *_counting_none columns), synflow over two seeds (the proxy tables).
+    cells = ["Genotype(normal=[('sep_conv_3x3', 0), ('none', 1), ('skip_connect', 0), ('sep_conv_5x5', 2)], "
+             "normal_concat=[2, 3], reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 2), "
+             "('avg_pool_3x3', 0)], reduce_concat=[2, 3])",
+             "Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('dil_conv_3x3', 0), ('sep_conv_5x5', 2)], "
+             "normal_concat=[2, 3], reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 2), "
+             "('avg_pool_3x3', 0)], reduce_concat=[2, 3])",
+             "Genotype(normal=[('dil_conv_5x5', 0), ('sep_conv_3x3', 1), ('dil_conv_3x3', 0), ('sep_conv_5x5', 2)], "
+             "normal_concat=[2, 3], reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 2), "
+             "('avg_pool_3x3', 0)], reduce_concat=[2, 3])"]
+    table = tmp_path / "cells.csv"
+    table.write_text("genotype,acc\n" + "".join(f'"{g}",{0.1 * i}\n' for i, g in enumerate(cells)) + '"x",1\n')
+    out = tmp_path / "rank.h5"
+    cellscape("rank", str(table), "--skip-bad", "--proxies", "synflow", "--seeds", "1,2", "--init-channels", "4",
+              "--layers", "3", "--bootstrap", "100", "--permutations", "100", "--out", str(out))
+    check_against_schema(out, "cellscape-rank")

@@ -86,7 +86,7 @@ TEST_CASE("JSON lines take the genotype as a string or as the JSON object") {
     CHECK(table.cells[1].lines == std::vector<int64_t>{3});
 }
 
-TEST_CASE("rows of one genotype are one cell with their mean; bad rows stop the read unless skipped") {
+TEST_CASE("rows of one genotype are one cell with their mean, and bad rows stop the read unless skipped") {
     const TemporaryDirectory dir;
     const auto path = write(dir, "t.csv",
                             std::string("genotype,acc\n") + quoted(darts_v2) + ",0.9\n" + quoted(chain) + ",0.7\n" +

@@ -18,7 +18,7 @@ TEST_CASE("Kendall's tau-b matches scipy's documented example with ties and a ha
     CHECK(std::isnan(kendall_tau_b({1, 1, 1}, {1, 2, 3})));
 }
 
-TEST_CASE("partial Spearman with one control is the three-correlation formula; repeated controls add nothing") {
+TEST_CASE("partial Spearman with one control is the three-correlation formula, and repeated controls add nothing") {
     SeededRandom random(3);
     std::vector<double> x, y, z, twice, total;
     for (int i = 0; i < 200; ++i) {
