@@ -42,8 +42,9 @@ void add_network_command(CLI::App& app) {
         std::cout << fmt::format("{}: C={}, {} cells, {} classes, input {}\n", cell.name,
                                  options->config.init_channels, options->config.layers, options->config.classes,
                                  options->input_shape);
-        std::cout << fmt::format("parameters: {} (auxiliary head: {})\n", summary["parameters"].get<int64_t>(),
-                                 summary["auxiliary_parameters"].get<int64_t>());
+        std::cout << fmt::format("parameters: {} (auxiliary head: {}); multiply-adds per sample: {}\n",
+                                 summary["parameters"].get<int64_t>(), summary["auxiliary_parameters"].get<int64_t>(),
+                                 summary["multiply_adds"].get<int64_t>());
         int layer = 0;
         for (const auto& c : summary["cells"])
             std::cout << fmt::format("  cell {:>2} {:<6}  C={:<4} out channels {:<5} size {}x{}\n", layer++,

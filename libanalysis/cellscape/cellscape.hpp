@@ -9,6 +9,8 @@
 // train/     training with checkpoints and resume
 // analysis/  the Objective, Hessian spectra, loss surfaces, gradient variance
 // study/     a whole study: cells x settings -> files and a summary
+// rank/      an analyst's table of cells with accuracies, measured and ranked
+// stats/     rank statistics of tables: Kendall's tau, partial rho over controls, top overlap
 // io/        HDF5 and Graphviz
 // util/      the error type, progress, interruption, devices, seeded randomness
 #include "cellscape/analysis/directions.hpp"
@@ -37,6 +39,9 @@
 #include "cellscape/nn/network.hpp"
 #include "cellscape/nn/network_config.hpp"
 #include "cellscape/nn/operations.hpp"
+#include "cellscape/rank/cell_table.hpp"
+#include "cellscape/rank/rank_report.hpp"
+#include "cellscape/stats/rank_correlation.hpp"
 #include "cellscape/study/study.hpp"
 #include "cellscape/study/study_config.hpp"
 #include "cellscape/train/checkpoint.hpp"

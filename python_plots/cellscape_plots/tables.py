@@ -116,7 +116,7 @@ class RankTables:
 
     cells         one row per cell: name, genotype, its value columns, structural metrics, operation
                   counts (operations_{normal,reduce}_OP) and, with proxies, each proxy's mean over seeds
-                  (PROXY, PROXY_std, PROXY_n)
+                  (PROXY, PROXY_std, PROXY_ci_low, PROXY_ci_high, PROXY_n)
     associations  one row per (metric, value): rho with ci_low/ci_high, p_value, p_holm, kendall_tau,
                   partial_rho (operation content held fixed) with its interval and p-values, top_overlap
     groups        one row per (grouping, group, value): n, mean, std, ci_low, ci_high

@@ -183,6 +183,19 @@ def test_parameters_and_multiply_adds_match_the_pytorch_twin(cellscape, tmp_path
         assert 2 * row["multiply_adds"] == counter.get_total_flops()
 
 
+def test_cell_reports_both_readings_of_a_cell_with_none_edges(cellscape):
+    # Node 3's edges are both none: it is dead, and the path 0 -> 2 -> 3 -> 4 -> out no longer exists.
+    genotype = ("Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('none', 2), ('none', 0), "
+                "('sep_conv_3x3', 3), ('sep_conv_3x3', 1)], normal_concat=[4], reduce=[('max_pool_3x3', 0), "
+                "('max_pool_3x3', 1)], reduce_concat=[2])")
+    normal = json.loads(cellscape("cell", genotype, "--json").stdout)["normal"]
+    assert (normal["width"], normal["depth"]) == (1.5, 2)  # n2 1c, n4 .5c; live path 1 -> 4 -> out
+    assert (normal["width_counting_none"], normal["depth_counting_none"]) == (2.0, 4)
+    assert normal["none_edges"] == 2
+    assert "2 none edges carry nothing; counting them as connections: width 2c, depth 4" in cellscape(
+        "cell", genotype).stdout
+
+
 def test_bad_rows_are_named_and_stop_the_run_unless_skipped(cellscape, tmp_path):
     table = tmp_path / "cells.csv"
     good = GENOTYPES[1].replace('"', '""')
@@ -235,7 +248,13 @@ def test_proxies_resume_after_kill_and_equal_an_uninterrupted_run(cellscape, tmp
     with h5py.File(killed, "r") as a, h5py.File(whole, "r") as b:
         # The same networks from the same seeds: synflow is float64 and deterministic on one thread.
         np.testing.assert_array_equal(a["proxy_seeds"]["synflow"][()], b["proxy_seeds"]["synflow"][()])
-        assert np.isfinite(a["proxy_seeds"]["synflow"][()]).all()
+        scores = a["proxy_seeds"]["synflow"][()].reshape(24, 2)
+        assert np.isfinite(scores).all()
+        # Each cell's interval over its 2 seeds: scipy's Student-t interval of the mean (1 degree of freedom).
+        low, high = stats.t.interval(0.95, 1, loc=scores.mean(axis=1), scale=stats.sem(scores, axis=1))
+        np.testing.assert_allclose(a["cells"]["synflow"][()], scores.mean(axis=1), rtol=1e-14)
+        np.testing.assert_allclose(a["cells"]["synflow_ci_low"][()], low, rtol=1e-9)
+        np.testing.assert_allclose(a["cells"]["synflow_ci_high"][()], high, rtol=1e-9)
 
 
 def test_read_rank_and_the_figures(benchmark, tmp_path):
@@ -261,3 +280,23 @@ def test_the_readme_shows_what_the_command_prints(cellscape, benchmark, tmp_path
                             capture_output=True, text=True, check=True)
     printed = [line.strip() for line in result.stdout.splitlines() if line.strip()]
     assert shown == printed[:len(shown)]
+
+
+def test_proxies_score_the_network_train_starts_from(cellscape, tmp_path):
+    # `cellscape proxies --initial` rebuilds a run's initial network from its checkpoint: rank's network from
+    # the same seed must be that network, so synflow (float64, one deterministic pass) agrees to rounding.
+    run = tmp_path / "run"
+    cellscape("train", "--cell", "DARTS_V2", "--dataset", "fashion-mnist", "--train-size", "64", "--test-size", "32",
+              "--batch-size", "32", "--init-channels", "4", "--layers", "3", "--epochs", "1", "--threads", "1",
+              "--seed", "7", "--out", str(run))
+    reference = json.loads(cellscape("proxies", "--checkpoint", str(run / "epoch-0001.h5"), "--initial",
+                                     "--proxies", "synflow", "--threads", "1").stdout)["synflow"]
+    genotype = json.loads(cellscape("cell", "DARTS_V2", "--json").stdout)["genotype"]
+    table = tmp_path / "cells.jsonl"
+    table.write_text(json.dumps({"genotype": genotype, "acc": 1}) + "\n")
+    out = tmp_path / "rank.h5"
+    cellscape("rank", str(table), "--proxies", "synflow", "--seeds", "7", "--init-channels", "4", "--layers", "3",
+              "--input-shape", "1x28x28", "--threads", "1", "--bootstrap", "100", "--permutations", "100",
+              "--out", str(out))
+    with h5py.File(out, "r") as f:
+        assert f["proxy_seeds"]["synflow"][0] == pytest.approx(reference, rel=1e-12)

@@ -197,14 +197,16 @@ int64_t DartsNetworkImpl::auxiliary_parameter_count() const {
 
 nlohmann::ordered_json network_summary(const std::string& name, const Genotype& genotype, const NetworkConfig& config) {
     DartsNetwork network(genotype, config);
+    const NetworkSize size = network_size(genotype, config);
     nlohmann::ordered_json summary = {{"name", name},
                                       {"genotype", format_genotype(genotype)},
                                       {"config", config.to_json()},
                                       {"parameters", network->parameter_count()},
                                       {"auxiliary_parameters", network->auxiliary_parameter_count()},
+                                      // Of one sample's forward pass (convolutions and classifier, network_size.hpp).
+                                      {"multiply_adds", size.multiply_adds},
                                       // What the memory check before training counts per sample (float32).
-                                      {"training_bytes_per_sample",
-                                       4 * network_size(genotype, config).training_values_per_sample}};
+                                      {"training_bytes_per_sample", 4 * size.training_values_per_sample}};
     nlohmann::ordered_json cells = nlohmann::ordered_json::array();
     for (const CellLayout& cell : network->layout())
         cells.push_back({{"type", cell.reduction ? "reduce" : "normal"},

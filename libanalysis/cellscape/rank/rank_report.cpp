@@ -33,12 +33,6 @@ std::vector<RankValue> rank_values(const CellTable& table) {
     return values;
 }
 
-namespace {
-
-MeanInterval replicate_summary(const std::vector<double>& replicates) { return mean_interval(replicates); }
-
-}  // namespace
-
 ColumnTable rank_cells_table(const RankResult& result) {
     ColumnTable table;
     const auto& cells = result.table.cells;
@@ -60,18 +54,15 @@ ColumnTable rank_cells_table(const RankResult& result) {
         table.columns.emplace_back("operations_" + f.operation_names[m], f.operations[m]);
     if (result.proxies)
         for (std::size_t p = 0; p < result.proxies->proxies.size(); ++p) {
-            std::vector<double> mean, std;
-            std::vector<int64_t> n;
-            for (const auto& replicates : result.proxies->scores[p]) {
-                const MeanInterval summary = replicate_summary(replicates);
-                mean.push_back(summary.n > 0 ? summary.mean : NAN);
-                std.push_back(summary.n > 1 ? summary.std : NAN);
-                n.push_back(summary.n);
-            }
+            std::vector<MeanInterval> summaries;
+            for (const auto& replicates : result.proxies->scores[p]) summaries.push_back(mean_interval(replicates));
             const std::string name(name_of(result.proxies->proxies[p]));
-            table.columns.emplace_back(name, mean);
-            table.columns.emplace_back(name + "_std", std);
-            table.columns.emplace_back(name + "_n", n);
+            // Over the seeds: the mean, its spread, and the Student-t 95% interval of the mean (NaN under 2 seeds).
+            add_column(table, name, summaries, [](const MeanInterval& s) { return s.n > 0 ? s.mean : NAN; });
+            add_column(table, name + "_std", summaries, [](const MeanInterval& s) { return s.n > 1 ? s.std : NAN; });
+            add_column(table, name + "_ci_low", summaries, [](const MeanInterval& s) { return s.n > 1 ? s.low : NAN; });
+            add_column(table, name + "_ci_high", summaries, [](const MeanInterval& s) { return s.n > 1 ? s.high : NAN; });
+            add_column(table, name + "_n", summaries, [](const MeanInterval& s) { return s.n; });
         }
     return table;
 }
