@@ -177,9 +177,9 @@ void add_rank_command(CLI::App& app) {
         ->each([flags](const std::string&) { flags->classes_given = true; });
     command->add_option("--input-shape", flags->input_shape,
                         "CHANNELSxHEIGHTxWIDTH (default 3x32x32, or the dataset's images)");
-    command->add_option("--proxies", flags->proxies, "Zero-cost proxies of each cell's initial network")
-        ->check(one_of<Proxy>())
-        ->delimiter(',');
+    auto* proxies = command->add_option("--proxies", flags->proxies, "Zero-cost proxies of each cell's initial network")
+                        ->check(one_of<Proxy>())
+                        ->delimiter(',');
     command->add_option("--dataset", flags->dataset, "The proxies' data (fashion-mnist, cifar10:DIR, h5:FILE, ...)");
     command->add_option("--samples", flags->samples, "The proxies' batch")->capture_default_str();
     command->add_option("--zico-batches", flags->zico_batches, "ZiCo: the batch in this many equal parts")
@@ -200,6 +200,9 @@ void add_rank_command(CLI::App& app) {
     command->add_option("--statistics-seed", flags->statistics_seed, "Seed of the bootstrap and permutations")
         ->check(seed_rule_check())
         ->capture_default_str();
+    // These set how proxies are scored: without proxies they would do nothing, so they are refused.
+    for (const char* name : {"--dataset", "--samples", "--zico-batches", "--seeds", "--device", "--jobs"})
+        command->get_option(name)->needs(proxies);
     flags->out.add_to(*command, "Write the cells, associations and groups to this HDF5 file (cellscape-rank)");
     command->add_flag("--json", flags->json, "Print JSON instead of tables");
     command->callback([flags] { run_rank(*flags); });

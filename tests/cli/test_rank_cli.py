@@ -219,6 +219,8 @@ def test_a_missing_column_and_proxies_without_data_are_refused(cellscape, tmp_pa
     missing = cellscape("rank", str(table), "--value", "valid_acc", check=False)
     assert missing.returncode == 1 and "--value: 'valid_acc' is not a column" in missing.stderr
     assert "'acc'" in missing.stderr
+    no_proxies = cellscape("rank", str(table), "--seeds", "1,2", check=False)
+    assert no_proxies.returncode != 0 and "--seeds requires --proxies" in no_proxies.stderr
     no_data = cellscape("rank", str(table), "--proxies", "snip", "--out", str(tmp_path / "r.h5"), check=False)
     assert no_data.returncode == 1 and "--dataset" in no_data.stderr and "only synflow is data-free" in no_data.stderr
 
