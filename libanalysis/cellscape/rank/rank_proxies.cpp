@@ -19,6 +19,7 @@
 #include "cellscape/data/dataset.hpp"
 #include "cellscape/detail/generator_states.hpp"
 #include "cellscape/nn/network.hpp"
+#include "cellscape/train/checkpoint.hpp"
 #include "cellscape/util/device.hpp"
 #include "cellscape/util/error.hpp"
 #include "cellscape/util/interrupt.hpp"
@@ -175,8 +176,7 @@ private:
             // train` seeds it, the caller's generator state restored.
             const std::lock_guard<std::mutex> lock(build_mutex_);
             const detail::KeepGeneratorStates keep;
-            torch::manual_seed(options_.seeds[seed]);
-            model = darts_model(nn::DartsNetwork(genotypes_[cell], options_.network));
+            model = darts_model(seeded_network(genotypes_[cell], options_.network, options_.seeds[seed]));
         }
         ProxyRow row{cell, seed, {}, {}};
         try {

@@ -245,8 +245,12 @@ void check_loaded_weights(const TrainingState& state, torch::nn::Module& network
 }
 
 nn::DartsNetwork initial_network(const TrainingState& state) {
-    torch::manual_seed(state.training.seed);
-    return nn::DartsNetwork(state.genotype, state.network);
+    return seeded_network(state.genotype, state.network, state.training.seed);
+}
+
+nn::DartsNetwork seeded_network(const Genotype& genotype, const nn::NetworkConfig& config, uint64_t seed) {
+    torch::manual_seed(seed);
+    return nn::DartsNetwork(genotype, config);
 }
 
 nn::DartsNetwork network_from_checkpoint(const TrainingState& state, const std::string& origin) {

@@ -76,6 +76,13 @@ nn::DartsNetwork network_from_checkpoint(const TrainingState& state, const std::
 // proxies rebuild it from any of the run's checkpoints).
 nn::DartsNetwork initial_network(const TrainingState& state);
 
+// The network a run of `genotype`, `config` and `seed` starts from (what
+// initial_network builds): LibTorch's default generator seeded with `seed`,
+// then the network built. The one place the library seeds that generator
+// for a network; callers that must not disturb their host's random stream
+// restore it around the call (detail::KeepGeneratorStates).
+nn::DartsNetwork seeded_network(const Genotype& genotype, const nn::NetworkConfig& config, uint64_t seed);
+
 // After the checkpoint's parameters were loaded into `network`: Error when
 // one is not finite, or when they do not hash to the checkpoint's
 // weights_hash (the file was damaged or edited, or has tensors of another
