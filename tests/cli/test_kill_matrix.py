@@ -206,3 +206,23 @@ def test_figures_killed_at_any_moment_end_with_the_uninterrupted_files(two_job_s
     assert sorted(killed) == sorted(straight)  # no temporary file left, none missing
     for name in straight:
         assert killed[name] == straight[name], name
+
+
+@pytest.mark.parametrize("missing", ["epoch-0003.h5", "epoch-0002.h5"])
+def test_a_kill_between_latest_and_the_epoch_checkpoint_is_mended_by_the_rerun(tmp_path, missing):
+    # An epoch writes latest.h5, then its own checkpoint: a kill between the two is this state (latest.h5 at the
+    # epoch, its file missing). The rerun must write the file, equal to the uninterrupted run's. For epoch 2 the
+    # kill is simulated by putting latest.h5 back at epoch 2 (the state epoch-0002.h5 holds) before deleting it.
+    subprocess.run(train_command(tmp_path / "straight"), check=True, capture_output=True, timeout=600)
+    subprocess.run(train_command(tmp_path / "killed"), check=True, capture_output=True, timeout=600)
+    killed = tmp_path / "killed"
+    if missing == "epoch-0002.h5":
+        (killed / "latest.h5").unlink()
+        (killed / "epoch-0002.h5").rename(killed / "latest.h5")
+        (killed / "epoch-0003.h5").unlink()
+    else:
+        (killed / missing).unlink()
+    subprocess.run(train_command(killed), check=True, capture_output=True, timeout=600)
+    assert h5_files(killed) == h5_files(tmp_path / "straight")
+    for name in h5_files(tmp_path / "straight"):
+        assert_same_results(tmp_path / "straight" / name, killed / name)

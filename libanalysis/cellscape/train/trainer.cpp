@@ -186,7 +186,8 @@ void check_disk_space(const TrainingState& state, const NamedTensors& parameters
     std::set<int64_t> to_write;
     if (!finished) to_write.insert(epochs);
     for (int64_t epoch : state.training.checkpoint_epochs)
-        if (epoch > state.epoch || (epoch == 0 && !fs::exists(out_dir / epoch_checkpoint_name(0))))
+        if (epoch > state.epoch ||
+            ((epoch == 0 || epoch == state.epoch) && !fs::exists(out_dir / epoch_checkpoint_name(epoch))))
             to_write.insert(epoch);
     if (to_write.empty()) return;
     const auto files = static_cast<int64_t>(to_write.size()) + (finished ? 0 : 1);  // and latest.h5
@@ -246,6 +247,7 @@ public:
             write_initial_checkpoint(written);
         else
             rebuild_initial_checkpoint(written);
+        rewrite_resumed_epoch_checkpoint(written);
         for (int64_t epoch = state_.epoch; epoch < config().epochs; ++epoch) {
             const auto epoch_start = Clock::now();
             train_epoch(epoch);
@@ -268,6 +270,22 @@ private:
         }
         network->to(request_.device);
         return network;
+    }
+
+    // An epoch ends by writing latest.h5, then the epoch's own checkpoint
+    // when it is one to keep: a kill between the two leaves latest.h5 at an
+    // epoch whose file is missing, and a rerun (the run finished, or
+    // resuming after it) would never write it. latest.h5 holds exactly that
+    // epoch's state, so the missing file is written from it.
+    void rewrite_resumed_epoch_checkpoint(std::vector<fs::path>& written) {
+        if (!resumed_ || state_.epoch == 0 || state_.step_in_epoch != 0) return;
+        const auto& wanted = config().checkpoint_epochs;
+        if (state_.epoch != config().epochs && std::find(wanted.begin(), wanted.end(), state_.epoch) == wanted.end())
+            return;
+        const fs::path path = request_.out_dir / epoch_checkpoint_name(state_.epoch);
+        if (fs::exists(path)) return;
+        written.push_back(path);
+        write_checkpoint(path, state_, request_.command);
     }
 
     // Epoch 0 among the checkpoint epochs: the initial weights, before any
