@@ -258,6 +258,11 @@ public:
 
 private:
     const TrainingConfig& config() const { return state_.training; }
+    // Whether the run keeps a checkpoint file of `epoch`: the last epoch's always, and the checkpoint epochs'.
+    bool keeps_checkpoint(int64_t epoch) const {
+        const auto& wanted = config().checkpoint_epochs;
+        return epoch == config().epochs || std::find(wanted.begin(), wanted.end(), epoch) != wanted.end();
+    }
     int64_t samples() const { return dataset_.train.size(); }
     int64_t steps_per_epoch() const { return (samples() + config().batch_size - 1) / config().batch_size; }
 
@@ -278,10 +283,7 @@ private:
     // resuming after it) would never write it. latest.h5 holds exactly that
     // epoch's state, so the missing file is written from it.
     void rewrite_resumed_epoch_checkpoint(std::vector<fs::path>& written) {
-        if (!resumed_ || state_.epoch == 0 || state_.step_in_epoch != 0) return;
-        const auto& wanted = config().checkpoint_epochs;
-        if (state_.epoch != config().epochs && std::find(wanted.begin(), wanted.end(), state_.epoch) == wanted.end())
-            return;
+        if (!resumed_ || state_.epoch == 0 || state_.step_in_epoch != 0 || !keeps_checkpoint(state_.epoch)) return;
         const fs::path path = request_.out_dir / epoch_checkpoint_name(state_.epoch);
         if (fs::exists(path)) return;
         written.push_back(path);
@@ -291,8 +293,7 @@ private:
     // Epoch 0 among the checkpoint epochs: the initial weights, before any
     // step, for analyses at initialization (zero-cost proxies).
     void write_initial_checkpoint(std::vector<fs::path>& written) {
-        const auto& wanted = config().checkpoint_epochs;
-        if (std::find(wanted.begin(), wanted.end(), 0) == wanted.end()) return;
+        if (!keeps_checkpoint(0)) return;
         capture(torch::Tensor());
         written.push_back(request_.out_dir / epoch_checkpoint_name(0));
         write_checkpoint(written.back(), state_, request_.command);
@@ -302,9 +303,8 @@ private:
     // started) that has no epoch-0000.h5: the initial weights rebuilt from
     // the seed, as the first step found them (no momentum yet, no history).
     void rebuild_initial_checkpoint(std::vector<fs::path>& written) {
-        const auto& wanted = config().checkpoint_epochs;
         const fs::path path = request_.out_dir / epoch_checkpoint_name(0);
-        if (std::find(wanted.begin(), wanted.end(), 0) == wanted.end() || fs::exists(path)) return;
+        if (!keeps_checkpoint(0) || fs::exists(path)) return;
         TrainingState initial = state_;
         initial.epoch = 0;
         initial.step_in_epoch = 0;
@@ -413,8 +413,7 @@ private:
                                         name, state_.epoch));
         capture(torch::Tensor());
         write_checkpoint(latest_, state_, request_.command);
-        const auto& wanted = config().checkpoint_epochs;
-        if (state_.epoch == config().epochs || std::find(wanted.begin(), wanted.end(), state_.epoch) != wanted.end()) {
+        if (keeps_checkpoint(state_.epoch)) {
             written.push_back(request_.out_dir / epoch_checkpoint_name(state_.epoch));
             write_checkpoint(written.back(), state_, request_.command);
         }
