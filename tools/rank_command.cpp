@@ -73,7 +73,8 @@ void check_value_names(const CellTable& table, const StructuralFeatures& feature
 }
 
 std::optional<RankProxyScores> score_proxies(const RankFlags& flags, const std::vector<Genotype>& genotypes,
-                                             const std::vector<uint64_t>& seeds, nn::NetworkConfig& network) {
+                                             const std::vector<uint64_t>& seeds, const nn::NetworkConfig& network,
+                                             const Dataset* dataset) {
     if (flags.proxies.empty()) return std::nullopt;
     RankProxyOptions options;
     for (const std::string& name : flags.proxies) options.proxies.push_back(parse_name<Proxy>(name, "proxies"));
@@ -84,12 +85,10 @@ std::optional<RankProxyScores> score_proxies(const RankFlags& flags, const std::
     options.device = flags.device;
     options.jobs = flags.jobs;
     options.rows_file = flags.out.path + ".rows.jsonl";
-    std::optional<Dataset> dataset;
-    if (!flags.dataset.empty()) dataset = load_dataset({flags.dataset, 0, 0, 0, true});
     options.network = network;
     options.validate();
     InterruptGuard interrupts;
-    RankProxyScores scores = rank_proxies(genotypes, options, dataset ? &*dataset : nullptr, progress_sink());
+    RankProxyScores scores = rank_proxies(genotypes, options, dataset, progress_sink());
     if (scores.reused > 0 || scores.unreadable_rows > 0)
         progress_sink()->note(fmt::format("{}: {} cell-seeds reused, {} computed{}", options.rows_file.string(),
                                           scores.reused, scores.computed,
@@ -100,15 +99,14 @@ std::optional<RankProxyScores> score_proxies(const RankFlags& flags, const std::
     return scores;
 }
 
-// The network shape: the dataset's images and classes unless given.
-nn::NetworkConfig network_config(const RankFlags& flags) {
+// The network shape: the proxies' dataset's images and classes unless given.
+nn::NetworkConfig network_config(const RankFlags& flags, const Dataset* dataset) {
     nn::NetworkConfig network = flags.network;
     if (!flags.input_shape.empty()) network.input_shape = nn::parse_input_shape(flags.input_shape);
-    if (!flags.dataset.empty() && !flags.proxies.empty() && (flags.input_shape.empty() || !flags.classes_given)) {
-        const Dataset dataset = load_dataset({flags.dataset, 2, 2, 0, true});
-        if (flags.input_shape.empty() && dataset.sample_shape.size() == 3)
-            network.input_shape = {dataset.sample_shape[0], dataset.sample_shape[1], dataset.sample_shape[2]};
-        if (!flags.classes_given) network.classes = std::max(network.classes, dataset.classes);
+    if (dataset) {
+        if (flags.input_shape.empty() && dataset->sample_shape.size() == 3)
+            network.input_shape = {dataset->sample_shape[0], dataset->sample_shape[1], dataset->sample_shape[2]};
+        if (!flags.classes_given) network.classes = std::max(network.classes, dataset->classes);
     }
     network.validate();
     return network;
@@ -126,14 +124,17 @@ void run_rank(const RankFlags& flags) {
     const auto lock = flags.out.claim({{flags.file, "the table"}});
     if (flags.threads) set_threads(*flags.threads);
     else set_threads(flags.jobs > 1 ? 1 : 0);
-    result.network = network_config(flags);
     result.table = read_cell_table(flags.file, table_options(flags));
+    // Loaded once: it shapes the networks and gives the proxies their batches.
+    std::optional<Dataset> dataset;
+    if (!flags.proxies.empty() && !flags.dataset.empty()) dataset = load_dataset({flags.dataset, 0, 0, 0, true});
+    result.network = network_config(flags, dataset ? &*dataset : nullptr);
     std::vector<Genotype> genotypes;
     for (const TableCell& cell : result.table.cells) genotypes.push_back(cell.genotype);
     result.features = structural_features(genotypes, result.network);
     check_value_names(result.table, result.features);
     result.seeds = parse_seeds(flags.seeds);
-    result.proxies = score_proxies(flags, genotypes, result.seeds, result.network);
+    result.proxies = score_proxies(flags, genotypes, result.seeds, result.network, dataset ? &*dataset : nullptr);
     if (!result.proxies) result.seeds.clear();
     const std::vector<RankMetric> metrics = rank_metrics(result.features, result.proxies);
     const std::vector<RankValue> values = rank_values(result.table);

@@ -29,17 +29,6 @@ void RankOptions::validate() const {
 
 namespace {
 
-double finite_mean(const std::vector<double>& replicates) {
-    double sum = 0;
-    int64_t n = 0;
-    for (double value : replicates)
-        if (std::isfinite(value)) {
-            sum += value;
-            ++n;
-        }
-    return n > 0 ? sum / static_cast<double>(n) : NAN;
-}
-
 // One row: the cells with a finite metric, their means against the value.
 RankAssociationRow associate_row(const RankMetric& metric, const RankValue& value,
                                  const std::vector<std::vector<double>>& content, const RankOptions& options,

@@ -46,17 +46,6 @@ Eigen::MatrixXd residuals_of(const Eigen::MatrixXd& values, const std::vector<st
     return values - design * qr.solve(values);
 }
 
-}  // namespace
-
-std::vector<double> least_squares_residuals(const std::vector<double>& y,
-                                            const std::vector<std::vector<double>>& controls) {
-    const auto n = static_cast<Eigen::Index>(y.size());
-    const Eigen::MatrixXd residual = residuals_of(Eigen::Map<const Eigen::VectorXd>(y.data(), n), controls);
-    return {residual.data(), residual.data() + n};
-}
-
-namespace {
-
 // x's and y's rank residuals after the controls' ranks, or empty vectors
 // when the controls explain either completely.
 std::pair<std::vector<double>, std::vector<double>> rank_residuals(const std::vector<double>& x,
@@ -214,7 +203,9 @@ Association rank_association(const std::vector<double>& metric, const std::vecto
     const std::size_t n = metric.size();
     Association result;
     result.cells = static_cast<int64_t>(n);
-    result.rho = n >= 3 ? spearman(metric, value) : NAN;
+    // spearman() is Pearson's on these ranks; the permutation test below reuses them.
+    const std::vector<double> ranks_metric = average_ranks(metric), ranks_value = average_ranks(value);
+    result.rho = n >= 3 ? pearson(ranks_metric, ranks_value) : NAN;
     if (!std::isfinite(result.rho)) {
         result.low = result.high = result.p_value = NAN;
         return result;
@@ -233,8 +224,7 @@ Association rank_association(const std::vector<double>& metric, const std::vecto
     }
     percentile_interval(rhos, options.bootstrap_samples, result.low, result.high, &result.degenerate_interval);
     // The permutation test: the value's ranks shuffled (the ranks of a shuffle are the shuffled ranks).
-    const PermutationTest test =
-        shuffled_correlation_test(average_ranks(metric), average_ranks(value), result.rho, options, random);
+    const PermutationTest test = shuffled_correlation_test(ranks_metric, ranks_value, result.rho, options, random);
     result.p_value = test.p_value;
     result.permutations = test.permutations;
     result.exact = test.exact;
@@ -244,9 +234,13 @@ Association rank_association(const std::vector<double>& metric, const std::vecto
 PartialAssociation partial_associate(const std::vector<double>& x, const std::vector<double>& y,
                                      const std::vector<std::vector<double>>& controls,
                                      const AssociationOptions& options) {
+    if (x.size() != y.size()) throw Error("internal: partial_associate of vectors of different lengths");
     PartialAssociation result;
-    result.rho = partial_spearman(x, y, controls);
     result.low = result.high = result.p_value = NAN;
+    // partial_spearman's residuals, kept for the permutation test.
+    const auto [ex, ey] = x.size() < 3 ? std::pair<std::vector<double>, std::vector<double>>{}
+                                       : rank_residuals(x, y, controls);
+    result.rho = ex.empty() ? NAN : pearson(ex, ey);
     if (!std::isfinite(result.rho)) return result;
     const std::size_t n = x.size();
     SeededRandom random(options.seed);
@@ -270,7 +264,6 @@ PartialAssociation partial_associate(const std::vector<double>& x, const std::ve
         if (std::isfinite(rho)) rhos.push_back(rho);
     }
     percentile_interval(rhos, options.bootstrap_samples, result.low, result.high, nullptr);
-    const auto [ex, ey] = rank_residuals(x, y, controls);
     const PermutationTest test = shuffled_correlation_test(ex, ey, result.rho, options, random);
     result.p_value = test.p_value;
     result.permutations = test.permutations;

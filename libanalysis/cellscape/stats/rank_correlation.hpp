@@ -15,16 +15,12 @@ namespace cellscape {
 // NaN with fewer than 2 pairs or when either side is constant. O(n^2).
 double kendall_tau_b(const std::vector<double>& x, const std::vector<double>& y);
 
-// The residuals of y after a least-squares fit on an intercept and the
-// `controls` (each as long as y), by column-pivoting QR: a control that
-// repeats a combination of the others (a cell's operation counts sum to its
-// edges) adds nothing instead of making the fit singular.
-std::vector<double> least_squares_residuals(const std::vector<double>& y,
-                                            const std::vector<std::vector<double>>& controls);
-
 // Spearman's rho of x and y with every control held fixed: Pearson's
 // correlation of what is left of x's ranks and y's ranks after each is
-// fitted on the controls' ranks (least_squares_residuals). With one control
+// fitted by least squares on an intercept and the controls' ranks, by
+// column-pivoting QR (a control that repeats a combination of the others,
+// as a cell's operation counts sum to its edges, adds nothing instead of
+// making the fit singular). With one control
 // this is partial_spearman's formula exactly. NaN with fewer than 3 pairs,
 // or when the controls explain x or y completely (what is left is below
 // 1e-9 of the ranks' own spread: rounding, not a residual).

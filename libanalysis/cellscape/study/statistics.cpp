@@ -135,6 +135,11 @@ double f_quantile(double p, double d1, double d2) {
     return 0.5 * (low + high);
 }
 
+double finite_mean(const std::vector<double>& values) {
+    const std::vector<double> finite = finite_values(values);
+    return finite.empty() ? NAN : mean_of(finite);
+}
+
 MeanInterval mean_interval(const std::vector<double>& values, double level) {
     const std::vector<double> finite = finite_values(values);
     MeanInterval result;

@@ -23,6 +23,10 @@ struct MeanInterval {
 };
 MeanInterval mean_interval(const std::vector<double>& values, double level = 0.95);
 
+// The mean of the finite values (a cell's replicates, NaN for a failed
+// one); NaN when none is finite. mean_interval's mean, without the interval.
+double finite_mean(const std::vector<double>& values);
+
 // The p-quantile of Student's t distribution with `dof` degrees of freedom
 // (0 < p < 1, dof > 0).
 double student_t_quantile(double p, double dof);
