@@ -16,7 +16,7 @@ import re
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 LIBRARY = ROOT / "libanalysis" / "cellscape"
-LAYERS = ["util", "cells", "io", "nn", "data", "train", "analysis", "study", "stats", "rank"]
+LAYERS = ["util", "stats", "cells", "io", "nn", "data", "train", "analysis", "study", "rank"]
 INCLUDE = re.compile(r'^\s*#include\s+"cellscape/(\w+)/', re.M)
 
 # (file, the folder it includes) pairs that point up today, or a tools/ file that includes detail/.

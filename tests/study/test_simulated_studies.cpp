@@ -15,9 +15,9 @@
 #include <tuple>
 #include <vector>
 
-#include "cellscape/study/mediation.hpp"
-#include "cellscape/study/power.hpp"
-#include "cellscape/study/statistics.hpp"
+#include "cellscape/stats/mediation.hpp"
+#include "cellscape/stats/power.hpp"
+#include "cellscape/stats/statistics.hpp"
 #include "cellscape/study/study_tables.hpp"
 #include "cellscape/util/random.hpp"
 

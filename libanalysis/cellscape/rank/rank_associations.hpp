@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "cellscape/stats/rank_correlation.hpp"
-#include "cellscape/study/statistics.hpp"
+#include "cellscape/stats/statistics.hpp"
 #include "cellscape/util/progress.hpp"
 
 namespace cellscape {

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "cellscape/stats/bootstrap.hpp"
 #include "cellscape/util/error.hpp"
 #include "cellscape/util/random.hpp"
 
@@ -148,14 +149,6 @@ void sample_ranks(const Levels& levels, const std::vector<std::size_t>& sample, 
     for (std::size_t i = 0; i < sample.size(); ++i) ranks[i] = frequency[levels.of_unit[sample[i]]];
 }
 
-void percentile_interval(std::vector<double>& rhos, int64_t resamples, double& low, double& high, bool* degenerate) {
-    std::sort(rhos.begin(), rhos.end());
-    const bool enough = static_cast<int64_t>(rhos.size()) >= std::max<int64_t>(20, resamples / 2);
-    low = enough ? sorted_percentile(rhos, 0.025) : NAN;
-    high = enough ? sorted_percentile(rhos, 0.975) : NAN;
-    if (degenerate) *degenerate = enough && rhos.back() - rhos.front() < 1e-12;
-}
-
 }  // namespace
 
 namespace {
@@ -213,16 +206,17 @@ Association rank_association(const std::vector<double>& metric, const std::vecto
     // associate()'s draws, in its order: per resample n units, then the permutations.
     SeededRandom random(options.seed);
     const Levels metric_levels = levels_of(metric), value_levels = levels_of(value);
-    std::vector<std::size_t> sample(n);
     std::vector<double> rhos, frequency, metric_ranks, value_ranks;
-    for (int64_t b = 0; b < options.bootstrap_samples; ++b) {
-        for (std::size_t i = 0; i < n; ++i) sample[i] = static_cast<std::size_t>(random.below(n));
+    cluster_bootstrap(n, options.bootstrap_samples, random, [&](const std::vector<std::size_t>& sample) {
         sample_ranks(metric_levels, sample, frequency, metric_ranks);
         sample_ranks(value_levels, sample, frequency, value_ranks);
         const double rho = pearson(metric_ranks, value_ranks);
         if (std::isfinite(rho)) rhos.push_back(rho);
-    }
-    percentile_interval(rhos, options.bootstrap_samples, result.low, result.high, &result.degenerate_interval);
+    });
+    const PercentileInterval interval = percentile_interval(std::move(rhos), options.bootstrap_samples);
+    result.low = interval.low;
+    result.high = interval.high;
+    result.degenerate_interval = interval.degenerate;
     // The permutation test: the value's ranks shuffled (the ranks of a shuffle are the shuffled ranks).
     const PermutationTest test = shuffled_correlation_test(ranks_metric, ranks_value, result.rho, options, random);
     result.p_value = test.p_value;
@@ -247,11 +241,9 @@ PartialAssociation partial_associate(const std::vector<double>& x, const std::ve
     const Levels x_levels = levels_of(x), y_levels = levels_of(y);
     std::vector<Levels> control_levels;
     for (const auto& control : controls) control_levels.push_back(levels_of(control));
-    std::vector<std::size_t> sample(n);
     std::vector<double> rhos, frequency, rx, ry, rz;
     Eigen::MatrixXd ranks(static_cast<Eigen::Index>(n), static_cast<Eigen::Index>(controls.size()) + 2);
-    for (int64_t b = 0; b < options.bootstrap_samples; ++b) {
-        for (std::size_t i = 0; i < n; ++i) sample[i] = static_cast<std::size_t>(random.below(n));
+    cluster_bootstrap(n, options.bootstrap_samples, random, [&](const std::vector<std::size_t>& sample) {
         sample_ranks(x_levels, sample, frequency, rx);
         sample_ranks(y_levels, sample, frequency, ry);
         ranks.col(0) = Eigen::Map<const Eigen::VectorXd>(rx.data(), static_cast<Eigen::Index>(n));
@@ -262,8 +254,10 @@ PartialAssociation partial_associate(const std::vector<double>& x, const std::ve
         }
         const double rho = partial_from_gram(ranks);
         if (std::isfinite(rho)) rhos.push_back(rho);
-    }
-    percentile_interval(rhos, options.bootstrap_samples, result.low, result.high, nullptr);
+    });
+    const PercentileInterval interval = percentile_interval(std::move(rhos), options.bootstrap_samples);
+    result.low = interval.low;
+    result.high = interval.high;
     const PermutationTest test = shuffled_correlation_test(ex, ey, result.rho, options, random);
     result.p_value = test.p_value;
     result.permutations = test.permutations;

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "cellscape/study/statistics.hpp"
+#include "cellscape/stats/statistics.hpp"
 
 namespace cellscape {
 

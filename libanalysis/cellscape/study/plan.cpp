@@ -70,39 +70,6 @@ int64_t last_epoch(const std::vector<StudyRow>& pilot) {
     return epoch;
 }
 
-// The fewest cells (4 ... max_cells) whose design reaches the power at the
-// latent correlation, by doubling then bisection; 0 when none does.
-int64_t fewest_cells(const std::vector<double>& pilot_predictor, int64_t seeds, double noise_ratio, double latent,
-                     const PlanRequest& request, double& power) {
-    auto design_power = [&](int64_t cells) {
-        RankTestDesign design;
-        design.predictor = scaled_predictor(pilot_predictor, cells);
-        design.seeds.assign(static_cast<std::size_t>(cells), seeds);
-        design.noise_ratio = noise_ratio;
-        return power_at_latent(design, latent, request.options);
-    };
-    int64_t low = 3, high = 4;  // power(low) < target <= power(high) once found
-    double high_power = design_power(high);
-    while (!(high_power >= request.power)) {
-        if (high >= request.max_cells) return 0;
-        low = high;
-        high = std::min(2 * high, request.max_cells);
-        high_power = design_power(high);
-    }
-    while (high - low > 1) {
-        const int64_t middle = (low + high) / 2;
-        const double middle_power = design_power(middle);
-        if (middle_power >= request.power) {
-            high = middle;
-            high_power = middle_power;
-        } else {
-            low = middle;
-        }
-    }
-    power = high_power;
-    return high;
-}
-
 }  // namespace
 
 void PlanRequest::validate() const {
@@ -165,33 +132,17 @@ StudyPlan plan_study(const std::vector<StudyRow>& pilot, const PlanRequest& requ
             if (metric.sign_with_width != 0) metrics.emplace_back(metric.name);
     for (const std::string& name : metrics) {
         const StudyMetric& metric = find_metric(name);
-        RankTestDesign as_run;
-        std::vector<std::vector<double>> values;
-        std::vector<std::vector<int64_t>> seed_lists;
         // The values the study's test ranks (Gehan scores for epochs_to_threshold).
         const CellReplicates tested = rank_test_values(cells.rows, metric);
-        for (std::size_t c = 0; c < cells.names.size(); ++c) {
-            std::vector<double> finite;
-            std::vector<int64_t> their_seeds;
-            for (std::size_t k = 0; k < tested.values[c].size(); ++k)
-                if (std::isfinite(tested.values[c][k])) {
-                    finite.push_back(tested.values[c][k]);
-                    their_seeds.push_back(tested.seeds[c][k]);
-                }
-            if (finite.empty()) continue;
-            as_run.predictor.push_back(cells.predictor[c]);
-            as_run.seeds.push_back(static_cast<int64_t>(finite.size()));
-            values.push_back(std::move(finite));
-            seed_lists.push_back(std::move(their_seeds));
-        }
-        if (values.empty() && !request.metrics.empty())
+        PilotMetric measured{name, variance_components(tested.values, tested.seeds)};
+        const RankTestDesign as_run =
+            measured_design(tested.values, measured.components.noise_ratio(), cells.predictor, {});
+        if (as_run.predictor.empty() && !request.metrics.empty())
             throw SettingError("metrics", fmt::format("names {}, but no replicate of the pilot's population '{}' at "
                                                       "epoch {} has a value of it (its study did not run that "
                                                       "analysis, or every replicate failed it): plan for a metric the "
                                                       "pilot measured",
                                                       name, plan.population, plan.epoch));
-        PilotMetric measured{name, variance_components(values, seed_lists)};
-        as_run.noise_ratio = measured.components.noise_ratio();
         const bool usable = as_run.predictor.size() >= 3 && std::isfinite(as_run.noise_ratio);
         if (usable) {
             measured.power = rank_test_power(as_run, request.rho, request.options).power;
@@ -203,13 +154,11 @@ StudyPlan plan_study(const std::vector<StudyRow>& pilot, const PlanRequest& requ
             PlanRow row{name, seeds};
             if (request.cells) {
                 row.cells = *request.cells;
-                RankTestDesign design;
-                design.predictor = scaled_predictor(cells.predictor, row.cells);
-                design.seeds.assign(static_cast<std::size_t>(row.cells), seeds);
-                design.noise_ratio = as_run.noise_ratio;
-                row.power = power_at_latent(design, latent, request.options);
+                row.power = power_at_latent(scaled_design(cells.predictor, row.cells, seeds, as_run.noise_ratio),
+                                            latent, request.options);
             } else {
-                row.cells = fewest_cells(cells.predictor, seeds, as_run.noise_ratio, latent, request, row.power);
+                row.cells = fewest_cells(cells.predictor, seeds, as_run.noise_ratio, latent, request.power,
+                                         request.max_cells, request.options, row.power);
             }
             row.replicates = row.cells * seeds;
             row.replicate_hours = static_cast<double>(row.replicates) * plan.replicate_seconds / 3600.0;

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "cellscape/study/power.hpp"
+#include "cellscape/stats/power.hpp"
 #include "cellscape/study/study_tables.hpp"
 
 namespace cellscape {

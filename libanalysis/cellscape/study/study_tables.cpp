@@ -12,7 +12,7 @@
 #include <type_traits>
 
 #include "cellscape/cells/metrics.hpp"
-#include "cellscape/study/power.hpp"
+#include "cellscape/stats/power.hpp"
 #include "cellscape/util/error.hpp"
 
 namespace cellscape {
@@ -69,23 +69,6 @@ AssociationOptions association_options(const StudyStatistics& statistics) {
     options.permutations = statistics.permutations;
     options.seed = statistics.seed;
     return options;
-}
-
-// The rank test's design of a row: its cells with a finite value, their
-// predictor (and control) values and seed counts, the metric's noise ratio.
-RankTestDesign row_design(const std::vector<std::vector<double>>& replicates, double noise_ratio,
-                          const std::vector<double>& predictor, const std::vector<double>& control) {
-    RankTestDesign design;
-    for (std::size_t c = 0; c < replicates.size(); ++c) {
-        const auto finite = std::count_if(replicates[c].begin(), replicates[c].end(),
-                                          [](double v) { return std::isfinite(v); });
-        if (finite == 0) continue;
-        design.predictor.push_back(predictor[c]);
-        if (!control.empty()) design.control.push_back(control[c]);
-        design.seeds.push_back(static_cast<int64_t>(finite));
-    }
-    design.noise_ratio = noise_ratio;
-    return design;
 }
 
 PowerOptions power_options(const StudyStatistics& statistics, double alpha) {
@@ -456,7 +439,7 @@ void power_and_equivalence(StudyAssociationRow& row, const AssociationInputs& in
     std::tie(row.noise_ratio_low, row.noise_ratio_high) = inputs.components.noise_ratio_interval();
     row.equivalence_bound = statistics.equivalence_bound;
     row.power_alpha = statistics.alpha / static_cast<double>(std::max<int64_t>(1, row.family_size));
-    RankTestDesign design = row_design(inputs.replicates, row.noise_ratio, inputs.predictor, inputs.control);
+    RankTestDesign design = measured_design(inputs.replicates, row.noise_ratio, inputs.predictor, inputs.control);
     if (design.predictor.size() < 3) {
         row.power_note = "too few cells";
     } else if (!std::isfinite(row.association.rho)) {

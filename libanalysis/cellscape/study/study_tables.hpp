@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "cellscape/io/column_table.hpp"
-#include "cellscape/study/mediation.hpp"
-#include "cellscape/study/statistics.hpp"
+#include "cellscape/stats/mediation.hpp"
+#include "cellscape/stats/statistics.hpp"
 
 namespace cellscape {
 

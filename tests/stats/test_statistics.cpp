@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "cellscape/study/statistics.hpp"
+#include "cellscape/stats/statistics.hpp"
 #include "cellscape/study/study_tables.hpp"
 
 using namespace cellscape;

@@ -84,6 +84,12 @@ struct RankTestDesign {
     double noise_ratio = 0;         // within / between variance of the metric
 };
 
+// The rank test's design of measured cells: `replicates[c]` cell c's values
+// (NaN for a failed replicate); the cells with a finite value, with their
+// predictor (and control, when not empty) and counts of finite values.
+RankTestDesign measured_design(const std::vector<std::vector<double>>& replicates, double noise_ratio,
+                               const std::vector<double>& predictor, const std::vector<double>& control);
+
 struct PowerOptions {
     double alpha = 0.05;              // two-sided
     int64_t simulations = 2000;       // simulated studies per power
@@ -131,5 +137,18 @@ double attenuated_rho(const RankTestDesign& design, double rho, const PowerOptio
 // the smaller value), in increasing order. For designs larger or smaller
 // than the pilot with the same stratification.
 std::vector<double> scaled_predictor(const std::vector<double>& pilot, int64_t cells);
+
+// A design of `cells` cells of `seeds` seeds each, the pilot's predictor
+// values scaled to that many cells (scaled_predictor).
+RankTestDesign scaled_design(const std::vector<double>& pilot_predictor, int64_t cells, int64_t seeds,
+                             double noise_ratio);
+
+// The fewest cells (4 ... max_cells) of `seeds` seeds each whose design,
+// the pilot's predictor values scaled to that many cells, reaches `power`
+// at the latent correlation: doubling, then bisection (power grows with
+// the cells). 0 when max_cells does not reach it; `reached` gets the
+// power of the returned design.
+int64_t fewest_cells(const std::vector<double>& pilot_predictor, int64_t seeds, double noise_ratio, double latent,
+                     double power, int64_t max_cells, const PowerOptions& options, double& reached);
 
 }  // namespace cellscape

@@ -1,4 +1,4 @@
-// Power planning (study/power.hpp) against independent references: the
+// Power planning (stats/power.hpp) against independent references: the
 // analysis of variance by hand, and the power of the study's own test found
 // by running it (associate(), per-replicate values, its own permutations)
 // on simulated studies with a known effect.
@@ -7,8 +7,8 @@
 #include <cmath>
 #include <numeric>
 
-#include "cellscape/study/power.hpp"
-#include "cellscape/study/statistics.hpp"
+#include "cellscape/stats/power.hpp"
+#include "cellscape/stats/statistics.hpp"
 #include "cellscape/util/error.hpp"
 #include "cellscape/util/random.hpp"
 

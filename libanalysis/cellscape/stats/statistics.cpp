@@ -1,9 +1,10 @@
-#include "cellscape/study/statistics.hpp"
+#include "cellscape/stats/statistics.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 
+#include "cellscape/stats/bootstrap.hpp"
 #include "cellscape/util/error.hpp"
 #include "cellscape/util/random.hpp"
 
@@ -269,28 +270,21 @@ Association associate_cells(const std::vector<AssociationCell>& cells, bool cont
         return result;
     }
     SeededRandom random(options.seed);
-    // Bootstrap: cells with replacement, each with its mean (a cluster
-    // bootstrap). A cell's mean already carries its seeds' noise; resampling
-    // the seeds again would add that noise twice and pull the resampled rho
-    // toward 0, so far that an interval could miss the estimate itself
-    // (Davison and Hinkley 1997, section 3.8).
-    std::vector<double> rhos;
-    for (int64_t b = 0; b < options.bootstrap_samples; ++b) {
-        std::vector<double> sample_means, sample_x, sample_z;
-        for (std::size_t i = 0; i < cells.size(); ++i) {
-            const auto c = static_cast<std::size_t>(random.below(cells.size()));
-            sample_means.push_back(means[c]);
-            sample_x.push_back(x[c]);
-            if (held) sample_z.push_back(z[c]);
+    // The cluster bootstrap (stats/bootstrap.hpp): cells with replacement, each with its mean.
+    std::vector<double> rhos, sample_means(cells.size()), sample_x(cells.size()), sample_z(cells.size());
+    cluster_bootstrap(cells.size(), options.bootstrap_samples, random, [&](const std::vector<std::size_t>& sample) {
+        for (std::size_t i = 0; i < sample.size(); ++i) {
+            sample_means[i] = means[sample[i]];
+            sample_x[i] = x[sample[i]];
+            sample_z[i] = z[sample[i]];
         }
         const double rho = rank_statistic(sample_means, sample_x, held ? &sample_z : nullptr);
         if (std::isfinite(rho)) rhos.push_back(rho);
-    }
-    std::sort(rhos.begin(), rhos.end());
-    const bool enough = static_cast<int64_t>(rhos.size()) >= std::max<int64_t>(20, options.bootstrap_samples / 2);
-    result.low = enough ? sorted_percentile(rhos, 0.025) : NAN;
-    result.high = enough ? sorted_percentile(rhos, 0.975) : NAN;
-    result.degenerate_interval = enough && rhos.back() - rhos.front() < 1e-12;
+    });
+    const PercentileInterval interval = percentile_interval(std::move(rhos), options.bootstrap_samples);
+    result.low = interval.low;
+    result.high = interval.high;
+    result.degenerate_interval = interval.degenerate;
     // Permutation test: x shuffled across cells (the control stays with its cell).
     std::vector<double> shuffled(x.size());
     const PermutationTest test =

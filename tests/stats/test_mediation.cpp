@@ -1,4 +1,4 @@
-// The rank mediation estimate (study/mediation.hpp) on simulated studies
+// The rank mediation estimate (stats/mediation.hpp) on simulated studies
 // whose population values are known in closed form: for jointly Gaussian
 // variables the rank correlation is (6 / pi) asin(rho / 2) (Pearson 1907),
 // so the estimator's target a b follows from the model's Pearson
@@ -7,7 +7,7 @@
 
 #include <cmath>
 
-#include "cellscape/study/mediation.hpp"
+#include "cellscape/stats/mediation.hpp"
 #include "cellscape/util/random.hpp"
 
 using namespace cellscape;

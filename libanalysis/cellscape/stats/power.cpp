@@ -1,4 +1,4 @@
-#include "cellscape/study/power.hpp"
+#include "cellscape/stats/power.hpp"
 
 #include <fmt/format.h>
 
@@ -8,7 +8,7 @@
 #include <map>
 #include <numeric>
 
-#include "cellscape/study/statistics.hpp"
+#include "cellscape/stats/statistics.hpp"
 #include "cellscape/util/error.hpp"
 #include "cellscape/util/random.hpp"
 
@@ -358,5 +358,57 @@ std::vector<double> scaled_predictor(const std::vector<double>& pilot, int64_t c
     for (const Share& share : shares) values.insert(values.end(), static_cast<std::size_t>(share.count), share.value);
     return values;
 }
+
+RankTestDesign measured_design(const std::vector<std::vector<double>>& replicates, double noise_ratio,
+                               const std::vector<double>& predictor, const std::vector<double>& control) {
+    RankTestDesign design;
+    for (std::size_t c = 0; c < replicates.size(); ++c) {
+        const auto finite = std::count_if(replicates[c].begin(), replicates[c].end(),
+                                          [](double v) { return std::isfinite(v); });
+        if (finite == 0) continue;
+        design.predictor.push_back(predictor[c]);
+        if (!control.empty()) design.control.push_back(control[c]);
+        design.seeds.push_back(static_cast<int64_t>(finite));
+    }
+    design.noise_ratio = noise_ratio;
+    return design;
+}
+
+RankTestDesign scaled_design(const std::vector<double>& pilot_predictor, int64_t cells, int64_t seeds,
+                             double noise_ratio) {
+    RankTestDesign design;
+    design.predictor = scaled_predictor(pilot_predictor, cells);
+    design.seeds.assign(static_cast<std::size_t>(cells), seeds);
+    design.noise_ratio = noise_ratio;
+    return design;
+}
+
+int64_t fewest_cells(const std::vector<double>& pilot_predictor, int64_t seeds, double noise_ratio, double latent,
+                     double power, int64_t max_cells, const PowerOptions& options, double& reached) {
+    auto design_power = [&](int64_t cells) {
+        return power_at_latent(scaled_design(pilot_predictor, cells, seeds, noise_ratio), latent, options);
+    };
+    int64_t low = 3, high = 4;  // power(low) < target <= power(high) once found
+    double high_power = design_power(high);
+    while (!(high_power >= power)) {
+        if (high >= max_cells) return 0;
+        low = high;
+        high = std::min(2 * high, max_cells);
+        high_power = design_power(high);
+    }
+    while (high - low > 1) {
+        const int64_t middle = (low + high) / 2;
+        const double middle_power = design_power(middle);
+        if (middle_power >= power) {
+            high = middle;
+            high_power = middle_power;
+        } else {
+            low = middle;
+        }
+    }
+    reached = high_power;
+    return high;
+}
+
 
 }  // namespace cellscape

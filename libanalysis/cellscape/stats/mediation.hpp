@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "cellscape/study/statistics.hpp"
+#include "cellscape/stats/statistics.hpp"
 
 namespace cellscape {
 

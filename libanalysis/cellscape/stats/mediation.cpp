@@ -1,4 +1,4 @@
-#include "cellscape/study/mediation.hpp"
+#include "cellscape/stats/mediation.hpp"
 
 #include <fmt/format.h>
 
@@ -7,6 +7,7 @@
 #include <numeric>
 #include <tuple>
 
+#include "cellscape/stats/bootstrap.hpp"
 #include "cellscape/util/random.hpp"
 
 namespace cellscape {
@@ -76,44 +77,34 @@ void test_paths(const std::vector<double>& x, const std::vector<double>& m, cons
     result.permutations = std::max(a.permutations, b.permutations);
 }
 
-// The percentile interval of `values` (sorted here), when at least half of
-// `drawn` resamples gave one.
-std::pair<double, double> percentile_interval(std::vector<double> values, int64_t drawn) {
-    std::sort(values.begin(), values.end());
-    if (static_cast<int64_t>(values.size()) < std::max<int64_t>(20, drawn / 2)) return {NAN, NAN};
-    return {sorted_percentile(values, 0.025), sorted_percentile(values, 0.975)};
-}
-
-// Cells resampled with their means: a cell's mean already carries its
-// seeds' noise. Resampling the seeds again would add that noise twice and
-// pull both a and b, and so a b, toward 0 (Davison and Hinkley 1997,
-// section 3.8, on two-stage resampling).
+// The cluster bootstrap (stats/bootstrap.hpp): cells resampled with their
+// means, which already carry the seeds' noise; resampling the seeds again
+// would pull both a and b, and so a b, toward 0.
 void bootstrap_paths(const std::vector<double>& x, const std::vector<double>& m, const std::vector<double>& y,
                      const AssociationOptions& options, SeededRandom& random, Mediation& result) {
     std::vector<double> indirect, total, proportion;
     std::vector<double> bx(x.size()), bm(x.size()), by(x.size());
-    for (int64_t draw = 0; draw < options.bootstrap_samples; ++draw) {
-        for (std::size_t i = 0; i < x.size(); ++i) {
-            const auto c = static_cast<std::size_t>(random.below(x.size()));
-            bx[i] = x[c], bm[i] = m[c], by[i] = y[c];
-        }
+    cluster_bootstrap(x.size(), options.bootstrap_samples, random, [&](const std::vector<std::size_t>& sample) {
+        for (std::size_t i = 0; i < sample.size(); ++i) bx[i] = x[sample[i]], bm[i] = m[sample[i]], by[i] = y[sample[i]];
         const Paths resampled = paths(bx, bm, by);
         const double value = resampled.a * resampled.b;
         if (std::isfinite(resampled.total)) total.push_back(resampled.total);
-        if (!std::isfinite(value)) continue;
+        if (!std::isfinite(value)) return;
         indirect.push_back(value);
         if (std::isfinite(resampled.total) && std::abs(resampled.total) > 1e-12)
             proportion.push_back(value / resampled.total);
-    }
+    });
     result.dropped = options.bootstrap_samples > 0
                          ? 1.0 - static_cast<double>(indirect.size()) / static_cast<double>(options.bootstrap_samples)
                          : NAN;
-    std::tie(result.low, result.high) = percentile_interval(indirect, options.bootstrap_samples);
-    std::tie(result.total_low, result.total_high) = percentile_interval(total, options.bootstrap_samples);
-    const bool total_off_zero = result.total_low > 0 || result.total_high < 0;
-    if (total_off_zero)
-        std::tie(result.proportion_low, result.proportion_high) =
-            percentile_interval(proportion, options.bootstrap_samples);
+    const PercentileInterval effect = percentile_interval(std::move(indirect), options.bootstrap_samples);
+    const PercentileInterval whole = percentile_interval(std::move(total), options.bootstrap_samples);
+    result.low = effect.low, result.high = effect.high;
+    result.total_low = whole.low, result.total_high = whole.high;
+    if (result.total_low > 0 || result.total_high < 0) {
+        const PercentileInterval share = percentile_interval(std::move(proportion), options.bootstrap_samples);
+        result.proportion_low = share.low, result.proportion_high = share.high;
+    }
 }
 
 }  // namespace
