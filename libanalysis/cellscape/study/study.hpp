@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "cellscape/cells/genotype.hpp"
+#include "cellscape/study/replicates.hpp"
 #include "cellscape/study/study_config.hpp"
 #include "cellscape/study/study_tables.hpp"
 #include "cellscape/util/progress.hpp"
@@ -33,16 +34,6 @@ namespace cellscape {
 
 inline constexpr const char* study_summary_format = "cellscape-study";
 inline constexpr int64_t study_summary_format_version = 4;
-
-// One (cell, seed) pair of a study: trained once with that seed, and
-// analysed at every analysis epoch.
-struct StudyReplicate {
-    NamedGenotype cell;
-    std::size_t cell_index = 0;  // in study_cells' order
-    uint64_t seed = 0;
-    std::string directory;  // relative to the study's: <cell>/seed-<s>, or <cell> without `seeds`
-    std::string population;  // the cell spec's (cells/cell_spec.hpp, cell_population)
-};
 
 struct StudyResult {
     std::vector<StudyRow> rows;                        // the replicates table
@@ -53,23 +44,6 @@ struct StudyResult {
     std::vector<StudyPartRow> parts;                   // curvature and gradient variance by part (by_part)
     int64_t failed_replicates = 0;
     std::filesystem::path summary;
-};
-
-// Which part of a study one process does.
-struct StudyPart {
-    // Only this replicate (0-based, in study_replicates' order): a Slurm
-    // array task. No summary is written.
-    std::optional<std::size_t> only_replicate;
-    // Compute nothing: summarize what the cells' files hold; a cell whose
-    // files are incomplete gets the status "not finished" (the final job of
-    // a Slurm study).
-    bool collect_only = false;
-    // Split surfaces (slurm.surface_shards > 1): the cell's task leaves its
-    // surfaces to shard tasks, each of which computes only shard I of every
-    // analysis epoch's surface (surface-epoch-NNNN.shard-I-of-N.h5); the
-    // collecting job merges them.
-    bool skip_surfaces = false;
-    std::optional<int64_t> surface_shard;
 };
 
 // What went wrong in one cell, in a sentence, whatever the exception (an
@@ -95,20 +69,6 @@ void validate_study(const StudyConfig& config);
 StudyResult run_study(const StudyConfig& config, const std::filesystem::path& out_dir, const std::string& command,
                       const StudyPart& part = {}, ProgressSink* progress = nullptr);
 
-// Whether every output of a replicate (final checkpoint, each analysis) exists.
-bool study_replicate_finished(const StudyConfig& config, const std::filesystem::path& out_dir,
-                              const StudyReplicate& replicate);
-
-// The cells of a config, resolved and named, in order.
-std::vector<NamedGenotype> study_cells(const StudyConfig& config);
-
-// The training seeds of the replicates: the config's seeds, or (none
-// given) its training seed.
-std::vector<uint64_t> study_seeds(const StudyConfig& config);
-
-// Every (cell, seed) pair, cell by cell, seeds in the config's order.
-std::vector<StudyReplicate> study_replicates(const StudyConfig& config);
-
 // The replicates table of a study's summary.h5, as rows (a summary from
 // before cellscape 0.2 has no population, censoring or cost columns: its
 // rows get population "all", and NaN costs). Error naming the file for
@@ -123,8 +83,5 @@ void summarize_study(StudyResult& result, const StudyStatistics& statistics);
 // verdicts, the metrics against convergence speed and the mediation
 // estimates; with one seed, every row as measured.
 std::string format_study_result(const StudyResult& result, const StudyConfig& config);
-
-// A directory name for a cell name ("DARTS_V2-random-connections-s1-0").
-std::string cell_directory_name(const std::string& cell_name);
 
 }  // namespace cellscape
