@@ -10,10 +10,10 @@
 #include <cstdlib>
 
 #include "cellscape/cells/zoo.hpp"
-#include "cellscape/detail/fast_paths.hpp"
+#include "cellscape/nn/detail/fast_paths.hpp"
 #include "cellscape/nn/network.hpp"
 #include "cellscape/util/device.hpp"
-#include "cellscape/detail/memory.hpp"
+#include "cellscape/util/memory.hpp"
 
 namespace cellscape::bench {
 

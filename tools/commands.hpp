@@ -8,7 +8,7 @@
 
 #include "cellscape/analysis/objective.hpp"
 #include "cellscape/cells/genotype.hpp"
-#include "cellscape/detail/output_lock.hpp"
+#include "cellscape/io/output_lock.hpp"
 #include "cellscape/io/paths.hpp"
 #include "cellscape/util/progress.hpp"
 

@@ -6,7 +6,7 @@
 
 #include "commands.hpp"
 #include "cellscape/util/device.hpp"
-#include "cellscape/detail/memory.hpp"
+#include "cellscape/util/memory.hpp"
 #include "cellscape/util/version.hpp"
 
 namespace cellscape::tools {

@@ -15,7 +15,7 @@
 #include "cellscape/util/device.hpp"
 #include "cellscape/util/error.hpp"
 #include "cellscape/util/interrupt.hpp"
-#include "cellscape/detail/memory.hpp"
+#include "cellscape/util/memory.hpp"
 #include "cellscape/util/version.hpp"
 #include "commands.hpp"
 #include "terminal_progress.hpp"
@@ -172,7 +172,7 @@ cellscape::NamedInputs cellscape::tools::inputs_of(const ObjectiveSource& source
 
 int main(int argc, char** argv) {
     // Process-wide choices belong to the program, not the library: glibc's
-    // allocator keeps freed memory (detail/memory.hpp), and HDF5 prints no
+    // allocator keeps freed memory (util/memory.hpp), and HDF5 prints no
     // error stacks (the library's errors say what failed).
     cellscape::keep_freed_memory_for_reuse();
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);

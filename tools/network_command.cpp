@@ -3,6 +3,7 @@
 #include <iostream>
 #include <memory>
 
+#include "cellscape/util/memory.hpp"
 #include "cellscape/cells/cell_spec.hpp"
 #include "commands.hpp"
 #include "cellscape/nn/network_config.hpp"
@@ -31,7 +32,7 @@ void add_network_command(CLI::App& app) {
         options->config.validate();
         const NamedGenotype cell = resolve_cell(options->spec);
         // Building the network allocates its weights: say what does not fit, before.
-        if (const auto available = nn::available_memory_bytes())
+        if (const auto available = available_memory_bytes())
             nn::require_fits_in_memory(nn::network_size(cell.genotype, options->config), options->config, 1, 4, false,
                                        *available);
         const auto summary = nn::network_summary(cell.name, cell.genotype, options->config);

@@ -17,9 +17,12 @@ install(TARGETS cellscape_cells EXPORT cellscape-cells-targets
 install(TARGETS cellscape_analysis cellscape_library EXPORT cellscape-analysis-targets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-# The public headers; cellscape/detail/ holds the library's internals (fast
-# paths, the output lock, malloc accounting, raw dataset readers), which no
-# public header includes (tests/test_library_rules.py) and which are not installed.
+# The public headers; each folder's detail/ (nn/detail/: the fast paths,
+# analysis/detail/: the autograd helpers, data/detail/: the raw dataset
+# readers, train/detail/: the seeded global generators) holds internals that
+# no public header includes (tests/test_library_rules.py) and that are not
+# installed. tools/ builds from the installed headers alone
+# (tests/install/run-consumer-test.sh).
 install(DIRECTORY ${library_dir} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} FILES_MATCHING PATTERN "*.hpp"
         PATTERN detail EXCLUDE)
 install(FILES ${generated_dir}/cellscape/util/version.hpp DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/cellscape/util)

@@ -9,7 +9,7 @@
 
 #include "cellscape/data/augmentation.hpp"
 #include "cellscape/data/dataset.hpp"
-#include "cellscape/detail/dataset_readers.hpp"
+#include "cellscape/data/detail/dataset_readers.hpp"
 #include "cellscape/io/hdf5.hpp"
 #include "support/temporary_directory.hpp"
 #include "support/toy_dataset.hpp"

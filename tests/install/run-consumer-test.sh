@@ -22,13 +22,32 @@ fi
 if grep -nF -e "$source_dir" -e "$build_dir" "$work/prefix/lib/cmake/cellscape/"*.cmake; then
   echo "the installed package names a path of the build machine" >&2; exit 1
 fi
-# The internals are not installed, and no installed header includes one.
-if [ -e "$work/prefix/include/cellscape/detail" ]; then
-  echo "the library's internals (cellscape/detail/) were installed" >&2; exit 1
+# The internals (each folder's detail/) are not installed, and no installed header includes one.
+if find "$work/prefix/include/cellscape" -name detail | grep .; then
+  echo "the library's internals (a detail/ folder) were installed" >&2; exit 1
 fi
-if grep -rn 'cellscape/detail/' "$work/prefix/include/cellscape"; then
+if grep -rEn 'cellscape/(\w+/)?detail/' "$work/prefix/include/cellscape"; then
   echo "installed headers include the library's internals" >&2; exit 1
 fi
+# The command line builds against the installed package: every tools/ source
+# finds each header it includes among the installed ones, its own folder's
+# and its other dependencies' (the preprocessor's dependency scan, with the
+# source tree's library folder nowhere on the search path).
+torch_includes=$("$python" -c 'import torch.utils.cpp_extension as e; print(" ".join("-isystem " + p for p in e.include_paths()))')
+for source in "$source_dir"/tools/*.cpp; do
+  # shellcheck disable=SC2086
+  if ! g++ -std=c++17 -MM -MG -I"$work/prefix/include" -I"$source_dir/tools" $torch_includes -isystem /usr/include/eigen3 \
+      -isystem /usr/include/hdf5/serial "$source" > "$work/tools-deps.txt" 2> "$work/tools-deps.log"; then
+    cat "$work/tools-deps.log" >&2; exit 1
+  fi
+  # -MG names a header it cannot find as it was written, without a folder: one of cellscape's means it is not installed.
+  if tr ' \\' '\n\n' < "$work/tools-deps.txt" | grep -E '^cellscape/' ; then
+    echo "$source includes cellscape headers that are not installed (above)" >&2; exit 1
+  fi
+  if tr ' \\' '\n\n' < "$work/tools-deps.txt" | grep -F "$source_dir/libanalysis/"; then
+    echo "$source reads headers of the source tree's library (above)" >&2; exit 1
+  fi
+done
 # The installed headers include each other as <cellscape/...> only.
 if grep -rEn '#include "(analysis|cells|data|io|nn|study|train|util)/' "$work/prefix/include/cellscape"; then
   echo "installed headers include generic paths" >&2; exit 1

@@ -5,7 +5,7 @@
 #include <torch/torch.h>
 
 #include "cellscape/io/hdf5.hpp"
-#include "cellscape/detail/output_lock.hpp"
+#include "cellscape/io/output_lock.hpp"
 
 #include <unistd.h>
 #include "support/temporary_directory.hpp"

@@ -7,7 +7,7 @@
 #include "cellscape/cells/metrics.hpp"
 #include "cellscape/cells/zoo.hpp"
 #include "cellscape/nn/network.hpp"
-#include "cellscape/detail/fast_paths.hpp"
+#include "cellscape/nn/detail/fast_paths.hpp"
 #include "cellscape/nn/forward_observer.hpp"
 #include "cellscape/nn/network_size.hpp"
 #include "support/small_network.hpp"

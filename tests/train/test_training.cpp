@@ -188,6 +188,26 @@ TEST_CASE("two runs with one seed are identical, and another seed differs") {
     CHECK_FALSE(same_tensors(a.parameters, read_checkpoint(dir / "c/epoch-0001.h5").parameters));
 }
 
+// The library seeds LibTorch's default generator for a run and for a
+// rebuilt initial network, inside a scope that gives the caller's state
+// back: the host's next draws are the ones it would have made anyway. The
+// reference is the host's own stream, drawn with no cellscape call between.
+TEST_CASE("training and rebuilding a network leave the caller's random stream where it was") {
+    const TemporaryDirectory dir;
+    const auto data = write_toy_dataset(dir);
+    torch::manual_seed(1234);
+    const torch::Tensor expected = torch::rand({8}, torch::kFloat64);
+    torch::manual_seed(1234);
+    train_network(toy_request(data, dir / "run", 1));
+    const nn::DartsNetwork rebuilt = seeded_network(find_in_zoo("DARTS_V2")->genotype, nn::NetworkConfig{}, 7);
+    // Exact: the same generator state gives the same doubles.
+    CHECK(torch::equal(torch::rand({8}, torch::kFloat64), expected));
+    // And the state really was seeded in between: the run's weights are the seed's, not the host's stream.
+    const TrainingState initial = read_checkpoint(dir / "run/epoch-0001.h5");
+    CHECK(same_tensors(named_parameters_of(*initial_network(initial)),
+                       named_parameters_of(*seeded_network(initial.genotype, initial.network, 3))));
+}
+
 TEST_CASE("a NaN loss stops training with a clear message and keeps the last good checkpoint") {
     // Data cannot carry a NaN in (a NaN image is refused when read), so the
     // loss is made NaN by divergence: a learning rate of 1e38 sends the

@@ -1,4 +1,4 @@
-// The malloc accounting that --hvp-memory's budget rests on (detail/memory.hpp),
+// The malloc accounting that --hvp-memory's budget rests on (util/memory.hpp),
 // on whichever allocator this executable was linked with: test_analysis runs
 // on glibc's, test_allocator on the programs' tcmalloc. CTest names the one
 // expected in CELLSCAPE_EXPECT_ALLOCATOR, so a build that silently lost
@@ -9,7 +9,7 @@
 #include <cstring>
 #include <string>
 
-#include "cellscape/detail/memory.hpp"
+#include "cellscape/util/memory.hpp"
 
 using namespace cellscape;
 

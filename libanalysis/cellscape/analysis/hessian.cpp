@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "cellscape/nn/network_size.hpp"
+#include "cellscape/util/memory.hpp"
 #include "cellscape/util/error.hpp"
 #include "cellscape/util/interrupt.hpp"
 #include "cellscape/util/random.hpp"
@@ -324,7 +325,7 @@ void DensityOptions::validate() const {
         throw SettingError(setting, fmt::format("must be at most {} (got {})", max_density_count, value));
     }
     // The smoothing kernel is a grid_points x (runs x steps) matrix of doubles.
-    const auto available = nn::available_memory_bytes();
+    const auto available = available_memory_bytes();
     const double kernel_bytes = 8.0 * static_cast<double>(grid_points) * static_cast<double>(runs * steps);
     if (available && kernel_bytes > static_cast<double>(*available) / 2)
         throw SettingError("slq_runs", fmt::format("{} runs of {} steps on {} grid points need {:.1f} GiB for the "

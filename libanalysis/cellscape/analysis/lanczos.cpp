@@ -159,15 +159,6 @@ double lanczos_scale(double value, double largest_magnitude) {
     return std::max(std::abs(value), 1e-3 * largest_magnitude);
 }
 
-std::string describe(LanczosStop stop) {
-    switch (stop) {
-        case LanczosStop::converged: return "converged";
-        case LanczosStop::product_budget: return "product budget spent";
-        case LanczosStop::time_budget: return "time budget spent";
-    }
-    return "unknown";
-}
-
 void LanczosOptions::validate() const {
     if (count < 1) throw SettingError("count", fmt::format("must be at least 1 (got {})", count));
     if (!(tol > 0 && tol < 1))

@@ -22,6 +22,8 @@
 #include <string>
 #include <vector>
 
+#include "cellscape/util/names.hpp"
+
 namespace cellscape {
 
 struct LanczosOptions {
@@ -51,7 +53,14 @@ struct LanczosOptions {
 };
 
 enum class LanczosStop { converged, product_budget, time_budget };
-std::string describe(LanczosStop stop);
+template <>
+struct EnumNames<LanczosStop> {
+    static constexpr std::array<std::pair<std::string_view, LanczosStop>, 3> values{{
+        {"converged", LanczosStop::converged},
+        {"product budget spent", LanczosStop::product_budget},
+        {"time budget spent", LanczosStop::time_budget}}};
+};
+inline std::string describe(LanczosStop stop) { return std::string(name_of(stop)); }
 
 struct LanczosResult {
     // The k best Ritz pairs, largest first (or smallest first): converged or not.

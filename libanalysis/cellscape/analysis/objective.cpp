@@ -10,8 +10,7 @@
 #include <numeric>
 #include <regex>
 
-#include "cellscape/detail/autograd.hpp"
-#include "cellscape/detail/generator_states.hpp"
+#include "cellscape/analysis/detail/autograd.hpp"
 #include "cellscape/io/hdf5.hpp"
 #include "cellscape/util/device.hpp"
 #include "cellscape/util/error.hpp"
@@ -175,7 +174,6 @@ namespace {
 // they are the seed's, not the file's).
 TrainingState initial_state(const TrainingState& state) {
     TrainingState initial = state;
-    const detail::KeepGeneratorStates keep;
     nn::DartsNetwork network = initial_network(state);
     initial.parameters = named_parameters_of(*network);
     initial.buffers = named_buffers_of(*network);

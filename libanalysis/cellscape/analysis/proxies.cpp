@@ -8,7 +8,7 @@
 #include <chrono>
 #include <cmath>
 
-#include "cellscape/detail/autograd.hpp"
+#include "cellscape/analysis/detail/autograd.hpp"
 #include "cellscape/io/hdf5.hpp"
 #include "cellscape/nn/forward_observer.hpp"
 #include "cellscape/util/device.hpp"

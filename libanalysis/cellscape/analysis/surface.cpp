@@ -13,7 +13,7 @@
 #include "cellscape/analysis/directions.hpp"
 #include "cellscape/analysis/gradient_variance.hpp"
 #include "cellscape/io/hdf5.hpp"
-#include "cellscape/detail/output_lock.hpp"
+#include "cellscape/io/output_lock.hpp"
 #include "cellscape/util/error.hpp"
 #include "cellscape/util/hash.hpp"
 #include "cellscape/util/interrupt.hpp"

@@ -6,10 +6,6 @@
 
 namespace cellscape {
 
-std::string_view cell_type_name(CellType type) {
-    return type == CellType::normal ? "normal" : "reduce";
-}
-
 std::optional<CellProblem> find_cell_problem(const Cell& cell, CellType type) {
     using Where = CellProblem::Where;
     const auto name = cell_type_name(type);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cellscape/cells/operation.hpp"
+#include "cellscape/util/names.hpp"
 
 namespace cellscape {
 
@@ -31,7 +32,12 @@ struct Cell {
 };
 
 enum class CellType { normal, reduce };
-std::string_view cell_type_name(CellType type);  // "normal" / "reduce"
+template <>
+struct EnumNames<CellType> {
+    static constexpr std::array<std::pair<std::string_view, CellType>, 2> values{{
+        {"normal", CellType::normal}, {"reduce", CellType::reduce}}};
+};
+inline std::string_view cell_type_name(CellType type) { return name_of(type); }  // "normal" / "reduce"
 
 struct Genotype {
     Cell normal;

@@ -64,36 +64,14 @@ std::vector<Genotype> sample_genotypes(int count, std::uint64_t seed, int nodes)
     return genotypes;
 }
 
-std::string variant_kind_name(VariantKind kind) {
-    switch (kind) {
-        case VariantKind::widest: return "widest";
-        case VariantKind::chain: return "chain";
-        case VariantKind::random_connections: return "random-connections";
-        case VariantKind::random_operations: return "random-ops";
-    }
-    return "?";
-}
+std::string variant_kind_name(VariantKind kind) { return std::string(name_of(kind)); }
 
-std::optional<VariantKind> variant_kind_from_name(const std::string& name) {
-    for (VariantKind kind : {VariantKind::widest, VariantKind::chain, VariantKind::random_connections,
-                             VariantKind::random_operations})
-        if (variant_kind_name(kind) == name) return kind;
-    return std::nullopt;
-}
+std::optional<VariantKind> variant_kind_from_name(const std::string& name) { return find_name<VariantKind>(name); }
 
-std::string variant_target_name(VariantTarget target) {
-    switch (target) {
-        case VariantTarget::both: return "both";
-        case VariantTarget::normal: return "normal";
-        case VariantTarget::reduce: return "reduce";
-    }
-    return "?";
-}
+std::string variant_target_name(VariantTarget target) { return std::string(name_of(target)); }
 
 std::optional<VariantTarget> variant_target_from_name(const std::string& name) {
-    for (VariantTarget target : {VariantTarget::both, VariantTarget::normal, VariantTarget::reduce})
-        if (variant_target_name(target) == name) return target;
-    return std::nullopt;
+    return find_name<VariantTarget>(name);
 }
 
 std::vector<Genotype> make_variants(const Genotype& base, VariantKind kind, int count, std::uint64_t seed,

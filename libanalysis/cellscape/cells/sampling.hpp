@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cellscape/cells/genotype.hpp"
+#include "cellscape/util/names.hpp"
 
 namespace cellscape {
 
@@ -23,12 +24,26 @@ inline constexpr int most_sampled_cells = 100000;
 std::vector<Genotype> sample_genotypes(int count, std::uint64_t seed, int nodes = 4);
 
 enum class VariantKind { widest, chain, random_connections, random_operations };
+template <>
+struct EnumNames<VariantKind> {
+    static constexpr std::array<std::pair<std::string_view, VariantKind>, 4> values{{
+        {"widest", VariantKind::widest},
+        {"chain", VariantKind::chain},
+        {"random-connections", VariantKind::random_connections},
+        {"random-ops", VariantKind::random_operations},
+    }};
+};
 
 std::string variant_kind_name(VariantKind kind);  // "widest", "chain", "random-connections", "random-ops"
 std::optional<VariantKind> variant_kind_from_name(const std::string& name);
 
 // Which of the genotype's two cells a variant rewrites.
 enum class VariantTarget { both, normal, reduce };
+template <>
+struct EnumNames<VariantTarget> {
+    static constexpr std::array<std::pair<std::string_view, VariantTarget>, 3> values{{
+        {"both", VariantTarget::both}, {"normal", VariantTarget::normal}, {"reduce", VariantTarget::reduce}}};
+};
 std::string variant_target_name(VariantTarget target);  // "both", "normal", "reduce"
 std::optional<VariantTarget> variant_target_from_name(const std::string& name);
 

@@ -1,5 +1,5 @@
 #include "cellscape/data/dataset.hpp"
-#include "cellscape/detail/dataset_readers.hpp"
+#include "cellscape/data/detail/dataset_readers.hpp"
 
 #include <fmt/format.h>
 #include <zlib.h>

@@ -15,13 +15,9 @@
 #include <utility>
 #include <vector>
 
-namespace cellscape {
+#include "cellscape/data/labelled_images.hpp"
 
-struct LabelledImages {
-    torch::Tensor images;  // float32
-    torch::Tensor labels;  // int64
-    int64_t size() const { return labels.defined() ? labels.size(0) : 0; }
-};
+namespace cellscape {
 
 struct Dataset {
     std::string spec;

@@ -10,7 +10,7 @@
 #include <cstring>
 #include <vector>
 
-#include "cellscape/detail/output_lock.hpp"
+#include "cellscape/io/output_lock.hpp"
 
 extern char** environ;
 

@@ -10,8 +10,8 @@
 #include <limits>
 
 #include "cellscape/io/paths.hpp"
-#include "cellscape/nn/network_size.hpp"
 #include "cellscape/util/error.hpp"
+#include "cellscape/util/memory.hpp"
 #include "cellscape/util/version.hpp"
 
 namespace cellscape {
@@ -99,7 +99,7 @@ void check_declared_size(const H5::DataSet& data, const std::vector<int64_t>& di
         throw damaged(fmt::format("declares the shape {} ({} bytes) but stores only {} bytes of it", shape, declared,
                                   stored));
     const auto needed = static_cast<int64_t>(count * static_cast<int64_t>(memory_bytes_per_value));
-    const auto available = nn::available_memory_bytes();
+    const auto available = available_memory_bytes();
     if (available && needed > *available)
         throw Hdf5Error(fmt::format("{}: dataset '{}' has the shape {}, {:.1f} GiB to read, more than the {:.1f} GiB of "
                                     "memory available",

@@ -1,4 +1,4 @@
-#include "cellscape/detail/output_lock.hpp"
+#include "cellscape/io/output_lock.hpp"
 
 #include <fcntl.h>
 #include <fmt/format.h>

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <variant>
 
-#include "cellscape/detail/fast_paths.hpp"
+#include "cellscape/nn/detail/fast_paths.hpp"
 
 namespace cellscape::nn {
 namespace {

@@ -32,7 +32,7 @@ torch::Tensor convolution(const torch::Tensor& input, const torch::Tensor& weigh
 ConvolutionGeometry geometry_of(const torch::nn::Conv2dImpl& conv);
 
 // The module's convolution through convolution(), or the module itself
-// with that fast path off (detail/fast_paths.hpp).
+// with that fast path off (nn/detail/fast_paths.hpp).
 torch::Tensor convolve(const torch::nn::Conv2dImpl& conv, const torch::Tensor& input);
 
 }  // namespace cellscape::nn

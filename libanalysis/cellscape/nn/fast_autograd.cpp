@@ -1,9 +1,9 @@
-#include "cellscape/detail/fast_autograd.hpp"
+#include "cellscape/nn/detail/fast_autograd.hpp"
 
 #include <algorithm>
 #include <vector>
 
-#include "cellscape/detail/fast_paths.hpp"
+#include "cellscape/nn/detail/fast_paths.hpp"
 
 namespace cellscape::nn {
 namespace {

@@ -6,14 +6,13 @@
 
 #include <regex>
 
-#include "cellscape/detail/fast_autograd.hpp"
+#include "cellscape/nn/detail/fast_autograd.hpp"
 #include "cellscape/nn/forward_observer.hpp"
 #include "cellscape/util/error.hpp"
 
 namespace cellscape::nn {
 namespace {
 
-bool is_reduction_layer(int64_t layer, int64_t layers) { return layer == layers / 3 || layer == 2 * layers / 3; }
 
 // Whole-edge dropout: each sample's output of the edge is zeroed with
 // probability p and the rest rescaled by 1/(1-p).
@@ -120,33 +119,23 @@ DartsNetworkImpl::DartsNetworkImpl(const Genotype& genotype, const NetworkConfig
     validate_genotype(genotype);
     config.validate();
     namespace nn = torch::nn;
-    const int64_t stem_channels = 3 * config.init_channels;
+    const int64_t stem = stem_channels(config);
     stem_ = register_module(
-        "stem", nn::Sequential(nn::Conv2d(nn::Conv2dOptions(config.input_shape[0], stem_channels, 3).padding(1).bias(false)),
-                               nn::BatchNorm2d(stem_channels)));
+        "stem", nn::Sequential(nn::Conv2d(nn::Conv2dOptions(config.input_shape[0], stem, 3).padding(1).bias(false)),
+                               nn::BatchNorm2d(stem)));
     cells_ = register_module("cells", nn::ModuleList());
-    int64_t before_previous = stem_channels, previous = stem_channels, channels = config.init_channels;
-    int64_t height = config.input_shape[1], width = config.input_shape[2];
-    bool previous_was_reduction = false;
-    for (int64_t layer = 0; layer < config.layers; ++layer) {
-        const bool reduction = is_reduction_layer(layer, config.layers);
-        if (reduction) {
-            channels *= 2;
-            height = reduced_size(height);
-            width = reduced_size(width);
-        }
-        auto cell = std::make_shared<CellModule>(reduction ? genotype.reduce : genotype.normal, before_previous,
-                                                 previous, channels, reduction, previous_was_reduction);
+    int64_t previous = stem;
+    for (const CellPlacement& place : cell_placements(genotype, config)) {
+        auto cell = std::make_shared<CellModule>(genotype.cell(place.type), place.before_previous, place.previous,
+                                                 place.channels, place.reduction(), place.previous_was_reduction);
         cells_->push_back(cell);
         cell_modules_.push_back(cell);
-        before_previous = previous;
         previous = cell->output_channels();
-        previous_was_reduction = reduction;
-        layout_.push_back({reduction, channels, previous, height, width});
-        if (config.auxiliary && layer == 2 * config.layers / 3) {
-            auxiliary_head_ = register_module("auxiliary_head",
-                                              std::make_shared<AuxiliaryHead>(previous, height, width, config.classes));
-            auxiliary_after_cell_ = layer;
+        layout_.push_back({place.reduction(), place.channels, previous, place.height, place.width});
+        if (place.auxiliary_after) {
+            auxiliary_head_ = register_module(
+                "auxiliary_head", std::make_shared<AuxiliaryHead>(previous, place.height, place.width, config.classes));
+            auxiliary_after_cell_ = place.layer;
         }
     }
     classifier_ = register_module("classifier", nn::Linear(previous, config.classes));

@@ -51,4 +51,36 @@ void NetworkConfig::validate() const {
                                                           input_shape[1], input_shape[2], largest_side));
 }
 
+std::vector<CellPlacement> cell_placements(const Genotype& genotype, const NetworkConfig& config) {
+    std::vector<CellPlacement> placements;
+    int64_t before_previous = stem_channels(config), previous = stem_channels(config), channels = config.init_channels;
+    int64_t height = config.input_shape[1], width = config.input_shape[2];
+    bool previous_was_reduction = false;
+    for (int64_t layer = 0; layer < config.layers; ++layer) {
+        CellPlacement placement;
+        placement.layer = layer;
+        placement.in_height = height;
+        placement.in_width = width;
+        if (layer == config.layers / 3 || layer == 2 * config.layers / 3) {
+            placement.type = CellType::reduce;
+            channels *= 2;
+            height = (height - 1) / 2 + 1;
+            width = (width - 1) / 2 + 1;
+        }
+        placement.previous_was_reduction = previous_was_reduction;
+        placement.before_previous = before_previous;
+        placement.previous = previous;
+        placement.channels = channels;
+        placement.output_channels = channels * static_cast<int64_t>(genotype.cell(placement.type).concat.size());
+        placement.height = height;
+        placement.width = width;
+        placement.auxiliary_after = config.auxiliary && layer == 2 * config.layers / 3;
+        placements.push_back(placement);
+        before_previous = previous;
+        previous = placement.output_channels;
+        previous_was_reduction = placement.reduction();
+    }
+    return placements;
+}
+
 }  // namespace cellscape::nn

@@ -70,8 +70,6 @@ int64_t kept_maps(Operation op, bool strided) {
     return 0;
 }
 
-bool is_reduction_layer(int64_t layer, int64_t layers) { return layer == layers / 3 || layer == 2 * layers / 3; }
-int64_t reduced(int64_t side) { return (side - 1) / 2 + 1; }
 
 std::string gibibytes(double bytes) { return fmt::format("{:.1f} GiB", bytes / (1024.0 * 1024.0 * 1024.0)); }
 
@@ -79,46 +77,41 @@ std::string gibibytes(double bytes) { return fmt::format("{:.1f} GiB", bytes / (
 
 NetworkSize network_size(const Genotype& genotype, const NetworkConfig& config) {
     NetworkSize size;
-    const int64_t stem = 3 * config.init_channels;
-    int64_t height = config.input_shape[1], width = config.input_shape[2];
+    const int64_t stem = stem_channels(config);
+    const int64_t height = config.input_shape[1], width = config.input_shape[2];
     size.parameters = config.input_shape[0] * stem * 9 + batch_norm(stem);
     size.activations_per_sample = stem * height * width;
     size.training_values_per_sample = 2 * stem * height * width;  // the stem's convolution and BatchNorm
     size.multiply_adds = config.input_shape[0] * 9 * stem * height * width;
-    int64_t before_previous = stem, previous = stem, channels = config.init_channels;
-    bool previous_was_reduction = false;
-    for (int64_t layer = 0; layer < config.layers; ++layer) {
-        const bool reduction = is_reduction_layer(layer, config.layers);
-        const int64_t in_height = height, in_positions = height * width;
-        if (reduction) {
-            channels *= 2;
-            height = reduced(height);
-            width = reduced(width);
-        }
-        const Cell& cell = reduction ? genotype.reduce : genotype.normal;
-        size.parameters += previous_was_reduction ? factorized_reduce(before_previous, channels)
-                                                  : relu_conv_batch_norm(before_previous, channels);
+    int64_t previous = stem;
+    for (const CellPlacement& place : cell_placements(genotype, config)) {
+        const Cell& cell = genotype.cell(place.type);
+        const int64_t channels = place.channels, in_positions = place.in_height * place.in_width;
+        const int64_t before_previous = place.before_previous;
+        previous = place.previous;
+        size.parameters += place.previous_was_reduction ? factorized_reduce(before_previous, channels)
+                                                        : relu_conv_batch_norm(before_previous, channels);
         size.parameters += relu_conv_batch_norm(previous, channels);
         // The preprocessings work at the cell's input size (a reduction cell's edges reduce), except
         // the factorized reduce after a reduction cell, whose input is the size before that cell's.
-        size.multiply_adds += (previous_was_reduction ? 2 * before_previous * (channels / 2)
-                                                      : before_previous * channels) * in_positions +
+        size.multiply_adds += (place.previous_was_reduction ? 2 * before_previous * (channels / 2)
+                                                            : before_previous * channels) * in_positions +
                               previous * channels * in_positions;
+        const int64_t positions = place.height * place.width;
         int64_t maps = 6 + static_cast<int64_t>(cell.concat.size()) * 2;  // preprocessings; node sums and the concat
         for (const Edge& edge : cell.edges) {
-            size.parameters += edge_parameters(edge.op, channels, reduction && edge.source < 2);
-            maps += kept_maps(edge.op, reduction && edge.source < 2);
-            const bool strided = reduction && edge.source < 2;
-            size.multiply_adds += edge_multiply_adds(edge.op, channels, strided, height * width,
-                                                     (strided ? in_height : height) * width);
+            const bool strided = place.reduction() && edge.source < 2;
+            size.parameters += edge_parameters(edge.op, channels, strided);
+            maps += kept_maps(edge.op, strided);
+            size.multiply_adds +=
+                edge_multiply_adds(edge.op, channels, strided, positions, (strided ? place.in_height : place.height) * place.width);
         }
-        size.training_values_per_sample += maps * channels * height * width;
-        before_previous = previous;
-        previous = channels * static_cast<int64_t>(cell.concat.size());
-        size.activations_per_sample += previous * height * width;
-        previous_was_reduction = reduction;
-        if (config.auxiliary && layer == 2 * config.layers / 3) {
-            const int64_t side_height = height >= 5 ? (height - 5) / 3 : 0, side_width = width >= 5 ? (width - 5) / 3 : 0;
+        size.training_values_per_sample += maps * channels * positions;
+        previous = place.output_channels;
+        size.activations_per_sample += previous * positions;
+        if (place.auxiliary_after) {
+            const int64_t side_height = place.height >= 5 ? (place.height - 5) / 3 : 0;
+            const int64_t side_width = place.width >= 5 ? (place.width - 5) / 3 : 0;
             size.auxiliary_parameters = previous * 128 + batch_norm(128) + 128 * 768 * 4 + batch_norm(768) +
                                         768 * side_height * side_width * config.classes + config.classes;
         }
@@ -126,15 +119,6 @@ NetworkSize network_size(const Genotype& genotype, const NetworkConfig& config) 
     size.parameters += previous * config.classes + config.classes;
     size.multiply_adds += previous * config.classes;
     return size;
-}
-
-std::optional<int64_t> available_memory_bytes() {
-    std::ifstream meminfo("/proc/meminfo");
-    std::string key, unit;
-    int64_t kibibytes = 0;
-    while (meminfo >> key >> kibibytes >> unit)
-        if (key == "MemAvailable:") return kibibytes * 1024;
-    return std::nullopt;
 }
 
 void require_fits_in_memory(const NetworkSize& size, const NetworkConfig& config, int64_t batch_size,

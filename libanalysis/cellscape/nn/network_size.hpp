@@ -39,8 +39,6 @@ struct NetworkSize {
 
 NetworkSize network_size(const Genotype& genotype, const NetworkConfig& config);
 
-// The memory this process may still use (MemAvailable of /proc/meminfo), if known.
-std::optional<int64_t> available_memory_bytes();
 
 // SettingError when running `size` on batches of `batch_size` would need more
 // than `available_bytes`: "init_channels" when the parameters alone (with

@@ -1,8 +1,8 @@
 #include "cellscape/nn/operations.hpp"
 
 #include "cellscape/nn/convolution.hpp"
-#include "cellscape/detail/fast_autograd.hpp"
-#include "cellscape/detail/fast_paths.hpp"
+#include "cellscape/nn/detail/fast_autograd.hpp"
+#include "cellscape/nn/detail/fast_paths.hpp"
 #include "cellscape/nn/forward_observer.hpp"
 
 namespace cellscape::nn {
@@ -172,7 +172,7 @@ torch::Tensor FactorizedReduce::forward_rectified(const torch::Tensor& x) {
     // The second branch sees the input shifted by one pixel; for odd sizes it
     // would come out one pixel smaller, so it is padded at the far edge (even
     // sizes, the DARTS case, are unchanged). Negative padding crops, and unlike
-    // slicing keeps the gradient channels-last (see detail/fast_autograd.hpp).
+    // slicing keeps the gradient channels-last (see nn/detail/fast_autograd.hpp).
     const torch::Tensor shifted = torch::constant_pad_nd(x, {-1, x.size(3) % 2, -1, x.size(2) % 2});
     if (folds_into_convolution(*bn)) {
         const auto [scale, shift] = batch_norm_affine(*bn);

@@ -60,7 +60,7 @@ std::pair<torch::Tensor, torch::Tensor> eval_batch_norm_affine(const torch::Tens
 // the BatchNorm folded into its weights and bias (the same function and
 // derivatives, one pass over the feature map fewer), and every convolution
 // runs through nn::convolve, whose derivatives are fast (nn/convolution.hpp);
-// with those fast paths off (detail/fast_paths.hpp), the modules run as they are.
+// with those fast paths off (nn/detail/fast_paths.hpp), the modules run as they are.
 torch::Tensor run_sequence(torch::nn::Sequential sequence, std::size_t first, torch::Tensor input);
 
 // The module for `op` on an edge with `channels` in and out and the given stride.

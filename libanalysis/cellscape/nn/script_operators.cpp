@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "cellscape/nn/convolution.hpp"
-#include "cellscape/detail/fast_autograd.hpp"
+#include "cellscape/nn/detail/fast_autograd.hpp"
 #include "cellscape/nn/forward_observer.hpp"
 #include "cellscape/nn/operations.hpp"
 

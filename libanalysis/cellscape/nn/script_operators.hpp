@@ -6,7 +6,7 @@
 // Hessian-vector product through a DARTS export cost about 3x what it costs
 // through the native network (docs/performance.md). This rewrites the
 // module's forward graph, before it first runs, so that those nodes call the
-// operators the native network uses (nn/convolution.hpp, detail/fast_autograd.hpp),
+// operators the native network uses (nn/convolution.hpp, nn/detail/fast_autograd.hpp),
 // registered as TorchScript operators in the `cellscape` namespace:
 //
 //   aten::_convolution / aten::conv2d  -> cellscape::convolution

@@ -17,7 +17,6 @@
 #include "cellscape/analysis/model.hpp"
 #include "cellscape/analysis/proxies.hpp"
 #include "cellscape/data/dataset.hpp"
-#include "cellscape/detail/generator_states.hpp"
 #include "cellscape/nn/network.hpp"
 #include "cellscape/train/checkpoint.hpp"
 #include "cellscape/util/device.hpp"
@@ -173,9 +172,8 @@ private:
         {
             // Building a network draws its initial weights from LibTorch's
             // global generator: one build at a time, seeded as `cellscape
-            // train` seeds it, the caller's generator state restored.
+            // train` seeds it (seeded_network gives the caller's state back).
             const std::lock_guard<std::mutex> lock(build_mutex_);
-            const detail::KeepGeneratorStates keep;
             model = darts_model(seeded_network(genotypes_[cell], options_.network, options_.seeds[seed]));
         }
         ProxyRow row{cell, seed, {}, {}};

@@ -1,10 +1,16 @@
 #include "cellscape/stats/bootstrap.hpp"
 
 #include <algorithm>
-
-#include "cellscape/stats/statistics.hpp"
+#include <cmath>
 
 namespace cellscape {
+
+double sorted_percentile(const std::vector<double>& sorted, double q) {
+    const double position = q * static_cast<double>(sorted.size() - 1);
+    const auto below = static_cast<std::size_t>(std::floor(position));
+    const std::size_t above = std::min(below + 1, sorted.size() - 1);
+    return sorted[below] + (position - static_cast<double>(below)) * (sorted[above] - sorted[below]);
+}
 
 void cluster_bootstrap(std::size_t n, int64_t resamples, SeededRandom& random,
                        const std::function<void(const std::vector<std::size_t>& sample)>& visit) {

@@ -16,6 +16,10 @@
 
 namespace cellscape {
 
+// The q-quantile (0 <= q <= 1) of ascending, non-empty `sorted` by linear
+// interpolation between order statistics (numpy's default).
+double sorted_percentile(const std::vector<double>& sorted, double q);
+
 // `resamples` resamples of n units: for each, `sample` holds n indices drawn
 // uniformly from 0..n-1 by `random` (in that order), and `visit(sample)`
 // computes what it needs from them.

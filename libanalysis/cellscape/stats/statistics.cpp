@@ -89,13 +89,6 @@ double pearson(const std::vector<double>& x, const std::vector<double>& y) {
     return sxx > 0 && syy > 0 ? sxy / std::sqrt(sxx * syy) : NAN;
 }
 
-double sorted_percentile(const std::vector<double>& sorted, double q) {
-    const double position = q * static_cast<double>(sorted.size() - 1);
-    const auto below = static_cast<std::size_t>(std::floor(position));
-    const std::size_t above = std::min(below + 1, sorted.size() - 1);
-    return sorted[below] + (position - static_cast<double>(below)) * (sorted[above] - sorted[below]);
-}
-
 double partial_correlation(double r_xy, double r_xz, double r_yz) {
     if (!std::isfinite(r_xy)) return NAN;
     if (!std::isfinite(r_xz) || !std::isfinite(r_yz)) return r_xy;

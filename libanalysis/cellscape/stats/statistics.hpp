@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "cellscape/stats/bootstrap.hpp"  // sorted_percentile
 #include "cellscape/util/random.hpp"
 
 namespace cellscape {
@@ -45,10 +46,6 @@ double pearson(const std::vector<double>& x, const std::vector<double>& y);
 // when z explains x or y completely (or r_xy is NaN); r_xy when z is
 // constant (r_xz or r_yz NaN: a constant control explains nothing).
 double partial_correlation(double r_xy, double r_xz, double r_yz);
-
-// The q-quantile (0 <= q <= 1) of ascending, non-empty `sorted` by linear
-// interpolation between order statistics (numpy's default).
-double sorted_percentile(const std::vector<double>& sorted, double q);
 
 // Ranks 1..n, ties sharing their average rank.
 std::vector<double> average_ranks(const std::vector<double>& values);

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "cellscape/io/hdf5.hpp"
+#include "cellscape/train/detail/global_seed.hpp"
 #include "cellscape/util/error.hpp"
 #include "cellscape/util/hash.hpp"
 #include "cellscape/util/settings_difference.hpp"
@@ -249,7 +250,8 @@ nn::DartsNetwork initial_network(const TrainingState& state) {
 }
 
 nn::DartsNetwork seeded_network(const Genotype& genotype, const nn::NetworkConfig& config, uint64_t seed) {
-    torch::manual_seed(seed);
+    const detail::GlobalSeedScope scope;  // the caller's generators as they were, once built
+    scope.seed(seed);
     return nn::DartsNetwork(genotype, config);
 }
 

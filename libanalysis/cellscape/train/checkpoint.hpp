@@ -77,10 +77,10 @@ nn::DartsNetwork network_from_checkpoint(const TrainingState& state, const std::
 nn::DartsNetwork initial_network(const TrainingState& state);
 
 // The network a run of `genotype`, `config` and `seed` starts from (what
-// initial_network builds): LibTorch's default generator seeded with `seed`,
-// then the network built. The one place the library seeds that generator
-// for a network; callers that must not disturb their host's random stream
-// restore it around the call (detail::KeepGeneratorStates).
+// initial_network builds): LibTorch's default generators seeded with `seed`,
+// the network built, and the caller's generator states given back (so it
+// disturbs no host's random stream). The generators are process-wide:
+// callers on several threads build one network at a time.
 nn::DartsNetwork seeded_network(const Genotype& genotype, const nn::NetworkConfig& config, uint64_t seed);
 
 // After the checkpoint's parameters were loaded into `network`: Error when

@@ -11,13 +11,14 @@
 
 #include "cellscape/data/augmentation.hpp"
 #include "cellscape/data/dataset.hpp"
-#include "cellscape/detail/generator_states.hpp"
-#include "cellscape/detail/output_lock.hpp"
+#include "cellscape/train/detail/global_seed.hpp"
+#include "cellscape/io/output_lock.hpp"
 #include "cellscape/io/paths.hpp"
 #include "cellscape/nn/network.hpp"
 #include "cellscape/nn/network_size.hpp"
 #include "cellscape/train/checkpoint.hpp"
 #include "cellscape/train/evaluation.hpp"
+#include "cellscape/util/memory.hpp"
 #include "cellscape/util/device.hpp"
 #include "cellscape/util/error.hpp"
 #include "cellscape/util/interrupt.hpp"
@@ -145,7 +146,7 @@ Dataset load_training_data(TrainingState& state, const std::optional<fs::path>& 
 
 // Training refuses to start what cannot fit in this machine's memory.
 void check_memory(const TrainingState& state) {
-    const auto available = nn::available_memory_bytes();
+    const auto available = available_memory_bytes();
     if (!available) return;
     // On a GPU the feature maps live in the GPU's memory, not in this one.
     const bool on_gpu = state.device.rfind("cuda", 0) == 0;
@@ -312,8 +313,7 @@ private:
         initial.history = TrainingHistory{};
         initial.momentum.clear();
         {
-            const detail::KeepGeneratorStates keep;  // the run's random stream goes on as it was
-            nn::DartsNetwork network = initial_network(state_);
+            nn::DartsNetwork network = initial_network(state_);  // the run's random stream goes on as it was
             initial.parameters = to_cpu_copies(named_parameters_of(*network));
             initial.buffers = to_cpu_copies(named_buffers_of(*network));
         }
@@ -338,7 +338,7 @@ private:
         network_->set_drop_path(config().drop_path * static_cast<double>(epoch) / static_cast<double>(config().epochs));
         network_->train();
         at::Generator generator = at::detail::getDefaultCPUGenerator();  // a handle sharing the default state
-        torch::manual_seed(epoch_seed(config().seed, epoch));
+        seed_scope_.seed(epoch_seed(config().seed, epoch));
         const torch::Tensor order = torch::randperm(samples(), torch::kInt64);
         int64_t first_step = 0;
         if (state_.step_in_epoch > 0) {  // resuming inside this epoch: same order, same random stream
@@ -444,6 +444,8 @@ private:
     }
 
     const TrainingRequest& request_;
+    // First in, last out: the caller's generator states come back after the run, however it ends.
+    detail::GlobalSeedScope seed_scope_;
     std::optional<fs::path> resumed_;
     TrainingState state_;
     Dataset dataset_;

@@ -8,10 +8,8 @@
 
 #include <thread>
 
-#include "cellscape/nn/network_size.hpp"
-
 #include "cellscape/util/error.hpp"
-#include "cellscape/detail/memory.hpp"
+#include "cellscape/util/memory.hpp"
 
 namespace cellscape {
 
@@ -135,7 +133,7 @@ std::optional<int64_t> allocated_bytes(const torch::Device& device) {
 
 std::optional<int64_t> free_bytes(const torch::Device& device) {
     if (device.is_cpu()) {
-        const auto available = nn::available_memory_bytes();
+        const auto available = available_memory_bytes();
         if (!available) return std::nullopt;
         return *available + malloc_bytes_kept_free().value_or(0);
     }

@@ -52,12 +52,12 @@ bool is_cuda_float32_policy(const std::string& recorded);
 bool cuda_float32_differs(const std::string& before, const std::string& now);
 
 // Bytes the tensors of this process hold on `device` now: malloc's bytes in
-// use on the CPU (LibTorch's CPU allocator is malloc; detail/memory.hpp), the
+// use on the CPU (LibTorch's CPU allocator is malloc; util/memory.hpp), the
 // caching allocator's allocated bytes on an accelerator. nullopt when not
 // known (a malloc other than glibc's or tcmalloc).
 std::optional<int64_t> allocated_bytes(const torch::Device& device);
 // Bytes `device` can still give this process: MemAvailable plus the freed
-// memory malloc keeps for reuse (detail/memory.hpp) on the CPU, the free
+// memory malloc keeps for reuse (util/memory.hpp) on the CPU, the free
 // memory on an accelerator. nullopt when not known.
 std::optional<int64_t> free_bytes(const torch::Device& device);
 

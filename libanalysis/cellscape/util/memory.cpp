@@ -1,6 +1,9 @@
-#include "cellscape/detail/memory.hpp"
+#include "cellscape/util/memory.hpp"
 
 #include <dlfcn.h>
+
+#include <fstream>
+#include <string>
 
 #include <cstddef>
 #include <cstdlib>  // defines __GLIBC__ on glibc systems
@@ -59,15 +62,6 @@ Allocator current_allocator() {
     return found;
 }
 
-std::string_view describe(Allocator allocator) {
-    switch (allocator) {
-        case Allocator::glibc: return "glibc";
-        case Allocator::tcmalloc: return "tcmalloc";
-        case Allocator::other: break;
-    }
-    return "other";
-}
-
 void keep_freed_memory_for_reuse() {
 #if defined(__GLIBC__)
     if (current_allocator() != Allocator::glibc) return;
@@ -112,6 +106,15 @@ std::optional<int64_t> malloc_bytes_kept_free() {
         }
         case Allocator::other: break;
     }
+    return std::nullopt;
+}
+
+std::optional<int64_t> available_memory_bytes() {
+    std::ifstream meminfo("/proc/meminfo");
+    std::string key, unit;
+    int64_t kibibytes = 0;
+    while (meminfo >> key >> kibibytes >> unit)
+        if (key == "MemAvailable:") return kibibytes * 1024;
     return std::nullopt;
 }
 

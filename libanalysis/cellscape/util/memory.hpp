@@ -17,9 +17,16 @@
 #include <optional>
 #include <string_view>
 
+#include "cellscape/util/names.hpp"
+
 namespace cellscape {
 
 enum class Allocator { glibc, tcmalloc, other };
+template <>
+struct EnumNames<Allocator> {
+    static constexpr std::array<std::pair<std::string_view, Allocator>, 3> values{{
+        {"glibc", Allocator::glibc}, {"tcmalloc", Allocator::tcmalloc}, {"other", Allocator::other}}};
+};
 
 // The malloc this process runs on: the library `malloc` resolves to
 // (tcmalloc's, with its extension interface; glibc's), else other. For
@@ -27,7 +34,7 @@ enum class Allocator { glibc, tcmalloc, other };
 // no gradient graphs, since it cannot measure them against a budget
 // (slower, never over the budget).
 Allocator current_allocator();
-std::string_view describe(Allocator allocator);  // "glibc", "tcmalloc", "other"
+inline std::string_view describe(Allocator allocator) { return name_of(allocator); }  // "glibc", "tcmalloc", "other"
 
 // glibc only (tcmalloc keeps its freed memory anyway; its mallopt ignores
 // these): serve sizes up to glibc's largest threshold (32 MiB) from the heap
@@ -42,5 +49,8 @@ std::optional<int64_t> malloc_bytes_in_use();
 // memory a new allocation gets without the system's MemAvailable shrinking.
 // nullopt for an allocator this cannot ask.
 std::optional<int64_t> malloc_bytes_kept_free();
+
+// The memory this process may still use (MemAvailable of /proc/meminfo), if known.
+std::optional<int64_t> available_memory_bytes();
 
 }  // namespace cellscape

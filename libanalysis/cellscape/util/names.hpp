@@ -8,6 +8,7 @@
 //   parse_name<Split>("test", "split")  -> Split::test
 //   name_of(Split::test)                -> "test"
 #include <array>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -28,6 +29,14 @@ std::string names_of(std::string_view separator = ", ") {
         joined += name;
     }
     return joined;
+}
+
+// The value called `text`, if one is.
+template <typename Enum>
+std::optional<Enum> find_name(std::string_view text) {
+    for (const auto& [name, value] : EnumNames<Enum>::values)
+        if (name == text) return value;
+    return std::nullopt;
 }
 
 // The value called `text`; SettingError naming `setting` and the valid names otherwise.

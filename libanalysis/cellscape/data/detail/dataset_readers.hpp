@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "cellscape/data/dataset.hpp"
+#include "cellscape/data/labelled_images.hpp"
 
 namespace cellscape {
 
