@@ -10,9 +10,9 @@
 // analysis/  the Objective, Hessian spectra, loss surfaces, gradient variance
 // study/     a whole study: cells x settings -> files and a summary
 // rank/      an analyst's table of cells with accuracies, measured and ranked
-// stats/     rank statistics of tables: Kendall's tau, partial rho over controls, top overlap
-// io/        HDF5 and Graphviz
-// util/      the error type, progress, interruption, devices, seeded randomness
+// stats/     statistics of tables: intervals, rank tests, the cluster bootstrap, power, mediation
+// io/        HDF5, Graphviz, output locks
+// util/      the error type, enum names, progress, interruption, devices, memory, seeded randomness
 #include "cellscape/analysis/directions.hpp"
 #include "cellscape/analysis/gradient_variance.hpp"
 #include "cellscape/analysis/hessian.hpp"
@@ -35,13 +35,20 @@
 #include "cellscape/data/dataset.hpp"
 #include "cellscape/io/graphviz.hpp"
 #include "cellscape/io/hdf5.hpp"
+#include "cellscape/io/output_lock.hpp"
 #include "cellscape/nn/convolution.hpp"
 #include "cellscape/nn/network.hpp"
 #include "cellscape/nn/network_config.hpp"
 #include "cellscape/nn/operations.hpp"
 #include "cellscape/rank/cell_table.hpp"
 #include "cellscape/rank/rank_report.hpp"
+#include "cellscape/stats/bootstrap.hpp"
+#include "cellscape/stats/mediation.hpp"
+#include "cellscape/stats/power.hpp"
 #include "cellscape/stats/rank_correlation.hpp"
+#include "cellscape/stats/statistics.hpp"
+#include "cellscape/study/plan.hpp"
+#include "cellscape/study/replicates.hpp"
 #include "cellscape/study/study.hpp"
 #include "cellscape/study/study_config.hpp"
 #include "cellscape/train/checkpoint.hpp"
@@ -52,6 +59,8 @@
 #include "cellscape/util/error.hpp"
 #include "cellscape/util/hash.hpp"
 #include "cellscape/util/interrupt.hpp"
+#include "cellscape/util/memory.hpp"
+#include "cellscape/util/names.hpp"
 #include "cellscape/util/progress.hpp"
 #include "cellscape/util/random.hpp"
 #include "cellscape/util/version.hpp"
