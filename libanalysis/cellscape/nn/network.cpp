@@ -13,7 +13,6 @@
 namespace cellscape::nn {
 namespace {
 
-
 // Whole-edge dropout: each sample's output of the edge is zeroed with
 // probability p and the rest rescaled by 1/(1-p).
 torch::Tensor drop_path(const torch::Tensor& x, double probability) {

@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include <fstream>
+#include <vector>
 #include <string>
 
 #include "cellscape/util/error.hpp"
@@ -70,7 +70,6 @@ int64_t kept_maps(Operation op, bool strided) {
     return 0;
 }
 
-
 std::string gibibytes(double bytes) { return fmt::format("{:.1f} GiB", bytes / (1024.0 * 1024.0 * 1024.0)); }
 
 }  // namespace
@@ -83,12 +82,11 @@ NetworkSize network_size(const Genotype& genotype, const NetworkConfig& config) 
     size.activations_per_sample = stem * height * width;
     size.training_values_per_sample = 2 * stem * height * width;  // the stem's convolution and BatchNorm
     size.multiply_adds = config.input_shape[0] * 9 * stem * height * width;
-    int64_t previous = stem;
-    for (const CellPlacement& place : cell_placements(genotype, config)) {
+    const std::vector<CellPlacement> placements = cell_placements(genotype, config);
+    for (const CellPlacement& place : placements) {
         const Cell& cell = genotype.cell(place.type);
         const int64_t channels = place.channels, in_positions = place.in_height * place.in_width;
-        const int64_t before_previous = place.before_previous;
-        previous = place.previous;
+        const int64_t before_previous = place.before_previous, previous = place.previous;
         size.parameters += place.previous_was_reduction ? factorized_reduce(before_previous, channels)
                                                         : relu_conv_batch_norm(before_previous, channels);
         size.parameters += relu_conv_batch_norm(previous, channels);
@@ -107,17 +105,17 @@ NetworkSize network_size(const Genotype& genotype, const NetworkConfig& config) 
                 edge_multiply_adds(edge.op, channels, strided, positions, (strided ? place.in_height : place.height) * place.width);
         }
         size.training_values_per_sample += maps * channels * positions;
-        previous = place.output_channels;
-        size.activations_per_sample += previous * positions;
+        size.activations_per_sample += place.output_channels * positions;
         if (place.auxiliary_after) {
             const int64_t side_height = place.height >= 5 ? (place.height - 5) / 3 : 0;
             const int64_t side_width = place.width >= 5 ? (place.width - 5) / 3 : 0;
-            size.auxiliary_parameters = previous * 128 + batch_norm(128) + 128 * 768 * 4 + batch_norm(768) +
+            size.auxiliary_parameters = place.output_channels * 128 + batch_norm(128) + 128 * 768 * 4 + batch_norm(768) +
                                         768 * side_height * side_width * config.classes + config.classes;
         }
     }
-    size.parameters += previous * config.classes + config.classes;
-    size.multiply_adds += previous * config.classes;
+    const int64_t last = placements.empty() ? stem : placements.back().output_channels;  // the classifier's input
+    size.parameters += last * config.classes + config.classes;
+    size.multiply_adds += last * config.classes;
     return size;
 }
 

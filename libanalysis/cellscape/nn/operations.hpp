@@ -66,7 +66,4 @@ torch::Tensor run_sequence(torch::nn::Sequential sequence, std::size_t first, to
 // The module for `op` on an edge with `channels` in and out and the given stride.
 std::shared_ptr<EdgeOperation> make_edge_operation(Operation op, int64_t channels, int64_t stride);
 
-// Spatial size after an operation of stride 2 (all of them agree): ceil(size / 2).
-inline int64_t reduced_size(int64_t size) { return (size - 1) / 2 + 1; }
-
 }  // namespace cellscape::nn

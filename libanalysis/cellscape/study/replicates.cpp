@@ -6,37 +6,11 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
-#include <chrono>
-#include <cmath>
-#include <fstream>
-#include <functional>
-#include <initializer_list>
-#include <map>
-#include <optional>
-#include <string_view>
-#include <tuple>
+#include <cctype>
+#include <utility>
 
-#include "cellscape/analysis/gradient_variance.hpp"
-#include "cellscape/analysis/hessian_report.hpp"
-#include "cellscape/analysis/proxies.hpp"
-#include "cellscape/analysis/basin.hpp"
-#include "cellscape/analysis/surface.hpp"
 #include "cellscape/cells/cell_spec.hpp"
-#include "cellscape/cells/diagram.hpp"
-#include "cellscape/cells/metrics.hpp"
-#include "cellscape/data/dataset.hpp"
-#include "cellscape/io/graphviz.hpp"
-#include "cellscape/io/hdf5.hpp"
-#include "cellscape/io/output_lock.hpp"
-#include "cellscape/io/paths.hpp"
-#include "cellscape/train/checkpoint.hpp"
-#include "cellscape/train/trainer.hpp"
-#include "cellscape/util/device.hpp"
 #include "cellscape/util/error.hpp"
-#include "cellscape/util/interrupt.hpp"
-#include "cellscape/util/progress.hpp"
-#include "cellscape/util/settings_difference.hpp"
 
 namespace cellscape::study_detail {
 

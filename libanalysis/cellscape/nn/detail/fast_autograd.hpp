@@ -8,7 +8,7 @@
 // operation that mixes the two layouts runs 4-25x slower; ReLU's double
 // backward builds a zero tensor for the mask's (zero) derivative and adds it.
 // Each function here computes what LibTorch computes, as the same function
-// of its inputs; with that fast path off (detail/fast_paths.hpp) each
+// of its inputs; with that fast path off (nn/detail/fast_paths.hpp) each
 // runs the plain LibTorch operation.
 #include <torch/torch.h>
 

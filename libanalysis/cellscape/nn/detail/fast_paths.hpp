@@ -5,7 +5,7 @@
 // By default the DARTS network runs convolutions through nn::convolution
 // (fast first and second derivatives), folds eval-mode BatchNorm into the
 // preceding convolution, and keeps gradients in the feature maps' layout
-// (detail/fast_autograd.hpp). Each is the same function of the weights computed
+// (nn/detail/fast_autograd.hpp). Each is the same function of the weights computed
 // another way; switched off, the network runs LibTorch's own Conv2d,
 // BatchNorm2d, ReLU and cat there. (The feature maps' layout itself,
 // channels-last or NCHW, is the network's setting: set_memory_format.)
