@@ -29,25 +29,6 @@ fi
 if grep -rEn 'cellscape/(\w+/)?detail/' "$work/prefix/include/cellscape"; then
   echo "installed headers include the library's internals" >&2; exit 1
 fi
-# The command line builds against the installed package: every tools/ source
-# finds each header it includes among the installed ones, its own folder's
-# and its other dependencies' (the preprocessor's dependency scan, with the
-# source tree's library folder nowhere on the search path).
-torch_includes=$("$python" -c 'import torch.utils.cpp_extension as e; print(" ".join("-isystem " + p for p in e.include_paths()))')
-for source in "$source_dir"/tools/*.cpp; do
-  # shellcheck disable=SC2086
-  if ! g++ -std=c++17 -MM -MG -I"$work/prefix/include" -I"$source_dir/tools" $torch_includes -isystem /usr/include/eigen3 \
-      -isystem /usr/include/hdf5/serial "$source" > "$work/tools-deps.txt" 2> "$work/tools-deps.log"; then
-    cat "$work/tools-deps.log" >&2; exit 1
-  fi
-  # -MG names a header it cannot find as it was written, without a folder: one of cellscape's means it is not installed.
-  if tr ' \\' '\n\n' < "$work/tools-deps.txt" | grep -E '^cellscape/' ; then
-    echo "$source includes cellscape headers that are not installed (above)" >&2; exit 1
-  fi
-  if tr ' \\' '\n\n' < "$work/tools-deps.txt" | grep -F "$source_dir/libanalysis/"; then
-    echo "$source reads headers of the source tree's library (above)" >&2; exit 1
-  fi
-done
 # The installed headers include each other as <cellscape/...> only.
 if grep -rEn '#include "(analysis|cells|data|io|nn|study|train|util)/' "$work/prefix/include/cellscape"; then
   echo "installed headers include generic paths" >&2; exit 1
@@ -71,6 +52,19 @@ logged "$work/build.log" cmake --build "$work/consumer"
 for sentence in "EigenOptions::krylov_dimension is now ncv" "EigenOptions::tolerance is now tol"; do
   grep -qF "$sentence" "$work/build.log" || { echo "no deprecation warning '$sentence' in the consumer's build" >&2; exit 1; }
 done
+
+# The command line builds against the installed package: tools/ compiled and
+# linked with nothing of the source tree's library on the search path (a
+# tools/ include of a header that is not installed, such as a detail/ one,
+# fails here), and the program it makes runs.
+logged "$work/tools-configure.log" cmake -S "$source_dir/tests/install/tools_consumer" -B "$work/tools_consumer" \
+  -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$work/prefix;$torch_prefix" -DPython_EXECUTABLE="$python" \
+  -DCELLSCAPE_TOOLS_DIR="$source_dir/tools" -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
+logged "$work/tools-build.log" cmake --build "$work/tools_consumer"
+if grep -F "$source_dir/libanalysis" "$work/tools_consumer/compile_commands.json"; then
+  echo "the command line built against the source tree's library headers (above)" >&2; exit 1
+fi
+"$work/tools_consumer/cellscape_from_package" info > /dev/null
 
 # The cells component alone, with nothing but cellscape's prefix to search:
 # no LibTorch, HDF5 or CUDA is looked for.
@@ -129,4 +123,4 @@ for binary in "$work/prefix/bin/cellscape" "$work/prefix/lib/libcellscape_cells.
     exit 1
   fi
 done
-echo "installed package: consumers (all, cells only, add_subdirectory) built and ran; no source paths in the binaries or the package"
+echo "installed package: consumers (all, cells only, the command line, add_subdirectory) built and ran; no source paths in the binaries or the package"
