@@ -8,6 +8,7 @@
 
 #include "cellscape/analysis/objective.hpp"
 #include "cellscape/cells/genotype.hpp"
+#include "cellscape/io/hdf5.hpp"
 #include "cellscape/io/output_lock.hpp"
 #include "cellscape/io/paths.hpp"
 #include "cellscape/util/progress.hpp"
@@ -31,6 +32,12 @@ void add_info_command(CLI::App& app);
 
 // The command line as typed, for the `command` attribute of output files.
 const std::string& command_line();
+
+// The record of an analysis's output file: the command line, and as its
+// "settings" the analysis's own record of what it ran (e.g.
+// hessian_settings_json, the one a study's files carry too) after the seed
+// that chose the samples.
+OutputRecord analysis_record(uint64_t seed, const nlohmann::ordered_json& settings);
 
 // Where long computations report progress: a line on stderr (terminal_progress.hpp).
 ProgressSink* progress_sink();

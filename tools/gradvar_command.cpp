@@ -4,7 +4,7 @@
 #include <memory>
 #include <optional>
 
-#include "cellscape/analysis/gradient_variance.hpp"
+#include "cellscape/analysis/gradient_variance_file.hpp"
 #include "cellscape/util/error.hpp"
 #include "cellscape/util/interrupt.hpp"
 #include "commands.hpp"
@@ -80,7 +80,9 @@ void add_gradvar_command(CLI::App& app) {
             std::vector<std::string> names;
             for (const auto& checkpoint : sources)
                 names.push_back(checkpoint.empty() ? flags.source.torchscript : checkpoint);
-            write_gradient_variance_file(options->out.path, names, results, provenance, command_line(), parts);
+            const OutputRecord record = analysis_record(
+                samples.seed, gradient_variance_settings_json({samples, objective_options, options->batches, parts}));
+            write_gradient_variance_file(options->out.path, names, results, provenance, record, parts);
         }
         nlohmann::ordered_json out = nlohmann::ordered_json::array();
         for (const auto& result : results) {

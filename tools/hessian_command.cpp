@@ -3,7 +3,7 @@
 #include <iostream>
 #include <memory>
 
-#include "cellscape/analysis/hessian_report.hpp"
+#include "cellscape/analysis/hessian_file.hpp"
 #include "cellscape/util/interrupt.hpp"
 #include "commands.hpp"
 #include "objective_options.hpp"
@@ -78,7 +78,10 @@ void add_hessian_command(CLI::App& app) {
         Objective objective = Objective::load(options->objective.source, samples, objective_options);
         InterruptGuard interrupts;  // Ctrl-C: a sentence, not a dead process (nothing is saved before the end)
         const HessianReport report = analyse_hessian(objective, settings, progress_sink());
-        if (!options->out.path.empty()) write_hessian_file(options->out.path, objective, report, command_line());
+        if (!options->out.path.empty())
+            write_hessian_file(options->out.path, objective, report,
+                               analysis_record(samples.seed,
+                                               hessian_settings_json({samples, objective_options, settings})));
         auto summary = hessian_json(objective, report);
         if (!options->out.path.empty()) summary["out"] = options->out.path;
         std::cout << summary.dump(options->json ? 2 : -1) << "\n";

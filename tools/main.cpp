@@ -147,6 +147,12 @@ int run(int argc, char** argv) {
 
 const std::string& cellscape::tools::command_line() { return typed_command_line; }
 
+cellscape::OutputRecord cellscape::tools::analysis_record(uint64_t seed, const nlohmann::ordered_json& settings) {
+    nlohmann::ordered_json record = {{"seed", seed}};
+    record.update(settings);
+    return {typed_command_line, record.dump()};
+}
+
 cellscape::ProgressSink* cellscape::tools::progress_sink() { return &terminal_progress(); }
 
 void cellscape::tools::OutputFile::add_to(CLI::App& command, const std::string& description) {

@@ -4,7 +4,7 @@
 #include <iostream>
 #include <memory>
 
-#include "cellscape/analysis/proxies.hpp"
+#include "cellscape/analysis/proxies_file.hpp"
 #include "cellscape/util/device.hpp"
 #include "cellscape/util/error.hpp"
 #include "cellscape/util/interrupt.hpp"
@@ -71,7 +71,7 @@ void add_proxies_command(CLI::App& app) {
         }
         if (!options->out.path.empty())
             write_proxies_file(options->out.path, scores, proxies_provenance(loaded.provenance, scores, settings),
-                               command_line());
+                               analysis_record(samples.seed, proxy_settings_json({samples, settings})));
         auto json = proxies_json(scores);
         if (!options->out.path.empty()) json["out"] = options->out.path;
         std::cout << json.dump(options->json ? 2 : -1) << "\n";

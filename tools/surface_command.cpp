@@ -148,7 +148,10 @@ void add_surface_command(CLI::App& app) {
                                                       request.y.has_value());
         InterruptGuard interrupts;  // Ctrl-C: finished points are kept, then a sentence
         const SurfaceRun run =
-            compute_surface(objectives, slice, request, options->out.path, command_line(), progress_sink());
+            compute_surface(objectives, slice, request, options->out.path,
+                            analysis_record(samples.seed, surface_settings_json({samples, objective_options, evaluations,
+                                                                                 request, options->x, options->y})),
+                            progress_sink());
         const nlohmann::ordered_json summary{{"out", run.file.string()},
                                              {"shape", request.y ? std::vector<int64_t>{request.y->count, request.x.count}
                                                                  : std::vector<int64_t>{request.x.count}},

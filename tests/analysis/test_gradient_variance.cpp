@@ -7,9 +7,12 @@
 #include <torch/torch.h>
 
 #include "cellscape/analysis/gradient_variance.hpp"
+#include "cellscape/analysis/gradient_variance_file.hpp"
+#include "support/temporary_directory.hpp"
 #include "cellscape/util/error.hpp"
 
 using namespace cellscape;
+using testing::TemporaryDirectory;
 using Catch::Matchers::Contains;
 
 namespace {
@@ -114,6 +117,29 @@ TEST_CASE("the variance by part is the two-pass variance of the part's slice of 
         sum += parts[b].variance;
     }
     CHECK(sum == Approx(result.total_variance).epsilon(1e-12));
+}
+
+TEST_CASE("a gradient variance file's reader gives back the first model's values and parts") {
+    const TemporaryDirectory dir;
+    Objective objective = two_layer_objective();
+    const GradientVariance first = gradient_variance(objective);
+    GradientVariance second = first;  // a second model of the series, whose values must not be read as the first's
+    second.total_variance *= 2;
+    second.noise_scale *= 3;
+    for (double& variance : second.tensor_variance) variance *= 2;
+    write_gradient_variance_file(dir / "gradvar.h5", {"first", "second"}, {first, second}, objective.provenance(),
+                                 "test", PartLevel::cell);
+    const GradientVarianceFileValues values = read_gradient_variance_file(dir / "gradvar.h5");
+    // float64 written and read back: equal bit for bit.
+    CHECK(values.total_variance == first.total_variance);
+    CHECK(values.noise_scale == first.noise_scale);
+    const auto parts = gradient_variance_by_part(first, PartLevel::cell);
+    REQUIRE(values.parts.size() == parts.size());
+    for (std::size_t b = 0; b < parts.size(); ++b) {
+        CHECK(values.parts[b].name == parts[b].name);
+        CHECK(values.parts[b].variance == parts[b].variance);
+        CHECK(values.parts[b].gradient_norm == parts[b].gradient_norm);
+    }
 }
 
 TEST_CASE("gradient variance needs at least two equal batches") {

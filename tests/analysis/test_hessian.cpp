@@ -11,6 +11,7 @@
 #include <Spectra/SymEigsSolver.h>
 
 #include "cellscape/analysis/hessian.hpp"
+#include "cellscape/analysis/hessian_file.hpp"
 #include "cellscape/analysis/hessian_report.hpp"
 #include "cellscape/cells/zoo.hpp"
 #include "cellscape/io/hdf5.hpp"
@@ -438,6 +439,41 @@ TEST_CASE("an Objective from a training checkpoint, with named groups, written t
     const auto json = hessian_json(objective, report);
     CHECK(json["eigenvalues"].size() == 2);
     CHECK(json["hvp_count"].get<int64_t>() == report.hessian_vector_products);
+}
+
+TEST_CASE("a Hessian file's reader gives back what its writer wrote, and refuses a newer format") {
+    const TemporaryDirectory dir;
+    Objective objective = tiny_objective(false);
+    HessianRequest request;
+    request.top.count = 1;
+    request.trace = true;
+    request.trace_options.min_probes = request.trace_options.max_probes = 6;
+    request.parts = PartLevel::cell;
+    const HessianReport report = analyse_hessian(objective, request);
+    REQUIRE(report.parts.size() >= 2);
+    write_hessian_file(dir / "hessian.h5", objective, report, "test");
+    // float64 values written and read back: equal bit for bit.
+    const HessianFileValues values = read_hessian_file(dir / "hessian.h5");
+    REQUIRE(values.top_eigenvalue.has_value());
+    CHECK(*values.top_eigenvalue == report.top->values.at(0));
+    REQUIRE(values.trace.has_value());
+    CHECK(*values.trace == report.trace->mean);
+    REQUIRE(values.parts.size() == report.parts.size());
+    for (std::size_t b = 0; b < report.parts.size(); ++b) {
+        INFO(report.parts[b].name);
+        CHECK(values.parts[b].name == report.parts[b].name);
+        CHECK(values.parts[b].parameters == report.parts[b].size);
+        CHECK(values.parts[b].top_eigenvalue == report.part_top[b].values.at(0));
+        CHECK(values.parts[b].trace == report.trace->part_means[b]);
+        CHECK(values.parts[b].trace_stderr == report.trace->part_standard_errors[b]);
+    }
+    {
+        Hdf5File newer(dir / "hessian.h5", Hdf5File::Mode::read_write);
+        newer.set_attribute("/", "format_version", hessian_format_version + 1);
+    }
+    CHECK_THROWS_WITH(read_hessian_file(dir / "hessian.h5"),
+                      Contains("hessian.h5 is a cellscape-hessian file of format version 2, newer than this cellscape") &&
+                          Contains("reads (at most 1)"));
 }
 
 TEST_CASE("a file records only the settings its Objective used") {

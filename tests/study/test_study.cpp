@@ -45,8 +45,8 @@ StudyConfig toy_study(const std::filesystem::path& data, int64_t epochs = 1) {
     config.analysis_epochs = {epochs};
     config.hessian.samples = 16;
     config.hessian.batch_size = 16;
-    config.hessian.tol = 1e-3;
-    config.hessian.trace = false;
+    config.hessian.request.top.tol = 1e-3;
+    config.hessian.request.trace = false;
     config.gradient_variance.batches = 2;
     config.gradient_variance.batch_size = 8;
     config.surface.enabled = false;
@@ -269,8 +269,8 @@ TEST_CASE("a failing cell's exception of any kind becomes a sentence, and an int
 TEST_CASE("every analysis setting is checked before any cell is trained, naming the key") {
     const TemporaryDirectory dir;
     StudyConfig config = toy_study(testing::write_toy_dataset(dir));
-    config.hessian.trace = true;
-    config.hessian.trace_max_probes = 1;
+    config.hessian.request.trace = true;
+    config.hessian.request.trace_options.max_probes = 1;
     CHECK_THROWS_WITH(run_study(config, dir / "study", "test"),
                       Contains("toy.toml: [analysis.hessian] trace_max_probes: must be at least 2 (got 1)"));
     CHECK_FALSE(std::filesystem::exists(dir / "study/DARTS_V2"));
@@ -286,7 +286,7 @@ TEST_CASE("every analysis setting is checked before any cell is trained, naming 
     config.surface.x = "-1:1:0";
     CHECK_THROWS_WITH(validate_study(config), Contains("[analysis.surface] x: '-1:1:0'"));
     config = toy_study(dir / "toy.h5");
-    config.hessian.tol = -1;
+    config.hessian.request.top.tol = -1;
     CHECK_THROWS_WITH(validate_study(config), Contains("[analysis.hessian] tol: must be between 0 and 1"));
     config = toy_study(dir / "toy.h5");
     config.device = "gpu";
@@ -340,7 +340,7 @@ TEST_CASE("a rerun with other settings does not reuse what the old ones made") {
                                                "now says 0.05)"));
 
     changed = config;
-    changed.hessian.top_k = 2;
+    changed.hessian.request.top.count = 2;
     result = run_study(changed, dir / "study", "test");
     CHECK(result.failed_replicates == 1);
     CHECK_THAT(result.rows[0].status, Contains("hessian-epoch-0001.h5 was made with other settings (top_k was 1, the "
@@ -442,9 +442,9 @@ TEST_CASE("by_part puts each replicate's curvature and gradient variance by cell
     const TemporaryDirectory dir;
     StudyConfig config = toy_study(testing::write_toy_dataset(dir));
     config.seeds = {3, 4};
-    config.hessian.trace = true;
-    config.hessian.trace_max_probes = 4;
-    config.hessian.parts = PartLevel::cell;
+    config.hessian.request.trace = true;
+    config.hessian.request.trace_options.max_probes = 4;
+    config.hessian.request.parts = PartLevel::cell;
     config.gradient_variance.parts = PartLevel::cell;
     const StudyResult result = run_study(config, dir / "study", "test");
     REQUIRE(result.failed_replicates == 0);
@@ -485,7 +485,7 @@ TEST_CASE("by_part puts each replicate's curvature and gradient variance by cell
                    .string_attribute("/", "settings"),
                Contains("\"by_part\":\"cell\""));
     // Without by_part, the files are not this study's (their settings differ), and no table is written.
-    config.hessian.parts.reset();
+    config.hessian.request.parts.reset();
     config.gradient_variance.parts.reset();
     config.cells = {"DARTS_V2"};
     config.seeds = {5};

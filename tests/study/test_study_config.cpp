@@ -88,7 +88,7 @@ zico_batches = 4
 TEST_CASE("by_part names a part level for the Hessian and the gradient variance, or is refused by name") {
     TemporaryDirectory directory;
     const StudyConfig plain = StudyConfig::load(directory.write("plain.toml", minimal));
-    CHECK_FALSE(plain.hessian.parts.has_value());
+    CHECK_FALSE(plain.hessian.request.parts.has_value());
     CHECK_FALSE(plain.gradient_variance.parts.has_value());
     const StudyConfig config = StudyConfig::load(directory.write("parts.toml", std::string(minimal) + R"(
 [analysis.hessian]
@@ -96,7 +96,7 @@ by_part = "edge"
 [analysis.gradient_variance]
 by_part = "cell"
 )"));
-    CHECK(config.hessian.parts == PartLevel::edge);
+    CHECK(config.hessian.request.parts == PartLevel::edge);
     CHECK(config.gradient_variance.parts == PartLevel::cell);
     CHECK_THROWS_WITH(StudyConfig::load(directory.write("op.toml", std::string(minimal) +
                                                                         "[analysis.hessian]\nby_part = \"layer\"\n")),

@@ -4,7 +4,7 @@
 
 #include <map>
 
-#include "cellscape/analysis/hessian_report.hpp"
+#include "cellscape/analysis/hessian_file.hpp"
 #include "cellscape/io/hdf5.hpp"
 #include "cellscape/util/error.hpp"
 
@@ -85,7 +85,7 @@ NamedTensors read_direction(const Hdf5File& file, const std::string& group, cons
 NamedTensors hessian_direction(const std::filesystem::path& hessian_file, int64_t index, const NamedTensors& weights) {
     const Hdf5File file(hessian_file, Hdf5File::Mode::read);
     require_format(file, hessian_format, hessian_format_version);
-    const std::string group = fmt::format("eigenvectors/{}", index);
+    const std::string group = hessian_file::eigenvector_group(index);
     if (!file.contains(group))
         throw Error(fmt::format("{} has no eigenvector {}: compute at least {} top eigenvalues with their eigenvectors",
                                 hessian_file.string(), index, index + 1));

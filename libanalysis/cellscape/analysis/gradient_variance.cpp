@@ -99,63 +99,22 @@ nlohmann::ordered_json gradient_variance_parts_json(const std::vector<PartGradie
     return {{"parts", list}};
 }
 
-void write_gradient_variance_file(const std::filesystem::path& path, const std::vector<std::string>& sources,
-                                  const std::vector<GradientVariance>& results, const ObjectiveProvenance& provenance,
-                                  const OutputRecord& record, std::optional<PartLevel> parts) {
-    if (results.empty() || results.size() != sources.size())
-        throw Error(fmt::format("internal: a gradient variance file of {} results for {} models", results.size(),
-                                sources.size()));
-    write_hdf5_atomically(path, [&](Hdf5File& file) {
-        write_standard_attributes(file, gradient_variance_format, gradient_variance_format_version, record);
-        provenance.write_to(file);
-        file.set_attribute("/", "models", nlohmann::json(sources).dump());
-        file.set_attribute("/", "tensor_names", nlohmann::json(results.front().tensor_names).dump());
-        file.set_attribute("/", "batches", results.front().batches);
-        file.set_attribute("/", "batch_size", results.front().batch_size);
-        auto column = [&](auto member) {
-            std::vector<double> values;
-            for (const auto& result : results) values.push_back(result.*member);
-            return torch::tensor(values, torch::kFloat64);
-        };
-        auto matrix = [&](auto member) {
-            std::vector<torch::Tensor> rows;
-            for (const auto& result : results) rows.push_back(torch::tensor(result.*member, torch::kFloat64));
-            return torch::stack(rows);
-        };
-        file.write("total_variance", column(&GradientVariance::total_variance));
-        file.write("gradient_norm", column(&GradientVariance::gradient_norm));
-        file.write("noise_scale", column(&GradientVariance::noise_scale));
-        file.write("tensor_variance", matrix(&GradientVariance::tensor_variance));
-        file.write("tensor_gradient_norm", matrix(&GradientVariance::tensor_gradient_norm));
-        file.write("tensor_snr", matrix(&GradientVariance::tensor_snr));
-        if (!parts) return;
-        // One row per model, one column per part (every model has the same tensors).
-        std::vector<std::vector<PartGradientVariance>> by_model;
-        for (const auto& result : results) by_model.push_back(gradient_variance_by_part(result, *parts));
-        std::vector<std::string> names;
-        std::vector<int64_t> tensors;
-        for (const auto& part : by_model.front()) {
-            names.push_back(part.name);
-            tensors.push_back(part.tensors);
-        }
-        file.write_strings("parts/name", names);
-        file.write("parts/tensors", torch::tensor(tensors, torch::kInt64));
-        const struct {
-            const char* name;
-            double PartGradientVariance::*field;
-        } part_columns[] = {{"parts/variance", &PartGradientVariance::variance},
-                            {"parts/gradient_norm", &PartGradientVariance::gradient_norm},
-                            {"parts/snr", &PartGradientVariance::snr}};
-        for (const auto& part_column : part_columns) {
-            std::vector<torch::Tensor> rows;
-            for (const auto& model_parts : by_model) {
-                std::vector<double> values;
-                for (const auto& part : model_parts) values.push_back(part.*part_column.field);
-                rows.push_back(torch::tensor(values, torch::kFloat64));
-            }
-            file.write(part_column.name, torch::stack(rows));
-        }
-    });
+GradientVarianceJob resolve_gradient_variance(const GradientVarianceSettings& settings, const AnalysisContext& context) {
+    if (settings.batches < 2)
+        throw SettingError("batches", fmt::format("must be at least 2 for a variance (got {})", settings.batches));
+    GradientVarianceJob run{context.training_samples(settings.batches * settings.batch_size),
+                            context.objective_options(settings.batch_size, settings.bn), settings.batches,
+                            settings.parts};
+    run.objective.validate();
+    return run;
 }
+
+nlohmann::ordered_json gradient_variance_settings_json(const GradientVarianceJob& run) {
+    nlohmann::ordered_json settings = {{"batches", run.batches}, {"batch_size", run.objective.batch_size}};
+    add_evaluation_settings(settings, run.samples, run.objective);
+    if (run.parts) settings["by_part"] = name_of(*run.parts);
+    return settings;
+}
+
 
 }  // namespace cellscape

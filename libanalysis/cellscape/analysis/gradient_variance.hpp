@@ -1,6 +1,7 @@
 #pragma once
 // Mini-batch gradient noise (docs/science.md section 4): how far the gradient of one
-// batch of B samples strays from the gradient over all K batches.
+// batch of B samples strays from the gradient over all K batches. Its
+// file is analysis/gradient_variance_file.hpp.
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "cellscape/io/hdf5.hpp"
+#include "cellscape/analysis/gradient_variance_settings.hpp"
 #include "cellscape/analysis/objective.hpp"
 #include "cellscape/analysis/parameter_parts.hpp"
 #include "cellscape/util/error.hpp"
@@ -16,8 +18,6 @@
 
 namespace cellscape {
 
-inline constexpr const char* gradient_variance_format = "cellscape-gradvar";
-inline constexpr int64_t gradient_variance_format_version = 1;
 
 struct GradientVariance {
     int64_t batches = 0, batch_size = 0;
@@ -59,10 +59,24 @@ std::vector<PartGradientVariance> gradient_variance_by_part(const GradientVarian
 // {"parts": [{"name", "tensors", "variance", "gradient_norm", "snr"}, ...]}
 nlohmann::ordered_json gradient_variance_parts_json(const std::vector<PartGradientVariance>& parts);
 
-// One file for a series of models (e.g. the checkpoints of a run), in order;
-// with `parts`, the variance by part of each (parts/, docs/hdf5-schema.md).
-void write_gradient_variance_file(const std::filesystem::path& path, const std::vector<std::string>& sources,
-                                  const std::vector<GradientVariance>& results, const ObjectiveProvenance& provenance,
-                                  const OutputRecord& record, std::optional<PartLevel> parts = std::nullopt);
+// A gradient variance as it runs: its K x B samples, its Objective (batches
+// of B), K, and the parts it is split by.
+struct GradientVarianceJob {
+    EvaluationSamples samples;
+    ObjectiveOptions objective;
+    int64_t batches = 0;
+    std::optional<PartLevel> parts;
+};
+
+// Settings made into what runs in `context` (K x B training images chosen
+// by its seed); SettingError "batches" below 2, "batch_size" below 1.
+GradientVarianceJob resolve_gradient_variance(const GradientVarianceSettings& settings, const AnalysisContext& context);
+
+// The settings a gradient variance file records as its "settings"
+// attribute, for the study's files and the gradvar command's: batches,
+// batch_size, and, only when not the default, bn, split, sampling, dtype,
+// by_part.
+nlohmann::ordered_json gradient_variance_settings_json(const GradientVarianceJob& run);
+
 
 }  // namespace cellscape

@@ -10,34 +10,6 @@
 #include "cellscape/util/progress.hpp"
 
 namespace cellscape {
-namespace {
-
-torch::Tensor as_tensor(const std::vector<double>& values) { return torch::tensor(values, torch::kFloat64); }
-
-torch::Tensor as_flags(const std::vector<bool>& flags) {
-    const std::vector<int64_t> values(flags.begin(), flags.end());
-    return torch::tensor(values, torch::kInt64).to(torch::kUInt8);
-}
-
-void write_eigenpairs(Hdf5File& file, const Objective& objective, const EigenResult& result, const std::string& prefix) {
-    file.write(prefix + "eigenvalues", as_tensor(result.values));
-    file.write(prefix + "ritz_values", as_tensor(result.ritz_values));
-    file.write(prefix + "residuals", as_tensor(result.residuals));
-    file.write(prefix + "error_estimates", as_tensor(result.error_estimates));
-    file.write(prefix + "converged", as_flags(result.converged));
-    file.set_attribute("/", prefix + "eigen_solver", std::string(name_of(result.solver)));
-    file.set_attribute("/", prefix + "lanczos_stop", describe(result.stop));
-    file.set_attribute("/", prefix + "lanczos_hvps", result.hessian_vector_products);
-    if (!result.vectors.defined()) return;
-    for (int64_t i = 0; i < result.vectors.size(1); ++i) {
-        const auto parts = objective.unflatten(result.vectors.select(1, i).contiguous());
-        for (std::size_t p = 0; p < parts.size(); ++p)
-            file.write(fmt::format("{}eigenvectors/{}/{}", prefix, i, objective.parameters()[p].first), parts[p]);
-    }
-}
-
-}  // namespace
-
 void HessianRequest::validate() const {
     if (top.count < 0) throw SettingError("top_k", fmt::format("must not be negative (got {})", top.count));
     if (bottom.count < 0) throw SettingError("bottom_k", fmt::format("must not be negative (got {})", bottom.count));
@@ -47,6 +19,49 @@ void HessianRequest::validate() const {
     if (density) density_options.validate();
     if (parts && top.count == 0 && !trace)
         throw SettingError("by_part", "needs the top eigenvalue or the trace to split by part (top_k >= 1 or trace)");
+}
+
+HessianJob resolve_hessian(const HessianSettings& settings, const AnalysisContext& context) {
+    HessianJob run{context.training_samples(settings.samples),
+                   context.objective_options(settings.batch_size, settings.bn), settings.request};
+    HessianRequest& request = run.request;
+    request.trace_options.min_probes = std::min<int64_t>(10, request.trace_options.max_probes);
+    request.trace_options.seed = request.density_options.seed = context.seed;
+    run.samples.validate();
+    run.objective.validate();
+    if (request.top.count < 1) throw SettingError("top_k", "must be at least 1 (or disable the analysis)");
+    if (request.trace && request.trace_options.max_probes < 2)
+        throw SettingError("trace_max_probes",
+                           fmt::format("must be at least 2 (got {})", request.trace_options.max_probes));
+    request.validate();
+    return run;
+}
+
+nlohmann::ordered_json hessian_settings_json(const HessianJob& run) {
+    const HessianRequest& request = run.request;
+    const EigenOptions& top = request.top;
+    nlohmann::ordered_json settings = {{"samples", run.samples.samples},
+                                       {"batch_size", run.objective.batch_size},
+                                       {"top_k", top.count},
+                                       {"tol", top.tol},
+                                       {"ncv", top.ncv},
+                                       {"trace", request.trace},
+                                       {"trace_max_probes", request.trace_options.max_probes},
+                                       {"trace_rtol", request.trace_options.rtol},
+                                       {"density", request.density},
+                                       {"slq_steps", request.density_options.steps},
+                                       {"slq_runs", request.density_options.runs}};
+    add_evaluation_settings(settings, run.samples, run.objective);
+    const EigenOptions defaults;
+    if (top.solver != defaults.solver) settings["solver"] = name_of(top.solver);
+    if (request.parts) settings["by_part"] = name_of(*request.parts);
+    if (request.bottom.count > 0) settings["bottom_k"] = request.bottom.count;
+    if (top.max_hvps != defaults.max_hvps) settings["max_hvps"] = top.max_hvps;
+    if (top.min_hvps != defaults.min_hvps) settings["min_hvps"] = top.min_hvps;
+    if (top.max_seconds != defaults.max_seconds) settings["max_seconds"] = top.max_seconds;
+    if (top.keep_vectors) settings["eigenvectors"] = true;
+    if (request.density_options.sigma != DensityOptions{}.sigma) settings["slq_sigma"] = request.density_options.sigma;
+    return settings;
 }
 
 namespace {
@@ -97,67 +112,6 @@ HessianReport analyse_hessian(Objective& objective, const HessianRequest& reques
     report.hessian_vector_products = objective.hvp_count() - before;
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return report;
-}
-
-namespace {
-
-// The parts' table (docs/hdf5-schema.md): one row per part.
-void write_parts(Hdf5File& file, const HessianReport& report) {
-    std::vector<std::string> names;
-    std::vector<int64_t> sizes, hvps, converged;
-    std::vector<double> top;
-    for (std::size_t b = 0; b < report.parts.size(); ++b) {
-        names.push_back(report.parts[b].name);
-        sizes.push_back(report.parts[b].size);
-        if (b < report.part_top.size()) {
-            top.push_back(report.part_top[b].values.at(0));
-            converged.push_back(report.part_top[b].converged.at(0) ? 1 : 0);
-            hvps.push_back(report.part_top[b].hessian_vector_products);
-        }
-    }
-    file.write_strings("parts/name", names);
-    file.write("parts/parameters", torch::tensor(sizes, torch::kInt64));
-    if (!report.part_top.empty()) {
-        file.write("parts/top_eigenvalue", as_tensor(top));
-        file.write("parts/top_converged", torch::tensor(converged, torch::kInt64));
-        file.write("parts/top_hvps", torch::tensor(hvps, torch::kInt64));
-    }
-    if (report.trace && !report.trace->part_means.empty()) {
-        file.write("parts/trace", as_tensor(report.trace->part_means));
-        file.write("parts/trace_stderr", as_tensor(report.trace->part_standard_errors));
-    }
-}
-
-}  // namespace
-
-void write_hessian_file(const std::filesystem::path& path, const Objective& objective, const HessianReport& report,
-                        const OutputRecord& record) {
-    write_hdf5_atomically(path, [&](Hdf5File& file) {
-        write_standard_attributes(file, hessian_format, hessian_format_version, record);
-        objective.provenance().write_to(file);
-        file.set_attribute("/", "loss", report.at_weights.loss);
-        file.set_attribute("/", "accuracy", report.at_weights.accuracy);
-        file.set_attribute("/", "hvp_count", report.hessian_vector_products);
-        file.set_attribute("/", "seconds", report.seconds);
-        if (report.top) write_eigenpairs(file, objective, *report.top, "");
-        if (report.bottom) write_eigenpairs(file, objective, *report.bottom, "bottom_");
-        if (report.trace) {
-            file.set_attribute("/", "trace", report.trace->mean);
-            file.set_attribute("/", "trace_stderr", report.trace->standard_error);
-            file.set_attribute("/", "trace_converged", static_cast<int64_t>(report.trace->converged));
-            file.set_attribute("/", "trace_seed", static_cast<int64_t>(report.trace->seed));
-            file.write("trace_samples", as_tensor(report.trace->samples));
-        }
-        if (!report.parts.empty()) write_parts(file, report);
-        if (report.density) {
-            file.set_attribute("/", "density_sigma", report.density->sigma);
-            file.set_attribute("/", "density_seed", static_cast<int64_t>(report.density->seed));
-            file.write("density/grid", report.density->grid);
-            file.write("density/density", report.density->density);
-            file.write("density/nodes", report.density->nodes);
-            file.write("density/weights", report.density->weights);
-        }
-    });
 }
 
 std::optional<std::string> unmet_tolerance(const HessianReport& report, const HessianRequest& request) {

@@ -1,6 +1,6 @@
 #pragma once
 // One `cellscape hessian` run: which spectral quantities to compute, the
-// results, their HDF5 file (docs/hdf5-schema.md) and JSON summary.
+// results and their JSON summary; their file is analysis/hessian_file.hpp.
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
@@ -12,32 +12,30 @@
 
 namespace cellscape {
 
-inline constexpr const char* hessian_format = "cellscape-hessian";
-inline constexpr int64_t hessian_format_version = 1;
 
-struct HessianRequest {
-    EigenOptions top;        // count 0: skip
-    EigenOptions bottom = skipped();  // count 0: skip (the default)
-    bool trace = false;
-    TraceOptions trace_options;
-    bool density = false;
-    DensityOptions density_options;
-    // Curvature by part (parameter_parts.hpp): with a level, the top
-    // eigenvalue of each part's diagonal block (top's options, one
-    // eigenvalue) when top.count > 0, and each part's share of the trace
-    // (from the trace's own probes) when trace.
-    std::optional<PartLevel> parts;
-    // SettingError for settings no analysis can use (before any model is
-    // loaded); "top_k" and "bottom_k" for the two counts.
-    void validate() const;
-
-private:
-    static EigenOptions skipped() {
-        EigenOptions none;
-        none.count = 0;
-        return none;
-    }
+// A Hessian analysis as it runs: the samples and the Objective it is taken
+// of, and what it computes.
+struct HessianJob {
+    EvaluationSamples samples;
+    ObjectiveOptions objective;
+    HessianRequest request;
 };
+
+// A study's Hessian settings made into what runs in `context`: the
+// analysis seed seeds the samples, the trace's probes and the density's
+// starting vectors; the trace stops no earlier than 10 probes (or its whole
+// budget, when smaller). SettingError naming the [analysis.hessian] key for
+// a value no run can use (top_k below 1 included: disable the analysis).
+HessianJob resolve_hessian(const HessianSettings& settings, const AnalysisContext& context);
+
+// The settings a Hessian file records as its "settings" attribute, the one
+// record of both the study's files and the hessian command's: samples,
+// batch_size, top_k, tol, ncv, trace, trace_max_probes, trace_rtol, density,
+// slq_steps, slq_runs; and, only when not the default (so earlier files
+// still compare equal), bn, split, sampling, dtype, solver, by_part,
+// bottom_k, max_hvps, min_hvps, max_seconds, eigenvectors, slq_sigma. The
+// seed is the caller's to record (a study's "analysis_seed").
+nlohmann::ordered_json hessian_settings_json(const HessianJob& run);
 
 struct HessianReport {
     LossAndAccuracy at_weights;
@@ -58,8 +56,6 @@ HessianReport analyse_hessian(Objective& objective, const HessianRequest& reques
 // estimates it reached; nothing when all converged.
 std::optional<std::string> unmet_tolerance(const HessianReport& report, const HessianRequest& request);
 
-void write_hessian_file(const std::filesystem::path& path, const Objective& objective, const HessianReport& report,
-                        const OutputRecord& record);
 
 // {"eigenvalues": [...], "residuals": [...], "converged": [...], "bottom_eigenvalues": ..., "hvp_count": n,
 //  "trace": t, "trace_stderr": s, "seconds": x, "loss": l, "accuracy": a, "parameters": n}

@@ -77,6 +77,30 @@ void ObjectiveOptions::validate() const {
     }
 }
 
+EvaluationSamples AnalysisContext::training_samples(int64_t count) const {
+    EvaluationSamples samples;
+    samples.samples = count;
+    samples.split = Split::train;
+    samples.seed = seed;
+    return samples;
+}
+
+ObjectiveOptions AnalysisContext::objective_options(int64_t batch_size, BatchNormMode bn) const {
+    ObjectiveOptions options;
+    options.batch_size = batch_size;
+    options.bn_mode = bn;
+    options.device = device;
+    return options;
+}
+
+void add_evaluation_settings(nlohmann::ordered_json& settings, const EvaluationSamples& samples,
+                             const ObjectiveOptions& options) {
+    if (options.bn_mode != BatchNormMode::eval) settings["bn"] = name_of(options.bn_mode);
+    if (samples.split != Split::train) settings["split"] = name_of(samples.split);
+    if (samples.sampling != Sampling::random) settings["sampling"] = name_of(samples.sampling);
+    if (options.dtype != Precision::float32) settings["dtype"] = name_of(options.dtype);
+}
+
 void ObjectiveProvenance::write_to(Hdf5File& file) const {
     const std::pair<const char*, const std::string*> texts[] = {
         {"model_source", &model_source}, {"model_operators", &model_operators},

@@ -6,6 +6,8 @@
 // checkpoints itself.
 #include <torch/types.h>
 
+#include <nlohmann/json.hpp>
+
 #include <memory>
 #include <optional>
 #include <string>
@@ -75,6 +77,25 @@ struct ObjectiveOptions {
     // checked before any model or data is loaded.
     void validate() const;
 };
+
+// What the analyses of one study (or one command) share: the seed that
+// chooses their samples (and seeds their probes and directions), and the
+// device they run on, parsed once.
+struct AnalysisContext {
+    uint64_t seed = 0;
+    torch::Device device = torch::kCPU;
+    // `count` images of the training split, chosen by the seed.
+    EvaluationSamples training_samples(int64_t count) const;
+    ObjectiveOptions objective_options(int64_t batch_size, BatchNormMode bn = BatchNormMode::eval) const;
+};
+
+// The settings of an evaluation an analysis's file records (part of its
+// "settings" attribute, which a study compares on a rerun): each only when
+// it is not the default, so that files from before a setting was recorded
+// still compare equal: bn (eval), split (train), sampling (random), dtype
+// (float32).
+void add_evaluation_settings(nlohmann::ordered_json& settings, const EvaluationSamples& samples,
+                             const ObjectiveOptions& options);
 
 // Where the gradient graphs kept for Hessian-vector products stand.
 struct KeptGraphs {

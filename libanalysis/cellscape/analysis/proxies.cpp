@@ -345,6 +345,31 @@ Outcome compute(Proxy proxy, Model& model, const Batch& batch, const ProxyOption
 
 }  // namespace
 
+ProxyJob resolve_proxies(const ProxySettings& settings, const AnalysisContext& context) {
+    if (settings.samples < 1)
+        throw SettingError("samples", fmt::format("must be at least 1, the images of the proxies' batch (got {}); 64 "
+                                                  "is the default",
+                                                  settings.samples));
+    ProxyJob job;
+    job.samples = context.training_samples(settings.samples);
+    job.samples.validate();
+    job.options.proxies = settings.proxies;
+    job.options.zico_batches = settings.zico_batches;
+    job.options.device = context.device;
+    job.options.dtype = settings.dtype;
+    job.options.validate(settings.samples);
+    return job;
+}
+
+nlohmann::ordered_json proxy_settings_json(const ProxyJob& job) {
+    nlohmann::json proxies = nlohmann::json::array();
+    for (const Proxy proxy : job.options.proxies) proxies.push_back(name_of(proxy));
+    nlohmann::ordered_json settings = {
+        {"proxies", proxies}, {"samples", job.samples.samples}, {"zico_batches", job.options.zico_batches}};
+    if (job.options.dtype != Precision::float32) settings["dtype"] = name_of(job.options.dtype);
+    return settings;
+}
+
 void ProxyOptions::validate(int64_t samples) const {
     if (proxies.empty()) throw SettingError("proxies", "names none: give at least one proxy");
     for (std::size_t i = 0; i < proxies.size(); ++i)
@@ -481,17 +506,5 @@ ObjectiveProvenance proxies_provenance(ObjectiveProvenance source, const ProxySc
     return source;
 }
 
-void write_proxies_file(const std::filesystem::path& path, const ProxyScores& scores,
-                        const ObjectiveProvenance& provenance, const OutputRecord& record) {
-    write_hdf5_atomically(path, [&](Hdf5File& file) {
-        write_standard_attributes(file, proxies_format, proxies_format_version, record);
-        provenance.write_to(file);
-        for (const auto& [proxy, score] : scores.scores) file.set_attribute("/", std::string(name_of(proxy)), score);
-        for (const auto& [proxy, reason] : scores.refused)
-            file.set_attribute("/", refusal_attribute(proxy), reason);
-        file.set_attribute("/", "layer_weights", scores.layer_weights);
-        file.set_attribute("/", "seconds", scores.seconds);
-    });
-}
 
 }  // namespace cellscape

@@ -39,6 +39,7 @@
 
 #include "cellscape/analysis/model.hpp"
 #include "cellscape/analysis/objective.hpp"
+#include "cellscape/analysis/proxy_settings.hpp"
 #include "cellscape/data/dataset.hpp"
 #include "cellscape/io/hdf5.hpp"
 #include "cellscape/util/names.hpp"
@@ -46,9 +47,6 @@
 
 namespace cellscape {
 
-inline constexpr const char* proxies_format = "cellscape-proxies";
-// 2: a proxy that could not be computed is recorded as refused, with the reason.
-inline constexpr int64_t proxies_format_version = 2;
 
 struct ProxyOptions {
     std::vector<Proxy> proxies = all_proxies();
@@ -62,6 +60,22 @@ struct ProxyOptions {
     void validate(int64_t samples) const;
 };
 
+// Proxies as they run: the one batch of samples and the options.
+struct ProxyJob {
+    EvaluationSamples samples;
+    ProxyOptions options;
+};
+
+// A study's proxy settings made into what runs in `context` (samples chosen
+// by its seed, on its device). SettingError naming the [analysis.proxies]
+// key for values no run can use.
+ProxyJob resolve_proxies(const ProxySettings& settings, const AnalysisContext& context);
+
+// The settings a proxies file records as its "settings" attribute, for the
+// study's files and the proxies command's: proxies, samples, zico_batches,
+// and dtype only when not float32. The seed is the caller's to record.
+nlohmann::ordered_json proxy_settings_json(const ProxyJob& job);
+
 struct ProxyScores {
     std::vector<std::pair<Proxy, double>> scores;  // in the order asked for
     // The proxies asked for that have no value for this model, with why:
@@ -74,10 +88,6 @@ struct ProxyScores {
     double at(Proxy proxy) const;                  // Error when the proxy was not computed
     const std::string* refusal(Proxy proxy) const;  // why the proxy has no value; nullptr when it has one
 };
-
-// The root attribute of a proxies file that holds why `proxy` has no value
-// ("jacob_cov_refused"), in place of the proxy's own attribute.
-inline std::string refusal_attribute(Proxy proxy) { return std::string(name_of(proxy)) + "_refused"; }
 
 // Computes the proxies on `model` and `samples` (images as the model takes
 // them, labels). The model's parameters and buffers are as found afterwards
@@ -95,7 +105,5 @@ nlohmann::ordered_json proxies_json(const ProxyScores& scores);
 ObjectiveProvenance proxies_provenance(ObjectiveProvenance source, const ProxyScores& scores,
                                        const ProxyOptions& options);
 
-void write_proxies_file(const std::filesystem::path& path, const ProxyScores& scores,
-                        const ObjectiveProvenance& provenance, const OutputRecord& record);
 
 }  // namespace cellscape

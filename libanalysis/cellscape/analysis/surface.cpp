@@ -1,5 +1,7 @@
 #include "cellscape/analysis/surface.hpp"
 
+#include "cellscape/analysis/surface_file.hpp"
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -50,17 +52,6 @@ std::vector<std::string> split(const std::string& text, char separator) {
 
 std::string ignore_name(bool ignore_bias_and_bn) { return ignore_bias_and_bn ? "biasbn" : "none"; }
 
-// The names of the per-point datasets, in file order.
-std::vector<std::string> value_names(const std::vector<std::string>& evaluations, bool gradient_variance) {
-    std::vector<std::string> names;
-    for (const auto& evaluation : evaluations) {
-        names.push_back(evaluation + "_loss");
-        names.push_back(evaluation + "_acc");
-    }
-    if (gradient_variance)
-        for (const char* name : {"gradient_variance", "gradient_norm", "noise_scale"}) names.emplace_back(name);
-    return names;
-}
 
 // Everything that makes two runs compute the same numbers at the same points,
 // except which shard they compute: runs with equal descriptions can resume
@@ -92,60 +83,6 @@ nlohmann::ordered_json describe_slice(const SurfaceObjectives& objectives, const
     return description;
 }
 
-std::string hash_text(const std::string& text) {
-    Fnv1a hash;
-    hash.add(text);
-    return hash.hex();
-}
-
-// The in-memory copy of a surface file's per-point datasets and mask.
-struct SurfaceValues {
-    std::vector<int64_t> shape;  // {nx} or {ny, nx}
-    std::map<std::string, torch::Tensor> values;  // float64, flat
-    torch::Tensor completed;  // uint8, flat
-
-    // No point computed yet: NaN everywhere, nothing completed.
-    SurfaceValues(std::vector<int64_t> grid_shape, const std::vector<std::string>& names)
-        : shape(std::move(grid_shape)) {
-        int64_t points = 1;
-        for (int64_t size : shape) points *= size;
-        for (const auto& name : names) values[name] = torch::full({points}, NAN, torch::kFloat64);
-        completed = torch::zeros({points}, torch::kUInt8);
-    }
-
-    void write_to(Hdf5File& file) const {
-        for (const auto& [name, tensor] : values) file.write(name, tensor.view(shape));
-        file.write("completed", completed.view(shape));
-    }
-    void read_from(const Hdf5File& file, const std::vector<std::string>& names) {
-        for (const auto& name : names) {
-            if (!file.contains(name) || file.shape(name) != shape)
-                throw Error(fmt::format("{}: dataset {} is missing or has the wrong shape; the file is damaged, delete "
-                                        "it to start over",
-                                        file.path().string(), name));
-            values[name] = file.read(name).to(torch::kFloat64).reshape({-1});
-        }
-        completed = file.read("completed").to(torch::kUInt8).reshape({-1});
-    }
-};
-
-// The basin metrics of one evaluated split's loss grid in a surface file.
-BasinMetrics split_basin(const Hdf5File& file, const std::string& split_name, double level) {
-    const std::vector<double> ys =
-        file.contains("ycoordinates") ? file.read_doubles("ycoordinates") : std::vector<double>{0.0};
-    return basin_metrics(file.read_doubles(split_name + "_loss"), file.read_doubles("xcoordinates"), ys, level);
-}
-
-// Each evaluated split's basin metrics, as attributes of a complete surface.
-void write_basin_attributes(Hdf5File& file, double level) {
-    file.set_attribute("/", "basin_level", level);
-    for (const auto& name : split(file.string_attribute("/", "evaluations"), ',')) {
-        const BasinMetrics basin = split_basin(file, name, level);
-        file.set_attribute("/", name + "_basin_fraction", basin.fraction);
-        file.set_attribute("/", name + "_basin_radius", basin.radius);
-        file.set_attribute("/", name + "_basin_rays_inside", basin.rays_inside);
-    }
-}
 
 void write_direction(Hdf5File& file, const std::string& group, const NamedTensors& direction) {
     file.create_group(group);
@@ -166,14 +103,14 @@ void write_slice_file(Hdf5File& file, const SurfaceObjectives& objectives, const
         file.set_attribute("/", name + "_sample_indices_hash", objective->provenance().sample_indices_hash);
     }
     file.set_attribute("/", "split", fmt::to_string(fmt::join(evaluation_names, ",")));
-    file.set_attribute("/", "evaluations", fmt::to_string(fmt::join(evaluation_names, ",")));
+    file.set_attribute("/", surface_file::evaluations, fmt::to_string(fmt::join(evaluation_names, ",")));
     file.set_attribute("/", "x", request.x.spec());
     file.set_attribute("/", "y", request.y ? request.y->spec() : std::string());
     file.set_attribute("/", "directions", slice.source);
     file.set_attribute("/", "norm", slice.norm);
     if (slice.seed) file.set_attribute("/", "directions_seed", static_cast<int64_t>(*slice.seed));
     file.set_attribute("/", "slice", description.dump());
-    file.set_attribute("/", "slice_key", hash_text(description.dump()));
+    file.set_attribute("/", "slice_key", slice_key(description));
     file.set_attribute("/", "shard", request.shard.spec());
     file.set_attribute("/", "complete", int64_t{0});
     file.set_attribute("/", "basin_level", request.basin_level);
@@ -182,8 +119,8 @@ void write_slice_file(Hdf5File& file, const SurfaceObjectives& objectives, const
         file.set_attribute("/", "gradient_variance_batches", static_cast<int64_t>(gv.batch_count()));
         file.set_attribute("/", "gradient_variance_batch_size", gv.batch_samples(0));
     }
-    file.write("xcoordinates", torch::tensor(request.x.coordinates(), torch::kFloat64));
-    if (request.y) file.write("ycoordinates", torch::tensor(request.y->coordinates(), torch::kFloat64));
+    file.write(surface_file::xcoordinates, torch::tensor(request.x.coordinates(), torch::kFloat64));
+    if (request.y) file.write(surface_file::ycoordinates, torch::tensor(request.y->coordinates(), torch::kFloat64));
     write_direction(file, "xdirection", slice.x_direction);
     if (!slice.y_direction.empty()) write_direction(file, "ydirection", slice.y_direction);
     values.write_to(file);
@@ -252,6 +189,62 @@ void SurfaceEvaluations::validate() const {
     if (gradient_variance_batches > 0 && gradient_variance_batch_size < 1)
         throw SettingError("gradient_variance_batch_size",
                            fmt::format("must be at least 1 (got {})", gradient_variance_batch_size));
+}
+
+SurfaceJob resolve_surface(const SurfaceSettings& settings, const AnalysisContext& context) {
+    SurfaceJob job;
+    job.samples = context.training_samples(settings.samples);
+    job.objective = context.objective_options(settings.batch_size);
+    job.samples.validate();
+    job.objective.validate();
+    job.x = settings.x;
+    job.y = settings.y;
+    job.request.basin_level = settings.basin_level;
+    job.request.x = GridAxis::parse(settings.x, "x");
+    if (!settings.y.empty()) job.request.y = GridAxis::parse(settings.y, "y");
+    job.request.validate();
+    if (settings.gradient_variance && settings.gv_batches < 2)
+        throw SettingError("gv_batches", fmt::format("must be at least 2 for a variance (got {})", settings.gv_batches));
+    SurfaceEvaluations& evaluations = job.evaluations;
+    evaluations.splits = settings.evaluations;
+    evaluations.gradient_variance_batches = settings.gradient_variance ? settings.gv_batches : 0;
+    evaluations.gradient_variance_batch_size = settings.gv_batch_size;
+    evaluations.gradient_variance_split = settings.gv_split;
+    evaluations.gradient_variance_bn_mode = settings.gv_bn;
+    try {
+        evaluations.validate();
+    } catch (const SettingError& error) {
+        // Named as the settings' keys.
+        static const std::map<std::string, std::string> keys = {
+            {"evaluations", "eval"},
+            {"gradient_variance_batches", "gv_batches"},
+            {"gradient_variance_batch_size", "gv_batch_size"},
+            {"gradient_variance_split", "gv_split"},
+        };
+        const auto key = keys.find(error.setting());
+        throw SettingError(key == keys.end() ? error.setting() : key->second, error.problem());
+    }
+    return job;
+}
+
+nlohmann::ordered_json surface_settings_json(const SurfaceJob& job) {
+    const SurfaceEvaluations& evaluations = job.evaluations;
+    nlohmann::json splits = nlohmann::json::array();
+    for (const Split split : evaluations.splits) splits.push_back(name_of(split));
+    const bool gradient_variance = evaluations.gradient_variance_batches > 0;
+    nlohmann::ordered_json settings = {{"x", job.x},
+                                       {"y", job.y},
+                                       {"eval", splits},
+                                       {"samples", job.samples.samples},
+                                       {"batch_size", job.objective.batch_size},
+                                       {"gradient_variance", gradient_variance}};
+    if (gradient_variance)
+        settings.update({{"gv_batches", evaluations.gradient_variance_batches},
+                         {"gv_batch_size", evaluations.gradient_variance_batch_size},
+                         {"gv_split", name_of(evaluations.gradient_variance_split)},
+                         {"gv_bn", name_of(evaluations.gradient_variance_bn_mode)}});
+    add_evaluation_settings(settings, job.samples, job.objective);
+    return settings;
 }
 
 std::vector<double> GridAxis::coordinates() const {
@@ -567,7 +560,7 @@ SurfaceRun compute_surface(const SurfaceObjectives& objectives, const SurfaceSli
     SurfaceValues values(request.y ? std::vector<int64_t>{ny, nx} : std::vector<int64_t>{nx}, names);
     const OutputLock lock(out, fmt::format("the surface {}", out.string()));
     const nlohmann::ordered_json description = describe_slice(objectives, slice, request);
-    const PartialSurface partial(out, hash_text(description.dump()), request.shard.spec());
+    const PartialSurface partial(out, slice_key(description), request.shard.spec());
     SurfaceRun run;
     run.grid_points = nx * ny;
     for (int64_t point = 0; point < nx * ny; ++point) run.shard_points += request.shard.owns(point);
@@ -655,7 +648,7 @@ void merge_surface_shards(const std::filesystem::path& out, const std::vector<st
             key = shard.string_attribute("/", "slice_key");
             count = part.count;
             seen.assign(static_cast<std::size_t>(count), false);
-            names = value_names(split(shard.string_attribute("/", "evaluations"), ','),
+            names = value_names(surface_evaluations(shard),
                                 shard.has_attribute("/", "gradient_variance_batches"));
             merged.emplace(shard.shape("completed"), names);
         } else if (shard.string_attribute("/", "slice_key") != key || part.count != count) {
@@ -710,13 +703,5 @@ void merge_surface_shards(const std::filesystem::path& out, const std::vector<st
     std::filesystem::rename(partial, out);
 }
 
-SurfaceBasin read_surface_basin(const Hdf5File& file, double level) {
-    require_format(file, surface_format, surface_format_version);
-    const std::vector<std::string> splits = split(file.string_attribute("/", "evaluations"), ',');
-    SurfaceBasin basin;
-    basin.split = std::find(splits.begin(), splits.end(), "test") != splits.end() ? "test" : splits.front();
-    basin.metrics = split_basin(file, basin.split, level);
-    return basin;
-}
 
 }  // namespace cellscape

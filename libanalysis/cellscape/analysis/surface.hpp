@@ -4,7 +4,8 @@
 // 2D grid in weight space. Points are written to a partial file as they
 // finish, so a killed run continues where it stopped, and a run can compute
 // one shard of the points for a Slurm array task; `merge_surface_shards`
-// joins the shards into the file a single run writes.
+// joins the shards into the file a single run writes. The file itself is
+// analysis/surface_file.hpp.
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -17,13 +18,12 @@
 #include "cellscape/analysis/directions.hpp"
 #include "cellscape/analysis/basin.hpp"
 #include "cellscape/analysis/objective.hpp"
+#include "cellscape/analysis/surface_settings.hpp"
 #include "cellscape/util/names.hpp"
 #include "cellscape/util/progress.hpp"
 
 namespace cellscape {
 
-inline constexpr const char* surface_format = "cellscape-surface";
-inline constexpr int64_t surface_format_version = 1;
 
 // One grid axis, from a MIN:MAX:NUM spec: NUM evenly spaced coordinates from
 // MIN to MAX inclusive (NUM=1 needs MIN=MAX).
@@ -137,6 +137,29 @@ struct LoadedSurfaceObjectives {
 LoadedSurfaceObjectives load_surface_objectives(const ObjectiveSource& source, const EvaluationSamples& samples,
                                                 const ObjectiveOptions& options, const SurfaceEvaluations& evaluations);
 
+// Surfaces as they run: the samples and Objective options of the
+// evaluations, what each point evaluates, and the grid, with the grid's
+// text as the user wrote it (what files record).
+struct SurfaceJob {
+    EvaluationSamples samples;
+    ObjectiveOptions objective;
+    SurfaceEvaluations evaluations;
+    SurfaceRequest request;
+    std::string x, y;  // MIN:MAX:NUM as given; y empty for 1D
+};
+
+// A study's surface settings made into what runs in `context` (samples
+// chosen by its seed). SettingError naming the [analysis.surface] key for a
+// grid, split list or gradient variance no surface can use.
+SurfaceJob resolve_surface(const SurfaceSettings& settings, const AnalysisContext& context);
+
+// The settings a surface file records as its "settings" attribute, for the
+// study's files and the surface command's: x, y, eval, samples, batch_size,
+// gradient_variance, and with the gradient variance gv_batches,
+// gv_batch_size, gv_split, gv_bn; only when not the default, bn, split,
+// sampling, dtype. The seed is the caller's to record.
+nlohmann::ordered_json surface_settings_json(const SurfaceJob& job);
+
 struct SurfaceRun {
     std::filesystem::path file;  // the finished file (or the partial one, when not complete)
     int64_t grid_points = 0, shard_points = 0, computed = 0, resumed = 0, non_finite = 0;
@@ -163,12 +186,5 @@ SurfaceRun compute_surface(const SurfaceObjectives& objectives, const SurfaceSli
 void merge_surface_shards(const std::filesystem::path& out, const std::vector<std::filesystem::path>& shards,
                           const std::string& command);
 
-// The basin metrics of a finished surface file at `level`, from the test
-// split's loss when the surface has it, else the first evaluated split's.
-struct SurfaceBasin {
-    std::string split;
-    BasinMetrics metrics;
-};
-SurfaceBasin read_surface_basin(const Hdf5File& file, double level);
 
 }  // namespace cellscape

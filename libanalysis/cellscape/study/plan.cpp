@@ -93,17 +93,11 @@ void PlanRequest::validate() const {
     for (const std::string& metric : metrics) (void)find_metric(metric);
 }
 
-StudyPlan plan_study(const std::vector<StudyRow>& pilot, const PlanRequest& request) {
-    request.validate();
-    StudyPlan plan;
-    plan.epoch = request.epoch.value_or(last_epoch(pilot));
-    plan.population = request.population.empty() ? largest_population(pilot, plan.epoch) : request.population;
-    const PilotCells cells = pilot_cells(pilot, plan.population, plan.epoch, request.predictor);
-    if (cells.names.size() < 3)
-        throw Error(fmt::format("the pilot has {} cells with finished replicates in population '{}' at epoch {}; a "
-                                "plan needs at least 3 (choose another population or epoch)",
-                                cells.names.size(), plan.population, plan.epoch));
-    plan.pilot_cells = static_cast<int64_t>(cells.names.size());
+namespace {
+
+// The pilot's replicates, and the mean seconds of those that recorded their
+// time (the request's replicate_seconds when given).
+void count_pilot(StudyPlan& plan, const PilotCells& cells, const PlanRequest& request) {
     double seconds = 0;
     int64_t timed = 0;
     for (const auto& group : cells.rows)
@@ -115,9 +109,11 @@ StudyPlan plan_study(const std::vector<StudyRow>& pilot, const PlanRequest& requ
             }
         }
     plan.replicate_seconds = request.replicate_seconds.value_or(timed > 0 ? seconds / static_cast<double>(timed) : NAN);
+}
 
-    // The latent correlation of the effect, once: it depends on the
-    // proportions of predictor values, not on the noise or the size.
+// The latent correlation of the effect, once: it depends on the
+// proportions of predictor values, not on the noise or the size.
+double planned_latent_correlation(const PilotCells& cells, const StudyPlan& plan, const PlanRequest& request) {
     RankTestDesign calibration;
     calibration.predictor = scaled_predictor(cells.predictor, std::max<int64_t>(200, plan.pilot_cells));
     calibration.seeds.assign(calibration.predictor.size(), 1);
@@ -125,46 +121,68 @@ StudyPlan plan_study(const std::vector<StudyRow>& pilot, const PlanRequest& requ
     if (!std::isfinite(latent))
         throw Error(fmt::format("|rho| = {} is more than the pilot's {} values allow; plan for a smaller rho",
                                 request.rho, request.predictor));
+    return latent;
+}
 
+// One metric: its pilot's variance components, power and smallest
+// detectable rho as run, and a plan row per seed count (none when the
+// pilot cannot say: no values, no spread between cells, one seed per cell).
+void plan_metric(StudyPlan& plan, const PilotCells& cells, const std::string& name, double latent,
+                 const PlanRequest& request) {
+    const StudyMetric& metric = find_metric(name);
+    // The values the study's test ranks (Gehan scores for epochs_to_threshold).
+    const CellReplicates tested = rank_test_values(cells.rows, metric);
+    PilotMetric measured{name, variance_components(tested.values, tested.seeds)};
+    const RankTestDesign as_run = measured_design(tested.values, measured.components.noise_ratio(), cells.predictor, {});
+    if (as_run.predictor.empty() && !request.metrics.empty())
+        throw SettingError("metrics", fmt::format("names {}, but no replicate of the pilot's population '{}' at "
+                                                  "epoch {} has a value of it (its study did not run that "
+                                                  "analysis, or every replicate failed it): plan for a metric the "
+                                                  "pilot measured",
+                                                  name, plan.population, plan.epoch));
+    const bool usable = as_run.predictor.size() >= 3 && std::isfinite(as_run.noise_ratio);
+    if (usable) {
+        measured.power = rank_test_power(as_run, request.rho, request.options).power;
+        measured.min_detectable_rho = minimum_detectable_rho(as_run, request.power, request.options);
+    }
+    plan.pilot.push_back(measured);
+    if (!usable) return;
+    for (int64_t seeds : request.seeds) {
+        PlanRow row{name, seeds};
+        if (request.cells) {
+            row.cells = *request.cells;
+            row.power = power_at_latent(scaled_design(cells.predictor, row.cells, seeds, as_run.noise_ratio), latent,
+                                        request.options);
+        } else {
+            row.cells = fewest_cells(cells.predictor, seeds, as_run.noise_ratio, latent, request.power,
+                                     request.max_cells, request.options, row.power);
+        }
+        row.replicates = row.cells * seeds;
+        row.replicate_hours = static_cast<double>(row.replicates) * plan.replicate_seconds / 3600.0;
+        plan.rows.push_back(row);
+    }
+}
+
+}  // namespace
+
+StudyPlan plan_study(const std::vector<StudyRow>& pilot, const PlanRequest& request) {
+    request.validate();
+    StudyPlan plan;
+    plan.epoch = request.epoch.value_or(last_epoch(pilot));
+    plan.population = request.population.empty() ? largest_population(pilot, plan.epoch) : request.population;
+    const PilotCells cells = pilot_cells(pilot, plan.population, plan.epoch, request.predictor);
+    if (cells.names.size() < 3)
+        throw Error(fmt::format("the pilot has {} cells with finished replicates in population '{}' at epoch {}; a "
+                                "plan needs at least 3 (choose another population or epoch)",
+                                cells.names.size(), plan.population, plan.epoch));
+    plan.pilot_cells = static_cast<int64_t>(cells.names.size());
+    count_pilot(plan, cells, request);
+    const double latent = planned_latent_correlation(cells, plan, request);
     std::vector<std::string> metrics = request.metrics;
     if (metrics.empty())
         for (const StudyMetric& metric : study_metrics())
             if (metric.sign_with_width != 0) metrics.emplace_back(metric.name);
-    for (const std::string& name : metrics) {
-        const StudyMetric& metric = find_metric(name);
-        // The values the study's test ranks (Gehan scores for epochs_to_threshold).
-        const CellReplicates tested = rank_test_values(cells.rows, metric);
-        PilotMetric measured{name, variance_components(tested.values, tested.seeds)};
-        const RankTestDesign as_run =
-            measured_design(tested.values, measured.components.noise_ratio(), cells.predictor, {});
-        if (as_run.predictor.empty() && !request.metrics.empty())
-            throw SettingError("metrics", fmt::format("names {}, but no replicate of the pilot's population '{}' at "
-                                                      "epoch {} has a value of it (its study did not run that "
-                                                      "analysis, or every replicate failed it): plan for a metric the "
-                                                      "pilot measured",
-                                                      name, plan.population, plan.epoch));
-        const bool usable = as_run.predictor.size() >= 3 && std::isfinite(as_run.noise_ratio);
-        if (usable) {
-            measured.power = rank_test_power(as_run, request.rho, request.options).power;
-            measured.min_detectable_rho = minimum_detectable_rho(as_run, request.power, request.options);
-        }
-        plan.pilot.push_back(measured);
-        if (!usable) continue;  // not measured, no spread between cells, or one seed per cell
-        for (int64_t seeds : request.seeds) {
-            PlanRow row{name, seeds};
-            if (request.cells) {
-                row.cells = *request.cells;
-                row.power = power_at_latent(scaled_design(cells.predictor, row.cells, seeds, as_run.noise_ratio),
-                                            latent, request.options);
-            } else {
-                row.cells = fewest_cells(cells.predictor, seeds, as_run.noise_ratio, latent, request.power,
-                                         request.max_cells, request.options, row.power);
-            }
-            row.replicates = row.cells * seeds;
-            row.replicate_hours = static_cast<double>(row.replicates) * plan.replicate_seconds / 3600.0;
-            plan.rows.push_back(row);
-        }
-    }
+    for (const std::string& name : metrics) plan_metric(plan, cells, name, latent, request);
     return plan;
 }
 

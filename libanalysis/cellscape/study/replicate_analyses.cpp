@@ -11,9 +11,9 @@
 #include <cmath>
 #include <optional>
 
-#include "cellscape/analysis/gradient_variance.hpp"
-#include "cellscape/analysis/hessian_report.hpp"
-#include "cellscape/analysis/proxies.hpp"
+#include "cellscape/analysis/gradient_variance_file.hpp"
+#include "cellscape/analysis/hessian_file.hpp"
+#include "cellscape/analysis/proxies_file.hpp"
 #include "cellscape/analysis/surface.hpp"
 #include "cellscape/io/hdf5.hpp"
 #include "cellscape/train/checkpoint.hpp"
@@ -44,120 +44,53 @@ StudyConfig replicate_config(const StudyConfig& config, uint64_t seed) {
     return copy;
 }
 
-// The analyses' evaluation samples: `count` of the training split, chosen by the analysis seed.
-EvaluationSamples training_samples(const StudyConfig& config, int64_t count) {
-    EvaluationSamples samples;
-    samples.samples = count;
-    samples.split = Split::train;
-    samples.seed = config.analysis_seed;
-    return samples;
+StudyAnalyses resolve_analyses(const StudyConfig& config) {
+    // A setting's SettingError as an error about its key in the config.
+    auto in = [&](const std::string& section, auto resolve) {
+        try {
+            resolve();
+        } catch (const SettingError& error) {
+            throw study_config_error(config.source, section, error.setting(), error.problem());
+        }
+    };
+    StudyAnalyses analyses;
+    analyses.context.seed = config.analysis_seed;
+    in("", [&] { analyses.context.device = parse_device(config.device); });
+    in("", [&] { (void)parse_name<CudaFloat32>(config.cuda_float32, "cuda_float32"); });
+    analyses.cuda_float32 = analyses.context.device.is_cuda() ? config.cuda_float32 : "unused";
+    if (config.hessian.enabled)
+        in("analysis.hessian", [&] { analyses.hessian = resolve_hessian(config.hessian, analyses.context); });
+    if (config.gradient_variance.enabled)
+        in("analysis.gradient_variance", [&] {
+            analyses.gradient_variance = resolve_gradient_variance(config.gradient_variance, analyses.context);
+        });
+    if (config.surface.enabled)
+        in("analysis.surface", [&] { analyses.surface = resolve_surface(config.surface, analyses.context); });
+    if (config.proxies.enabled)
+        in("analysis.proxies", [&] { analyses.proxies = resolve_proxies(config.proxies, analyses.context); });
+    return analyses;
 }
 
-ObjectiveOptions objective_options(const StudyConfig& config, int64_t batch_size, BatchNormMode bn) {
-    ObjectiveOptions options;
-    options.batch_size = batch_size;
-    options.bn_mode = bn;
-    options.device = parse_device(config.device);
-    return options;
-}
-
-HessianRequest hessian_request(const StudyConfig& config) {
-    const StudyHessianSettings& settings = config.hessian;
-    HessianRequest request;
-    request.top.count = settings.top_k;
-    request.top.tol = settings.tol;
-    request.top.ncv = settings.ncv;
-    request.top.solver = settings.solver;
-    request.trace = settings.trace;
-    request.trace_options.rtol = settings.trace_rtol;
-    request.trace_options.max_probes = settings.trace_max_probes;
-    request.trace_options.min_probes = std::min<int64_t>(10, settings.trace_max_probes);
-    request.trace_options.seed = config.analysis_seed;
-    request.density = settings.density;
-    request.density_options.steps = settings.slq_steps;
-    request.density_options.runs = settings.slq_runs;
-    request.density_options.seed = config.analysis_seed;
-    request.parts = settings.parts;
-    return request;
-}
-
-SurfaceEvaluations surface_evaluations(const StudyConfig& config) {
-    const StudySurfaceSettings& settings = config.surface;
-    SurfaceEvaluations evaluations;
-    evaluations.splits = settings.evaluations;
-    evaluations.gradient_variance_batches = settings.gradient_variance ? settings.gv_batches : 0;
-    evaluations.gradient_variance_batch_size = settings.gv_batch_size;
-    evaluations.gradient_variance_split = settings.gv_split;
-    evaluations.gradient_variance_bn_mode = settings.gv_bn;
-    return evaluations;
-}
-
-SurfaceRequest surface_request(const StudyConfig& config) {
-    SurfaceRequest request;
-    request.basin_level = config.surface.basin_level;
-    request.x = GridAxis::parse(config.surface.x, "x");
-    if (!config.surface.y.empty()) request.y = GridAxis::parse(config.surface.y, "y");
-    request.validate();
-    return request;
-}
-
-// How the study's float32 work runs on its device: "ieee", "tf32", or
-// "unused" on the CPU (util/device.hpp).
-std::string study_cuda_float32(const StudyConfig& config) {
-    return parse_device(config.device).is_cuda() ? config.cuda_float32 : "unused";
-}
+namespace {
 
 // The settings each kind of output is made with, as its file records them
-// (the "settings" attribute): a rerun with other settings must not reuse it.
-nlohmann::ordered_json analysis_settings(const StudyConfig& config, const std::string& kind, int64_t pair = 0) {
-    nlohmann::ordered_json settings = {{"analysis_seed", config.analysis_seed}};
+// (the "settings" attribute): a rerun with other settings must not reuse
+// it. The analysis's own record (as its command writes it), after the
+// study's seed.
+nlohmann::ordered_json analysis_settings(const StudyAnalyses& analyses, const std::string& kind, int64_t pair = 0) {
+    nlohmann::ordered_json settings = {{"analysis_seed", analyses.context.seed}};
     // TensorFloat-32 changes the numbers; IEEE float32 on CUDA is the CPU's in
     // another summation order, and files from before the key stay reusable.
-    if (study_cuda_float32(config) == "tf32") settings["cuda_float32"] = "tf32";
+    if (analyses.cuda_float32 == "tf32") settings["cuda_float32"] = "tf32";
     if (pair > 0) settings["direction_pair"] = pair;
-    if (kind == "hessian") {
-        const StudyHessianSettings& h = config.hessian;
-        settings.update({{"samples", h.samples}, {"batch_size", h.batch_size}, {"top_k", h.top_k},
-                         {"tol", h.tol}, {"ncv", h.ncv}, {"trace", h.trace},
-                         {"trace_max_probes", h.trace_max_probes}, {"trace_rtol", h.trace_rtol},
-                         {"density", h.density}, {"slq_steps", h.slq_steps}, {"slq_runs", h.slq_runs}});
-        // Like cuda_float32: named only when not the default, so files from before the key stay reusable.
-        if (h.bn != BatchNormMode::eval) settings["bn"] = name_of(h.bn);
-        if (h.solver != EigenSolver::lanczos) settings["solver"] = name_of(h.solver);
-        if (h.parts) settings["by_part"] = name_of(*h.parts);
-    } else if (kind == "gradvar") {
-        settings.update({{"batches", config.gradient_variance.batches},
-                         {"batch_size", config.gradient_variance.batch_size}});
-        if (config.gradient_variance.bn != BatchNormMode::eval) settings["bn"] = name_of(config.gradient_variance.bn);
-        if (config.gradient_variance.parts) settings["by_part"] = name_of(*config.gradient_variance.parts);
-    } else if (kind == "proxies") {
-        nlohmann::json proxies = nlohmann::json::array();
-        for (const Proxy proxy : config.proxies.proxies) proxies.push_back(name_of(proxy));
-        settings.update({{"proxies", proxies}, {"samples", config.proxies.samples},
-                         {"zico_batches", config.proxies.zico_batches}});
-        // Named only when not the default, so files from before the key stay reusable.
-        if (config.proxies.dtype != Precision::float32) settings["dtype"] = name_of(config.proxies.dtype);
-    } else {
-        const StudySurfaceSettings& s = config.surface;
-        nlohmann::json evaluations = nlohmann::json::array();
-        for (const Split split : s.evaluations) evaluations.push_back(name_of(split));
-        settings.update({{"x", s.x}, {"y", s.y}, {"eval", evaluations}, {"samples", s.samples},
-                         {"batch_size", s.batch_size}, {"gradient_variance", s.gradient_variance}});
-        if (s.gradient_variance)
-            settings.update({{"gv_batches", s.gv_batches}, {"gv_batch_size", s.gv_batch_size},
-                             {"gv_split", name_of(s.gv_split)}, {"gv_bn", name_of(s.gv_bn)}});
-    }
+    if (kind == "hessian") settings.update(hessian_settings_json(analyses.hessian));
+    else if (kind == "gradvar") settings.update(gradient_variance_settings_json(analyses.gradient_variance));
+    else if (kind == "proxies") settings.update(proxy_settings_json(analyses.proxies));
+    else settings.update(surface_settings_json(analyses.surface));
     return settings;
 }
 
-ProxyOptions proxy_options(const StudyConfig& config) {
-    ProxyOptions options;
-    options.proxies = config.proxies.proxies;
-    options.zico_batches = config.proxies.zico_batches;
-    options.device = parse_device(config.device);
-    options.dtype = config.proxies.dtype;
-    return options;
-}
+}  // namespace
 
 // The format_version of an existing proxies file (0 when it records none).
 int64_t proxies_file_version(const std::filesystem::path& file) {
@@ -185,13 +118,14 @@ void require_same_settings(const std::filesystem::path& file, const nlohmann::or
 
 // A trained cell's checkpoints must come from the config's training: the
 // genotype, network and training settings a checkpoint stores are compared.
-void require_same_training(const StudyConfig& config, const NamedGenotype& cell, const std::filesystem::path& train_dir) {
+void require_same_training(const StudyConfig& config, const StudyAnalyses& analyses, const NamedGenotype& cell,
+                           const std::filesystem::path& train_dir) {
     std::filesystem::path checkpoint = train_dir / "latest.h5";
     if (!std::filesystem::exists(checkpoint)) checkpoint = train_dir / epoch_checkpoint_name(config.training.epochs);
     if (!std::filesystem::exists(checkpoint)) return;
     const TrainingState trained = read_checkpoint(checkpoint);
     auto difference = training_difference(trained, cell.genotype, config.network, config.training, "the config");
-    const std::string policy = study_cuda_float32(config);
+    const std::string& policy = analyses.cuda_float32;
     if (!difference && cuda_float32_differs(trained.cuda_float32, policy))
         difference = fmt::format("cuda_float32 was {}, the config now says {}", trained.cuda_float32, policy);
     if (difference)
@@ -200,17 +134,17 @@ void require_same_training(const StudyConfig& config, const NamedGenotype& cell,
                                 checkpoint.string(), *difference, train_dir.string()));
 }
 
-void train_cell(const StudyConfig& config, const NamedGenotype& cell, const std::filesystem::path& cell_dir,
-                const std::string& command, ProgressSink* progress) {
+void train_cell(const StudyConfig& config, const StudyAnalyses& analyses, const NamedGenotype& cell,
+                const std::filesystem::path& cell_dir, const std::string& command, ProgressSink* progress) {
     const auto train_dir = cell_dir / "train";
-    require_same_training(config, cell, train_dir);
+    require_same_training(config, analyses, cell, train_dir);
     if (std::filesystem::exists(train_dir / epoch_checkpoint_name(config.training.epochs))) return;
     TrainingRequest request;
     request.cell = cell;
     request.network = config.network;
     request.training = config.training;
     request.out_dir = train_dir;
-    request.device = parse_device(config.device);
+    request.device = analyses.context.device;
     request.command = command;
     request.progress = progress;
     if (std::filesystem::exists(train_dir / "latest.h5")) request.resume = train_dir / "latest.h5";
@@ -242,6 +176,7 @@ void merge_finished_surface_shards(const StudyConfig& config, const std::filesys
 // Where one cell's analyses at one checkpoint go, and how they are made.
 struct CheckpointAnalysis {
     const StudyConfig& config;
+    const StudyAnalyses& analyses;
     std::filesystem::path cell_dir;
     int64_t epoch;
     std::string command;
@@ -252,39 +187,37 @@ struct CheckpointAnalysis {
         return {(cell_dir / "train" / epoch_checkpoint_name(epoch)).string(), "", "", ""};
     }
     OutputRecord record(const std::string& kind, double seconds = NAN) const {
-        OutputRecord made{command, analysis_settings(config, kind).dump()};
+        OutputRecord made{command, analysis_settings(analyses, kind).dump()};
         made.seconds = seconds;
         return made;
     }
     OutputRecord surface_record(int64_t pair) const {
-        return {command, analysis_settings(config, "surface", pair).dump()};
+        return {command, analysis_settings(analyses, "surface", pair).dump()};
     }
     // True when the output must be computed; an existing one must have these settings.
     bool needed(const std::filesystem::path& file, const std::string& kind, int64_t pair = 0) const {
         if (!std::filesystem::exists(file)) return true;
-        require_same_settings(file, analysis_settings(config, kind, pair));
+        require_same_settings(file, analysis_settings(analyses, kind, pair));
         return false;
     }
 
     void hessian() const {
         if (!config.hessian.enabled || !needed(output("hessian"), "hessian")) return;
         const auto start = std::chrono::steady_clock::now();
-        Objective objective =
-            Objective::load(source(), training_samples(config, config.hessian.samples),
-                            objective_options(config, config.hessian.batch_size, config.hessian.bn));
-        const HessianReport report = analyse_hessian(objective, hessian_request(config), progress);
+        const HessianJob& job = analyses.hessian;
+        Objective objective = Objective::load(source(), job.samples, job.objective);
+        const HessianReport report = analyse_hessian(objective, job.request, progress);
         write_hessian_file(output("hessian"), objective, report, record("hessian", seconds_since(start)));
     }
 
     void gradient_variance() const {
-        const StudyGradientVarianceSettings& settings = config.gradient_variance;
-        if (!settings.enabled || !needed(output("gradvar"), "gradvar")) return;
+        if (!config.gradient_variance.enabled || !needed(output("gradvar"), "gradvar")) return;
         const auto start = std::chrono::steady_clock::now();
-        Objective objective = Objective::load(source(), training_samples(config, settings.batches * settings.batch_size),
-                                              objective_options(config, settings.batch_size, settings.bn));
+        const GradientVarianceJob& job = analyses.gradient_variance;
+        Objective objective = Objective::load(source(), job.samples, job.objective);
         const GradientVariance result = cellscape::gradient_variance(objective, progress);
         write_gradient_variance_file(output("gradvar"), {source().checkpoint}, {result}, objective.provenance(),
-                                     record("gradvar", seconds_since(start)), settings.parts);
+                                     record("gradvar", seconds_since(start)), job.parts);
     }
 
     // Every direction pair's surface, or (`shard` set) one shard of each.
@@ -300,10 +233,9 @@ struct CheckpointAnalysis {
                 if (!needed(out, "surface", pair)) continue;
             }
             if (!loaded)
-                loaded = load_surface_objectives(source(), training_samples(config, config.surface.samples),
-                                                 objective_options(config, config.surface.batch_size),
-                                                 surface_evaluations(config));
-            SurfaceRequest request = surface_request(config);
+                loaded = load_surface_objectives(source(), analyses.surface.samples, analyses.surface.objective,
+                                                 analyses.surface.evaluations);
+            SurfaceRequest request = analyses.surface.request;
             if (shard) request.shard = {*shard, config.slurm_surface_shards};
             DirectionRequest directions;
             // The same seeds for every cell: directions comparable in kind.
@@ -317,15 +249,15 @@ struct CheckpointAnalysis {
 
 // The zero-cost proxies of the replicate's initial network, rebuilt from its
 // final checkpoint's seed: what NAS would score before training it.
-void replicate_proxies(const StudyConfig& config, const std::filesystem::path& cell_dir, const std::string& command,
-                       ProgressSink* progress) {
+void replicate_proxies(const StudyConfig& config, const StudyAnalyses& analyses, const std::filesystem::path& cell_dir,
+                       const std::string& command, ProgressSink* progress) {
     if (!config.proxies.enabled) return;
     const auto out = proxies_path(cell_dir);
     // Unlike the other analyses, a proxies file made with other settings
     // (e.g. before the default list of proxies grew) is computed again: it
     // costs seconds and is the seed's, whatever was trained.
     if (std::filesystem::exists(out)) {
-        auto difference = stored_settings_difference(out, analysis_settings(config, "proxies"));
+        auto difference = stored_settings_difference(out, analysis_settings(analyses, "proxies"));
         // A file of format 1 (before refusals) may hold jacob_cov's rounding noise or a NaN: made anew.
         if (!difference)
             if (const int64_t version = proxies_file_version(out); version < proxies_format_version)
@@ -339,17 +271,17 @@ void replicate_proxies(const StudyConfig& config, const std::filesystem::path& c
     ObjectiveSource source;
     source.checkpoint = (cell_dir / "train" / epoch_checkpoint_name(config.training.epochs)).string();
     source.initial_weights = true;
-    LoadedModel loaded = load_model_and_samples(source, training_samples(config, config.proxies.samples));
-    const ProxyOptions options = proxy_options(config);
+    LoadedModel loaded = load_model_and_samples(source, analyses.proxies.samples);
+    const ProxyOptions& options = analyses.proxies.options;
     const ProxyScores scores = zero_cost_proxies(*loaded.model, loaded.samples, options, progress);
-    OutputRecord record{command, analysis_settings(config, "proxies").dump()};
+    OutputRecord record{command, analysis_settings(analyses, "proxies").dump()};
     record.seconds = seconds_since(start);
     write_proxies_file(out, scores, proxies_provenance(loaded.provenance, scores, options), record);
 }
 
-void analyse_checkpoint(const StudyConfig& config, const std::filesystem::path& cell_dir, int64_t epoch,
-                        const std::string& command, const StudyPart& part, ProgressSink* progress) {
-    const CheckpointAnalysis analysis{config, cell_dir, epoch, command, progress};
+void analyse_checkpoint(const StudyConfig& config, const StudyAnalyses& analyses, const std::filesystem::path& cell_dir,
+                        int64_t epoch, const std::string& command, const StudyPart& part, ProgressSink* progress) {
+    const CheckpointAnalysis analysis{config, analyses, cell_dir, epoch, command, progress};
     if (part.surface_shard) {
         if (!std::filesystem::exists(analysis.source().checkpoint))
             throw Error(fmt::format("{} does not exist: a surface shard runs after its cell is trained",

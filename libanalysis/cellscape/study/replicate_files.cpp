@@ -23,16 +23,10 @@ std::filesystem::path proxies_path(const std::filesystem::path& cell_dir) {
     return cell_dir / analysis_name("proxies", 0);
 }
 
-// A replicate's analysis file, read back for the tables: refused, naming the
-// file and the way out, unless it is a `format` file this build reads.
-void require_replicate_file(const Hdf5File& file, const char* format, int64_t newest_version) {
-    try {
-        require_format(file, format, newest_version);
-    } catch (const Hdf5Error& error) {
-        throw Error(fmt::format("{}; this study wrote it as its replicate's {}: delete it and run the study again, "
-                                "which makes it anew",
-                                error.what(), format));
-    }
+Error replicate_file_error(const Hdf5Error& error, const char* format) {
+    return Error(fmt::format("{}; this study wrote it as its replicate's {}: delete it and run the study again, which "
+                             "makes it anew",
+                             error.what(), format));
 }
 
 // The first output a finished replicate has and this one lacks (empty if none).

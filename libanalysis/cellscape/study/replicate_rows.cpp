@@ -10,10 +10,10 @@
 #include <initializer_list>
 #include <string_view>
 
-#include "cellscape/analysis/gradient_variance.hpp"
-#include "cellscape/analysis/hessian_report.hpp"
-#include "cellscape/analysis/proxies.hpp"
-#include "cellscape/analysis/surface.hpp"
+#include "cellscape/analysis/gradient_variance_file.hpp"
+#include "cellscape/analysis/hessian_file.hpp"
+#include "cellscape/analysis/proxies_file.hpp"
+#include "cellscape/analysis/surface_file.hpp"
 #include "cellscape/cells/metrics.hpp"
 #include "cellscape/io/hdf5.hpp"
 #include "cellscape/train/checkpoint.hpp"
@@ -52,9 +52,9 @@ void fill_basin(StudyRow& row, const StudyConfig& config, const std::filesystem:
     for (int64_t pair = 0; pair < config.surface.direction_pairs; ++pair) {
         const auto path = cell_dir / surface_name(epoch, pair);
         if (!std::filesystem::exists(path)) return;  // left to shard tasks: no basin yet
-        const Hdf5File file(path, Hdf5File::Mode::read);
-        require_replicate_file(file, surface_format, surface_format_version);
-        const SurfaceBasin basin = read_surface_basin(file, config.surface.basin_level);
+        const SurfaceBasin basin = read_replicate_file(path, surface_format, [&](const std::filesystem::path& file) {
+            return read_surface_basin(file, config.surface.basin_level);
+        });
         fraction += basin.metrics.fraction;
         radius += basin.metrics.radius;
     }
@@ -67,20 +67,12 @@ void fill_proxies(StudyRow& row, const StudyConfig& config, const std::filesyste
     const auto path = proxies_path(cell_dir);
     // A file left from a run with proxies is not this study's when it has none.
     if (!config.proxies.enabled || !std::filesystem::exists(path)) return;
-    const Hdf5File file(path, Hdf5File::Mode::read);
-    require_replicate_file(file, proxies_format, proxies_format_version);
+    const ProxiesFileValues values = read_replicate_file(path, proxies_format, read_proxies_file);
     for (const StudyMetric& metric : study_metrics()) {
         if (std::string_view(metric.family) != proxies_family) continue;
         const Proxy proxy = parse_name<Proxy>(metric.name, "proxies");
-        if (file.has_attribute("/", refusal_attribute(proxy))) continue;  // no value, and the file says why
-        if (!file.has_attribute("/", metric.name)) continue;              // not asked for
-        const double value = file.double_attribute("/", metric.name);
-        // Format 1 (before refusals) wrote what it computed, NaN included; 2 and later never do.
-        if (!std::isfinite(value) && file.int_attribute("/", "format_version") >= 2)
-            throw Error(fmt::format("{}: the proxy {} is {} without a reason recorded, which no cellscape writes: the "
-                                    "file is damaged; delete it and run the study again (it is made anew in seconds)",
-                                    path.string(), metric.name, value));
-        row.*metric.field = value;
+        for (const auto& [scored, value] : values.scores)
+            if (scored == proxy) row.*metric.field = value;  // a refused proxy, or one not asked for, stays NaN
     }
 }
 
@@ -103,77 +95,68 @@ double analysis_seconds(const StudyConfig& config, const std::filesystem::path& 
 
 // The parts tables of a replicate's Hessian and gradient variance files at
 // `epoch` (docs/hdf5-schema.md), joined by part name, after `out`'s rows.
-// A parts table whose columns are not one value per part name is damaged:
-// refused naming the file and the column, not read past its end.
-void require_part_columns(const std::filesystem::path& path, std::size_t parts,
-                          std::initializer_list<std::pair<const char*, std::size_t>> columns) {
-    for (const auto& [column, size] : columns)
-        if (size != parts)
-            throw Error(fmt::format("{}: its parts table has {} names but {} values in parts/{}; the file is damaged: "
-                                    "delete it and run the study again, which makes it anew",
-                                    path.string(), parts, size, column));
+namespace {
+
+// The rows of one replicate's parts table, added by part name as the files are read.
+class PartRows {
+public:
+    PartRows(std::vector<StudyPartRow>& out, const StudyRow& row, int64_t epoch)
+        : out_(out), first_(out.size()), row_(row), epoch_(epoch) {}
+
+    StudyPartRow& named(const std::string& name) {
+        for (std::size_t i = first_; i < out_.size(); ++i)
+            if (out_[i].part == name) return out_[i];
+        StudyPartRow part;
+        part.cell = row_.cell;
+        part.directory = row_.directory;
+        part.population = row_.population;
+        part.seed = row_.seed;
+        part.epoch = epoch_;
+        part.part = name;
+        out_.push_back(part);
+        return out_.back();
+    }
+
+private:
+    std::vector<StudyPartRow>& out_;
+    std::size_t first_;
+    const StudyRow& row_;
+    int64_t epoch_;
+};
+
+void append_hessian_parts(PartRows& parts, const std::filesystem::path& path) {
+    const HessianFileValues values = read_replicate_file(path, hessian_format, read_hessian_file);
+    for (const HessianFilePart& read : values.parts) {
+        StudyPartRow& part = parts.named(read.name);
+        part.parameters = read.parameters;
+        part.top_eigenvalue = read.top_eigenvalue;
+        part.trace = read.trace;
+        part.trace_stderr = read.trace_stderr;
+    }
 }
+
+void append_gradient_variance_parts(PartRows& parts, const std::filesystem::path& path) {
+    const GradientVarianceFileValues values =
+        read_replicate_file(path, gradient_variance_format, read_gradient_variance_file);
+    for (const GradientVarianceFilePart& read : values.parts) {
+        StudyPartRow& part = parts.named(read.name);
+        part.gradient_variance = read.variance;
+        part.gradient_norm = read.gradient_norm;
+    }
+}
+
+}  // namespace
 
 void append_parts(std::vector<StudyPartRow>& out, const StudyConfig& config, const StudyRow& row,
                   const std::filesystem::path& cell_dir, int64_t epoch) {
-    const std::size_t first = out.size();
-    auto part_named = [&](const std::string& name) -> StudyPartRow& {
-        for (std::size_t i = first; i < out.size(); ++i)
-            if (out[i].part == name) return out[i];
-        StudyPartRow part;
-        part.cell = row.cell;
-        part.directory = row.directory;
-        part.population = row.population;
-        part.seed = row.seed;
-        part.epoch = epoch;
-        part.part = name;
-        out.push_back(part);
-        return out.back();
-    };
+    PartRows parts(out, row, epoch);
     // Only what this config asks for: a file left from another config's by_part is not read.
     const auto hessian_path = cell_dir / analysis_name("hessian", epoch);
-    if (config.hessian.enabled && config.hessian.parts && std::filesystem::exists(hessian_path)) {
-        const Hdf5File file(hessian_path, Hdf5File::Mode::read);
-        require_replicate_file(file, hessian_format, hessian_format_version);
-        if (file.contains("parts/name")) {
-            const auto names = file.read_strings("parts/name");
-            const auto parameters = file.read_doubles("parts/parameters");
-            const bool top = file.contains("parts/top_eigenvalue"), trace = file.contains("parts/trace");
-            const auto top_values = top ? file.read_doubles("parts/top_eigenvalue") : std::vector<double>{};
-            const auto trace_values = trace ? file.read_doubles("parts/trace") : std::vector<double>{};
-            const auto stderr_values = trace ? file.read_doubles("parts/trace_stderr") : std::vector<double>{};
-            require_part_columns(hessian_path, names.size(),
-                                 {{"parameters", parameters.size()},
-                                  {"top_eigenvalue", top ? top_values.size() : names.size()},
-                                  {"trace", trace ? trace_values.size() : names.size()},
-                                  {"trace_stderr", trace ? stderr_values.size() : names.size()}});
-            for (std::size_t i = 0; i < names.size(); ++i) {
-                StudyPartRow& part = part_named(names[i]);
-                part.parameters = static_cast<int64_t>(parameters.at(i));
-                if (top) part.top_eigenvalue = top_values.at(i);
-                if (trace) {
-                    part.trace = trace_values.at(i);
-                    part.trace_stderr = stderr_values.at(i);
-                }
-            }
-        }
-    }
+    if (config.hessian.enabled && config.hessian.request.parts && std::filesystem::exists(hessian_path))
+        append_hessian_parts(parts, hessian_path);
     const auto gradvar_path = cell_dir / analysis_name("gradvar", epoch);
-    if (config.gradient_variance.enabled && config.gradient_variance.parts && std::filesystem::exists(gradvar_path)) {
-        const Hdf5File file(gradvar_path, Hdf5File::Mode::read);
-        require_replicate_file(file, gradient_variance_format, gradient_variance_format_version);
-        if (file.contains("parts/name")) {  // models x parts: the study's one model is the first row
-            const auto names = file.read_strings("parts/name");
-            const auto variance = file.read_doubles("parts/variance"), norm = file.read_doubles("parts/gradient_norm");
-            require_part_columns(gradvar_path, names.size(),
-                                 {{"variance", variance.size()}, {"gradient_norm", norm.size()}});
-            for (std::size_t i = 0; i < names.size(); ++i) {
-                StudyPartRow& part = part_named(names[i]);
-                part.gradient_variance = variance.at(i);
-                part.gradient_norm = norm.at(i);
-            }
-        }
-    }
+    if (config.gradient_variance.enabled && config.gradient_variance.parts && std::filesystem::exists(gradvar_path))
+        append_gradient_variance_parts(parts, gradvar_path);
 }
 
 // The measured columns, read back from the files (so skipped work counts too).
@@ -210,17 +193,16 @@ void fill_row(StudyRow& row, const StudyConfig& config, const std::filesystem::p
     row.analysis_seconds = analysis_seconds(config, cell_dir, epoch);
     const auto hessian_path = cell_dir / analysis_name("hessian", epoch);
     if (std::filesystem::exists(hessian_path)) {
-        const Hdf5File file(hessian_path, Hdf5File::Mode::read);
-        require_replicate_file(file, hessian_format, hessian_format_version);
-        if (file.contains("eigenvalues")) row.top_eigenvalue = file.read("eigenvalues")[0].item<double>();
-        if (file.has_attribute("/", "trace")) row.trace = file.double_attribute("/", "trace");
+        const HessianFileValues values = read_replicate_file(hessian_path, hessian_format, read_hessian_file);
+        if (values.top_eigenvalue) row.top_eigenvalue = *values.top_eigenvalue;
+        if (values.trace) row.trace = *values.trace;
     }
     const auto gradvar_path = cell_dir / analysis_name("gradvar", epoch);
     if (std::filesystem::exists(gradvar_path)) {
-        const Hdf5File file(gradvar_path, Hdf5File::Mode::read);
-        require_replicate_file(file, gradient_variance_format, gradient_variance_format_version);
-        row.gradient_variance = file.read("total_variance")[0].item<double>();
-        row.noise_scale = file.read("noise_scale")[0].item<double>();
+        const GradientVarianceFileValues values =
+            read_replicate_file(gradvar_path, gradient_variance_format, read_gradient_variance_file);
+        row.gradient_variance = values.total_variance;
+        row.noise_scale = values.noise_scale;
     }
     fill_basin(row, config, cell_dir, epoch);
     fill_proxies(row, config, cell_dir);

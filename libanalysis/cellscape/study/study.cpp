@@ -45,56 +45,19 @@ using study_detail::analyse_checkpoint;
 using study_detail::analysis_name;
 using study_detail::append_parts;
 using study_detail::fill_row;
-using study_detail::hessian_request;
 using study_detail::merge_finished_surface_shards;
 using study_detail::missing_outputs;
-using study_detail::objective_options;
 using study_detail::proxies_path;
-using study_detail::proxy_options;
 using study_detail::refuse_former_default_cells;
 using study_detail::replicate_config;
 using study_detail::replicate_proxies;
 using study_detail::replicate_row;
-using study_detail::require_replicate_file;
+using study_detail::resolve_analyses;
+using study_detail::StudyAnalyses;
 using study_detail::seconds_since;
 using study_detail::stop_if_interrupted;
-using study_detail::surface_evaluations;
 using study_detail::surface_name;
-using study_detail::surface_request;
 using study_detail::train_cell;
-using study_detail::training_samples;
-
-namespace {
-
-void write_summary(const std::filesystem::path& path, const StudyConfig& config, const StudyResult& result,
-                   const std::string& command) {
-    write_hdf5_atomically(path, [&](Hdf5File& file) {
-        write_standard_attributes(file, study_summary_format, study_summary_format_version, command);
-        file.set_attribute("/", "name", config.name);
-        file.set_attribute("/", "dataset", config.training.dataset);
-        file.set_attribute("/", "loss_threshold", config.loss_threshold);
-        file.set_attribute("/", "basin_level", config.surface.basin_level);
-        file.set_attribute("/", "replicated", static_cast<int64_t>(config.replicated()));
-        const std::vector<uint64_t> study = study_seeds(config);
-        std::vector<int64_t> seeds(study.begin(), study.end());
-        file.write("seeds", torch::tensor(seeds, torch::kInt64));
-        write_column_table(file, "replicates", replicates_table(result.rows));
-        write_column_table(file, "cells", cells_table(result.cells));
-        write_column_table(file, "associations", associations_table(result.associations));
-        write_column_table(file, "metric_associations", metric_associations_table(result.metric_associations));
-        write_column_table(file, "mediation", mediation_table(result.mediation));
-        if (!result.parts.empty()) write_column_table(file, "parts", parts_table(result.parts));
-        const StudyStatistics& statistics = config.statistics;
-        file.set_attribute("/", "alpha", statistics.alpha);
-        file.set_attribute("/", "power", statistics.power);
-        file.set_attribute("/", "equivalence_bound", statistics.equivalence_bound);
-        file.set_attribute("/", "bootstrap_samples", statistics.bootstrap_samples);
-        file.set_attribute("/", "permutations", statistics.permutations);
-        file.set_attribute("/", "power_simulations", statistics.power_simulations);
-    });
-}
-
-}  // namespace
 
 std::string describe_failure(const std::exception_ptr& failure) {
     try {
@@ -145,8 +108,9 @@ void draw_cell_diagram(const NamedGenotype& cell, const std::filesystem::path& d
 }
 
 // One replicate: train, analyse, and its rows from the files.
-void run_replicate(const StudyConfig& study_config, const StudyReplicate& replicate, const std::filesystem::path& out_dir,
-                   const std::string& command, const StudyPart& part, ProgressSink* progress, StudyResult& result) {
+void run_replicate(const StudyConfig& study_config, const StudyAnalyses& analyses, const StudyReplicate& replicate,
+                   const std::filesystem::path& out_dir, const std::string& command, const StudyPart& part,
+                   ProgressSink* progress, StudyResult& result) {
     const StudyConfig config = replicate_config(study_config, replicate.seed);
     const NamedGenotype& cell = replicate.cell;
     const auto cell_dir = out_dir / replicate.directory;
@@ -155,13 +119,13 @@ void run_replicate(const StudyConfig& study_config, const StudyReplicate& replic
     const std::string name = fmt::format("{} (seed {})", cell.name, replicate.seed);
     stop_if_interrupted("training " + name);
     if (!part.collect_only && !part.surface_shard) {
-        train_cell(config, cell, cell_dir, command, progress);
+        train_cell(config, analyses, cell, cell_dir, command, progress);
         stop_if_interrupted("the proxies of " + name);
-        replicate_proxies(config, cell_dir, command, progress);
+        replicate_proxies(config, analyses, cell_dir, command, progress);
     }
     for (int64_t epoch : config.analysis_epochs) {
         stop_if_interrupted(fmt::format("analysing {} at epoch {}", name, epoch));
-        if (!part.collect_only) analyse_checkpoint(config, cell_dir, epoch, command, part, progress);
+        if (!part.collect_only) analyse_checkpoint(config, analyses, cell_dir, epoch, command, part, progress);
         StudyRow row = replicate_row(replicate);
         fill_row(row, config, cell_dir, epoch);
         append_parts(result.parts, config, row, cell_dir, epoch);
@@ -235,82 +199,75 @@ void check_analyses_fit_data(const StudyConfig& config) {
 }  // namespace
 
 void validate_study(const StudyConfig& config) {
-    // The library's setting names where the config's keys differ.
-    static const std::map<std::string, std::string> keys = {
-        {"evaluations", "eval"},
-        {"gradient_variance_batches", "gv_batches"},
-        {"gradient_variance_batch_size", "gv_batch_size"},
-        {"gradient_variance_split", "gv_split"},
-    };
-    auto where = [&](const std::string& section, const std::function<void()>& check) {
-        try {
-            check();
-        } catch (const SettingError& error) {
-            const auto key = keys.find(error.setting());
-            throw study_config_error(config.source, section, key == keys.end() ? error.setting() : key->second,
-                                     error.problem());
-        }
-    };
-    where("", [&] { (void)parse_device(config.device); });
-    where("", [&] { (void)parse_name<CudaFloat32>(config.cuda_float32, "cuda_float32"); });
+    (void)resolve_analyses(config);
     const double threshold = config.loss_threshold;
     if (!(threshold > 0) || !std::isfinite(threshold))
         throw study_config_error(config.source, "training", "loss_threshold",
                                  fmt::format("must be a positive number (got {})", threshold));
-    if (config.hessian.enabled)
-        where("analysis.hessian", [&] {
-            training_samples(config, config.hessian.samples).validate();
-            objective_options(config, config.hessian.batch_size).validate();
-            const HessianRequest request = hessian_request(config);
-            if (request.top.count < 1) throw SettingError("top_k", "must be at least 1 (or disable the analysis)");
-            if (request.trace && config.hessian.trace_max_probes < 2)
-                throw SettingError("trace_max_probes", fmt::format("must be at least 2 (got {})",
-                                                                   config.hessian.trace_max_probes));
-            request.validate();
-        });
-    if (config.gradient_variance.enabled)
-        where("analysis.gradient_variance", [&] {
-            const auto& settings = config.gradient_variance;
-            if (settings.batches < 2)
-                throw SettingError("batches", fmt::format("must be at least 2 for a variance (got {})", settings.batches));
-            objective_options(config, settings.batch_size).validate();
-        });
-    if (config.surface.enabled)
-        where("analysis.surface", [&] {
-            training_samples(config, config.surface.samples).validate();
-            objective_options(config, config.surface.batch_size).validate();
-            (void)surface_request(config);
-            SurfaceEvaluations evaluations = surface_evaluations(config);
-            if (config.surface.gradient_variance && config.surface.gv_batches < 2)
-                throw SettingError("gv_batches", fmt::format("must be at least 2 for a variance (got {})",
-                                                             config.surface.gv_batches));
-            evaluations.validate();
-        });
-    if (config.proxies.enabled)
-        where("analysis.proxies", [&] {
-            if (config.proxies.samples < 1)
-                throw SettingError("samples", fmt::format("must be at least 1, the images of the proxies' batch "
-                                                          "(got {}); 64 is the default",
-                                                          config.proxies.samples));
-            training_samples(config, config.proxies.samples).validate();
-            proxy_options(config).validate(config.proxies.samples);
-        });
     (void)study_cells(config);
     check_analyses_fit_data(config);
 }
 
-StudyResult run_study(const StudyConfig& config, const std::filesystem::path& out_dir, const std::string& command,
-                      const StudyPart& part, ProgressSink* progress) {
-    validate_study(config);
-    const std::vector<StudyReplicate> replicates = study_replicates(config);
+namespace {
+
+// A part of a study (one replicate, one surface shard) must name one that exists.
+void check_study_part(const StudyConfig& config, const StudyPart& part, std::size_t replicates) {
     if (part.surface_shard && (!part.only_replicate || *part.surface_shard < 0 ||
                                *part.surface_shard >= config.slurm_surface_shards))
         throw Error(fmt::format("a surface shard belongs to one replicate and is between 0 and {} "
                                 "(slurm.surface_shards - 1)",
                                 config.slurm_surface_shards - 1));
-    if (part.only_replicate && *part.only_replicate >= replicates.size())
+    if (part.only_replicate && *part.only_replicate >= replicates)
         throw Error(fmt::format("replicate index {} is out of range: the study has {} (cell, seed) pairs (0 to {})",
-                                *part.only_replicate, replicates.size(), replicates.size() - 1));
+                                *part.only_replicate, replicates, replicates - 1));
+}
+
+// One replicate's rows in `result`: its work (or, collecting, its files)
+// and, when it fails, one row saying why while the study goes on. False
+// when collecting found it unfinished (its row says what is missing).
+bool study_replicate(const StudyConfig& config, const StudyAnalyses& analyses, const StudyReplicate& replicate,
+                     const std::filesystem::path& out_dir, const std::string& command, const StudyPart& part,
+                     ProgressSink* progress, const ProgressTask& task, const std::string& note, StudyResult& result) {
+    const auto cell_dir = out_dir / replicate.directory;
+    if (part.collect_only) {
+        for (int64_t epoch : config.analysis_epochs) merge_finished_surface_shards(config, cell_dir, epoch, command);
+        const auto missing = missing_outputs(config, cell_dir);
+        if (!missing.empty()) {
+            StudyRow row = replicate_row(replicate);
+            row.status = fmt::format("not finished: {} is missing", missing.string());
+            result.rows.push_back(row);
+            ++result.failed_replicates;
+            return false;
+        }
+    }
+    task.note(note);
+    const std::size_t rows_before = result.rows.size(), parts_before = result.parts.size();
+    try {
+        run_replicate(config, analyses, replicate, out_dir, command, part, progress, result);
+    } catch (...) {
+        // Interrupted goes on up (describe_failure rethrows it): the
+        // summary is written only by a study that went through all its replicates.
+        const std::string failure = describe_failure(std::current_exception());
+        result.rows.resize(rows_before);
+        result.parts.resize(parts_before);
+        StudyRow row = replicate_row(replicate);
+        row.status = fmt::format("failed: {}", failure);
+        task.note(fmt::format("{} seed {} failed: {}; going on with the others", replicate.cell.name, replicate.seed,
+                              failure));
+        result.rows.push_back(row);
+        ++result.failed_replicates;
+    }
+    return true;
+}
+
+}  // namespace
+
+StudyResult run_study(const StudyConfig& config, const std::filesystem::path& out_dir, const std::string& command,
+                      const StudyPart& part, ProgressSink* progress) {
+    validate_study(config);
+    const StudyAnalyses analyses = resolve_analyses(config);
+    const std::vector<StudyReplicate> replicates = study_replicates(config);
+    check_study_part(config, part, replicates.size());
     refuse_former_default_cells(config, out_dir);
     prepare_output_directory(out_dir, "out_dir");
     StudyResult result;
@@ -319,142 +276,19 @@ StudyResult run_study(const StudyConfig& config, const std::filesystem::path& ou
     for (std::size_t i = 0; i < replicates.size(); ++i) {
         if (part.only_replicate && *part.only_replicate != i) continue;
         const StudyReplicate& replicate = replicates[i];
-        const auto cell_dir = out_dir / replicate.directory;
-        if (part.collect_only) {
-            for (int64_t epoch : config.analysis_epochs) merge_finished_surface_shards(config, cell_dir, epoch, command);
-            const auto missing = missing_outputs(config, cell_dir);
-            if (!missing.empty()) {
-                StudyRow row = replicate_row(replicate);
-                row.status = fmt::format("not finished: {} is missing", missing.string());
-                result.rows.push_back(row);
-                ++result.failed_replicates;
-                continue;
-            }
-        }
-        task.note(fmt::format("replicate {}/{}: {} seed {}", i + 1, replicates.size(), replicate.cell.name, replicate.seed));
-        const std::size_t rows_before = result.rows.size(), parts_before = result.parts.size();
-        try {
-            run_replicate(config, replicate, out_dir, command, part, progress, result);
-        } catch (...) {
-            // Interrupted goes on up (describe_failure rethrows it): the
-            // summary is written only by a study that went through all its replicates.
-            const std::string failure = describe_failure(std::current_exception());
-            result.rows.resize(rows_before);
-            result.parts.resize(parts_before);
-            StudyRow row = replicate_row(replicate);
-            row.status = fmt::format("failed: {}", failure);
-            task.note(fmt::format("{} seed {} failed: {}; going on with the others", replicate.cell.name,
-                                  replicate.seed, failure));
-            result.rows.push_back(row);
-            ++result.failed_replicates;
-        }
-        task.update(static_cast<int64_t>(i + 1));
+        const std::string note =
+            fmt::format("replicate {}/{}: {} seed {}", i + 1, replicates.size(), replicate.cell.name, replicate.seed);
+        if (study_replicate(config, analyses, replicate, out_dir, command, part, progress, task, note, result))
+            task.update(static_cast<int64_t>(i + 1));
     }
     if (!part.only_replicate) {
         StudyStatistics statistics = config.statistics;
         statistics.seed = config.analysis_seed;
         summarize_study(result, statistics);
         result.summary = out_dir / "summary.h5";
-        write_summary(result.summary, config, result, command);
+        write_study_summary(result.summary, config, result, command);
     }
     return result;
-}
-
-namespace {
-
-// What a study writes and a plan or a figure relies on: one row per cell,
-// seed and epoch of a population, seeds in range, durations not negative
-// (NaN: not recorded). A table that breaks it was edited or damaged.
-void check_replicates_table(const std::vector<StudyRow>& rows, const std::filesystem::path& summary) {
-    auto damaged = [&](const std::string& problem) {
-        return Error(fmt::format("{}: the replicates table {}, which no study writes: the file is damaged or was "
-                                 "edited; summarize the study again from its replicates (collect it)",
-                                 summary.string(), problem));
-    };
-    std::map<std::tuple<std::string, std::string, int64_t, int64_t>, std::size_t> seen;
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-        const StudyRow& row = rows[i];
-        if (row.seed < 0) throw damaged(fmt::format("gives row {} ({}) the seed {}", i, row.cell, row.seed));
-        for (const auto& [name, seconds] : {std::pair{"train_seconds", row.train_seconds},
-                                            std::pair{"analysis_seconds", row.analysis_seconds}})
-            if (seconds < 0 || std::isinf(seconds))
-                throw damaged(fmt::format("gives row {} ({} seed {}) {} = {}", i, row.cell, row.seed, name, seconds));
-        const auto [found, inserted] = seen.emplace(std::tuple{row.population, row.cell, row.seed, row.epoch}, i);
-        if (!inserted)
-            throw damaged(fmt::format("lists {} seed {} at epoch {} twice (rows {} and {})", row.cell, row.seed,
-                                      row.epoch, found->second, i));
-    }
-}
-
-}  // namespace
-
-std::vector<StudyRow> read_study_replicates(const std::filesystem::path& summary) {
-    if (std::filesystem::is_directory(summary)) return read_study_replicates(summary / "summary.h5");
-    if (!std::filesystem::is_regular_file(summary))
-        throw Error(fmt::format("{} does not exist: name a finished study's directory or its summary.h5",
-                                summary.string()));
-    const Hdf5File file(summary, Hdf5File::Mode::read);
-    try {
-        require_format(file, study_summary_format, study_summary_format_version);
-    } catch (const Hdf5Error& error) {
-        throw Error(fmt::format("{}: name a finished study's directory or its summary.h5", error.what()));
-    }
-    const std::string group = "replicates/";
-    const std::vector<std::string> cells = file.read_strings(group + "cell");
-    std::vector<StudyRow> rows(cells.size());
-    auto column_size = [&](const std::string& name, std::size_t size) {
-        if (size != rows.size())
-            throw Error(fmt::format("{}: the replicates table's column {} has {} entries where {} has {}; the file is "
-                                    "damaged: summarize the study again from its replicates (collect it)",
-                                    summary.string(), name, size, "cell", rows.size()));
-    };
-    auto strings = [&](const std::string& name, std::string StudyRow::*field, const char* missing) {
-        const bool present = file.contains(group + name);
-        const auto values = present ? file.read_strings(group + name) : std::vector<std::string>(rows.size(), missing);
-        column_size(name, values.size());
-        for (std::size_t i = 0; i < rows.size(); ++i) rows[i].*field = values[i];
-    };
-    auto numbers = [&](const std::string& name, auto field, bool required) {
-        if (!file.contains(group + name)) {
-            if (required)
-                throw Error(fmt::format("{}: the replicates table has no column {}: not a study summary cellscape "
-                                        "can read",
-                                        summary.string(), name));
-            return;
-        }
-        using Value = std::decay_t<decltype(rows.front().*field)>;
-        // Integer columns as integers: a seed above 2^53 would not survive a double.
-        constexpr bool integer = std::is_integral_v<Value>;
-        const torch::Tensor values =
-            file.read(group + name).to(integer ? torch::kInt64 : torch::kFloat64).contiguous();
-        column_size(name, static_cast<std::size_t>(values.numel()));
-        for (std::size_t i = 0; i < rows.size(); ++i) {
-            if constexpr (integer)
-                rows[i].*field = static_cast<Value>(values.data_ptr<int64_t>()[i]);
-            else
-                rows[i].*field = static_cast<Value>(values.data_ptr<double>()[i]);
-        }
-    };
-    strings("cell", &StudyRow::cell, "");
-    strings("genotype", &StudyRow::genotype, "");
-    strings("status", &StudyRow::status, "");
-    strings("directory", &StudyRow::directory, "");
-    strings("population", &StudyRow::population, "all");
-    numbers("seed", &StudyRow::seed, true);
-    numbers("normal_width", &StudyRow::normal_width, true);
-    numbers("normal_depth", &StudyRow::normal_depth, true);
-    numbers("reduce_width", &StudyRow::reduce_width, true);
-    numbers("reduce_depth", &StudyRow::reduce_depth, true);
-    numbers("parameters", &StudyRow::parameters, true);
-    numbers("epoch", &StudyRow::epoch, true);
-    for (const StudyMetric& metric : study_metrics())
-        numbers(metric.name, metric.field, !metric.optional());
-    numbers("censored", &StudyRow::censored, false);
-    numbers("last_epoch_share", &StudyRow::last_epoch_share, false);
-    numbers("train_seconds", &StudyRow::train_seconds, false);
-    numbers("analysis_seconds", &StudyRow::analysis_seconds, false);
-    check_replicates_table(rows, summary);
-    return rows;
 }
 
 void summarize_study(StudyResult& result, const StudyStatistics& statistics) {

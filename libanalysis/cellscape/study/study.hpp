@@ -28,23 +28,10 @@
 #include "cellscape/study/replicates.hpp"
 #include "cellscape/study/study_config.hpp"
 #include "cellscape/study/study_tables.hpp"
+#include "cellscape/study/summary_file.hpp"
 #include "cellscape/util/progress.hpp"
 
 namespace cellscape {
-
-inline constexpr const char* study_summary_format = "cellscape-study";
-inline constexpr int64_t study_summary_format_version = 4;
-
-struct StudyResult {
-    std::vector<StudyRow> rows;                        // the replicates table
-    std::vector<StudyCellRow> cells;                   // means and intervals per cell
-    std::vector<StudyAssociationRow> associations;     // rank associations and verdicts
-    std::vector<StudyMetricAssociationRow> metric_associations;  // metric against metric
-    std::vector<StudyMediationRow> mediation;          // width -> convergence through each metric
-    std::vector<StudyPartRow> parts;                   // curvature and gradient variance by part (by_part)
-    int64_t failed_replicates = 0;
-    std::filesystem::path summary;
-};
 
 // What went wrong in one cell, in a sentence, whatever the exception (an
 // Error's message, LibTorch's c10::Error, running out of memory, any
@@ -68,12 +55,6 @@ void validate_study(const StudyConfig& config);
 // differs. Progress: cells, and everything each cell runs.
 StudyResult run_study(const StudyConfig& config, const std::filesystem::path& out_dir, const std::string& command,
                       const StudyPart& part = {}, ProgressSink* progress = nullptr);
-
-// The replicates table of a study's summary.h5, as rows (a summary from
-// before cellscape 0.2 has no population, censoring or cost columns: its
-// rows get population "all", and NaN costs). Error naming the file for
-// anything that is not a study summary or has columns of unequal length.
-std::vector<StudyRow> read_study_replicates(const std::filesystem::path& summary);
 
 // The summary's tables from the replicates' rows (statistics.seed seeds
 // every resample and simulation).

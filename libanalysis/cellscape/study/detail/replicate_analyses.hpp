@@ -2,12 +2,14 @@
 // One replicate's work (not installed; study/replicate_analyses.cpp): its
 // training and its analyses at each checkpoint, each step skipped when its
 // output exists with the config's settings and refused when it exists with
-// others; the config's settings as each analysis's own request.
+// others. The config's analysis settings are resolved once
+// (resolve_analyses) into what every replicate runs.
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <string>
 
+#include "cellscape/analysis/gradient_variance.hpp"
 #include "cellscape/analysis/hessian_report.hpp"
 #include "cellscape/analysis/objective.hpp"
 #include "cellscape/analysis/proxies.hpp"
@@ -23,21 +25,28 @@ double seconds_since(std::chrono::steady_clock::time_point start);
 void stop_if_interrupted(const std::string& next);
 
 StudyConfig replicate_config(const StudyConfig& config, uint64_t seed);
-EvaluationSamples training_samples(const StudyConfig& config, int64_t count);
-ObjectiveOptions objective_options(const StudyConfig& config, int64_t batch_size,
-                                   BatchNormMode bn = BatchNormMode::eval);
-HessianRequest hessian_request(const StudyConfig& config);
-SurfaceEvaluations surface_evaluations(const StudyConfig& config);
-SurfaceRequest surface_request(const StudyConfig& config);
-ProxyOptions proxy_options(const StudyConfig& config);
 
-void train_cell(const StudyConfig& config, const NamedGenotype& cell, const std::filesystem::path& cell_dir,
-                const std::string& command, ProgressSink* progress);
-void analyse_checkpoint(const StudyConfig& config, const std::filesystem::path& cell_dir, int64_t epoch,
-                        const std::string& command, const StudyPart& part, ProgressSink* progress);
+// The study's analyses as they run, resolved once from the config: the
+// device parsed, the samples chosen by the analysis seed, each enabled
+// analysis's job (a disabled one's is left default).
+struct StudyAnalyses {
+    AnalysisContext context;
+    std::string cuda_float32;  // what the float32 work runs as: "ieee", "tf32", or "unused" on the CPU
+    HessianJob hessian;
+    GradientVarianceJob gradient_variance;
+    SurfaceJob surface;
+    ProxyJob proxies;
+};
+// Error naming the config's file, table and key for a setting no analysis can use.
+StudyAnalyses resolve_analyses(const StudyConfig& config);
+
+void train_cell(const StudyConfig& config, const StudyAnalyses& analyses, const NamedGenotype& cell,
+                const std::filesystem::path& cell_dir, const std::string& command, ProgressSink* progress);
+void analyse_checkpoint(const StudyConfig& config, const StudyAnalyses& analyses, const std::filesystem::path& cell_dir,
+                        int64_t epoch, const std::string& command, const StudyPart& part, ProgressSink* progress);
 void merge_finished_surface_shards(const StudyConfig& config, const std::filesystem::path& cell_dir, int64_t epoch,
                                    const std::string& command);
-void replicate_proxies(const StudyConfig& config, const std::filesystem::path& cell_dir, const std::string& command,
-                       ProgressSink* progress);
+void replicate_proxies(const StudyConfig& config, const StudyAnalyses& analyses, const std::filesystem::path& cell_dir,
+                       const std::string& command, ProgressSink* progress);
 
 }  // namespace cellscape::study_detail

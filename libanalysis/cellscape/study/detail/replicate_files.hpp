@@ -16,9 +16,19 @@ namespace cellscape::study_detail {
 std::string analysis_name(const std::string& kind, int64_t epoch);
 std::string surface_name(int64_t epoch, int64_t pair);
 std::filesystem::path proxies_path(const std::filesystem::path& cell_dir);
-// A replicate's analysis file read back: Error naming the file and the way
-// out unless it is a `format` file this build reads.
-void require_replicate_file(const Hdf5File& file, const char* format, int64_t newest_version);
+// A replicate's analysis file read back by its format's reader
+// (analysis/*_file.hpp, `read(path)`): a file that is not one of that
+// format this build reads, or a damaged one (the reader's Hdf5Error), is
+// an Error naming the file and the way out.
+Error replicate_file_error(const Hdf5Error& error, const char* format);
+template <typename Read>
+auto read_replicate_file(const std::filesystem::path& path, const char* format, Read read) -> decltype(read(path)) {
+    try {
+        return read(path);
+    } catch (const Hdf5Error& error) {
+        throw replicate_file_error(error, format);
+    }
+}
 // The first output a finished replicate has and this one lacks (empty if none).
 std::filesystem::path missing_outputs(const StudyConfig& config, const std::filesystem::path& cell_dir);
 
