@@ -66,23 +66,31 @@ void write_gradient_variance_file(const std::filesystem::path& path, const std::
 }
 
 GradientVarianceFileValues read_gradient_variance_file(const std::filesystem::path& path) {
-    using namespace gradient_variance_file;
     const Hdf5File file(path, Hdf5File::Mode::read);
     require_format(file, gradient_variance_format, gradient_variance_format_version);
     GradientVarianceFileValues values;
-    values.total_variance = file.read(total_variance)[0].item<double>();
-    values.noise_scale = file.read(noise_scale)[0].item<double>();
-    if (!file.contains(part_name)) return values;
+    values.total_variance = file.read(gradient_variance_file::total_variance)[0].item<double>();
+    values.noise_scale = file.read(gradient_variance_file::noise_scale)[0].item<double>();
+    return values;
+}
+
+std::vector<GradientVarianceFilePart> read_gradient_variance_parts(const std::filesystem::path& path) {
+    using namespace gradient_variance_file;
+    const Hdf5File file(path, Hdf5File::Mode::read);
+    require_format(file, gradient_variance_format, gradient_variance_format_version);
+    if (!file.contains(part_name)) return {};
     const auto names = file.read_strings(part_name);
-    if (names.empty()) return values;
+    const auto models = static_cast<std::size_t>(file.read(total_variance).numel());
     // models x parts, read row-major: the first model's row comes first.
     const auto variance = file.read_doubles(part_variance), norm = file.read_doubles(part_gradient_norm);
     for (const auto& [column, size] : {std::pair{part_variance, variance.size()}, {part_gradient_norm, norm.size()}})
-        if (size == 0 || size % names.size() != 0)  // not one value per part for each model
-            throw Hdf5Error(fmt::format("{}: its parts table has {} names but {} values in {}: the file is damaged",
-                                        path.string(), names.size(), size, column));
-    for (std::size_t i = 0; i < names.size(); ++i) values.parts.push_back({names[i], variance[i], norm[i]});
-    return values;
+        if (size != models * names.size())
+            throw Hdf5Error(fmt::format("{}: its parts table has {} names but {} values in {} for {} models: the file "
+                                        "is damaged",
+                                        path.string(), names.size(), size, column, models));
+    std::vector<GradientVarianceFilePart> parts;
+    for (std::size_t i = 0; i < names.size(); ++i) parts.push_back({names[i], variance[i], norm[i]});
+    return parts;
 }
 
 }  // namespace cellscape

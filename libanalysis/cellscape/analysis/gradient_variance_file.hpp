@@ -41,13 +41,15 @@ struct GradientVarianceFilePart {
 // What a study reads back: the first model's values.
 struct GradientVarianceFileValues {
     double total_variance = 0, noise_scale = 0;
-    std::vector<GradientVarianceFilePart> parts;  // empty without by_part
 };
 
-// Opens `path` as a gradient variance file of a version this build reads
-// (Hdf5Error naming the file and both versions otherwise) and reads the
-// first model's values; Hdf5Error naming the file and the column when the
-// parts table is damaged.
+// Each opens `path` as a gradient variance file of a version this build
+// reads (Hdf5Error naming the file and both versions otherwise). The first
+// model's values; and its parts (empty without by_part), Hdf5Error naming
+// the file and the column unless each parts column holds one value per
+// part for each model (a damaged file). Read apart, so that a damaged parts
+// table fails only a reader that asks for the parts.
 GradientVarianceFileValues read_gradient_variance_file(const std::filesystem::path& path);
+std::vector<GradientVarianceFilePart> read_gradient_variance_parts(const std::filesystem::path& path);
 
 }  // namespace cellscape

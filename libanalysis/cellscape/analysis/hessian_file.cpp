@@ -139,8 +139,13 @@ HessianFileValues read_hessian_file(const std::filesystem::path& path) {
     HessianFileValues values;
     if (file.contains(hessian_file::eigenvalues)) values.top_eigenvalue = file.read(hessian_file::eigenvalues)[0].item<double>();
     if (file.has_attribute("/", hessian_file::trace)) values.trace = file.double_attribute("/", hessian_file::trace);
-    if (file.contains(hessian_file::part_name)) values.parts = read_parts(file);
     return values;
+}
+
+std::vector<HessianFilePart> read_hessian_parts(const std::filesystem::path& path) {
+    const Hdf5File file(path, Hdf5File::Mode::read);
+    require_format(file, hessian_format, hessian_format_version);
+    return file.contains(hessian_file::part_name) ? read_parts(file) : std::vector<HessianFilePart>{};
 }
 
 }  // namespace cellscape

@@ -49,13 +49,15 @@ struct HessianFilePart {
 struct HessianFileValues {
     std::optional<double> top_eigenvalue;  // the largest (NaN when it did not converge); none without eigenvalues
     std::optional<double> trace;           // none without a trace
-    std::vector<HessianFilePart> parts;    // empty without by_part
 };
 
-// Opens `path` as a Hessian file of a version this build reads
-// (Hdf5Error naming the file and both versions otherwise) and reads its
-// values; Hdf5Error naming the file and the column when the parts table's
-// columns do not have one value per part (a damaged file).
+// Each opens `path` as a Hessian file of a version this build reads
+// (Hdf5Error naming the file and both versions otherwise). The values; and
+// the parts table (empty without by_part), Hdf5Error naming the file and
+// the column when its columns do not have one value per part (a damaged
+// file). Read apart, so that a damaged parts table fails only a reader
+// that asks for the parts.
 HessianFileValues read_hessian_file(const std::filesystem::path& path);
+std::vector<HessianFilePart> read_hessian_parts(const std::filesystem::path& path);
 
 }  // namespace cellscape

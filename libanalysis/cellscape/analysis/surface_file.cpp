@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <sstream>
 
 #include "cellscape/util/error.hpp"
 #include "cellscape/util/hash.hpp"
@@ -11,10 +10,16 @@
 namespace cellscape {
 
 std::vector<std::string> surface_evaluations(const Hdf5File& file) {
+    // Every comma-separated field, empty ones included (at least one): a
+    // damaged attribute then names a dataset that is not there, and is refused.
+    const std::string text = file.string_attribute("/", surface_file::evaluations);
     std::vector<std::string> splits;
-    std::istringstream text(file.string_attribute("/", surface_file::evaluations));
-    for (std::string split; std::getline(text, split, ',');) splits.push_back(split);
-    return splits;
+    for (std::size_t start = 0;;) {
+        const std::size_t end = text.find(',', start);
+        splits.push_back(text.substr(start, end == std::string::npos ? std::string::npos : end - start));
+        if (end == std::string::npos) return splits;
+        start = end + 1;
+    }
 }
 
 // The names of the per-point datasets, in file order.

@@ -38,7 +38,8 @@ inline std::string loss(const std::string& split) { return split + "_loss"; }
 inline std::string accuracy(const std::string& split) { return split + "_acc"; }
 }  // namespace surface_file
 
-// The splits a surface file evaluates, in file order.
+// The splits a surface file evaluates, in file order (never empty: an empty
+// attribute is one empty name, which names no dataset).
 std::vector<std::string> surface_evaluations(const Hdf5File& file);
 
 // The names of the per-point datasets, in file order.

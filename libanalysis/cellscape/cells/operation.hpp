@@ -1,6 +1,7 @@
 #pragma once
 // The operations an edge of a cell can carry (docs/science.md section 1).
 #include <array>
+#include <cstddef>
 #include <optional>
 #include <string_view>
 #include <utility>
@@ -22,21 +23,6 @@ enum class Operation {
     conv_7x1_1x7,   // AmoebaNet only
 };
 
-inline constexpr std::array<Operation, 10> all_operations = {
-    Operation::none,         Operation::max_pool_3x3, Operation::avg_pool_3x3,
-    Operation::skip_connect, Operation::sep_conv_3x3, Operation::sep_conv_5x5,
-    Operation::dil_conv_3x3, Operation::dil_conv_5x5, Operation::sep_conv_7x7,
-    Operation::conv_7x1_1x7,
-};
-
-// The seven primitives of the DARTS space other than `none`: what the sampler
-// and the random-operation variant draw from, in this fixed order.
-inline constexpr std::array<Operation, 7> sampled_operations = {
-    Operation::max_pool_3x3, Operation::avg_pool_3x3, Operation::skip_connect,
-    Operation::sep_conv_3x3, Operation::sep_conv_5x5, Operation::dil_conv_3x3,
-    Operation::dil_conv_5x5,
-};
-
 template <>
 struct EnumNames<Operation> {
     static constexpr std::array<std::pair<std::string_view, Operation>, 10> values{{
@@ -51,6 +37,21 @@ struct EnumNames<Operation> {
         {"sep_conv_7x7", Operation::sep_conv_7x7},
         {"conv_7x1_1x7", Operation::conv_7x1_1x7},
     }};
+};
+
+// Every operation, in EnumNames' order.
+inline constexpr std::array<Operation, EnumNames<Operation>::values.size()> all_operations = [] {
+    std::array<Operation, EnumNames<Operation>::values.size()> operations{};
+    for (std::size_t i = 0; i < operations.size(); ++i) operations[i] = EnumNames<Operation>::values[i].second;
+    return operations;
+}();
+
+// The seven primitives of the DARTS space other than `none`: what the sampler
+// and the random-operation variant draw from, in this fixed order.
+inline constexpr std::array<Operation, 7> sampled_operations = {
+    Operation::max_pool_3x3, Operation::avg_pool_3x3, Operation::skip_connect,
+    Operation::sep_conv_3x3, Operation::sep_conv_5x5, Operation::dil_conv_3x3,
+    Operation::dil_conv_5x5,
 };
 
 // The operation's name in genotypes (DARTS's), and the operation a name is.

@@ -29,7 +29,7 @@ Error toml_setting_error(const std::filesystem::path& file, const std::string& s
 class TomlTable {
 public:
     // The top-level table of a TOML file; Error naming the file when it is
-    // missing, not a file, or not valid TOML.
+    // not valid TOML (or cannot be read).
     static TomlTable parse_file(const std::filesystem::path& file);
 
     // Each read marks `key` known and leaves `target` as it is when the key

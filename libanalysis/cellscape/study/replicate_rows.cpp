@@ -125,8 +125,7 @@ private:
 };
 
 void append_hessian_parts(PartRows& parts, const std::filesystem::path& path) {
-    const HessianFileValues values = read_replicate_file(path, hessian_format, read_hessian_file);
-    for (const HessianFilePart& read : values.parts) {
+    for (const HessianFilePart& read : read_replicate_file(path, hessian_format, read_hessian_parts)) {
         StudyPartRow& part = parts.named(read.name);
         part.parameters = read.parameters;
         part.top_eigenvalue = read.top_eigenvalue;
@@ -136,9 +135,8 @@ void append_hessian_parts(PartRows& parts, const std::filesystem::path& path) {
 }
 
 void append_gradient_variance_parts(PartRows& parts, const std::filesystem::path& path) {
-    const GradientVarianceFileValues values =
-        read_replicate_file(path, gradient_variance_format, read_gradient_variance_file);
-    for (const GradientVarianceFilePart& read : values.parts) {
+    for (const GradientVarianceFilePart& read :
+         read_replicate_file(path, gradient_variance_format, read_gradient_variance_parts)) {
         StudyPartRow& part = parts.named(read.name);
         part.gradient_variance = read.variance;
         part.gradient_norm = read.gradient_norm;

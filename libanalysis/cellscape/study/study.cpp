@@ -199,11 +199,11 @@ void check_analyses_fit_data(const StudyConfig& config) {
 }  // namespace
 
 void validate_study(const StudyConfig& config) {
-    (void)resolve_analyses(config);
     const double threshold = config.loss_threshold;
     if (!(threshold > 0) || !std::isfinite(threshold))
         throw study_config_error(config.source, "training", "loss_threshold",
                                  fmt::format("must be a positive number (got {})", threshold));
+    (void)resolve_analyses(config);
     (void)study_cells(config);
     check_analyses_fit_data(config);
 }
