@@ -19,6 +19,7 @@
 #include "cellscape/util/error.hpp"
 #include "cellscape/util/hash.hpp"
 #include "cellscape/util/interrupt.hpp"
+#include "cellscape/util/text.hpp"
 #include "cellscape/util/progress.hpp"
 
 namespace cellscape {
@@ -39,16 +40,6 @@ std::optional<T> parse_number(const std::string& text) {
     }
 }
 
-std::vector<std::string> split(const std::string& text, char separator) {
-    std::vector<std::string> parts;
-    std::size_t start = 0;
-    while (true) {
-        const std::size_t end = text.find(separator, start);
-        parts.push_back(text.substr(start, end == std::string::npos ? std::string::npos : end - start));
-        if (end == std::string::npos) return parts;
-        start = end + 1;
-    }
-}
 
 std::string ignore_name(bool ignore_bias_and_bn) { return ignore_bias_and_bn ? "biasbn" : "none"; }
 
@@ -138,7 +129,7 @@ void set_buffers_along(const std::vector<Objective*>& objectives, const SurfaceS
 }  // namespace
 
 GridAxis GridAxis::parse(const std::string& spec, const std::string& setting) {
-    const auto parts = spec.size() <= 100 ? split(spec, ':') : std::vector<std::string>{};
+    const auto parts = spec.size() <= 100 ? split_fields(spec, ':') : std::vector<std::string>{};
     const auto min = parts.size() == 3 ? parse_number<double>(parts[0]) : std::nullopt;
     const auto max = parts.size() == 3 ? parse_number<double>(parts[1]) : std::nullopt;
     const auto count = parts.size() == 3 ? parse_number<long long>(parts[2]) : std::nullopt;
@@ -272,7 +263,7 @@ Shard Shard::from_slurm_array(const char* id, const char* count, const char* min
 
 Shard Shard::parse(const std::string& spec) {
     if (spec.empty()) return {};
-    const auto parts = split(spec, '/');
+    const auto parts = split_fields(spec, '/');
     const auto index = parts.size() == 2 ? parse_number<long long>(parts[0]) : std::nullopt;
     const auto count = parts.size() == 2 ? parse_number<long long>(parts[1]) : std::nullopt;
     if (!index || !count || *count < 1 || *index < 0 || *index >= *count)

@@ -6,20 +6,13 @@
 
 #include "cellscape/util/error.hpp"
 #include "cellscape/util/hash.hpp"
+#include "cellscape/util/text.hpp"
 
 namespace cellscape {
 
 std::vector<std::string> surface_evaluations(const Hdf5File& file) {
-    // Every comma-separated field, empty ones included (at least one): a
-    // damaged attribute then names a dataset that is not there, and is refused.
-    const std::string text = file.string_attribute("/", surface_file::evaluations);
-    std::vector<std::string> splits;
-    for (std::size_t start = 0;;) {
-        const std::size_t end = text.find(',', start);
-        splits.push_back(text.substr(start, end == std::string::npos ? std::string::npos : end - start));
-        if (end == std::string::npos) return splits;
-        start = end + 1;
-    }
+    // Empty fields included: a damaged attribute then names a dataset that is not there, and is refused.
+    return split_fields(file.string_attribute("/", surface_file::evaluations), ',');
 }
 
 // The names of the per-point datasets, in file order.

@@ -198,15 +198,23 @@ void check_analyses_fit_data(const StudyConfig& config) {
 
 }  // namespace
 
-void validate_study(const StudyConfig& config) {
+namespace {
+
+// validate_study's checks; the analyses as they run when all pass.
+StudyAnalyses validated_analyses(const StudyConfig& config) {
     const double threshold = config.loss_threshold;
     if (!(threshold > 0) || !std::isfinite(threshold))
         throw study_config_error(config.source, "training", "loss_threshold",
                                  fmt::format("must be a positive number (got {})", threshold));
-    (void)resolve_analyses(config);
+    StudyAnalyses analyses = resolve_analyses(config);
     (void)study_cells(config);
     check_analyses_fit_data(config);
+    return analyses;
 }
+
+}  // namespace
+
+void validate_study(const StudyConfig& config) { (void)validated_analyses(config); }
 
 namespace {
 
@@ -264,8 +272,7 @@ bool study_replicate(const StudyConfig& config, const StudyAnalyses& analyses, c
 
 StudyResult run_study(const StudyConfig& config, const std::filesystem::path& out_dir, const std::string& command,
                       const StudyPart& part, ProgressSink* progress) {
-    validate_study(config);
-    const StudyAnalyses analyses = resolve_analyses(config);
+    const StudyAnalyses analyses = validated_analyses(config);
     const std::vector<StudyReplicate> replicates = study_replicates(config);
     check_study_part(config, part, replicates.size());
     refuse_former_default_cells(config, out_dir);
