@@ -5,8 +5,13 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <cstdint>
+#include <string>
+#include <vector>
+
 #include "cellscape/util/error.hpp"
 #include "cellscape/util/seed.hpp"
+#include "cellscape/util/text.hpp"
 #include "printable.hpp"
 
 namespace cellscape::tools {
@@ -20,6 +25,20 @@ inline CLI::Validator seed_rule_check() {
             return {};
         },
         "SEED");
+}
+
+// "1,2,3,4" -> {1, 2, 3, 4}: each field by the seed rule; SettingError
+// `setting` naming the field otherwise.
+inline std::vector<std::uint64_t> parse_seed_list(const std::string& text, const std::string& setting) {
+    std::vector<std::uint64_t> seeds;
+    for (const std::string& field : split_fields(text, ',')) {
+        const auto seed = parse_seed(field);
+        if (!seed)
+            throw SettingError(setting, fmt::format("'{}' in '{}' is not a seed: {}; give seeds as 1,2,3,4",
+                                                    printable(field), printable(text), seed_rule()));
+        seeds.push_back(*seed);
+    }
+    return seeds;
 }
 
 }  // namespace cellscape::tools

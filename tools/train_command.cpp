@@ -9,6 +9,7 @@
 #include "cellscape/cells/cell_spec.hpp"
 #include "commands.hpp"
 #include "cellscape/train/checkpoint.hpp"
+#include "cellscape/train/packed_trainer.hpp"
 #include "cellscape/train/trainer.hpp"
 #include "cellscape/util/device.hpp"
 #include "cellscape/util/error.hpp"
@@ -18,23 +19,89 @@
 
 namespace cellscape::tools {
 
+namespace {
+
+struct TrainOptions {
+    std::string cell;
+    TrainingRequest request;
+    std::string checkpoint_epochs;
+    std::string resume;
+    std::string seeds;
+    std::string device = "cpu";
+    std::string cuda_float32 = "ieee";
+    std::optional<int> threads;
+    bool json = false;
+};
+
+nlohmann::ordered_json summary_json(const TrainingSummary& summary) {
+    nlohmann::ordered_json out = {{"cell", summary.cell_name},
+                                  {"out_dir", summary.out_dir.string()},
+                                  {"final_checkpoint", summary.final_checkpoint.string()},
+                                  {"epochs", summary.epochs},
+                                  {"parameters", summary.parameters},
+                                  {"final_train_loss", summary.final_train_loss},
+                                  {"final_train_accuracy", summary.final_train_accuracy},
+                                  {"final_test_loss", summary.final_test_loss},
+                                  {"final_test_accuracy", summary.final_test_accuracy},
+                                  {"seconds", summary.seconds}};
+    nlohmann::json paths = nlohmann::json::array();
+    for (const auto& path : summary.checkpoints) paths.push_back(path.string());
+    out["checkpoints"] = paths;
+    return out;
+}
+
+std::string summary_line(const TrainingSummary& summary) {
+    return fmt::format("trained {} for {} epoch{} ({} parameters) in {:.1f} s; final test loss {:.4f}, accuracy "
+                       "{:.4f}; checkpoints in {}",
+                       summary.cell_name, summary.epochs, summary.epochs == 1 ? "" : "s", summary.parameters,
+                       summary.seconds, summary.final_test_loss, summary.final_test_accuracy,
+                       summary.out_dir.string());
+}
+
+void print_summary(const TrainingSummary& summary, bool json) {
+    std::cout << (json ? summary_json(summary).dump(2) : summary_line(summary)) << "\n";
+}
+
+// --seeds: one packed run of every seed, each into --out/seed-N.
+void train_pack(const TrainOptions& options, const TrainingRequest& request, const CLI::Option& seed_option) {
+    if (seed_option.count() > 0)
+        throw Error("--seed and --seeds cannot be combined: give every seed in --seeds (e.g. --seeds 1,2,3,4)");
+    PackedTrainingRequest pack;
+    pack.cell = request.cell;
+    pack.network = request.network;
+    pack.training = request.training;
+    pack.seeds = parse_seed_list(options.seeds, "seeds");
+    for (uint64_t seed : pack.seeds) pack.out_dirs.push_back(request.out_dir / fmt::format("seed-{}", seed));
+    pack.device = request.device;
+    pack.command = request.command;
+    pack.progress = request.progress;
+    const std::vector<TrainingSummary> summaries = train_packed(pack);
+    if (options.json) {
+        nlohmann::ordered_json all = nlohmann::ordered_json::array();
+        for (std::size_t k = 0; k < summaries.size(); ++k) {
+            nlohmann::ordered_json one = {{"seed", pack.seeds[k]}};
+            one.update(summary_json(summaries[k]));
+            all.push_back(one);
+        }
+        std::cout << all.dump(2) << "\n";
+        return;
+    }
+    for (std::size_t k = 0; k < summaries.size(); ++k)
+        std::cout << fmt::format("seed {}: {}\n", pack.seeds[k], summary_line(summaries[k]));
+}
+
+}  // namespace
+
 void add_train_command(CLI::App& app) {
-    struct Options {
-        std::string cell;
-        TrainingRequest request;
-        std::string checkpoint_epochs;
-        std::string resume;
-        std::string device = "cpu";
-        std::string cuda_float32 = "ieee";
-        std::optional<int> threads;
-        bool json = false;
-    };
-    auto options = std::make_shared<Options>();
+    auto options = std::make_shared<TrainOptions>();
     auto& training = options->request.training;
     auto& network = options->request.network;
     auto* command = app.add_subcommand("train", "Train the DARTS network of a cell, with checkpoints and resume");
     command->footer("With --resume, the settings come from the checkpoint; only --out, --device, --cuda-float32 "
                     "(default: the checkpoint's), --threads and --json may be given.\nSee docs/training.md.");
+    CLI::Option* seed_option = command->add_option("--seed", training.seed, "Seed: weights, subsets, order, augmentation")
+                                   ->check(seed_rule_check())
+                                   ->capture_default_str();
     std::vector<CLI::Option*> settings = {
         command->add_option("--cell", options->cell, "The cell (anything `cellscape cell` accepts)"),
         command->add_option("--dataset", training.dataset, "fashion-mnist[:DIR], cifar10:DIR, cifar100:DIR or h5:FILE")
@@ -65,9 +132,10 @@ void add_train_command(CLI::App& app) {
         command->add_flag("--flip", training.augmentation.horizontal_flip, "Random horizontal flips"),
         command->add_option("--cutout", training.augmentation.cutout, "Cutout square side (0: off)")
             ->capture_default_str(),
-        command->add_option("--seed", training.seed, "Seed: weights, subsets, order, augmentation")
-            ->check(seed_rule_check())
-            ->capture_default_str(),
+        seed_option,
+        command->add_option("--seeds", options->seeds,
+                            "Several seeds, e.g. 1,2,3,4, trained as one packed network into --out/seed-N "
+                            "(docs/training.md)"),
         command->add_option("--checkpoint-epochs", options->checkpoint_epochs,
                             "Epochs after which to write a checkpoint, e.g. 1,5,10 (the last is always written)"),
     };
@@ -79,7 +147,7 @@ void add_train_command(CLI::App& app) {
     const CLI::Option* cuda_float32 = add_cuda_float32_option(*command, options->cuda_float32);
     command->add_flag("--json", options->json, "Print a JSON summary on stdout");
 
-    command->callback([options, settings, cuda_float32] {
+    command->callback([options, settings, cuda_float32, seed_option] {
         TrainingRequest& request = options->request;
         request.command = command_line();
         request.device = parse_device(options->device);
@@ -109,30 +177,10 @@ void add_train_command(CLI::App& app) {
         }
         apply_cuda_float32(options->cuda_float32);
         InterruptGuard interrupts;  // Ctrl-C: the last finished step is saved, then a sentence
-        const TrainingSummary summary = train_network(request);
-        if (options->json) {
-            nlohmann::ordered_json out = {{"cell", summary.cell_name},
-                                          {"out_dir", summary.out_dir.string()},
-                                          {"final_checkpoint", summary.final_checkpoint.string()},
-                                          {"epochs", summary.epochs},
-                                          {"parameters", summary.parameters},
-                                          {"final_train_loss", summary.final_train_loss},
-                                          {"final_train_accuracy", summary.final_train_accuracy},
-                                          {"final_test_loss", summary.final_test_loss},
-                                          {"final_test_accuracy", summary.final_test_accuracy},
-                                          {"seconds", summary.seconds}};
-            nlohmann::json paths = nlohmann::json::array();
-            for (const auto& path : summary.checkpoints) paths.push_back(path.string());
-            out["checkpoints"] = paths;
-            std::cout << out.dump(2) << "\n";
-        } else {
-            std::cout << fmt::format("trained {} for {} epoch{} ({} parameters) in {:.1f} s; final test loss {:.4f}, "
-                                     "accuracy {:.4f}; checkpoints in {}\n",
-                                     summary.cell_name, summary.epochs, summary.epochs == 1 ? "" : "s",
-                                     summary.parameters, summary.seconds,
-                                     summary.final_test_loss, summary.final_test_accuracy, summary.out_dir.string());
-        }
+        if (!options->seeds.empty()) return train_pack(*options, request, *seed_option);
+        print_summary(train_network(request), options->json);
     });
 }
 
 }  // namespace cellscape::tools
+

@@ -4,40 +4,50 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <regex>
 
 #include "cellscape/nn/detail/fast_autograd.hpp"
 #include "cellscape/nn/forward_observer.hpp"
+#include "cellscape/nn/packed_layout.hpp"
 #include "cellscape/util/error.hpp"
 
 namespace cellscape::nn {
 namespace {
 
 // Whole-edge dropout: each sample's output of the edge is zeroed with
-// probability p and the rest rescaled by 1/(1-p).
-torch::Tensor drop_path(const torch::Tensor& x, double probability) {
-    const double keep = 1.0 - probability;
-    const auto mask = torch::bernoulli(torch::full({x.size(0), 1, 1, 1}, keep, x.options()));
+// probability p and the rest rescaled by 1/(1-p). A packed edge output
+// N x (K * C) takes the members' N x K mask, each member's column over its
+// C channels: per member the same products as its own network's.
+torch::Tensor drop_path(const torch::Tensor& x, const DropPath& drop, int64_t pack) {
+    const double keep = 1.0 - drop.probability;
+    if (!drop.masks) return x.div(keep).mul(drop_path_mask(x.size(0), drop.probability, x.options()));
+    TORCH_CHECK(!drop.masks->empty(), "a packed network drops paths with the masks its members drew "
+                                      "(set_drop_path_masks), and has none left");
+    const torch::Tensor given = drop.masks->front().to(x.options());
+    drop.masks->pop_front();
+    const torch::Tensor mask = given.repeat_interleave(x.size(1) / pack, 1).view({x.size(0), x.size(1), 1, 1});
     return x.div(keep).mul(mask);
 }
 
 }  // namespace
 
 CellModule::CellModule(const Cell& genotype_cell, int64_t channels_before_previous, int64_t previous_channels,
-                       int64_t channels, bool reduction, bool previous_was_reduction)
-    : concat_(genotype_cell.concat), channels_(channels) {
+                       int64_t channels, bool reduction, bool previous_was_reduction, int64_t pack)
+    : concat_(genotype_cell.concat), channels_(channels), pack_(pack) {
     if (previous_was_reduction)
         preprocess0_ = register_module("preprocess0", std::make_shared<FactorizedReduce>(channels_before_previous,
-                                                                                          channels));
+                                                                                          channels, pack));
     else
-        preprocess0_ = register_module("preprocess0",
-                                       std::make_shared<ReluConvBatchNorm>(channels_before_previous, channels, 1, 1, 0));
-    preprocess1_ = register_module("preprocess1", std::make_shared<ReluConvBatchNorm>(previous_channels, channels, 1, 1, 0));
+        preprocess0_ = register_module(
+            "preprocess0", std::make_shared<ReluConvBatchNorm>(channels_before_previous, channels, 1, 1, 0, pack));
+    preprocess1_ = register_module("preprocess1",
+                                   std::make_shared<ReluConvBatchNorm>(previous_channels, channels, 1, 1, 0, pack));
     auto list = register_module("ops", torch::nn::ModuleList());
     const auto& edges = genotype_cell.edges;
     for (std::size_t k = 0; k < edges.size(); ++k) {
         const int64_t stride = reduction && edges[k].source < 2 ? 2 : 1;
-        operations_.push_back(make_edge_operation(edges[k].op, channels, stride));
+        operations_.push_back(make_edge_operation(edges[k].op, channels, stride, pack));
         list->push_back(operations_.back());
         sources_.push_back(edges[k].source);
         // A pooling has no weights: two edges pooling the same state alike
@@ -51,8 +61,13 @@ CellModule::CellModule(const Cell& genotype_cell, int64_t channels_before_previo
     }
 }
 
+int64_t CellModule::dropping_edges() const {
+    return static_cast<int64_t>(std::count_if(operations_.begin(), operations_.end(),
+                                              [](const auto& operation) { return !operation->is_identity(); }));
+}
+
 torch::Tensor CellModule::forward(const torch::Tensor& before_previous, const torch::Tensor& previous,
-                                  double drop_path_probability, CellSharing sharing) {
+                                  DropPath drop, CellSharing sharing) {
     auto preprocess = [&](EdgeOperation& operation, const torch::Tensor& input) {
         return keep_gradient_layout(sharing.rectified_inputs ? operation.forward_rectified(input)
                                                              : operation.forward(input));
@@ -70,7 +85,7 @@ torch::Tensor CellModule::forward(const torch::Tensor& before_previous, const to
         observe_rectifier_input(states[source]);  // the edge's own ReLU in the reference network
         return operation.forward_rectified(rectified_state(source));
     };
-    const bool dropping = is_training() && drop_path_probability > 0.0;
+    const bool dropping = is_training() && drop.probability > 0.0;
     std::vector<torch::Tensor> edge_outputs(operations_.size());
     for (std::size_t node = 0; node * 2 < operations_.size(); ++node) {
         torch::Tensor sum;
@@ -79,7 +94,7 @@ torch::Tensor CellModule::forward(const torch::Tensor& before_previous, const to
             torch::Tensor h = edge_outputs[k] =
                 same >= 0 ? edge_outputs[static_cast<std::size_t>(same)]
                           : keep_gradient_layout(apply(*operations_[k], static_cast<std::size_t>(sources_[k])));
-            if (dropping && !operations_[k]->is_identity()) h = drop_path(h, drop_path_probability);
+            if (dropping && !operations_[k]->is_identity()) h = drop_path(h, drop, pack_);
             sum = sum.defined() ? sum + h : h;
         }
         states.push_back(sum);
@@ -91,10 +106,11 @@ torch::Tensor CellModule::forward(const torch::Tensor& before_previous, const to
         const auto index = static_cast<std::size_t>(node);
         outputs.push_back(sharing.rectified_output ? rectified_state(index) : states[index]);
     }
-    return keep_gradient_layout(concatenate_channels(outputs));
+    return keep_gradient_layout(concatenate_packed_channels(outputs, pack_));
 }
 
-AuxiliaryHead::AuxiliaryHead(int64_t channels, int64_t height, int64_t width, int64_t classes) {
+AuxiliaryHead::AuxiliaryHead(int64_t channels, int64_t height, int64_t width, int64_t classes, int64_t pack)
+    : pack_(pack) {
     // 5x5 pooling with stride 3, then a 2x2 convolution: each side shrinks to (side - 5) / 3 + 1 - 1.
     auto side_after = [](int64_t side) { return side >= 5 ? (side - 5) / 3 : 0; };
     if (side_after(height) < 1 || side_after(width) < 1)
@@ -105,39 +121,57 @@ AuxiliaryHead::AuxiliaryHead(int64_t channels, int64_t height, int64_t width, in
     features_ = register_module(
         "features",
         nn::Sequential(nn::ReLU(), nn::AvgPool2d(nn::AvgPool2dOptions(5).stride(3).padding(0).count_include_pad(false)),
-                       nn::Conv2d(nn::Conv2dOptions(channels, 128, 1).bias(false)), nn::BatchNorm2d(128), nn::ReLU(),
-                       nn::Conv2d(nn::Conv2dOptions(128, 768, 2).bias(false)), nn::BatchNorm2d(768), nn::ReLU()));
-    classifier_ = register_module("classifier", nn::Linear(768 * side_after(height) * side_after(width), classes));
+                       nn::Conv2d(nn::Conv2dOptions(pack * channels, pack * 128, 1).groups(pack).bias(false)),
+                       nn::BatchNorm2d(pack * 128), nn::ReLU(),
+                       nn::Conv2d(nn::Conv2dOptions(pack * 128, pack * 768, 2).groups(pack).bias(false)),
+                       nn::BatchNorm2d(pack * 768), nn::ReLU()));
+    classifier_ =
+        register_module("classifier", nn::Linear(768 * side_after(height) * side_after(width), pack * classes));
 }
 
 torch::Tensor AuxiliaryHead::forward(const torch::Tensor& features) {
-    return observe_layer_output(classifier_->weight, classifier_->forward(run_sequence(features_, 0, features).flatten(1)));
+    // Flattened, a packed map is each member's 768 x h x w features in turn.
+    return observe_layer_output(classifier_->weight,
+                                packed_linear(*classifier_, run_sequence(features_, 0, features).flatten(1), pack_));
 }
 
-DartsNetworkImpl::DartsNetworkImpl(const Genotype& genotype, const NetworkConfig& config) : config_(config) {
+DartsNetworkImpl::DartsNetworkImpl(const Genotype& genotype, const NetworkConfig& config, int64_t pack)
+    : config_(config), pack_(pack) {
     validate_genotype(genotype);
     config.validate();
+    TORCH_CHECK(pack >= 1, "a packed network needs at least one member, got ", pack);
     namespace nn = torch::nn;
     const int64_t stem = stem_channels(config);
-    stem_ = register_module(
-        "stem", nn::Sequential(nn::Conv2d(nn::Conv2dOptions(config.input_shape[0], stem, 3).padding(1).bias(false)),
-                               nn::BatchNorm2d(stem)));
+    stem_ = register_module("stem", nn::Sequential(nn::Conv2d(nn::Conv2dOptions(pack * config.input_shape[0],
+                                                                                  pack * stem, 3)
+                                                                   .padding(1)
+                                                                   .groups(pack)
+                                                                   .bias(false)),
+                                                   nn::BatchNorm2d(pack * stem)));
     cells_ = register_module("cells", nn::ModuleList());
     int64_t previous = stem;
     for (const CellPlacement& place : cell_placements(genotype, config)) {
         auto cell = std::make_shared<CellModule>(genotype.cell(place.type), place.before_previous, place.previous,
-                                                 place.channels, place.reduction(), place.previous_was_reduction);
+                                                 place.channels, place.reduction(), place.previous_was_reduction,
+                                                 pack);
         cells_->push_back(cell);
         cell_modules_.push_back(cell);
         previous = cell->output_channels();
         layout_.push_back({place.reduction(), place.channels, previous, place.height, place.width});
         if (place.auxiliary_after) {
             auxiliary_head_ = register_module(
-                "auxiliary_head", std::make_shared<AuxiliaryHead>(previous, place.height, place.width, config.classes));
+                "auxiliary_head",
+                std::make_shared<AuxiliaryHead>(previous, place.height, place.width, config.classes, pack));
             auxiliary_after_cell_ = place.layer;
         }
     }
-    classifier_ = register_module("classifier", nn::Linear(previous, config.classes));
+    classifier_ = register_module("classifier", nn::Linear(previous, pack * config.classes));
+}
+
+int64_t DartsNetworkImpl::drop_path_edges() const {
+    int64_t edges = 0;
+    for (const auto& cell : cell_modules_) edges += cell->dropping_edges();
+    return edges;
 }
 
 DartsNetworkImpl::Output DartsNetworkImpl::forward_with_auxiliary(const torch::Tensor& images) {
@@ -155,17 +189,18 @@ DartsNetworkImpl::Output DartsNetworkImpl::forward_with_auxiliary(const torch::T
     const torch::Tensor stem = run_sequence(stem_, 0, images).contiguous(memory_format_);
     torch::Tensor before_previous = share ? rectify(stem) : stem;
     torch::Tensor previous = before_previous;
+    const DropPath drop(drop_path_, pack_ > 1 || !drop_path_masks_.empty() ? &drop_path_masks_ : nullptr);
     for (std::size_t layer = 0; layer < cell_modules_.size(); ++layer) {
         const bool last = layer + 1 == cell_modules_.size();
-        torch::Tensor next = cell_modules_[layer]->forward(before_previous, previous, drop_path_,
+        torch::Tensor next = cell_modules_[layer]->forward(before_previous, previous, drop,
                                                            {share, share && !last, share});
         before_previous = previous;
         previous = next;
         if (auxiliary_head_ && is_training() && static_cast<int64_t>(layer) == auxiliary_after_cell_)
             output.auxiliary_logits = auxiliary_head_->forward(previous);
     }
-    output.logits = observe_layer_output(classifier_->weight,
-                                         classifier_->forward(torch::adaptive_avg_pool2d(previous, {1, 1}).flatten(1)));
+    output.logits = observe_layer_output(
+        classifier_->weight, packed_linear(*classifier_, torch::adaptive_avg_pool2d(previous, {1, 1}).flatten(1), pack_));
     return output;
 }
 

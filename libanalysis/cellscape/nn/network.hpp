@@ -8,6 +8,7 @@
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/linear.h>
 
+#include <deque>
 #include <vector>
 
 #include "cellscape/cells/genotype.hpp"
@@ -28,15 +29,31 @@ struct CellSharing {
     bool pooling = false;
 };
 
+// Whole-edge dropout while training: each sample's output of an edge is
+// zeroed with `probability` and the rest rescaled by 1 / (1 - probability).
+// A network draws its masks as it reaches the edges; a packed network takes
+// the masks its members drew beforehand from their own random streams
+// (`masks`: one N x K mask per dropping edge, in the order the forward pass
+// reaches them; train/packed_trainer.cpp).
+struct DropPath {
+    DropPath(double p = 0.0, std::deque<torch::Tensor>* given = nullptr) : probability(p), masks(given) {}
+    double probability;
+    std::deque<torch::Tensor>* masks;
+};
+
 // One cell: preprocessing of its two inputs to C channels, then the edges of
-// the genotype, summed per node, the concat nodes concatenated.
+// the genotype, summed per node, the concat nodes concatenated; `pack`
+// members side by side (nn/packed_layout.hpp).
 class CellModule : public torch::nn::Module {
 public:
     CellModule(const Cell& genotype_cell, int64_t channels_before_previous, int64_t previous_channels,
-               int64_t channels, bool reduction, bool previous_was_reduction);
-    torch::Tensor forward(const torch::Tensor& before_previous, const torch::Tensor& previous, double drop_path,
+               int64_t channels, bool reduction, bool previous_was_reduction, int64_t pack = 1);
+    torch::Tensor forward(const torch::Tensor& before_previous, const torch::Tensor& previous, DropPath drop_path,
                           CellSharing sharing = {});
+    // One member's output channels.
     int64_t output_channels() const { return channels_ * static_cast<int64_t>(concat_.size()); }
+    // The edges drop path applies to (all but identities), each one mask draw per step.
+    int64_t dropping_edges() const;
 
 private:
     std::shared_ptr<EdgeOperation> preprocess0_, preprocess1_;
@@ -45,6 +62,7 @@ private:
     std::vector<int> same_output_as_;  // per edge: an earlier edge with the same output, or -1
     std::vector<int> concat_;
     int64_t channels_;
+    int64_t pack_;
 };
 
 // ReLU, 5x5 average pooling with stride 3, 1x1 conv to 128, BN, ReLU, 2x2
@@ -52,12 +70,13 @@ private:
 // will see (8x8 for 32x32 inputs); needs at least 8x8.
 class AuxiliaryHead : public torch::nn::Module {
 public:
-    AuxiliaryHead(int64_t channels, int64_t height, int64_t width, int64_t classes);
+    AuxiliaryHead(int64_t channels, int64_t height, int64_t width, int64_t classes, int64_t pack = 1);
     torch::Tensor forward(const torch::Tensor& features);
 
 private:
     torch::nn::Sequential features_{nullptr};
     torch::nn::Linear classifier_{nullptr};
+    int64_t pack_;
 };
 
 // Where each cell sits: its node channels (C, doubled at each reduction),
@@ -70,9 +89,14 @@ struct CellLayout {
     int64_t width;
 };
 
+// The network; with pack = K, K replicates of it as one packed network
+// (nn/packed_layout.hpp): images N x (K * channels) x H x W, member k's in
+// channels [k * channels, (k + 1) * channels), and logits N x (K * classes),
+// member-major. Its parameters and buffers are the members' stacked along
+// dimension 0 (train/packed_trainer.hpp, pack_tensors).
 class DartsNetworkImpl : public torch::nn::Module {
 public:
-    DartsNetworkImpl(const Genotype& genotype, const NetworkConfig& config);
+    DartsNetworkImpl(const Genotype& genotype, const NetworkConfig& config, int64_t pack = 1);
 
     struct Output {
         torch::Tensor logits;
@@ -83,6 +107,12 @@ public:
 
     // Drop-path probability of every non-identity edge while training.
     void set_drop_path(double probability) { drop_path_ = probability; }
+    // A packed network's drop-path masks for its next training forward pass:
+    // drop_path_edges() masks of N x K, in the order the pass reaches the
+    // edges (each member's column drawn from its stream with drop_path_mask).
+    void set_drop_path_masks(std::deque<torch::Tensor> masks) { drop_path_masks_ = std::move(masks); }
+    int64_t drop_path_edges() const;
+    int64_t pack() const { return pack_; }
     // Memory layout of the feature maps after the stem. Channels-last lets
     // oneDNN run convolutions and pooling several times faster on CPUs; the
     // input's own layout cannot carry it (a 1-channel image is ambiguous).
@@ -90,7 +120,7 @@ public:
     const NetworkConfig& config() const { return config_; }
     const std::vector<CellLayout>& layout() const { return layout_; }
 
-    // Parameter counts: the network without the auxiliary head, and the head.
+    // Parameter counts: the network without the auxiliary head, and the head (of all members).
     int64_t parameter_count() const;
     int64_t auxiliary_parameter_count() const;
 
@@ -104,7 +134,9 @@ private:
     int64_t auxiliary_after_cell_ = -1;
     torch::nn::Linear classifier_{nullptr};
     double drop_path_ = 0.0;
+    std::deque<torch::Tensor> drop_path_masks_;
     torch::MemoryFormat memory_format_ = torch::MemoryFormat::ChannelsLast;
+    int64_t pack_ = 1;
 };
 TORCH_MODULE(DartsNetwork);
 

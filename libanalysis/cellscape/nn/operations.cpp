@@ -4,6 +4,7 @@
 #include "cellscape/nn/detail/fast_autograd.hpp"
 #include "cellscape/nn/detail/fast_paths.hpp"
 #include "cellscape/nn/forward_observer.hpp"
+#include "cellscape/nn/packed_layout.hpp"
 
 namespace cellscape::nn {
 namespace {
@@ -14,13 +15,22 @@ using torch::nn::Conv2d;
 using torch::nn::Conv2dOptions;
 using torch::nn::ReLU;
 
+// One network's convolution of `in` to `out` channels in `groups`, for
+// `pack` members: K times the channels in K times the groups, so that group
+// k of the packed convolution is member k's convolution.
 Conv2d convolution(int64_t in, int64_t out, torch::ExpandingArray<2> kernel, torch::ExpandingArray<2> stride,
-                   torch::ExpandingArray<2> padding, int64_t dilation = 1, int64_t groups = 1) {
-    return Conv2d(Conv2dOptions(in, out, kernel).stride(stride).padding(padding).dilation(dilation).groups(groups)
+                   torch::ExpandingArray<2> padding, int64_t dilation, int64_t groups, int64_t pack) {
+    return Conv2d(Conv2dOptions(pack * in, pack * out, kernel)
+                      .stride(stride)
+                      .padding(padding)
+                      .dilation(dilation)
+                      .groups(pack * groups)
                       .bias(false));
 }
 
-BatchNorm2d batch_norm(int64_t channels) { return BatchNorm2d(BatchNorm2dOptions(channels).affine(true)); }
+BatchNorm2d batch_norm(int64_t channels, int64_t pack) {
+    return BatchNorm2d(BatchNorm2dOptions(pack * channels).affine(true));
+}
 
 // A module whose whole computation is the Sequential `op`, which starts with a ReLU.
 struct SequentialOperation : EdgeOperation {
@@ -60,24 +70,26 @@ torch::Tensor observed_convolution(const torch::nn::Conv2dImpl& conv, const torc
 }
 
 // Twice (ReLU, depthwise kxk, pointwise 1x1, BatchNorm); stride on the first depthwise only.
-std::shared_ptr<EdgeOperation> separable_convolution(int64_t c, int64_t kernel, int64_t stride) {
+std::shared_ptr<EdgeOperation> separable_convolution(int64_t c, int64_t kernel, int64_t stride, int64_t k) {
     const int64_t padding = kernel / 2;
     return std::make_shared<SequentialOperation>(torch::nn::Sequential(
-        ReLU(), convolution(c, c, kernel, stride, padding, 1, c), convolution(c, c, 1, 1, 0), batch_norm(c), ReLU(),
-        convolution(c, c, kernel, 1, padding, 1, c), convolution(c, c, 1, 1, 0), batch_norm(c)));
+        ReLU(), convolution(c, c, kernel, stride, padding, 1, c, k), convolution(c, c, 1, 1, 0, 1, 1, k),
+        batch_norm(c, k), ReLU(), convolution(c, c, kernel, 1, padding, 1, c, k), convolution(c, c, 1, 1, 0, 1, 1, k),
+        batch_norm(c, k)));
 }
 
 // ReLU, depthwise kxk with dilation 2, pointwise 1x1, BatchNorm.
-std::shared_ptr<EdgeOperation> dilated_convolution(int64_t c, int64_t kernel, int64_t stride) {
-    return std::make_shared<SequentialOperation>(torch::nn::Sequential(
-        ReLU(), convolution(c, c, kernel, stride, kernel - 1, 2, c), convolution(c, c, 1, 1, 0), batch_norm(c)));
+std::shared_ptr<EdgeOperation> dilated_convolution(int64_t c, int64_t kernel, int64_t stride, int64_t k) {
+    return std::make_shared<SequentialOperation>(
+        torch::nn::Sequential(ReLU(), convolution(c, c, kernel, stride, kernel - 1, 2, c, k),
+                              convolution(c, c, 1, 1, 0, 1, 1, k), batch_norm(c, k)));
 }
 
 // ReLU, 1x7 conv, 7x1 conv, BatchNorm.
-std::shared_ptr<EdgeOperation> factorized_7x7(int64_t c, int64_t stride) {
+std::shared_ptr<EdgeOperation> factorized_7x7(int64_t c, int64_t stride, int64_t k) {
     return std::make_shared<SequentialOperation>(
-        torch::nn::Sequential(ReLU(), convolution(c, c, {1, 7}, {1, stride}, {0, 3}),
-                              convolution(c, c, {7, 1}, {stride, 1}, {3, 0}), batch_norm(c)));
+        torch::nn::Sequential(ReLU(), convolution(c, c, {1, 7}, {1, stride}, {0, 3}, 1, 1, k),
+                              convolution(c, c, {7, 1}, {stride, 1}, {3, 0}, 1, 1, k), batch_norm(c, k)));
 }
 
 struct Pooling : EdgeOperation {
@@ -151,16 +163,16 @@ torch::Tensor ReluConvBatchNorm::forward_rectified(const torch::Tensor& rectifie
 }
 
 ReluConvBatchNorm::ReluConvBatchNorm(int64_t in_channels, int64_t out_channels, int64_t kernel, int64_t stride,
-                                     int64_t padding)
+                                     int64_t padding, int64_t pack)
     : op(register_module("op", torch::nn::Sequential(ReLU(), convolution(in_channels, out_channels, kernel, stride,
-                                                                                  padding),
-                                                             batch_norm(out_channels)))) {}
+                                                                                  padding, 1, 1, pack),
+                                                             batch_norm(out_channels, pack)))) {}
 
-FactorizedReduce::FactorizedReduce(int64_t in_channels, int64_t out_channels) {
+FactorizedReduce::FactorizedReduce(int64_t in_channels, int64_t out_channels, int64_t members) : pack(members) {
     TORCH_CHECK(out_channels % 2 == 0, "a factorized reduce needs an even channel count, got ", out_channels);
-    conv_1 = register_module("conv_1", convolution(in_channels, out_channels / 2, 1, 2, 0));
-    conv_2 = register_module("conv_2", convolution(in_channels, out_channels / 2, 1, 2, 0));
-    bn = register_module("bn", batch_norm(out_channels));
+    conv_1 = register_module("conv_1", convolution(in_channels, out_channels / 2, 1, 2, 0, 1, 1, pack));
+    conv_2 = register_module("conv_2", convolution(in_channels, out_channels / 2, 1, 2, 0, 1, 1, pack));
+    bn = register_module("bn", batch_norm(out_channels, pack));
 }
 
 torch::Tensor FactorizedReduce::forward(const torch::Tensor& input) {
@@ -174,30 +186,35 @@ torch::Tensor FactorizedReduce::forward_rectified(const torch::Tensor& x) {
     // sizes, the DARTS case, are unchanged). Negative padding crops, and unlike
     // slicing keeps the gradient channels-last (see nn/detail/fast_autograd.hpp).
     const torch::Tensor shifted = torch::constant_pad_nd(x, {-1, x.size(3) % 2, -1, x.size(2) % 2});
+    // The BatchNorm's channels are each member's conv_1 outputs, then its
+    // conv_2 outputs (nn/packed_layout.hpp).
     if (folds_into_convolution(*bn)) {
         const auto [scale, shift] = batch_norm_affine(*bn);
-        const int64_t half = conv_1->options.out_channels();
-        return concatenate_channels(
-            {folded_convolution(*conv_1, scale.narrow(0, 0, half), shift.narrow(0, 0, half), x),
-             folded_convolution(*conv_2, scale.narrow(0, half, half), shift.narrow(0, half, half), shifted)});
+        const int64_t half = conv_1->options.out_channels() / pack;
+        return concatenate_packed_channels(
+            {folded_convolution(*conv_1, member_range(scale, pack, 0, half), member_range(shift, pack, 0, half), x),
+             folded_convolution(*conv_2, member_range(scale, pack, half, half), member_range(shift, pack, half, half),
+                                shifted)},
+            pack);
     }
-    return bn->forward(concatenate_channels({observed_convolution(*conv_1, x), observed_convolution(*conv_2, shifted)}));
+    return bn->forward(
+        concatenate_packed_channels({observed_convolution(*conv_1, x), observed_convolution(*conv_2, shifted)}, pack));
 }
 
-std::shared_ptr<EdgeOperation> make_edge_operation(Operation op, int64_t channels, int64_t stride) {
+std::shared_ptr<EdgeOperation> make_edge_operation(Operation op, int64_t channels, int64_t stride, int64_t pack) {
     switch (op) {
         case Operation::none: return std::make_shared<Zero>(stride);
         case Operation::max_pool_3x3: return std::make_shared<Pooling>(true, stride);
         case Operation::avg_pool_3x3: return std::make_shared<Pooling>(false, stride);
         case Operation::skip_connect:
             if (stride == 1) return std::make_shared<Identity>();
-            return std::make_shared<FactorizedReduce>(channels, channels);
-        case Operation::sep_conv_3x3: return separable_convolution(channels, 3, stride);
-        case Operation::sep_conv_5x5: return separable_convolution(channels, 5, stride);
-        case Operation::sep_conv_7x7: return separable_convolution(channels, 7, stride);
-        case Operation::dil_conv_3x3: return dilated_convolution(channels, 3, stride);
-        case Operation::dil_conv_5x5: return dilated_convolution(channels, 5, stride);
-        case Operation::conv_7x1_1x7: return factorized_7x7(channels, stride);
+            return std::make_shared<FactorizedReduce>(channels, channels, pack);
+        case Operation::sep_conv_3x3: return separable_convolution(channels, 3, stride, pack);
+        case Operation::sep_conv_5x5: return separable_convolution(channels, 5, stride, pack);
+        case Operation::sep_conv_7x7: return separable_convolution(channels, 7, stride, pack);
+        case Operation::dil_conv_3x3: return dilated_convolution(channels, 3, stride, pack);
+        case Operation::dil_conv_5x5: return dilated_convolution(channels, 5, stride, pack);
+        case Operation::conv_7x1_1x7: return factorized_7x7(channels, stride, pack);
     }
     TORCH_CHECK(false, "unknown operation");
 }

@@ -1,7 +1,9 @@
 #pragma once
 // The edge operations of the DARTS evaluation network (docs/science.md section 1),
 // as LibTorch modules. Submodule names follow the DARTS code base, so a
-// parameter's path reads like `cells.3.ops.1.op.2.weight`.
+// parameter's path reads like `cells.3.ops.1.op.2.weight`. Channel counts
+// are one network's; with pack = K the module holds K networks' operations
+// side by side, member-major (nn/packed_layout.hpp).
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/modules/container/sequential.h>
@@ -29,7 +31,8 @@ struct EdgeOperation : torch::nn::Module {
 
 // ReLU, 1x1 (or kxk) convolution, BatchNorm: the cell preprocessing.
 struct ReluConvBatchNorm : EdgeOperation {
-    ReluConvBatchNorm(int64_t in_channels, int64_t out_channels, int64_t kernel, int64_t stride, int64_t padding);
+    ReluConvBatchNorm(int64_t in_channels, int64_t out_channels, int64_t kernel, int64_t stride, int64_t padding,
+                      int64_t pack = 1);
     torch::Tensor forward(const torch::Tensor& input) override;
     bool starts_with_relu() const override { return true; }
     torch::Tensor forward_rectified(const torch::Tensor& rectified) override;
@@ -40,12 +43,13 @@ struct ReluConvBatchNorm : EdgeOperation {
 // input shifted by one pixel, concatenated, then BatchNorm. Halves H and W
 // (rounding up, also for odd sizes).
 struct FactorizedReduce : EdgeOperation {
-    FactorizedReduce(int64_t in_channels, int64_t out_channels);
+    FactorizedReduce(int64_t in_channels, int64_t out_channels, int64_t pack = 1);
     torch::Tensor forward(const torch::Tensor& input) override;
     bool starts_with_relu() const override { return true; }
     torch::Tensor forward_rectified(const torch::Tensor& rectified) override;
     torch::nn::Conv2d conv_1{nullptr}, conv_2{nullptr};
     torch::nn::BatchNorm2d bn{nullptr};
+    int64_t pack = 1;
 };
 
 // Eval-mode BatchNorm as the per-channel affine map x * scale + shift, with
@@ -63,7 +67,8 @@ std::pair<torch::Tensor, torch::Tensor> eval_batch_norm_affine(const torch::Tens
 // with those fast paths off (nn/detail/fast_paths.hpp), the modules run as they are.
 torch::Tensor run_sequence(torch::nn::Sequential sequence, std::size_t first, torch::Tensor input);
 
-// The module for `op` on an edge with `channels` in and out and the given stride.
-std::shared_ptr<EdgeOperation> make_edge_operation(Operation op, int64_t channels, int64_t stride);
+// The module for `op` on an edge with `channels` in and out and the given
+// stride, for `pack` members side by side.
+std::shared_ptr<EdgeOperation> make_edge_operation(Operation op, int64_t channels, int64_t stride, int64_t pack = 1);
 
 }  // namespace cellscape::nn

@@ -131,6 +131,7 @@ void write_checkpoint(const std::filesystem::path& path, const TrainingState& st
         file.set_attribute("/", "device", state.device);
         file.set_attribute("/", "cuda_float32", state.cuda_float32);
         file.set_attribute("/", "threads", static_cast<int64_t>(state.threads));
+        if (!state.pack.empty()) file.set_attribute("/", "pack", state.pack);
         write_group(file, "parameters", state.parameters);
         write_group(file, "buffers", state.buffers);
         write_group(file, "optimizer/momentum", state.momentum);
@@ -167,6 +168,7 @@ TrainingState read_checkpoint(const std::filesystem::path& path) {
     state.device = file.string_attribute("/", "device");
     if (file.has_attribute("/", "cuda_float32")) state.cuda_float32 = file.string_attribute("/", "cuda_float32");
     state.threads = static_cast<int>(file.int_attribute("/", "threads"));
+    if (file.has_attribute("/", "pack")) state.pack = file.string_attribute("/", "pack");
     state.weights_hash = file.string_attribute("/", "weights_hash");
     state.parameters = read_group(file, "parameters");
     state.buffers = read_group(file, "buffers");

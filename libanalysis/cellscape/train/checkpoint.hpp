@@ -52,6 +52,10 @@ struct TrainingState {
     // network's order (as training writes them) or in name order.
     std::string weights_hash;
     int threads = 0;  // LibTorch threads the run used (resuming on another count is not bitwise)
+    // Written by a packed run (train/packed_trainer.hpp): which pack, e.g.
+    // "seeds 1,2,3,4 of DARTS_V2 as one packed network, member 2 of 4";
+    // empty for a run that trained alone.
+    std::string pack;
 
     bool complete() const { return epoch >= training.epochs && step_in_epoch == 0; }
 };
