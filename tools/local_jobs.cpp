@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cerrno>
 #include <chrono>
@@ -23,7 +24,7 @@ namespace cellscape::tools {
 namespace {
 
 struct RunningChild {
-    std::size_t replicate = 0;
+    std::size_t unit = 0;  // index of the pack (in study_packs' order) the child runs
     std::filesystem::path log;
     std::streamoff log_start = 0;  // the log is appended to: this child's lines start here
 };
@@ -35,10 +36,12 @@ struct ChildCommand {
     std::vector<char*> argv;
     std::string log;
 
+    // `--replicate-index I` or, with packs, `--pack-index I`.
     ChildCommand(const std::filesystem::path& binary, const std::filesystem::path& config_path,
-                 const std::filesystem::path& out_dir, std::size_t replicate, std::filesystem::path log_path)
-        : arguments{binary.string(), "study", config_path.string(), "--out", out_dir.string(), "--replicate-index",
-                    std::to_string(replicate)},
+                 const std::filesystem::path& out_dir, const std::string& part, std::size_t index,
+                 std::filesystem::path log_path)
+        : arguments{binary.string(), "study", config_path.string(), "--out", out_dir.string(), part,
+                    std::to_string(index)},
           log(log_path.string()) {
         for (std::string& argument : arguments) argv.push_back(argument.data());
         argv.push_back(nullptr);
@@ -88,6 +91,36 @@ std::string exit_description(int status, const RunningChild& child) {
 
 }  // namespace
 
+namespace {
+
+// What a child runs: one replicate (--replicate-index), or with pack > 1 the
+// replicates of a pack (--pack-index), which train as one network.
+struct Unit {
+    std::vector<std::size_t> members;
+    std::string label;            // "DARTS_V2 seed 2", "DARTS_V2 seeds 1,2"
+    std::filesystem::path log;    // appended to
+};
+
+std::vector<Unit> study_units(const StudyConfig& config, const std::vector<StudyReplicate>& replicates,
+                              const std::filesystem::path& out) {
+    std::vector<Unit> units;
+    for (const auto& pack : study_packs(config, replicates)) {
+        const StudyReplicate& first = replicates[pack.front()];
+        std::vector<uint64_t> seeds;
+        for (std::size_t i : pack) seeds.push_back(replicates[i].seed);
+        if (pack.size() == 1)
+            units.push_back({pack, fmt::format("{} seed {}", first.cell.name, first.seed),
+                             out / first.directory / "study.log"});
+        else
+            units.push_back({pack, fmt::format("{} seeds {}", first.cell.name, fmt::join(seeds, ",")),
+                             out / cell_directory_name(first.cell.name) /
+                                 fmt::format("study-seeds-{}.log", fmt::join(seeds, "-"))});
+    }
+    return units;
+}
+
+}  // namespace
+
 std::vector<LocalJobFailure> run_replicates_locally(const StudyConfig& config,
                                                      const std::filesystem::path& config_path,
                                                      const std::filesystem::path& out_dir, int jobs,
@@ -96,10 +129,17 @@ std::vector<LocalJobFailure> run_replicates_locally(const StudyConfig& config,
     const std::filesystem::path config_file = std::filesystem::absolute(config_path);
     const std::filesystem::path out = std::filesystem::absolute(out_dir);
     const std::vector<StudyReplicate> replicates = study_replicates(config);
+    const std::vector<Unit> units = study_units(config, replicates, out);
+    const std::string part = config.pack > 1 ? "--pack-index" : "--replicate-index";
     std::deque<std::size_t> waiting;
-    for (std::size_t i = 0; i < replicates.size(); ++i)
-        if (!study_replicate_finished(config, out, replicates[i])) waiting.push_back(i);
-    std::size_t done = replicates.size() - waiting.size();
+    std::size_t done = 0;
+    std::vector<std::size_t> finished_before(units.size(), 0);  // per unit: members finished before this run
+    for (std::size_t u = 0; u < units.size(); ++u) {
+        for (std::size_t i : units[u].members)
+            finished_before[u] += study_replicate_finished(config, out, replicates[i]) ? 1 : 0;
+        if (finished_before[u] < units[u].members.size()) waiting.push_back(u);
+        done += finished_before[u];
+    }
 
     const ProgressTask task(progress, "study", static_cast<int64_t>(replicates.size()), "replicates");
     if (done > 0) task.note(fmt::format("{} of {} replicates already finished", done, replicates.size()));
@@ -112,16 +152,16 @@ std::vector<LocalJobFailure> run_replicates_locally(const StudyConfig& config,
         while (!InterruptGuard::requested() && !waiting.empty() && static_cast<int>(running.size()) < jobs) {
             const std::size_t index = waiting.front();
             waiting.pop_front();
-            const StudyReplicate& replicate = replicates[index];
-            std::filesystem::create_directories(out / replicate.directory);
-            const std::filesystem::path log = out / replicate.directory / "study.log";
+            const Unit& unit = units[index];
+            std::filesystem::create_directories(unit.log.parent_path());
             std::error_code no_log_yet;
-            const auto log_start = std::filesystem::file_size(log, no_log_yet);
-            ChildCommand command(binary, config_file, out, index, log);
-            running[start_child(command)] = {index, log,
+            const auto log_start = std::filesystem::file_size(unit.log, no_log_yet);
+            ChildCommand command(binary, config_file, out, part, config.pack > 1 ? index : unit.members.front(),
+                                 unit.log);
+            running[start_child(command)] = {index, unit.log,
                                              no_log_yet ? 0 : static_cast<std::streamoff>(log_start)};
-            task.note(fmt::format("replicate {}/{}: {} seed {} (log: {})", index + 1, replicates.size(),
-                                  replicate.cell.name, replicate.seed, log.string()));
+            task.note(fmt::format("replicate {}/{}: {} (log: {})", unit.members.front() + 1, replicates.size(),
+                                  unit.label, unit.log.string()));
         }
         if (InterruptGuard::requested() && !forwarded) {
             for (const auto& [pid, child] : running) kill(pid, InterruptGuard::signal_number());
@@ -137,15 +177,14 @@ std::vector<LocalJobFailure> run_replicates_locally(const StudyConfig& config,
         if (found == running.end()) continue;
         const RunningChild child = found->second;
         running.erase(found);
-        const StudyReplicate& replicate = replicates[child.replicate];
+        const Unit& unit = units[child.unit];
         const bool interrupted = WIFEXITED(status) && WEXITSTATUS(status) > 128 && forwarded;
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-            ++done;
-        } else if (!interrupted) {
-            failures.push_back({child.replicate, fmt::format("{} seed {}: {} (log: {})", replicate.cell.name,
-                                                             replicate.seed, exit_description(status, child),
-                                                             child.log.string())});
-            ++done;
+        if (!interrupted) {
+            done += unit.members.size() - finished_before[child.unit];
+            if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+                failures.push_back({unit.members.front(), fmt::format("{}: {} (log: {})", unit.label,
+                                                                      exit_description(status, child),
+                                                                      child.log.string())});
         }
         task.update(static_cast<int64_t>(done), fmt::format("{} at a time", jobs));
     }

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include <array>
 #include <cerrno>
 #include <cstdio>
@@ -120,18 +122,31 @@ SlurmSubmission submit_study_to_slurm(const StudyConfig& config, const std::file
     const std::vector<StudyReplicate> replicates = study_replicates(config);
     for (std::size_t i = 0; i < replicates.size(); ++i)
         if (!study_replicate_finished(config, out, replicates[i])) submission.replicates.push_back(i);
+    // With pack > 1 a task is a pack of a cell's seeds (trained as one network), else a replicate.
+    std::vector<std::size_t> tasks = submission.replicates;
+    if (config.pack > 1) {
+        tasks.clear();
+        const auto packs = study_packs(config, replicates);
+        for (std::size_t p = 0; p < packs.size(); ++p)
+            if (std::any_of(packs[p].begin(), packs[p].end(), [&](std::size_t i) {
+                    return !study_replicate_finished(config, out, replicates[i]);
+                }))
+                tasks.push_back(p);
+    }
 
     submission.cells_script = slurm_dir / "cells.sbatch";
     write_script(submission.cells_script,
                  fmt::format("#!/bin/bash\n"
-                             "# cellscape study {name}: one array task per (cell, seed) still to do (train, then analyse).\n"
+                             "# cellscape study {name}: one array task per {unit} still to do (train, then analyse).\n"
                              "#SBATCH --job-name=cellscape-{name}-cells\n"
                              "#SBATCH --array={array}\n"
                              "#SBATCH --output={logs}/cell-%a.log\n"
                              "{resources}"
                              "set -euo pipefail\n"
-                             "exec {binary} study {config} --out {out} --replicate-index \"$SLURM_ARRAY_TASK_ID\"{skip}\n",
-                             fmt::arg("name", name), fmt::arg("array", fmt::join(submission.replicates, ",")),
+                             "exec {binary} study {config} --out {out} {part} \"$SLURM_ARRAY_TASK_ID\"{skip}\n",
+                             fmt::arg("name", name), fmt::arg("array", fmt::join(tasks, ",")),
+                             fmt::arg("unit", config.pack > 1 ? "pack of a cell's seeds" : "(cell, seed)"),
+                             fmt::arg("part", config.pack > 1 ? "--pack-index" : "--replicate-index"),
                              fmt::arg("logs", logs), fmt::arg("resources", resources),
                              fmt::arg("binary", quoted(binary)), fmt::arg("config", quoted(config_file)),
                              fmt::arg("out", quoted(out)),

@@ -46,6 +46,7 @@ void add_study_command(CLI::App& app) {
         std::string out;
         bool json = false;
         std::optional<std::size_t> replicate_index;
+        std::optional<std::size_t> pack_index;
         bool collect = false;
         bool skip_surfaces = false;
         std::optional<int64_t> surface_shard;
@@ -63,6 +64,9 @@ void add_study_command(CLI::App& app) {
                       "Print the three tables (replicates, cells, associations) as JSON instead of tables");
     command->add_option("--replicate-index,--cell-index", options->replicate_index,
                         "Only this (cell, seed) pair (0-based, cell by cell; a Slurm array task), no summary");
+    command->add_option("--pack-index", options->pack_index,
+                        "Only this pack of a cell's seeds (0-based; with pack > 1 a Slurm array task or --jobs "
+                        "process), trained as one network, no summary");
     command->add_flag("--collect", options->collect,
                       "Compute nothing: summarize the replicates' files (unfinished ones fail)");
     command->add_flag("--skip-surfaces", options->skip_surfaces,
@@ -89,20 +93,20 @@ void add_study_command(CLI::App& app) {
         const StudyConfig config = StudyConfig::load(options->config);
         validate_study(config);  // every setting, before anything is trained or submitted
         // The flags that run one part of a study (what --slurm's jobs run).
-        const bool names_a_part = options->replicate_index || options->collect || options->skip_surfaces ||
-                                  options->surface_shard.has_value();
+        const bool names_a_part = options->replicate_index || options->pack_index || options->collect ||
+                                  options->skip_surfaces || options->surface_shard.has_value();
         if (options->jobs) {
             if (*options->jobs < 1)
                 throw Error(fmt::format("--jobs {}: must be at least 1 (the number of replicates run at once)",
                                         *options->jobs));
             if (options->slurm || names_a_part)
                 throw Error("--jobs runs the whole study on this machine; drop it with --slurm, --replicate-index, "
-                            "--collect, --skip-surfaces or --surface-shard");
+                            "--pack-index, --collect, --skip-surfaces or --surface-shard");
         }
         if (options->slurm) {
             if (names_a_part)
-                throw Error("--slurm submits the whole study; --replicate-index, --collect, --skip-surfaces and "
-                            "--surface-shard are what its jobs run");
+                throw Error("--slurm submits the whole study; --replicate-index, --pack-index, --collect, "
+                            "--skip-surfaces and --surface-shard are what its jobs run");
             const SlurmSubmission submission =
                 submit_study_to_slurm(config, options->config, options->out, options->slurm_options);
             if (options->slurm_options.dry_run) {
@@ -123,6 +127,7 @@ void add_study_command(CLI::App& app) {
         }
         StudyPart part;
         part.only_replicate = options->replicate_index;
+        part.only_pack = options->pack_index;
         part.collect_only = options->collect;
         part.skip_surfaces = options->skip_surfaces;
         part.surface_shard = options->surface_shard;
@@ -141,6 +146,13 @@ void add_study_command(CLI::App& app) {
         if (part.only_replicate) {
             if (result.failed_replicates > 0)
                 throw Error(fmt::format("replicate {} failed: {}", *part.only_replicate, result.rows.front().status));
+            return;
+        }
+        if (part.only_pack) {
+            for (const StudyRow& row : result.rows)
+                if (row.status.rfind("failed", 0) == 0)
+                    throw Error(fmt::format("pack {}: {} of its replicates failed; {} seed {} {}", *part.only_pack,
+                                            result.failed_replicates, row.cell, row.seed, row.status));
             return;
         }
         if (options->json) {

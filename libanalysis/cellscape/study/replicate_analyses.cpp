@@ -17,6 +17,7 @@
 #include "cellscape/analysis/surface.hpp"
 #include "cellscape/io/hdf5.hpp"
 #include "cellscape/train/checkpoint.hpp"
+#include "cellscape/train/packed_trainer.hpp"
 #include "cellscape/train/trainer.hpp"
 #include "cellscape/util/device.hpp"
 #include "cellscape/util/error.hpp"
@@ -149,6 +150,28 @@ void train_cell(const StudyConfig& config, const StudyAnalyses& analyses, const 
     request.progress = progress;
     if (std::filesystem::exists(train_dir / "latest.h5")) request.resume = train_dir / "latest.h5";
     train_network(request);
+}
+
+void train_pack(const StudyConfig& config, const StudyAnalyses& analyses,
+                const std::vector<const StudyReplicate*>& replicates, const std::filesystem::path& out_dir,
+                const std::string& command, ProgressSink* progress) {
+    PackedTrainingRequest request;
+    for (const StudyReplicate* replicate : replicates) {
+        const auto train_dir = out_dir / replicate->directory / "train";
+        const StudyConfig member = replicate_config(config, replicate->seed);
+        require_same_training(member, analyses, replicate->cell, train_dir);
+        if (std::filesystem::exists(train_dir / epoch_checkpoint_name(member.training.epochs))) continue;
+        request.seeds.push_back(member.training.seed);
+        request.out_dirs.push_back(train_dir);
+    }
+    if (request.seeds.size() < 2) return;
+    request.cell = replicates.front()->cell;
+    request.network = config.network;
+    request.training = replicate_config(config, request.seeds.front()).training;
+    request.device = analyses.context.device;
+    request.command = command;
+    request.progress = progress;
+    train_packed(request);
 }
 
 std::filesystem::path surface_shard_path(const std::filesystem::path& cell_dir, int64_t epoch, int64_t pair,

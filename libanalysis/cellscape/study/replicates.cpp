@@ -89,4 +89,16 @@ std::vector<StudyReplicate> study_replicates(const StudyConfig& config) {
     return replicates;
 }
 
+std::vector<std::vector<std::size_t>> study_packs(const StudyConfig& config,
+                                                  const std::vector<StudyReplicate>& replicates) {
+    std::vector<std::vector<std::size_t>> packs;
+    for (std::size_t i = 0; i < replicates.size(); ++i) {
+        const bool joins = !packs.empty() && replicates[packs.back().front()].cell_index == replicates[i].cell_index &&
+                           static_cast<int64_t>(packs.back().size()) < config.pack;
+        if (!joins) packs.emplace_back();
+        packs.back().push_back(i);
+    }
+    return packs;
+}
+
 }  // namespace cellscape

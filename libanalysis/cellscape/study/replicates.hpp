@@ -28,6 +28,10 @@ struct StudyPart {
     // Only this replicate (0-based, in study_replicates' order): a Slurm
     // array task. No summary is written.
     std::optional<std::size_t> only_replicate;
+    // Only the replicates of this pack (0-based, in study_packs' order): a
+    // Slurm array task or a local job of a study with pack > 1. Its
+    // members train as one packed network. No summary is written.
+    std::optional<std::size_t> only_pack;
     // Compute nothing: summarize what the cells' files hold; a cell whose
     // files are incomplete gets the status "not finished" (the final job of
     // a Slurm study).
@@ -49,6 +53,13 @@ std::vector<uint64_t> study_seeds(const StudyConfig& config);
 
 // Every (cell, seed) pair, cell by cell, seeds in the config's order.
 std::vector<StudyReplicate> study_replicates(const StudyConfig& config);
+
+// The study's units of work: each cell's replicates, in the config's seed
+// order, in packs of at most `pack` (a cell with more seeds in several),
+// as indices into study_replicates' order; every replicate in one pack,
+// the packs in that order. pack = 1: one replicate per pack.
+std::vector<std::vector<std::size_t>> study_packs(const StudyConfig& config,
+                                                  const std::vector<StudyReplicate>& replicates);
 
 // Whether every output of a replicate (final checkpoint, each analysis) exists.
 bool study_replicate_finished(const StudyConfig& config, const std::filesystem::path& out_dir,

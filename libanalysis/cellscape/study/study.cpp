@@ -218,8 +218,13 @@ void validate_study(const StudyConfig& config) { (void)validated_analyses(config
 
 namespace {
 
-// A part of a study (one replicate, one surface shard) must name one that exists.
-void check_study_part(const StudyConfig& config, const StudyPart& part, std::size_t replicates) {
+// A part of a study (one replicate, one pack, one surface shard) must name one that exists.
+void check_study_part(const StudyConfig& config, const StudyPart& part, std::size_t replicates, std::size_t packs) {
+    if (part.only_pack && part.only_replicate)
+        throw Error("a part of a study is one replicate or one pack: give the replicate index or the pack index");
+    if (part.only_pack && *part.only_pack >= packs)
+        throw Error(fmt::format("pack index {} is out of range: the study has {} packs (0 to {}) of at most {} seeds",
+                                *part.only_pack, packs, packs - 1, config.pack));
     if (part.surface_shard && (!part.only_replicate || *part.surface_shard < 0 ||
                                *part.surface_shard >= config.slurm_surface_shards))
         throw Error(fmt::format("a surface shard belongs to one replicate and is between 0 and {} "
@@ -268,27 +273,52 @@ bool study_replicate(const StudyConfig& config, const StudyAnalyses& analyses, c
     return true;
 }
 
+// A pack's unfinished members trained as one network before each runs its
+// analyses (study_replicate then finds its training done). When the pack
+// fails, each member trains alone, and fails alone in its own row.
+void train_together(const StudyConfig& config, const StudyAnalyses& analyses,
+                    const std::vector<StudyReplicate>& replicates, const std::vector<std::size_t>& pack,
+                    const std::filesystem::path& out_dir, const std::string& command, const StudyPart& part,
+                    ProgressSink* progress, const ProgressTask& task) {
+    if (pack.size() < 2 || part.only_replicate || part.collect_only || part.surface_shard) return;
+    std::vector<const StudyReplicate*> members;
+    for (std::size_t i : pack) members.push_back(&replicates[i]);
+    const StudyReplicate& first = *members.front();
+    stop_if_interrupted(fmt::format("training the pack of {} ({} seeds)", first.cell.name, pack.size()));
+    try {
+        train_pack(config, analyses, members, out_dir, command, progress);
+    } catch (...) {
+        const std::string failure = describe_failure(std::current_exception());  // Interrupted goes on up
+        task.note(fmt::format("the pack of {} failed: {}; its seeds train alone", first.cell.name, failure));
+    }
+}
+
 }  // namespace
 
 StudyResult run_study(const StudyConfig& config, const std::filesystem::path& out_dir, const std::string& command,
                       const StudyPart& part, ProgressSink* progress) {
     const StudyAnalyses analyses = validated_analyses(config);
     const std::vector<StudyReplicate> replicates = study_replicates(config);
-    check_study_part(config, part, replicates.size());
+    const std::vector<std::vector<std::size_t>> packs = study_packs(config, replicates);
+    check_study_part(config, part, replicates.size(), packs.size());
     refuse_former_default_cells(config, out_dir);
     prepare_output_directory(out_dir, "out_dir");
     StudyResult result;
     const ProgressTask task(progress, "study " + config.name, static_cast<int64_t>(replicates.size()), "replicates");
     task.update(0);  // the study's clock starts here, not at its first finished replicate
-    for (std::size_t i = 0; i < replicates.size(); ++i) {
-        if (part.only_replicate && *part.only_replicate != i) continue;
-        const StudyReplicate& replicate = replicates[i];
-        const std::string note =
-            fmt::format("replicate {}/{}: {} seed {}", i + 1, replicates.size(), replicate.cell.name, replicate.seed);
-        if (study_replicate(config, analyses, replicate, out_dir, command, part, progress, task, note, result))
-            task.update(static_cast<int64_t>(i + 1));
+    for (std::size_t p = 0; p < packs.size(); ++p) {
+        if (part.only_pack && *part.only_pack != p) continue;
+        train_together(config, analyses, replicates, packs[p], out_dir, command, part, progress, task);
+        for (std::size_t i : packs[p]) {
+            if (part.only_replicate && *part.only_replicate != i) continue;
+            const StudyReplicate& replicate = replicates[i];
+            const std::string note = fmt::format("replicate {}/{}: {} seed {}", i + 1, replicates.size(),
+                                                 replicate.cell.name, replicate.seed);
+            if (study_replicate(config, analyses, replicate, out_dir, command, part, progress, task, note, result))
+                task.update(static_cast<int64_t>(i + 1));
+        }
     }
-    if (!part.only_replicate) {
+    if (!part.only_replicate && !part.only_pack) {
         StudyStatistics statistics = config.statistics;
         statistics.seed = config.analysis_seed;
         summarize_study(result, statistics);

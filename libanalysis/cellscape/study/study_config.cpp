@@ -154,6 +154,9 @@ StudyConfig StudyConfig::load(const std::filesystem::path& path) {
     read_training(top, config);
     read_analysis(top, config);
     read_seeds(top, config);
+    top.read("pack", config.pack);
+    if (config.pack < 1 || config.pack > 64)
+        throw top.error("pack", fmt::format("must be from 1 (each replicate alone) to 64 (got {})", config.pack));
     read_statistics(top, config);
     TomlTable slurm = top.table("slurm");
     slurm.read("surface_shards", config.slurm_surface_shards);

@@ -28,6 +28,10 @@ struct StudyConfig {
     // cell's directory itself.
     std::vector<uint64_t> seeds;
     bool replicated() const { return !seeds.empty(); }
+    // Up to this many seeds of a cell train as one packed network
+    // (train/packed_trainer.hpp) and run as one unit of work (a local job
+    // process, a Slurm array task); 1: each replicate alone.
+    int64_t pack = 1;
     nn::NetworkConfig network;
     TrainingConfig training;
     std::string device = "cpu";

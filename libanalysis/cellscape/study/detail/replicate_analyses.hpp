@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "cellscape/analysis/gradient_variance.hpp"
 #include "cellscape/analysis/hessian_report.hpp"
@@ -42,6 +43,13 @@ StudyAnalyses resolve_analyses(const StudyConfig& config);
 
 void train_cell(const StudyConfig& config, const StudyAnalyses& analyses, const NamedGenotype& cell,
                 const std::filesystem::path& cell_dir, const std::string& command, ProgressSink* progress);
+// The unfinished members of a pack (at least two; `replicates` in
+// study_packs' order) trained as one packed network into their train/
+// directories; fewer than two left to train_cell. Each member's stored
+// training is checked against the config first, as train_cell does.
+void train_pack(const StudyConfig& config, const StudyAnalyses& analyses,
+                const std::vector<const StudyReplicate*>& replicates, const std::filesystem::path& out_dir,
+                const std::string& command, ProgressSink* progress);
 void analyse_checkpoint(const StudyConfig& config, const StudyAnalyses& analyses, const std::filesystem::path& cell_dir,
                         int64_t epoch, const std::string& command, const StudyPart& part, ProgressSink* progress);
 void merge_finished_surface_shards(const StudyConfig& config, const std::filesystem::path& cell_dir, int64_t epoch,
