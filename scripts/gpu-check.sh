@@ -203,6 +203,23 @@ paper_size=("cifar10:$cifar" 36 20 960 80 500 --crop-padding 4 --flip)
 time_work paper-cuda cuda ieee "${paper_size[@]}" || failed=1
 time_work paper-cuda-tf32 cuda tf32 "${paper_size[@]}" || failed=1
 
+# Packed replicates (cellscape train --seeds, docs/training.md) at the evidence
+# study's replicate settings (DARTS_V2, C=8, 5 cells, 2000 training images,
+# batch 64): one epoch of K seeds as one network, K = 1, 4, 16, 32, on the GPU
+# (and K = 1, 4 on the CPU for reference). On 2 CPU cores packing did not pay
+# (docs/performance.md); on a GPU one such network leaves the device waiting.
+time_pack() {
+  local device=$1 pack=$2
+  local timing=$out/packs/$device-$pack
+  rm -rf "$timing"; mkdir -p "$timing"
+  stage "packed training: $pack seeds as one network on $device"
+  "$cellscape" train --cell DARTS_V2 --dataset "$data" --train-size 2000 --test-size 500 --batch-size 64 \
+    --lr 0.05 --init-channels 8 --layers 5 --epochs 1 --device "$device" --seeds "$(seq -s, 1 "$pack")" \
+    --out "$timing/train" --json > "$timing/train.json" 2>> "$log" || return 1
+}
+for pack in 1 4; do time_pack cpu "$pack" || failed=1; done
+for pack in 1 4 16 32; do time_pack cuda "$pack" || failed=1; done
+
 stage "report"
 "$python" - "$out" "$failed" <<'EOF' | tee -a "$log"
 import json, pathlib, sys
@@ -221,10 +238,24 @@ def timing(name):
     return {**work, "training_step_seconds": epoch_seconds / work["steps"],
             "hvp_seconds": hessian["seconds"] / hessian["hvp_count"],
             "surface_point_seconds": surface["seconds_per_point"]}
+def packs():
+    result = {}
+    for run in sorted((out / "packs").iterdir()) if (out / "packs").exists() else []:
+        try:
+            members = json.load(open(run / "train.json"))
+            with h5py.File(pathlib.Path(members[0]["out_dir"]) / "epoch-0001.h5") as f:
+                epoch = float(f["history/epoch/seconds"][0])
+        except (OSError, KeyError, ValueError, IndexError) as error:
+            result[run.name] = {"error": str(error)}
+            continue
+        result[run.name] = {"members": len(members), "epoch_seconds": epoch,
+                            "seconds_per_replicate_epoch": epoch / len(members),
+                            "final_test_accuracy": [m["final_test_accuracy"] for m in members]}
+    return result
 runs = [p.name for p in sorted((out / "timing").iterdir()) if (p / "work.json").exists()]
 comparison = json.load(open(out / "comparison.json"))
 report = {"info": json.load(open(out / "info.json")), "checks_passed": not failed,
-          "comparison": comparison, "timing": {name: timing(name) for name in runs}}
+          "comparison": comparison, "timing": {name: timing(name) for name in runs}, "packs": packs()}
 json.dump(report, open(out / "gpu-check.json", "w"), indent=2)
 print(f"{'run':16} {'training step':>14} {'HVP':>10} {'surface point':>14}   (seconds)")
 for name, t in report["timing"].items():
@@ -234,6 +265,10 @@ for name, t in report["timing"].items():
     print(f"{name:16} {t['training_step_seconds']:14.4f} {t['hvp_seconds']:10.4f} {t['surface_point_seconds']:14.4f}"
           f"   batch {t['batch']}, HVPs on {t['hvp_samples']}, points on {t['surface_samples']}, "
           f"C={t['channels']}, {t['layers']} cells")
+for name, p in report["packs"].items():
+    print(f"pack {name:12} " + (f"incomplete: {p['error']}" if "error" in p else
+          f"{p['members']} replicates, epoch {p['epoch_seconds']:.2f} s, "
+          f"{p['seconds_per_replicate_epoch']:.3f} s per replicate-epoch"))
 print(f"results: {out / 'gpu-check.json'}")
 EOF
 if [ "$failed" = 0 ] && "$python" -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))["ok"] else 1)' \
