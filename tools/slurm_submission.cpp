@@ -104,6 +104,21 @@ std::string sbatch(const std::string& arguments) {
     return output.substr(0, output.find(';'));  // "ID" or "ID;CLUSTER"
 }
 
+// The cells array's tasks: with pack > 1 the packs of a cell's seeds (each
+// trained as one network) with a member still to do, else the replicates
+// still to do (`pending`).
+std::vector<std::size_t> pending_tasks(const StudyConfig& config, const std::vector<StudyReplicate>& replicates,
+                                       const std::filesystem::path& out, const std::vector<std::size_t>& pending) {
+    if (config.pack == 1) return pending;
+    std::vector<std::size_t> tasks;
+    const auto packs = study_packs(config, replicates);
+    for (std::size_t p = 0; p < packs.size(); ++p)
+        if (std::any_of(packs[p].begin(), packs[p].end(),
+                        [&](std::size_t i) { return !study_replicate_finished(config, out, replicates[i]); }))
+            tasks.push_back(p);
+    return tasks;
+}
+
 }  // namespace
 
 SlurmSubmission submit_study_to_slurm(const StudyConfig& config, const std::filesystem::path& config_path,
@@ -122,17 +137,8 @@ SlurmSubmission submit_study_to_slurm(const StudyConfig& config, const std::file
     const std::vector<StudyReplicate> replicates = study_replicates(config);
     for (std::size_t i = 0; i < replicates.size(); ++i)
         if (!study_replicate_finished(config, out, replicates[i])) submission.replicates.push_back(i);
-    // With pack > 1 a task is a pack of a cell's seeds (trained as one network), else a replicate.
-    std::vector<std::size_t> tasks = submission.replicates;
-    if (config.pack > 1) {
-        tasks.clear();
-        const auto packs = study_packs(config, replicates);
-        for (std::size_t p = 0; p < packs.size(); ++p)
-            if (std::any_of(packs[p].begin(), packs[p].end(), [&](std::size_t i) {
-                    return !study_replicate_finished(config, out, replicates[i]);
-                }))
-                tasks.push_back(p);
-    }
+    submission.tasks = pending_tasks(config, replicates, out, submission.replicates);
+    const std::vector<std::size_t>& tasks = submission.tasks;
 
     submission.cells_script = slurm_dir / "cells.sbatch";
     write_script(submission.cells_script,
@@ -200,7 +206,7 @@ SlurmSubmission submit_study_to_slurm(const StudyConfig& config, const std::file
                              fmt::arg("out", quoted(out)), fmt::arg("python", quoted(std::filesystem::path(options.figures_python)))));
     if (options.dry_run) return submission;
     std::string dependency;
-    if (!submission.replicates.empty()) {
+    if (!submission.tasks.empty()) {
         submission.cells_job = sbatch(quoted(submission.cells_script));
         dependency = fmt::format("--dependency=afterany:{} ", submission.cells_job);
         if (shards > 1) {

@@ -25,7 +25,8 @@ struct SlurmOptions {
 
 struct SlurmSubmission {
     std::filesystem::path cells_script, surfaces_script, summary_script;  // surfaces: with slurm.surface_shards > 1
-    std::vector<std::size_t> replicates;  // the array's task indices ((cell, seed) pairs still to do)
+    std::vector<std::size_t> replicates;  // the (cell, seed) pairs still to do
+    std::vector<std::size_t> tasks;       // the cells array's task indices: those pairs, or with pack > 1 their packs
     std::string cells_job, surfaces_job, summary_job;  // job ids; empty when not submitted
 };
 

@@ -119,6 +119,7 @@ void add_study_command(CLI::App& app) {
                                                 {"surfaces_job", submission.surfaces_job},
                                                 {"summary_job", submission.summary_job},
                                                 {"replicates", submission.replicates},
+                                                {"tasks", submission.tasks},
                                                 {"cells_script", submission.cells_script.string()},
                                                 {"summary_script", submission.summary_script.string()}}
                              .dump(options->json ? 2 : -1)

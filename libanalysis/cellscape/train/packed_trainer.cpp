@@ -176,9 +176,13 @@ public:
             network_->eval();
             const std::vector<LossAndAccuracy> tests = evaluate();
             const double seconds = std::chrono::duration<double>(Clock::now() - epoch_start).count();
+            std::vector<detail::WeightsSnapshot> weights;
+            for (int64_t k = 0; k < pack_; ++k) weights.push_back(snapshot(k));
+            refuse_non_finite_weights(weights, epoch);
             for (int64_t k = 0; k < pack_; ++k) {
                 auto& record = records_[static_cast<std::size_t>(k)];
-                const std::string line = record.finish_epoch(epoch, seconds, tests[static_cast<std::size_t>(k)], snapshot(k));
+                const std::string line = record.finish_epoch(epoch, seconds, tests[static_cast<std::size_t>(k)],
+                                                             std::move(weights[static_cast<std::size_t>(k)]));
                 progress_->note(fmt::format("seed {}: {}", record.config().seed, line));
             }
         }
@@ -323,6 +327,21 @@ private:
                                               "is saved in its latest.h5 ({}): rerun the command to continue",
                                               signal == SIGINT ? "SIGINT" : "SIGTERM", epoch + 1, step,
                                               steps_per_epoch(), fmt::join(latest, ", ")));
+    }
+
+    // Every member's weights are checked before any member writes its epoch:
+    // a member gone non-finite stops the pack with every member at its last
+    // epoch, so that a pack without it resumes the others together.
+    void refuse_non_finite_weights(const std::vector<detail::WeightsSnapshot>& weights, int64_t epoch) const {
+        for (std::size_t k = 0; k < weights.size(); ++k)
+            if (const std::string* name = first_non_finite(weights[k].parameters)) {
+                const uint64_t seed = records_[k].config().seed;
+                throw Error(fmt::format("seed {} of the pack: parameter {} became non-finite in epoch {}; training "
+                                        "stopped without saving this epoch. Lower the learning rate or keep gradient "
+                                        "clipping on. The other members stopped with it at their last epoch's state; "
+                                        "train them without seed {} to finish them",
+                                        seed, *name, epoch + 1, seed));
+            }
     }
 
     // One member's loss became NaN or infinite: the pack stops (the weights

@@ -9,7 +9,8 @@
 // the members' losses, so each member's gradient is its own; gradient
 // clipping is per member, and SGD's update is elementwise. Each member
 // draws its data order, augmentation and drop-path masks from its own seed's
-// stream, as its own run would. So every member trains as train_network
+// stream, as its own run would (on a GPU its own run draws the masks from
+// the GPU's generator, a packed member from its CPU stream). So every member trains as train_network
 // would train it alone: in float64 to rounding (the grouped kernels add in
 // another order), in float32 to float32's rounding carried through training
 // (tests/train/test_packed_training.cpp states both tolerances).
