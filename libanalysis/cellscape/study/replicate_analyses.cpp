@@ -167,7 +167,7 @@ void train_pack(const StudyConfig& config, const StudyAnalyses& analyses,
     if (request.seeds.size() < 2) return;
     request.cell = replicates.front()->cell;
     request.network = config.network;
-    request.training = replicate_config(config, request.seeds.front()).training;
+    request.training = config.training;  // each member's seed is its own (request.seeds)
     request.device = analyses.context.device;
     request.command = command;
     request.progress = progress;

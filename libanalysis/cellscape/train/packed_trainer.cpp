@@ -169,15 +169,15 @@ public:
 
     std::vector<TrainingSummary> run() {
         const auto start = Clock::now();
-        for (int64_t k = 0; k < pack_; ++k) records_[static_cast<std::size_t>(k)].begin(snapshot(k), *progress_);
+        const std::vector<detail::WeightsSnapshot> initial = snapshots();
+        for (std::size_t k = 0; k < records_.size(); ++k) records_[k].begin(initial[k], *progress_);
         for (int64_t epoch = records_[0].state().epoch; epoch < config().epochs; ++epoch) {
             const auto epoch_start = Clock::now();
             train_epoch(epoch);
             network_->eval();
             const std::vector<LossAndAccuracy> tests = evaluate();
             const double seconds = std::chrono::duration<double>(Clock::now() - epoch_start).count();
-            std::vector<detail::WeightsSnapshot> weights;
-            for (int64_t k = 0; k < pack_; ++k) weights.push_back(snapshot(k));
+            std::vector<detail::WeightsSnapshot> weights = snapshots();
             refuse_non_finite_weights(weights, epoch);
             for (int64_t k = 0; k < pack_; ++k) {
                 auto& record = records_[static_cast<std::size_t>(k)];
@@ -214,11 +214,16 @@ private:
         return network;
     }
 
-    detail::WeightsSnapshot snapshot(int64_t member) {
-        const NamedTensors buffers = named_buffers_of(*network_);
-        return {detail::to_cpu_copies(member_tensors(parameters_, member, pack_)),
-                detail::to_cpu_copies(member_tensors(buffers, member, pack_)),
-                member_tensors(detail::momentum_of(*optimizer_, parameters_), member, pack_)};
+    // Every member's tensors: the packed ones copied to the CPU once, then sliced per member.
+    std::vector<detail::WeightsSnapshot> snapshots() {
+        const NamedTensors parameters = detail::to_cpu_copies(parameters_);
+        const NamedTensors buffers = detail::to_cpu_copies(named_buffers_of(*network_));
+        const NamedTensors momentum = detail::momentum_of(*optimizer_, parameters_);
+        std::vector<detail::WeightsSnapshot> members;
+        for (int64_t k = 0; k < pack_; ++k)
+            members.push_back({member_tensors(parameters, k, pack_), member_tensors(buffers, k, pack_),
+                               member_tensors(momentum, k, pack_)});
+        return members;
     }
 
     // Each member's test set through the packed network, batch by batch, as
@@ -317,10 +322,10 @@ private:
 
     [[noreturn]] void save_and_stop(int64_t epoch, int64_t step) {
         std::vector<std::string> latest;
-        for (int64_t k = 0; k < pack_; ++k) {
-            auto& record = records_[static_cast<std::size_t>(k)];
-            record.save_interrupted(epoch, step, streams_[static_cast<std::size_t>(k)], snapshot(k));
-            latest.push_back(record.latest().string());
+        std::vector<detail::WeightsSnapshot> weights = snapshots();
+        for (std::size_t k = 0; k < records_.size(); ++k) {
+            records_[k].save_interrupted(epoch, step, streams_[k], std::move(weights[k]));
+            latest.push_back(records_[k].latest().string());
         }
         const int signal = InterruptGuard::signal_number();
         throw Interrupted(signal, fmt::format("interrupted by {} in epoch {}, after step {} of {}; each member's state "
